@@ -1,0 +1,99 @@
+// Package embedded runs FerretDB v1 in-process on SQLite files, so that
+// Amtsform can start without any database server. The server listens on
+// the loopback interface only and is meant for development, evaluation and
+// small installations; see docs/storage.md for its limits.
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+// Server is a running in-process FerretDB.
+type Server struct {
+	dir    string
+	uri    string
+	cancel context.CancelFunc
+	done   chan struct{}
+	unlock func()
+
+	stopOnce sync.Once
+}
+
+// Options tune Start. The zero value is fine.
+type Options struct {
+	// Logger receives FerretDB's own log output. Nil logs errors only, to stderr.
+	Logger *slog.Logger
+}
+
+// Start opens (creating if needed) the data directory dir and starts
+// FerretDB with the sqlite handler on 127.0.0.1 with a random port.
+// Only one process may use a data directory at a time: Start takes an
+// exclusive lock file and fails if another process holds it.
+func Start(dir string, opts *Options) (*Server, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("embedded store: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("embedded store: %w", err)
+	}
+	unlock, err := lockDir(abs)
+	if err != nil {
+		return nil, fmt.Errorf("embedded store: data directory %s: %w", abs, err)
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	}
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + filepath.ToSlash(abs) + "/",
+		Logger:    logger,
+	})
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("embedded store: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{dir: abs, cancel: cancel, done: make(chan struct{}), unlock: unlock}
+	go func() {
+		defer close(s.done)
+		_ = f.Run(ctx)
+	}()
+	// The TCP listener is opened by ferretdb.New, so the address is known now.
+	s.uri = f.MongoDBURI()
+	return s, nil
+}
+
+// URI returns the connection string for the MongoDB driver.
+func (s *Server) URI() string { return s.uri }
+
+// Dir returns the absolute data directory.
+func (s *Server) Dir() string { return s.dir }
+
+// Stop closes the listener and all connections, flushes and closes the
+// SQLite databases and releases the directory lock. It is safe to call
+// more than once.
+func (s *Server) Stop() error {
+	s.stopOnce.Do(func() {
+		s.cancel()
+		<-s.done
+		s.unlock()
+	})
+	return nil
+}
+
+var errLocked = errors.New("in use by another process (lock file held)")

@@ -1,0 +1,402 @@
+package engine
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+)
+
+// Result is the outcome of evaluating a document against a service.
+type Result struct {
+	// Data is the document as it is kept: hidden answers dropped,
+	// computed values set, defaults filled in.
+	Data map[string]any `json:"data"`
+	// Computed are the computed values by path ("children[0].x" or "fee").
+	Computed map[string]any `json:"computed,omitempty"`
+	// Hidden lists the paths of fields hidden by rules, sorted.
+	Hidden []string `json:"hidden,omitempty"`
+	// Pages lists the ids of the visible pages, in order.
+	Pages []string `json:"pages"`
+	// Office is the office the document is routed to.
+	Office string `json:"office"`
+	// Errors are all problems, sorted by path; empty if the document is valid.
+	Errors []FieldError `json:"errors,omitempty"`
+}
+
+// Valid reports whether the document had no errors.
+func (r *Result) Valid() bool { return len(r.Errors) == 0 }
+
+// Err returns the errors as a *ValidationError, or nil.
+func (r *Result) Err() error {
+	if len(r.Errors) == 0 {
+		return nil
+	}
+	return &ValidationError{Errors: r.Errors}
+}
+
+// Options tune an evaluation.
+type Options struct {
+	// Today is the date rules see as "today"; zero means the current date.
+	Today time.Time
+}
+
+// Validate evaluates doc and returns a *ValidationError listing every
+// problem, or nil.
+func (s *Service) Validate(doc map[string]any) error {
+	return s.Evaluate(doc, Options{}).Err()
+}
+
+// Evaluate runs the whole pipeline on a document: client-sent computed
+// values are discarded, computed values and visibility are settled,
+// hidden answers are dropped, the data model and checks are validated,
+// and the responsible office is found. doc is not modified.
+func (s *Service) Evaluate(doc map[string]any, opt Options) *Result {
+	today := opt.Today
+	if today.IsZero() {
+		today = time.Now()
+	}
+	ev := &evaluation{s: s, data: normalize(doc).(map[string]any), today: today.Format("2006-01-02")}
+	ev.settle()
+	res := &Result{Data: ev.data, Computed: ev.computed}
+	for p := range ev.hidden {
+		res.Hidden = append(res.Hidden, p)
+	}
+	sort.Strings(res.Hidden)
+	for _, p := range s.Form.Pages {
+		if !ev.pageHidden[p.ID] {
+			res.Pages = append(res.Pages, p.ID)
+		}
+	}
+	vd := validator{
+		skip: func(n *Node, p *pathElem) bool {
+			return s.hideable[n.Path] && ev.hidden[p.String()]
+		},
+		require: func(n *Node, p *pathElem) bool {
+			return ev.required[p.String()]
+		},
+	}
+	vd.structFields(s.Data, ev.data, nil)
+	res.Errors = vd.errs
+	res.Errors = append(res.Errors, ev.runChecks(res.Errors)...)
+	sortErrors(res.Errors)
+	fillDefaults(s.Data, ev.data, ev.hidden, nil)
+	res.Office = ev.route()
+	return res
+}
+
+// evaluation is the state of one Evaluate call; it is not shared.
+type evaluation struct {
+	s          *Service
+	data       map[string]any
+	today      string
+	hidden     map[string]bool // instance paths
+	pageHidden map[string]bool
+	required   map[string]bool
+	computed   map[string]any
+}
+
+// instance is one place a scoped rule applies: the document itself, or
+// one entry of a repeating group.
+type instance struct {
+	item map[string]any // nil for the root scope
+	path *pathElem      // path of the entry, nil for the root
+}
+
+// instances lists where a rule with the given scope applies.
+func (ev *evaluation) instances(scope *Node) []instance {
+	if scope == nil {
+		return []instance{{}}
+	}
+	parent, p := ev.data, (*pathElem)(nil)
+	segs := strings.Split(scope.Path, ".")
+	for _, seg := range segs[:len(segs)-1] {
+		p = &pathElem{parent: p, name: seg, index: -1}
+		m, _ := parent[seg].(map[string]any)
+		if m == nil {
+			return nil
+		}
+		parent = m
+	}
+	last := segs[len(segs)-1]
+	lp := &pathElem{parent: p, name: last, index: -1}
+	list, _ := parent[last].([]any)
+	out := make([]instance, 0, len(list))
+	for i, e := range list {
+		m, _ := e.(map[string]any)
+		if m == nil {
+			continue
+		}
+		out = append(out, instance{item: m, path: &pathElem{parent: lp, index: i}})
+	}
+	return out
+}
+
+// run evaluates a program at an instance; an error (such as a field not
+// yet answered) yields ok == false.
+func (ev *evaluation) run(p *Program, in instance) (any, bool) {
+	// The reserved names are set on the document map for the run; a
+	// client's value under the same name (an unknown field, reported by
+	// validation) is put back afterwards.
+	oldItem, hadItem := ev.data[envItem]
+	oldToday, hadToday := ev.data[envToday]
+	if in.item != nil {
+		ev.data[envItem] = in.item
+	} else {
+		delete(ev.data, envItem)
+	}
+	ev.data[envToday] = ev.today
+	out, err := expr.Run(p.prog, ev.data)
+	restore(ev.data, envItem, oldItem, hadItem)
+	restore(ev.data, envToday, oldToday, hadToday)
+	if err != nil {
+		return nil, false
+	}
+	return out, true
+}
+
+func restore(m map[string]any, k string, v any, had bool) {
+	if had {
+		m[k] = v
+	} else {
+		delete(m, k)
+	}
+}
+
+func (ev *evaluation) test(p *Program, in instance) bool {
+	out, ok := ev.run(p, in)
+	b, _ := out.(bool)
+	return ok && b
+}
+
+// target locates a rule's target field within an instance: the map that
+// holds it, its name and its path.
+func (ev *evaluation) target(n *Node, scope *Node, in instance) (map[string]any, string, *pathElem) {
+	rel := n.Path
+	m, p := ev.data, (*pathElem)(nil)
+	if scope != nil {
+		rel = strings.TrimPrefix(n.Path, scope.Path+".")
+		m, p = in.item, in.path
+	}
+	segs := strings.Split(rel, ".")
+	for _, seg := range segs[:len(segs)-1] {
+		p = &pathElem{parent: p, name: seg, index: -1}
+		next, _ := m[seg].(map[string]any)
+		if next == nil {
+			return nil, "", nil
+		}
+		m = next
+	}
+	last := segs[len(segs)-1]
+	return m, last, &pathElem{parent: p, name: last, index: -1}
+}
+
+// settle discards client-sent computed values, then computes values and
+// visibility until they no longer change. Hidden answers are dropped.
+func (ev *evaluation) settle() {
+	s := ev.s
+	for _, r := range s.computes {
+		for _, in := range ev.instances(r.prog.Scope) {
+			if m, name, _ := ev.target(r.target, r.prog.Scope, in); m != nil {
+				delete(m, name)
+			}
+		}
+	}
+	// Each round can only hide more fields or change computed values;
+	// the number of rules bounds the rounds needed.
+	rounds := len(s.shows) + len(s.pageShow) + len(s.computes) + 1
+	prev := ""
+	for i := 0; i < rounds; i++ {
+		ev.computed = map[string]any{}
+		for _, r := range s.computes {
+			for _, in := range ev.instances(r.prog.Scope) {
+				m, name, p := ev.target(r.target, r.prog.Scope, in)
+				if m == nil {
+					continue
+				}
+				out, ok := ev.run(r.prog, in)
+				if !ok || out == nil {
+					delete(m, name)
+					continue
+				}
+				out = normalize(out)
+				m[name] = out
+				ev.computed[p.String()] = out
+			}
+		}
+		ev.hidden = map[string]bool{}
+		ev.pageHidden = map[string]bool{}
+		for id, prog := range s.pageShow {
+			if !ev.test(prog, instance{}) {
+				ev.pageHidden[id] = true
+				for _, f := range s.Form.Page(id).Fields {
+					ev.hidden[f.Path] = true
+				}
+			}
+		}
+		for _, r := range s.shows {
+			for _, in := range ev.instances(r.prog.Scope) {
+				_, _, p := ev.target(r.target, r.prog.Scope, in)
+				if p != nil && !ev.test(r.prog, in) {
+					ev.hidden[p.String()] = true
+				}
+			}
+		}
+		state := fingerprint(ev.hidden, ev.computed)
+		ev.dropHidden()
+		if state == prev {
+			break
+		}
+		prev = state
+	}
+	ev.required = map[string]bool{}
+	for _, r := range s.requires {
+		for _, in := range ev.instances(r.prog.Scope) {
+			_, _, p := ev.target(r.target, r.prog.Scope, in)
+			if p != nil && ev.test(r.prog, in) {
+				ev.required[p.String()] = true
+			}
+		}
+	}
+}
+
+func fingerprint(hidden map[string]bool, computed map[string]any) string {
+	keys := make([]string, 0, len(hidden)+len(computed))
+	for k := range hidden {
+		keys = append(keys, "h:"+k)
+	}
+	for k, v := range computed {
+		b, _ := json.Marshal(v)
+		keys = append(keys, "c:"+k+"="+string(b))
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, "\x00")
+}
+
+// dropHidden removes the answers of hidden fields.
+func (ev *evaluation) dropHidden() {
+	for _, r := range ev.s.shows {
+		for _, in := range ev.instances(r.prog.Scope) {
+			m, name, p := ev.target(r.target, r.prog.Scope, in)
+			if m != nil && ev.hidden[p.String()] {
+				delete(m, name)
+			}
+		}
+	}
+	for id := range ev.pageHidden {
+		for _, f := range ev.s.Form.Page(id).Fields {
+			m, name, _ := ev.target(f.node, nil, instance{})
+			if m != nil {
+				delete(m, name)
+			}
+		}
+	}
+}
+
+// runChecks evaluates the cross-field checks. A check is skipped where its
+// field is hidden or already has an error.
+func (ev *evaluation) runChecks(existing []FieldError) []FieldError {
+	bad := map[string]bool{}
+	for _, e := range existing {
+		bad[e.Path] = true
+	}
+	var out []FieldError
+	for _, c := range ev.s.checks {
+		for _, in := range ev.instances(c.assert.Scope) {
+			_, _, p := ev.target(c.target, c.assert.Scope, in)
+			if p == nil {
+				continue
+			}
+			ps := p.String()
+			if bad[ps] || ev.hidden[ps] {
+				continue
+			}
+			if c.when != nil && !ev.test(c.when, in) {
+				continue
+			}
+			out2, ok := ev.run(c.assert, in)
+			if !ok {
+				continue // the fields it reads are not answered yet
+			}
+			if b, _ := out2.(bool); !b {
+				out = append(out, FieldError{Path: ps, Code: c.id})
+			}
+		}
+	}
+	return out
+}
+
+func (ev *evaluation) route() string {
+	for _, r := range ev.s.routes {
+		if r.when == nil || ev.test(r.when, instance{}) {
+			return r.to
+		}
+	}
+	return ""
+}
+
+// fillDefaults sets the defaults of absent, visible fields.
+func fillDefaults(n *Node, m map[string]any, hidden map[string]bool, p *pathElem) {
+	if m == nil {
+		return
+	}
+	for _, f := range n.Fields {
+		fp := &pathElem{parent: p, name: f.Name, index: -1}
+		v, ok := m[f.Name]
+		switch {
+		case !ok && f.HasDefault:
+			if len(hidden) == 0 || !hidden[fp.String()] {
+				m[f.Name] = f.Default
+			}
+		case ok && f.Kind == KindStruct:
+			sub, _ := v.(map[string]any)
+			fillDefaults(f, sub, hidden, fp)
+		case ok && f.Kind == KindList && f.Elem.Kind == KindStruct:
+			l, _ := v.([]any)
+			for i, e := range l {
+				sub, _ := e.(map[string]any)
+				fillDefaults(f.Elem, sub, hidden, &pathElem{parent: fp, index: i})
+			}
+		}
+	}
+}
+
+// normalize deep-copies a document, turning numbers into int64 (integer
+// literals that fit) or float64, so that rules compute with Go numbers.
+func normalize(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[k] = normalize(x)
+		}
+		return m
+	case []any:
+		l := make([]any, len(v))
+		for i, x := range v {
+			l[i] = normalize(x)
+		}
+		return l
+	case json.Number:
+		x, ok := toNum(v)
+		if !ok {
+			return v
+		}
+		if x.isInt {
+			if x.i64 {
+				return x.i
+			}
+			return v // beyond int64: keep the exact text
+		}
+		return x.f
+	case int:
+		return int64(v)
+	case int32:
+		return int64(v)
+	case float32:
+		return float64(v)
+	}
+	return v
+}

@@ -1,0 +1,309 @@
+package engine
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"cuelang.org/go/cue"
+	"github.com/expr-lang/expr"
+	exprast "github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Reserved names in the rule environment.
+const (
+	// envItem is the current entry of a repeating group.
+	envItem = "item"
+	// envToday is the evaluation date as "2006-01-02".
+	envToday = "today"
+)
+
+// maxExprNodes bounds the size of a rule expression.
+const maxExprNodes = 2000
+
+// Program is a compiled rule: an expr-lang expression checked against the
+// data model. Programs are safe for concurrent use.
+type Program struct {
+	// Src is the expression as written; Pos where it was written.
+	Src string
+	Pos Pos
+	// Scope is the repeating group whose entry is "item", or nil.
+	Scope *Node
+	prog  *vm.Program
+	// refs are the data paths the expression reads, dotted, without
+	// indexes; "item.x" is resolved against Scope.
+	refs []string
+}
+
+// ruleCompiler compiles rule expressions with typed environments.
+type ruleCompiler struct {
+	root   *Node
+	ce     *CheckError
+	types  map[*Node]reflect.Type
+	envs   map[*Node]any // sample environments per scope (nil key: root)
+	static []expr.Option
+}
+
+func newRuleCompiler(root *Node, ce *CheckError) *ruleCompiler {
+	rc := &ruleCompiler{root: root, ce: ce, types: map[*Node]reflect.Type{}, envs: map[*Node]any{}}
+	rc.static = append(rc.static, ruleFunctions()...)
+	rc.static = append(rc.static, expr.MaxNodes(maxExprNodes), expr.DisableBuiltin("now"))
+	return rc
+}
+
+// typeOf derives a Go type for a node so that expr can type-check rules.
+func (rc *ruleCompiler) typeOf(n *Node) reflect.Type {
+	if t, ok := rc.types[n]; ok {
+		return t
+	}
+	var t reflect.Type
+	switch n.Kind {
+	case KindString:
+		t = reflect.TypeOf("")
+	case KindInt:
+		t = reflect.TypeOf(int(0))
+	case KindNumber:
+		t = reflect.TypeOf(float64(0))
+	case KindBool:
+		t = reflect.TypeOf(false)
+	case KindList:
+		t = reflect.SliceOf(rc.typeOf(n.Elem))
+	case KindStruct:
+		fields := make([]reflect.StructField, 0, len(n.Fields))
+		for i, f := range n.Fields {
+			fields = append(fields, reflect.StructField{
+				Name: fmt.Sprintf("F%d", i),
+				Type: rc.typeOf(f),
+				Tag:  reflect.StructTag(fmt.Sprintf(`expr:"%s"`, f.Name)),
+			})
+		}
+		t = reflect.StructOf(fields)
+	default:
+		t = reflect.TypeOf((*any)(nil)).Elem()
+	}
+	rc.types[n] = t
+	return t
+}
+
+// env returns a sample environment for type-checking rules in scope.
+func (rc *ruleCompiler) env(scope *Node) any {
+	if e, ok := rc.envs[scope]; ok {
+		return e
+	}
+	root := rc.typeOf(rc.root)
+	fields := make([]reflect.StructField, 0, root.NumField()+2)
+	for i := 0; i < root.NumField(); i++ {
+		fields = append(fields, root.Field(i))
+	}
+	fields = append(fields, reflect.StructField{Name: "Today", Type: reflect.TypeOf(""), Tag: `expr:"today"`})
+	if scope != nil {
+		fields = append(fields, reflect.StructField{Name: "Item", Type: rc.typeOf(scope.Elem), Tag: `expr:"item"`})
+	}
+	e := reflect.New(reflect.StructOf(fields)).Elem().Interface()
+	rc.envs[scope] = e
+	return e
+}
+
+// want is the result type a rule must have.
+type want int
+
+const (
+	wantBool want = iota
+	wantValue
+)
+
+// compile compiles src, read from v, in scope. target, for compute rules,
+// is the node whose value the expression produces.
+func (rc *ruleCompiler) compile(v cue.Value, scope *Node, w want, target *Node, what string) *Program {
+	src, err := v.String()
+	if err != nil {
+		rc.ce.add(posOf(v), "", "rule", "%s: expression must be a string", what)
+		return nil
+	}
+	pos := posOf(v)
+	p := &Program{Src: src, Pos: pos, Scope: scope}
+	opts := append([]expr.Option{expr.Env(rc.env(scope))}, rc.static...)
+	if w == wantBool {
+		opts = append(opts, expr.AsBool())
+	}
+	typed, err := expr.Compile(src, opts...)
+	if err != nil {
+		rc.ce.add(exprPos(pos, err), "", "rule", "%s: %s", what, exprMessage(err))
+		return nil
+	}
+	if target != nil {
+		got := typed.Node().Type()
+		if !assignable(got, target.Kind) {
+			rc.ce.add(pos, target.Path, "rule", "%s: expression has type %s, but %s is %s", what, got, target.Path, target.Kind)
+			return nil
+		}
+	}
+	p.refs = refsOf(typed.Node(), scope)
+	// The runtime program is compiled without the typed environment: the
+	// document is a map, and the typed check above already proved the
+	// expression right.
+	rt := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables()}
+	rt = append(rt, rc.static...)
+	if w == wantBool {
+		rt = append(rt, expr.AsBool())
+	}
+	prog, err := expr.Compile(src, rt...)
+	if err != nil {
+		rc.ce.add(exprPos(pos, err), "", "rule", "%s: %s", what, exprMessage(err))
+		return nil
+	}
+	p.prog = prog
+	return p
+}
+
+func assignable(t reflect.Type, k Kind) bool {
+	if t == nil || t.Kind() == reflect.Interface {
+		return true
+	}
+	switch k {
+	case KindString:
+		return t.Kind() == reflect.String
+	case KindBool:
+		return t.Kind() == reflect.Bool
+	case KindInt:
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			return true
+		}
+	case KindNumber:
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+			return true
+		}
+	}
+	return false
+}
+
+// exprPos maps an expr error position into the spec file: the expression
+// starts one column after the opening quote of the CUE string.
+func exprPos(pos Pos, err error) Pos {
+	fe, ok := err.(*file.Error)
+	if !ok || pos.File == "" {
+		return pos
+	}
+	line, col := fe.Line, fe.Column
+	if line <= 1 {
+		return Pos{File: pos.File, Line: pos.Line, Col: pos.Col + 1 + col}
+	}
+	return Pos{File: pos.File, Line: pos.Line + line - 1, Col: col + 1}
+}
+
+func exprMessage(err error) string {
+	if fe, ok := err.(*file.Error); ok {
+		return fe.Message
+	}
+	return err.Error()
+}
+
+// refsOf collects the data paths an expression reads.
+func refsOf(n exprast.Node, scope *Node) []string {
+	var c refCollector
+	exprast.Walk(&n, &c)
+	set := map[string]bool{}
+	for _, r := range c.refs {
+		if r == envItem || strings.HasPrefix(r, envItem+".") {
+			if scope == nil {
+				continue
+			}
+			r = scope.Path + strings.TrimPrefix(r, envItem)
+		}
+		set[r] = true
+	}
+	out := make([]string, 0, len(set))
+	for r := range set {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+type refCollector struct{ refs []string }
+
+func (c *refCollector) Visit(node *exprast.Node) {
+	switch n := (*node).(type) {
+	case *exprast.IdentifierNode:
+		c.refs = append(c.refs, n.Value)
+	case *exprast.MemberNode:
+		if p := memberPath(n); p != "" {
+			c.refs = append(c.refs, p)
+		}
+	}
+}
+
+// memberPath renders a.b.c for a chain of member accesses on an
+// identifier, skipping list indexes.
+func memberPath(n exprast.Node) string {
+	switch n := n.(type) {
+	case *exprast.IdentifierNode:
+		return n.Value
+	case *exprast.MemberNode:
+		base := memberPath(n.Node)
+		if base == "" {
+			return ""
+		}
+		if s, ok := n.Property.(*exprast.StringNode); ok {
+			return base + "." + s.Value
+		}
+		return base
+	}
+	return ""
+}
+
+// ruleFunctions are the functions rules may call besides expr's builtins.
+// Dates are strings "2006-01-02"; "today" is a variable so that results
+// depend only on the document and the evaluation date.
+func ruleFunctions() []expr.Option {
+	parse := func(s string) (time.Time, error) { return time.Parse("2006-01-02", s) }
+	return []expr.Option{
+		expr.Function("addDays", func(params ...any) (any, error) {
+			t, err := parse(params[0].(string))
+			if err != nil {
+				return nil, err
+			}
+			return t.AddDate(0, 0, toInt(params[1])).Format("2006-01-02"), nil
+		}, new(func(string, int) string)),
+		expr.Function("addMonths", func(params ...any) (any, error) {
+			t, err := parse(params[0].(string))
+			if err != nil {
+				return nil, err
+			}
+			return t.AddDate(0, toInt(params[1]), 0).Format("2006-01-02"), nil
+		}, new(func(string, int) string)),
+		expr.Function("years", func(params ...any) (any, error) {
+			from, err := parse(params[0].(string))
+			if err != nil {
+				return nil, err
+			}
+			to, err := parse(params[1].(string))
+			if err != nil {
+				return nil, err
+			}
+			y := to.Year() - from.Year()
+			if to.Month() < from.Month() || (to.Month() == from.Month() && to.Day() < from.Day()) {
+				y--
+			}
+			return y, nil
+		}, new(func(string, string) int)),
+	}
+}
+
+func toInt(v any) int {
+	switch v := v.(type) {
+	case int:
+		return v
+	case int64:
+		return int(v)
+	case float64:
+		return int(v)
+	}
+	return 0
+}

@@ -1,0 +1,734 @@
+package engine
+
+import (
+	"fmt"
+	"math/big"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/literal"
+	"cuelang.org/go/cue/token"
+)
+
+// Kind is the type of a node of the data model.
+type Kind uint8
+
+// The kinds of data model nodes.
+const (
+	KindString Kind = iota + 1
+	KindInt
+	KindNumber
+	KindBool
+	KindStruct
+	KindList
+	KindNull
+)
+
+var kindNames = [...]string{"", "string", "int", "number", "bool", "struct", "list", "null"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "invalid"
+}
+
+// MarshalText writes the kind's name.
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// Node is one field of a compiled data model. Nodes are immutable once
+// compiled.
+type Node struct {
+	// Name is the field name; Path the dotted path from the root,
+	// without list indexes ("children.birthDate").
+	Name string
+	Path string
+	Kind Kind
+	// Optional is true for fields declared with "?": they may be absent.
+	Optional bool
+	// Default is the value a missing field takes, if HasDefault.
+	Default    any
+	HasDefault bool
+	// Fields are a struct's members, in declaration order.
+	Fields []*Node
+	fieldx map[string]*Node
+	// Elem describes the entries of a list.
+	Elem               *Node
+	MinItems, MaxItems int // -1: no bound
+	// Alts are the alternatives a scalar must match one of (a CUE
+	// disjunction); most nodes have exactly one.
+	Alts []*Constraint
+	// Pos is where the field is declared.
+	Pos Pos
+	// mustGive is set for fields declared with "!": even a concrete
+	// value must be given by the document.
+	mustGive bool
+	// Source is the CUE syntax of the field's constraints.
+	Source string
+}
+
+// Field returns the member with the given name.
+func (n *Node) Field(name string) *Node { return n.fieldx[name] }
+
+// Required reports whether a value must be present: the field is neither
+// optional nor has a default.
+func (n *Node) Required() bool { return !n.Optional && !n.HasDefault }
+
+// Constraint is one conjunction of scalar constraints.
+type Constraint struct {
+	Kind Kind
+	// Literal, if HasLiteral, is the only value allowed (an enum member).
+	Literal    any
+	HasLiteral bool
+	Min, Max   *Bound
+	NotEqual   []any
+	MinRunes   int // -1: none
+	MaxRunes   int // -1: none
+	Patterns   []*regexp.Regexp
+	NotMatch   []*regexp.Regexp
+	// Format names an additional check: "date" (time.Format("2006-01-02"))
+	// or "iban" (ISO 13616 check digits).
+	Formats []string
+}
+
+// Bound is a numeric bound.
+type Bound struct {
+	Value     *big.Rat
+	Exclusive bool
+	i64       int64
+	isI64     bool
+}
+
+func newBound(r *big.Rat, excl bool) *Bound {
+	b := &Bound{Value: r, Exclusive: excl}
+	if r.IsInt() && r.Num().IsInt64() {
+		b.i64, b.isI64 = r.Num().Int64(), true
+	}
+	return b
+}
+
+// Number returns the bound as a JSON-friendly number.
+func (b *Bound) Number() any {
+	if b.isI64 {
+		return b.i64
+	}
+	f, _ := b.Value.Float64()
+	return f
+}
+
+// ibanMarker marks #IBAN in the spec language; see specs/spec/groups.cue.
+const ibanMarker = "^amtsform:iban$"
+
+// compileData compiles the data model value into a node tree. Constraints
+// it cannot translate are reported, never dropped.
+func compileData(v cue.Value, ce *CheckError) *Node {
+	root := &Node{Kind: KindStruct, Pos: posOf(v), MinItems: -1, MaxItems: -1}
+	compileStruct(root, v, ce, 0)
+	return root
+}
+
+const maxSchemaDepth = 16
+
+func compileStruct(n *Node, v cue.Value, ce *CheckError, depth int) {
+	if depth > maxSchemaDepth {
+		ce.add(n.Pos, n.Path, "tooDeep", "data model nested deeper than %d levels", maxSchemaDepth)
+		return
+	}
+	n.fieldx = map[string]*Node{}
+	it, err := v.Fields(cue.Optional(true))
+	if err != nil {
+		ce.add(posOf(v), n.Path, "cue", "%v", err)
+		return
+	}
+	for it.Next() {
+		sel := it.Selector()
+		if !sel.IsString() {
+			continue // definitions and hidden fields are not data
+		}
+		name := sel.Unquoted()
+		f := it.Value()
+		child := &Node{
+			Name:     name,
+			Path:     joinPath(n.Path, name),
+			Optional: sel.ConstraintType() == cue.OptionalConstraint,
+			mustGive: sel.ConstraintType() == cue.RequiredConstraint,
+			Pos:      posOf(f),
+			MinItems: -1, MaxItems: -1,
+		}
+		if !validName.MatchString(name) {
+			ce.add(child.Pos, child.Path, "fieldName", "field name %q: use letters, digits and _ only, starting with a letter", name)
+			continue
+		}
+		compileNode(child, f, ce, depth+1)
+		n.Fields = append(n.Fields, child)
+		n.fieldx[name] = child
+	}
+}
+
+var validName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+
+func joinPath(parent, name string) string {
+	if parent == "" {
+		return name
+	}
+	return parent + "." + name
+}
+
+func compileNode(n *Node, v cue.Value, ce *CheckError, depth int) {
+	kind := v.IncompleteKind()
+	if elem, ok := listElem(v); ok || kind == cue.ListKind {
+		n.Kind = KindList
+		n.Source = syntaxString(v)
+		if !ok {
+			ce.add(n.Pos, n.Path, "unsupported", "%s: only open lists of one type ([...T]) are supported", n.Path)
+			return
+		}
+		n.Elem = &Node{Name: n.Name, Path: n.Path, Pos: posOf(elem), MinItems: -1, MaxItems: -1}
+		compileNode(n.Elem, elem, ce, depth+1)
+		compileListBounds(n, v, ce)
+		return
+	}
+	if kind == cue.StructKind {
+		n.Kind = KindStruct
+		compileStruct(n, v, ce, depth)
+		return
+	}
+	expr := syntaxExpr(v)
+	n.Source = formatExpr(expr)
+	alts, def, hasDef, err := parseAlternatives(expr)
+	if err != nil {
+		ce.add(n.Pos, n.Path, "unsupported", "%s: %v", n.Path, err)
+		return
+	}
+	n.Alts = alts
+	if hasDef {
+		n.Default, n.HasDefault = def, true
+	} else if len(alts) == 1 && alts[0].HasLiteral {
+		// A concrete value is its own default in CUE: a document without
+		// the field is still valid. Required fields (!) are the exception.
+		if !n.mustGive {
+			n.Default, n.HasDefault = alts[0].Literal, true
+		}
+	}
+	n.Kind = alts[0].Kind
+	for _, a := range alts[1:] {
+		if a.Kind != n.Kind && !(a.Kind == KindNull || n.Kind == KindNull) {
+			ce.add(n.Pos, n.Path, "unsupported", "%s: alternatives of different types (%s, %s) are not supported", n.Path, n.Kind, a.Kind)
+			return
+		}
+	}
+}
+
+// listElem returns the element schema of an open list.
+func listElem(v cue.Value) (cue.Value, bool) {
+	if e := v.LookupPath(cue.MakePath(cue.AnyIndex)); e.Exists() {
+		return e, true
+	}
+	op, args := v.Expr()
+	if op == cue.AndOp {
+		for _, a := range args {
+			if e, ok := listElem(a); ok {
+				return e, true
+			}
+		}
+	}
+	return cue.Value{}, false
+}
+
+func compileListBounds(n *Node, v cue.Value, ce *CheckError) {
+	for _, c := range conjuncts(syntaxExpr(v)) {
+		switch c := c.(type) {
+		case *ast.ListLit:
+			continue
+		case *ast.CallExpr:
+			name, args, err := callOf(c)
+			if err == nil && len(args) == 1 {
+				if i, ok := args[0].(int64); ok && i >= 0 {
+					switch name {
+					case "list.MinItems":
+						n.MinItems = int(i)
+						continue
+					case "list.MaxItems":
+						n.MaxItems = int(i)
+						continue
+					}
+				}
+			}
+		case *ast.Ident:
+			if c.Name == "_" {
+				continue
+			}
+		}
+		ce.add(n.Pos, n.Path, "unsupported", "%s: unsupported list constraint %s", n.Path, formatExpr(c))
+	}
+}
+
+func syntaxExpr(v cue.Value) ast.Expr {
+	n := v.Syntax(cue.InlineImports(true))
+	switch n := n.(type) {
+	case *ast.File:
+		for i := len(n.Decls) - 1; i >= 0; i-- {
+			if e, ok := n.Decls[i].(*ast.EmbedDecl); ok {
+				return e.Expr
+			}
+		}
+		return &ast.StructLit{}
+	case ast.Expr:
+		return n
+	}
+	return &ast.BadExpr{}
+}
+
+func syntaxString(v cue.Value) string { return formatExpr(syntaxExpr(v)) }
+
+func formatExpr(e ast.Node) string {
+	b, err := format.Node(e)
+	if err != nil {
+		return fmt.Sprintf("%T", e)
+	}
+	return strings.Join(strings.Fields(string(b)), " ")
+}
+
+// unwrap removes parentheses and embedding structs ({ string }).
+func unwrap(e ast.Expr) ast.Expr {
+	for {
+		switch x := e.(type) {
+		case *ast.ParenExpr:
+			e = x.X
+		case *ast.StructLit:
+			if len(x.Elts) == 1 {
+				if em, ok := x.Elts[0].(*ast.EmbedDecl); ok {
+					e = em.Expr
+					continue
+				}
+			}
+			return e
+		default:
+			return e
+		}
+	}
+}
+
+func conjuncts(e ast.Expr) []ast.Expr {
+	e = unwrap(e)
+	if b, ok := e.(*ast.BinaryExpr); ok && b.Op == token.AND {
+		return append(conjuncts(b.X), conjuncts(b.Y)...)
+	}
+	return []ast.Expr{e}
+}
+
+func disjuncts(e ast.Expr) []ast.Expr {
+	e = unwrap(e)
+	if b, ok := e.(*ast.BinaryExpr); ok && b.Op == token.OR {
+		return append(disjuncts(b.X), disjuncts(b.Y)...)
+	}
+	return []ast.Expr{e}
+}
+
+// parseAlternatives translates a scalar's CUE syntax into alternatives of
+// constraint conjunctions.
+func parseAlternatives(e ast.Expr) (alts []*Constraint, def any, hasDef bool, err error) {
+	ds := disjuncts(e)
+	// A conjunction of disjunctions, such as (*3 | int) & <=10, is
+	// distributed: each alternative gets the other conjuncts too.
+	if len(ds) == 1 {
+		cs := conjuncts(e)
+		var common []ast.Expr
+		var inner []ast.Expr
+		for _, c := range cs {
+			if d := disjuncts(c); len(d) > 1 && inner == nil {
+				inner = d
+			} else {
+				common = append(common, c)
+			}
+		}
+		if inner != nil {
+			for _, d := range inner {
+				isDef := false
+				if u, ok := unwrap(d).(*ast.UnaryExpr); ok && u.Op == token.MUL {
+					d, isDef = u.X, true
+				}
+				c, lit, err := parseConjunction(append([]ast.Expr{d}, common...))
+				if err != nil {
+					return nil, nil, false, err
+				}
+				if isDef {
+					if !c.HasLiteral {
+						return nil, nil, false, fmt.Errorf("default %s is not a concrete value", formatExpr(d))
+					}
+					def, hasDef = lit, true
+				}
+				alts = append(alts, c)
+			}
+			return alts, def, hasDef, nil
+		}
+	}
+	for _, d := range ds {
+		isDef := false
+		if u, ok := unwrap(d).(*ast.UnaryExpr); ok && u.Op == token.MUL {
+			d, isDef = u.X, true
+		}
+		c, lit, err := parseConjunction(conjuncts(d))
+		if err != nil {
+			return nil, nil, false, err
+		}
+		if isDef {
+			if !c.HasLiteral {
+				return nil, nil, false, fmt.Errorf("default %s is not a concrete value", formatExpr(d))
+			}
+			def, hasDef = lit, true
+		}
+		alts = append(alts, c)
+	}
+	return alts, def, hasDef, nil
+}
+
+var intTypes = map[string][2]string{
+	"uint":   {"0", ""},
+	"uint8":  {"0", "255"},
+	"byte":   {"0", "255"},
+	"uint16": {"0", "65535"},
+	"uint32": {"0", "4294967295"},
+	"uint64": {"0", "18446744073709551615"},
+	"int8":   {"-128", "127"},
+	"int16":  {"-32768", "32767"},
+	"int32":  {"-2147483648", "2147483647"},
+	"rune":   {"0", "1114111"},
+	"int64":  {"-9223372036854775808", "9223372036854775807"},
+}
+
+func parseConjunction(cs []ast.Expr) (*Constraint, any, error) {
+	c := &Constraint{MinRunes: -1, MaxRunes: -1}
+	var lit any
+	setKind := func(k Kind, e ast.Expr) error {
+		if c.Kind == 0 || c.Kind == k {
+			c.Kind = k
+			return nil
+		}
+		if (c.Kind == KindNumber && k == KindInt) || (c.Kind == KindInt && k == KindNumber) {
+			c.Kind = KindInt
+			return nil
+		}
+		return fmt.Errorf("%s conflicts with type %s", formatExpr(e), c.Kind)
+	}
+	for _, e := range cs {
+		e = unwrap(e)
+		switch x := e.(type) {
+		case *ast.Ident:
+			switch x.Name {
+			case "string":
+				if err := setKind(KindString, x); err != nil {
+					return nil, nil, err
+				}
+			case "int":
+				if err := setKind(KindInt, x); err != nil {
+					return nil, nil, err
+				}
+			case "number":
+				if err := setKind(KindNumber, x); err != nil {
+					return nil, nil, err
+				}
+			case "bool":
+				if err := setKind(KindBool, x); err != nil {
+					return nil, nil, err
+				}
+			case "_":
+			default:
+				r, ok := intTypes[x.Name]
+				if !ok {
+					return nil, nil, fmt.Errorf("unsupported constraint %s", x.Name)
+				}
+				if err := setKind(KindInt, x); err != nil {
+					return nil, nil, err
+				}
+				lo, _ := new(big.Rat).SetString(r[0])
+				c.Min = tighterMin(c.Min, newBound(lo, false))
+				if r[1] != "" {
+					hi, _ := new(big.Rat).SetString(r[1])
+					c.Max = tighterMax(c.Max, newBound(hi, false))
+				}
+			}
+		case *ast.BasicLit, *ast.UnaryExpr:
+			if u, ok := x.(*ast.UnaryExpr); ok && u.Op != token.SUB && u.Op != token.ADD {
+				if err := parseBound(c, u, setKind); err != nil {
+					return nil, nil, err
+				}
+				continue
+			}
+			v, k, err := literalOf(x)
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := setKind(k, x); err != nil {
+				return nil, nil, err
+			}
+			if c.HasLiteral && !equalValues(c.Literal, v) {
+				return nil, nil, fmt.Errorf("conflicting values %v and %v", c.Literal, v)
+			}
+			c.Literal, c.HasLiteral, lit = v, true, v
+		case *ast.CallExpr:
+			name, args, err := callOf(x)
+			if err != nil {
+				return nil, nil, err
+			}
+			switch {
+			case (name == "strings.MinRunes" || name == "strings.MaxRunes") && len(args) == 1:
+				n, ok := args[0].(int64)
+				if !ok || n < 0 {
+					return nil, nil, fmt.Errorf("%s needs a non-negative integer", name)
+				}
+				if err := setKind(KindString, x); err != nil {
+					return nil, nil, err
+				}
+				if name == "strings.MinRunes" {
+					c.MinRunes = max(c.MinRunes, int(n))
+				} else if c.MaxRunes < 0 || int(n) < c.MaxRunes {
+					c.MaxRunes = int(n)
+				}
+			case name == "time.Format" && len(args) == 1 && args[0] == "2006-01-02":
+				if err := setKind(KindString, x); err != nil {
+					return nil, nil, err
+				}
+				c.Formats = appendUnique(c.Formats, "date")
+			default:
+				return nil, nil, fmt.Errorf("unsupported constraint %s", formatExpr(x))
+			}
+		default:
+			return nil, nil, fmt.Errorf("unsupported constraint %s", formatExpr(x))
+		}
+	}
+	if c.Kind == 0 {
+		return nil, nil, fmt.Errorf("no type given (use string, int, number or bool)")
+	}
+	if c.Kind == KindInt && c.HasLiteral {
+		if _, ok := c.Literal.(int64); !ok {
+			return nil, nil, fmt.Errorf("%v is not an integer", c.Literal)
+		}
+	}
+	return c, lit, nil
+}
+
+func appendUnique(s []string, v string) []string {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}
+
+func parseBound(c *Constraint, u *ast.UnaryExpr, setKind func(Kind, ast.Expr) error) error {
+	switch u.Op {
+	case token.MAT, token.NMAT:
+		v, k, err := literalOf(u.X)
+		if err != nil || k != KindString {
+			return fmt.Errorf("%s: pattern must be a string literal", formatExpr(u))
+		}
+		s := v.(string)
+		re, err := regexp.Compile(s)
+		if err != nil {
+			return fmt.Errorf("invalid pattern %q: %v", s, err)
+		}
+		if err := setKind(KindString, u); err != nil {
+			return err
+		}
+		if u.Op == token.MAT {
+			c.Patterns = append(c.Patterns, re)
+		} else if s == ibanMarker {
+			c.Formats = appendUnique(c.Formats, "iban")
+		} else {
+			c.NotMatch = append(c.NotMatch, re)
+		}
+		return nil
+	case token.GEQ, token.GTR, token.LEQ, token.LSS, token.NEQ:
+		v, k, err := literalOf(u.X)
+		if err != nil {
+			return fmt.Errorf("%s: bound must be a literal", formatExpr(u))
+		}
+		if u.Op == token.NEQ {
+			if err := setKind(k, u); err != nil {
+				return err
+			}
+			c.NotEqual = append(c.NotEqual, v)
+			return nil
+		}
+		if k != KindInt && k != KindNumber {
+			return fmt.Errorf("%s: only numeric bounds are supported", formatExpr(u))
+		}
+		if err := setKind(KindNumber, u); err != nil {
+			return err
+		}
+		r := toRat(v)
+		switch u.Op {
+		case token.GEQ:
+			c.Min = tighterMin(c.Min, newBound(r, false))
+		case token.GTR:
+			c.Min = tighterMin(c.Min, newBound(r, true))
+		case token.LEQ:
+			c.Max = tighterMax(c.Max, newBound(r, false))
+		case token.LSS:
+			c.Max = tighterMax(c.Max, newBound(r, true))
+		}
+		return nil
+	}
+	return fmt.Errorf("unsupported constraint %s", formatExpr(u))
+}
+
+func tighterMin(a, b *Bound) *Bound {
+	if a == nil {
+		return b
+	}
+	switch a.Value.Cmp(b.Value) {
+	case -1:
+		return b
+	case 0:
+		if b.Exclusive {
+			return b
+		}
+	}
+	return a
+}
+
+func tighterMax(a, b *Bound) *Bound {
+	if a == nil {
+		return b
+	}
+	switch a.Value.Cmp(b.Value) {
+	case 1:
+		return b
+	case 0:
+		if b.Exclusive {
+			return b
+		}
+	}
+	return a
+}
+
+func toRat(v any) *big.Rat {
+	switch v := v.(type) {
+	case int64:
+		return new(big.Rat).SetInt64(v)
+	case *big.Int:
+		return new(big.Rat).SetInt(v)
+	case float64:
+		r, _ := new(big.Rat).SetString(strconv.FormatFloat(v, 'g', -1, 64))
+		return r
+	case *big.Rat:
+		return v
+	}
+	return new(big.Rat)
+}
+
+// literalOf evaluates a literal: a string, number, bool or null,
+// possibly negated.
+func literalOf(e ast.Expr) (any, Kind, error) {
+	e = unwrap(e)
+	neg := false
+	if u, ok := e.(*ast.UnaryExpr); ok && (u.Op == token.SUB || u.Op == token.ADD) {
+		neg = u.Op == token.SUB
+		e = unwrap(u.X)
+	}
+	if id, ok := e.(*ast.Ident); ok {
+		switch id.Name {
+		case "true", "false":
+			return id.Name == "true", KindBool, nil
+		case "null":
+			return nil, KindNull, nil
+		}
+	}
+	b, ok := e.(*ast.BasicLit)
+	if !ok {
+		return nil, 0, fmt.Errorf("%s is not a literal", formatExpr(e))
+	}
+	switch b.Kind {
+	case token.STRING:
+		if neg {
+			return nil, 0, fmt.Errorf("cannot negate a string")
+		}
+		s, err := literal.Unquote(b.Value)
+		if err != nil {
+			return nil, 0, err
+		}
+		return s, KindString, nil
+	case token.TRUE, token.FALSE:
+		return b.Kind == token.TRUE, KindBool, nil
+	case token.NULL:
+		return nil, KindNull, nil
+	case token.INT:
+		var ni literal.NumInfo
+		if err := literal.ParseNum(b.Value, &ni); err != nil {
+			return nil, 0, err
+		}
+		s := ni.String()
+		if neg {
+			s = "-" + s
+		}
+		i, ok := new(big.Int).SetString(s, 0)
+		if !ok {
+			return nil, 0, fmt.Errorf("invalid integer %s", b.Value)
+		}
+		if i.IsInt64() {
+			return i.Int64(), KindInt, nil
+		}
+		return i, KindInt, nil
+	case token.FLOAT:
+		var ni literal.NumInfo
+		if err := literal.ParseNum(b.Value, &ni); err != nil {
+			return nil, 0, err
+		}
+		s := ni.String()
+		if neg {
+			s = "-" + s
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, 0, err
+		}
+		return f, KindNumber, nil
+	}
+	return nil, 0, fmt.Errorf("unsupported literal %s", b.Value)
+}
+
+// callOf decodes a call of a builtin with literal arguments.
+func callOf(c *ast.CallExpr) (string, []any, error) {
+	sel, ok := c.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return "", nil, fmt.Errorf("unsupported call %s", formatExpr(c))
+	}
+	pkg, ok := sel.X.(*ast.Ident)
+	if !ok {
+		return "", nil, fmt.Errorf("unsupported call %s", formatExpr(c))
+	}
+	name := pkg.Name + "." + identName(sel.Sel)
+	var args []any
+	for _, a := range c.Args {
+		v, _, err := literalOf(a)
+		if err != nil {
+			return "", nil, fmt.Errorf("%s: arguments must be literals", formatExpr(c))
+		}
+		args = append(args, v)
+	}
+	return name, args, nil
+}
+
+func identName(l ast.Label) string {
+	if id, ok := l.(*ast.Ident); ok {
+		return id.Name
+	}
+	return fmt.Sprint(l)
+}
+
+func equalValues(a, b any) bool {
+	switch a := a.(type) {
+	case *big.Int:
+		if b, ok := b.(*big.Int); ok {
+			return a.Cmp(b) == 0
+		}
+		return false
+	}
+	return a == b
+}

@@ -1,0 +1,480 @@
+package engine
+
+import (
+	"encoding/json"
+	"math"
+	"math/big"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// FieldError is one problem with a document: where it is, a stable code,
+// and parameters for the message. It carries no text: messages are
+// produced from the code by a catalogue (package messages), so the engine
+// stays language-neutral.
+type FieldError struct {
+	// Path locates the value, with list indexes: "children[1].birthDate".
+	Path string `json:"path"`
+	// Code is one of the Code constants, or the id of a check rule.
+	Code string `json:"code"`
+	// Params are the constraint's parameters, e.g. {"min": 1}.
+	Params map[string]any `json:"params,omitempty"`
+}
+
+// The stable error codes of the validation plan.
+const (
+	CodeRequired     = "required"
+	CodeType         = "type"
+	CodeMin          = "min"
+	CodeMax          = "max"
+	CodeMinLength    = "minLength"
+	CodeMaxLength    = "maxLength"
+	CodePattern      = "pattern"
+	CodeEnum         = "enum"
+	CodeMinItems     = "minItems"
+	CodeMaxItems     = "maxItems"
+	CodeUnknownField = "unknownField"
+	CodeIBAN         = "iban"
+	CodeDate         = "date"
+	CodeNotEqual     = "notEqual"
+)
+
+// ValidationError reports every problem found in a document at once.
+type ValidationError struct {
+	Errors []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid document:")
+	for i, fe := range e.Errors {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteString(" ")
+		b.WriteString(fe.Path)
+		b.WriteString(": ")
+		b.WriteString(fe.Code)
+	}
+	return b.String()
+}
+
+// pathElem is a lazily rendered document path.
+type pathElem struct {
+	parent *pathElem
+	name   string
+	index  int // -1 for a field name
+}
+
+func (p *pathElem) String() string {
+	if p == nil {
+		return ""
+	}
+	var parts []*pathElem
+	for q := p; q != nil; q = q.parent {
+		parts = append(parts, q)
+	}
+	var b strings.Builder
+	for i := len(parts) - 1; i >= 0; i-- {
+		q := parts[i]
+		if q.index >= 0 {
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(q.index))
+			b.WriteByte(']')
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(q.name)
+	}
+	return b.String()
+}
+
+// validator walks the data model and a document side by side.
+type validator struct {
+	errs []FieldError
+	// skip reports whether the value at a node is hidden (and so neither
+	// required nor validated); nil skips nothing.
+	skip func(n *Node, p *pathElem) bool
+	// require reports whether an optional node is required by a rule.
+	require func(n *Node, p *pathElem) bool
+}
+
+func (vd *validator) add(p *pathElem, code string, params map[string]any) {
+	vd.errs = append(vd.errs, FieldError{Path: p.String(), Code: code, Params: params})
+}
+
+// CheckData validates doc against the data model alone — types,
+// constraints, required and unknown fields — without rules. It returns all
+// errors, sorted by path.
+func (n *Node) CheckData(doc map[string]any) []FieldError {
+	var vd validator
+	vd.structFields(n, doc, nil)
+	sortErrors(vd.errs)
+	return vd.errs
+}
+
+func sortErrors(errs []FieldError) {
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
+}
+
+func (vd *validator) structFields(n *Node, m map[string]any, p *pathElem) {
+	for _, f := range n.Fields {
+		fp := &pathElem{parent: p, name: f.Name, index: -1}
+		if vd.skip != nil && vd.skip(f, fp) {
+			continue
+		}
+		v, ok := m[f.Name]
+		if !ok {
+			vd.missing(f, fp)
+			continue
+		}
+		vd.value(f, v, fp)
+	}
+	if len(m) > len(n.Fields) || n.hasUnknown(m) {
+		var unknown []string
+		for k := range m {
+			if n.fieldx[k] == nil {
+				unknown = append(unknown, k)
+			}
+		}
+		sort.Strings(unknown)
+		for _, k := range unknown {
+			vd.add(&pathElem{parent: p, name: k, index: -1}, CodeUnknownField, nil)
+		}
+	}
+}
+
+func (n *Node) hasUnknown(m map[string]any) bool {
+	for k := range m {
+		if n.fieldx[k] == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// missing handles an absent field: a required scalar or list is an error;
+// a required group is checked member by member, as if empty.
+func (vd *validator) missing(f *Node, p *pathElem) {
+	if f.HasDefault {
+		return
+	}
+	if f.Optional && (vd.require == nil || !vd.require(f, p)) {
+		return
+	}
+	switch f.Kind {
+	case KindStruct:
+		if f.Optional {
+			vd.add(p, CodeRequired, nil)
+			return
+		}
+		vd.structFields(f, nil, p)
+	case KindList:
+		if f.MinItems > 0 || f.Optional {
+			vd.add(p, CodeRequired, nil)
+		}
+	default:
+		vd.add(p, CodeRequired, nil)
+	}
+}
+
+func (vd *validator) value(n *Node, v any, p *pathElem) {
+	switch n.Kind {
+	case KindStruct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			vd.add(p, CodeType, map[string]any{"type": "struct"})
+			return
+		}
+		vd.structFields(n, m, p)
+	case KindList:
+		l, ok := v.([]any)
+		if !ok {
+			vd.add(p, CodeType, map[string]any{"type": "list"})
+			return
+		}
+		if n.MinItems >= 0 && len(l) < n.MinItems {
+			vd.add(p, CodeMinItems, map[string]any{"min": n.MinItems})
+		}
+		if n.MaxItems >= 0 && len(l) > n.MaxItems {
+			vd.add(p, CodeMaxItems, map[string]any{"max": n.MaxItems})
+		}
+		for i, e := range l {
+			ep := &pathElem{parent: p, index: i}
+			if e == nil && n.Elem.Kind != KindNull {
+				vd.add(ep, CodeType, map[string]any{"type": n.Elem.Kind.String()})
+				continue
+			}
+			vd.value(n.Elem, e, ep)
+		}
+	default:
+		if code, params := n.checkScalar(v); code != "" {
+			vd.add(p, code, params)
+		}
+	}
+}
+
+// checkScalar returns the code of the first failed constraint, or "".
+func (n *Node) checkScalar(v any) (string, map[string]any) {
+	if len(n.Alts) == 1 {
+		return n.Alts[0].check(v)
+	}
+	allLiteral := true
+	var firstCode string
+	var firstParams map[string]any
+	for _, a := range n.Alts {
+		code, params := a.check(v)
+		if code == "" {
+			return "", nil
+		}
+		if !a.HasLiteral {
+			allLiteral = false
+			if firstCode == "" {
+				firstCode, firstParams = code, params
+			}
+		}
+	}
+	if allLiteral {
+		if _, ok := kindOf(v, n.Kind); !ok {
+			return CodeType, map[string]any{"type": n.Kind.String()}
+		}
+		vals := make([]any, len(n.Alts))
+		for i, a := range n.Alts {
+			vals[i] = a.Literal
+		}
+		return CodeEnum, map[string]any{"values": vals}
+	}
+	return firstCode, firstParams
+}
+
+// num is a document number, exact where it matters.
+type num struct {
+	isInt bool
+	i     int64
+	i64   bool // i holds the value
+	f     float64
+	text  string
+}
+
+func (x num) rat() *big.Rat {
+	if x.i64 {
+		return new(big.Rat).SetInt64(x.i)
+	}
+	r, ok := new(big.Rat).SetString(x.text)
+	if !ok {
+		r = new(big.Rat)
+		if !math.IsInf(x.f, 0) && !math.IsNaN(x.f) {
+			r.SetFloat64(x.f)
+		}
+	}
+	return r
+}
+
+// kindOf reports whether v has kind k and, for numbers, decodes it.
+func kindOf(v any, k Kind) (num, bool) {
+	switch k {
+	case KindString:
+		_, ok := v.(string)
+		return num{}, ok
+	case KindBool:
+		_, ok := v.(bool)
+		return num{}, ok
+	case KindNull:
+		return num{}, v == nil
+	case KindInt, KindNumber:
+		x, ok := toNum(v)
+		if !ok {
+			return x, false
+		}
+		if k == KindInt && !x.isInt {
+			return x, false
+		}
+		return x, true
+	}
+	return num{}, false
+}
+
+func toNum(v any) (num, bool) {
+	switch v := v.(type) {
+	case json.Number:
+		s := string(v)
+		if isIntLiteral(s) {
+			i, err := strconv.ParseInt(s, 10, 64)
+			if err == nil {
+				return num{isInt: true, i: i, i64: true, f: float64(i), text: s}, true
+			}
+			f, _ := strconv.ParseFloat(s, 64)
+			return num{isInt: true, f: f, text: s}, true
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil && !strings.Contains(err.Error(), "range") {
+			return num{}, false
+		}
+		return num{f: f, text: s}, true
+	case int:
+		return num{isInt: true, i: int64(v), i64: true, f: float64(v), text: strconv.Itoa(v)}, true
+	case int64:
+		return num{isInt: true, i: v, i64: true, f: float64(v), text: strconv.FormatInt(v, 10)}, true
+	case float64:
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return num{}, false
+		}
+		return num{f: v, text: strconv.FormatFloat(v, 'g', -1, 64)}, true
+	}
+	return num{}, false
+}
+
+func isIntLiteral(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[0] == '-' {
+		s = s[1:]
+	}
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Constraint) check(v any) (string, map[string]any) {
+	x, ok := kindOf(v, c.Kind)
+	if !ok {
+		return CodeType, map[string]any{"type": c.Kind.String()}
+	}
+	if c.HasLiteral {
+		if !literalEqual(c.Literal, v, x) {
+			return CodeEnum, map[string]any{"values": []any{c.Literal}}
+		}
+		return "", nil
+	}
+	switch c.Kind {
+	case KindInt, KindNumber:
+		if c.Min != nil {
+			if cmp := compareBound(x, c.Min); cmp < 0 || (cmp == 0 && c.Min.Exclusive) {
+				return CodeMin, map[string]any{"min": c.Min.Number(), "exclusive": c.Min.Exclusive}
+			}
+		}
+		if c.Max != nil {
+			if cmp := compareBound(x, c.Max); cmp > 0 || (cmp == 0 && c.Max.Exclusive) {
+				return CodeMax, map[string]any{"max": c.Max.Number(), "exclusive": c.Max.Exclusive}
+			}
+		}
+		for _, ne := range c.NotEqual {
+			if literalEqual(ne, v, x) {
+				return CodeNotEqual, map[string]any{"value": ne}
+			}
+		}
+	case KindString:
+		s := v.(string)
+		if c.MinRunes >= 0 || c.MaxRunes >= 0 {
+			n := utf8.RuneCountInString(s)
+			if c.MinRunes >= 0 && n < c.MinRunes {
+				return CodeMinLength, map[string]any{"min": c.MinRunes}
+			}
+			if c.MaxRunes >= 0 && n > c.MaxRunes {
+				return CodeMaxLength, map[string]any{"max": c.MaxRunes}
+			}
+		}
+		for _, re := range c.Patterns {
+			if !re.MatchString(s) {
+				return CodePattern, map[string]any{"pattern": re.String()}
+			}
+		}
+		for _, re := range c.NotMatch {
+			if re.MatchString(s) {
+				return CodePattern, map[string]any{"notPattern": re.String()}
+			}
+		}
+		for _, f := range c.Formats {
+			switch f {
+			case "date":
+				if _, err := time.Parse("2006-01-02", s); err != nil {
+					return CodeDate, nil
+				}
+			case "iban":
+				if !validIBAN(s) {
+					return CodeIBAN, nil
+				}
+			}
+		}
+		for _, ne := range c.NotEqual {
+			if ne == s {
+				return CodeNotEqual, map[string]any{"value": ne}
+			}
+		}
+	case KindBool:
+		for _, ne := range c.NotEqual {
+			if ne == v {
+				return CodeNotEqual, map[string]any{"value": ne}
+			}
+		}
+	}
+	return "", nil
+}
+
+func compareBound(x num, b *Bound) int {
+	if x.i64 && b.isI64 {
+		switch {
+		case x.i < b.i64:
+			return -1
+		case x.i > b.i64:
+			return 1
+		}
+		return 0
+	}
+	return x.rat().Cmp(b.Value)
+}
+
+func literalEqual(lit, v any, x num) bool {
+	switch l := lit.(type) {
+	case string:
+		s, ok := v.(string)
+		return ok && s == l
+	case bool:
+		b, ok := v.(bool)
+		return ok && b == l
+	case nil:
+		return v == nil
+	case int64:
+		return x.i64 && x.isInt && x.i == l
+	case *big.Int:
+		return x.isInt && x.rat().Cmp(new(big.Rat).SetInt(l)) == 0
+	case float64:
+		return !x.isInt && x.rat().Cmp(toRat(l)) == 0
+	}
+	return false
+}
+
+// validIBAN checks the ISO 13616 mod-97 check digits of an IBAN that
+// already matches the #IBAN pattern.
+func validIBAN(s string) bool {
+	if len(s) < 5 {
+		return false
+	}
+	r := s[4:] + s[:4]
+	rem := 0
+	for i := 0; i < len(r); i++ {
+		c := r[i]
+		switch {
+		case c >= '0' && c <= '9':
+			rem = (rem*10 + int(c-'0')) % 97
+		case c >= 'A' && c <= 'Z':
+			v := int(c-'A') + 10
+			rem = (rem*100 + v) % 97
+		default:
+			return false
+		}
+	}
+	return rem == 1
+}

@@ -510,3 +510,13 @@ func (s *Service) checkCoverage(ce *CheckError) {
 	}
 	walk(s.Data)
 }
+
+// CheckMessage returns the message of the check rule with the given id.
+func (s *Service) CheckMessage(id string) (Text, bool) {
+	for _, c := range s.checks {
+		if c.id == id {
+			return c.message, true
+		}
+	}
+	return Text{}, false
+}

@@ -84,10 +84,23 @@ func (e *CheckError) err() error {
 	return e
 }
 
+// posOf returns where v is written, preferring the service's own files
+// to the spec language's: a problem should point at what the designer
+// wrote.
 func posOf(v cue.Value) Pos {
 	p := v.Pos()
 	if !p.IsValid() {
 		return Pos{}
+	}
+	if strings.Contains(p.Filename(), "cue.mod") {
+		if op, args := v.Expr(); op == cue.AndOp {
+			for _, a := range args {
+				if q := a.Pos(); q.IsValid() && !strings.Contains(q.Filename(), "cue.mod") {
+					p = q
+					break
+				}
+			}
+		}
 	}
 	return Pos{File: p.Filename(), Line: p.Line(), Col: p.Column()}
 }

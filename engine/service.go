@@ -381,7 +381,9 @@ func (s *Service) compileRouting(v cue.Value, rc *ruleCompiler, ce *CheckError) 
 		return
 	}
 	hasDefault := false
+	last := posOf(v)
 	for list.Next() {
+		last = posOf(list.Value())
 		rv := list.Value()
 		to, _ := rv.LookupPath(cue.ParsePath("to")).String()
 		r := route{to: to, pos: posOf(rv)}
@@ -396,7 +398,7 @@ func (s *Service) compileRouting(v cue.Value, rc *ruleCompiler, ce *CheckError) 
 		s.routes = append(s.routes, r)
 	}
 	if !hasDefault {
-		ce.add(posOf(v), "routing", "noDefaultRoute", "routing: the last rule must have no \"when\": it is the default office")
+		ce.add(last, "routing", "noDefaultRoute", "routing: the last rule must have no \"when\": it is the default office")
 	}
 }
 

@@ -148,11 +148,12 @@ type ExportFilter struct {
 	Since  time.Time // zero: everything; else submissions created at or after Since
 }
 
-// ImportStats counts what Import wrote and what it skipped because it was
-// already there.
+// ImportStats counts what Import wrote, what it skipped because an
+// identical record was already there, and conflicts: records whose id
+// exists in the target with different content (left unchanged).
 type ImportStats struct {
 	Submissions, Events, Files, Chunks, Counters int
-	Skipped                                      int
+	Skipped, Conflicts                           int
 }
 
 // Store persists drafts, submissions, events and files. Every method

@@ -1,0 +1,204 @@
+package mongostore
+
+import (
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/amtsform/amtsform/engine"
+)
+
+// Stored document shapes. Every stored field has a bson tag; the field
+// names are part of the on-disk format (and of the export format).
+
+type serviceDoc struct {
+	ID      string `bson:"id"`
+	Version string `bson:"version"`
+	Hash    string `bson:"hash"`
+}
+
+type draftDoc struct {
+	ID      string         `bson:"_id"`
+	Tenant  string         `bson:"tenant"`
+	Service serviceDoc     `bson:"service"`
+	Page    string         `bson:"page"`
+	Data    map[string]any `bson:"data"`
+	Created time.Time      `bson:"created"`
+	Updated time.Time      `bson:"updated"`
+	Expires time.Time      `bson:"expires"`
+	Version int64          `bson:"version"`
+}
+
+type attachmentDoc struct {
+	ID          string `bson:"id"`
+	Name        string `bson:"name"`
+	Size        int64  `bson:"size"`
+	SHA256      string `bson:"sha256"`
+	ContentType string `bson:"contentType"`
+}
+
+type eventDoc struct {
+	ID         string         `bson:"_id"`
+	Tenant     string         `bson:"tenant"`
+	Submission string         `bson:"submission"` // submission _id (tenant/ref)
+	Ref        string         `bson:"ref"`
+	Type       string         `bson:"type"`
+	At         time.Time      `bson:"at"`
+	Actor      string         `bson:"actor"`
+	Data       map[string]any `bson:"data,omitempty"`
+}
+
+type submissionDoc struct {
+	ID          string          `bson:"_id"` // tenant/ref
+	Ref         string          `bson:"ref"`
+	Tenant      string          `bson:"tenant"`
+	Service     serviceDoc      `bson:"service"`
+	Data        map[string]any  `bson:"data"`
+	Computed    map[string]any  `bson:"computed"`
+	Office      string          `bson:"office"`
+	Attachments []attachmentDoc `bson:"attachments"`
+	Status      string          `bson:"status"`
+	Created     time.Time       `bson:"created"`
+	Updated     time.Time       `bson:"updated"`
+	Version     int64           `bson:"version"`
+	IdemKey     string          `bson:"idemKey"`
+	Idem        string          `bson:"idem"` // unique: tenant-scoped key, or the _id when no key
+	PayloadHash string          `bson:"payloadHash"`
+	// Events written together with this document that are not yet in the
+	// events collection; Pending is true while there are any.
+	Events  []eventDoc `bson:"events"`
+	Pending bool       `bson:"pending"`
+}
+
+type counterDoc struct {
+	ID    string `bson:"_id"`
+	N     int64  `bson:"n"`     // blocks handed out (counters) or 0 (block claims)
+	Block int64  `bson:"block"` // numbers per block (informational)
+}
+
+type leaseDoc struct {
+	ID     string    `bson:"_id"`
+	Holder string    `bson:"holder"`
+	Until  time.Time `bson:"until"`
+}
+
+// GridFS documents (standard field names, so GridFS tools can read them).
+type fileDoc struct {
+	ID         string    `bson:"_id"`
+	Length     int64     `bson:"length"`
+	ChunkSize  int32     `bson:"chunkSize"`
+	UploadDate time.Time `bson:"uploadDate"`
+	Filename   string    `bson:"filename"`
+	Metadata   fileMeta  `bson:"metadata"`
+}
+
+type fileMeta struct {
+	Tenant      string `bson:"tenant"`
+	Owner       string `bson:"owner"`      // draft token the file was uploaded for
+	Submission  string `bson:"submission"` // submission _id once attached
+	ContentType string `bson:"contentType"`
+	SHA256      string `bson:"sha256"`
+}
+
+type chunkDoc struct {
+	ID      string `bson:"_id"` // files_id#n, so chunks are read by _id
+	FilesID string `bson:"files_id"`
+	N       int32  `bson:"n"`
+	Data    []byte `bson:"data"`
+}
+
+func toServiceDoc(r engine.ServiceRef) serviceDoc {
+	return serviceDoc{ID: r.ID, Version: r.Version, Hash: r.Hash}
+}
+
+func (d serviceDoc) ref() engine.ServiceRef {
+	return engine.ServiceRef{ID: d.ID, Version: d.Version, Hash: d.Hash}
+}
+
+func (d *draftDoc) draft() *engine.Draft {
+	return &engine.Draft{
+		ID: d.ID, Tenant: d.Tenant, Service: d.Service.ref(), Page: d.Page,
+		Data: normMap(d.Data), Created: d.Created.UTC(), Updated: d.Updated.UTC(),
+		Expires: d.Expires.UTC(), Version: d.Version,
+	}
+}
+
+func (d *submissionDoc) submission() *engine.Submission {
+	s := &engine.Submission{
+		Ref: d.Ref, Tenant: d.Tenant, Service: d.Service.ref(),
+		Data: normMap(d.Data), Computed: normMap(d.Computed), Office: d.Office,
+		Status: d.Status, Created: d.Created.UTC(), Updated: d.Updated.UTC(),
+		Version: d.Version, IdempotencyKey: d.IdemKey, PayloadHash: d.PayloadHash,
+	}
+	for _, a := range d.Attachments {
+		s.Attachments = append(s.Attachments, engine.Attachment(a))
+	}
+	return s
+}
+
+func (e *eventDoc) event() engine.Event {
+	return engine.Event{
+		ID: e.ID, Tenant: e.Tenant, Submission: e.Ref, Type: e.Type,
+		At: e.At.UTC(), Actor: e.Actor, Data: normMap(e.Data),
+	}
+}
+
+func (f *fileDoc) attachment() *engine.Attachment {
+	return &engine.Attachment{
+		ID: f.ID, Name: f.Filename, Size: f.Length,
+		SHA256: f.Metadata.SHA256, ContentType: f.Metadata.ContentType,
+	}
+}
+
+// normMap converts decoded BSON values into the plain Go values promised
+// by engine (map[string]any, []any, int64, float64, string, bool, nil,
+// time.Time).
+func normMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = norm(v)
+	}
+	return out
+}
+
+func norm(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return normMap(x)
+	case bson.M:
+		return normMap(x)
+	case bson.D:
+		m := make(map[string]any, len(x))
+		for _, e := range x {
+			m[e.Key] = norm(e.Value)
+		}
+		return m
+	case bson.A:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = norm(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = norm(e)
+		}
+		return out
+	case int32:
+		return int64(x)
+	case int:
+		return int64(x)
+	case bson.DateTime:
+		return x.Time().UTC()
+	case time.Time:
+		return x.UTC()
+	case bson.Null, bson.Undefined:
+		return nil
+	default:
+		return v
+	}
+}

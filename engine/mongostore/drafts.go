@@ -1,0 +1,113 @@
+package mongostore
+
+import (
+	"context"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/amtsform/amtsform/engine"
+)
+
+// CreateDraft implements engine.Store.
+func (s *Store) CreateDraft(ctx context.Context, d *engine.Draft) error {
+	if d.Tenant == "" {
+		return fmt.Errorf("mongostore: draft without tenant")
+	}
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	if d.ID == "" {
+		d.ID = engine.NewToken()
+	}
+	t := now()
+	d.Created, d.Updated, d.Version = t, t, 1
+	d.Expires = bsonTime(d.Expires)
+	doc := draftDoc{
+		ID: d.ID, Tenant: d.Tenant, Service: toServiceDoc(d.Service), Page: d.Page,
+		Data: d.Data, Created: t, Updated: t, Expires: d.Expires, Version: 1,
+	}
+	if _, err := s.drafts.InsertOne(ctx, doc); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("mongostore: draft %s: %w", d.ID, engine.ErrConflict)
+		}
+		return fmt.Errorf("mongostore: create draft: %w", err)
+	}
+	return nil
+}
+
+// GetDraft implements engine.Store.
+func (s *Store) GetDraft(ctx context.Context, tenant, id string) (*engine.Draft, error) {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	var doc draftDoc
+	if err := s.drafts.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc); err != nil {
+		if isNoDocs(err) {
+			return nil, fmt.Errorf("draft: %w", engine.ErrNotFound)
+		}
+		return nil, fmt.Errorf("mongostore: get draft: %w", err)
+	}
+	if doc.Tenant != tenant {
+		return nil, fmt.Errorf("draft: %w", engine.ErrNotFound)
+	}
+	if !doc.Expires.IsZero() && !now().Before(doc.Expires) {
+		return nil, fmt.Errorf("draft: %w", engine.ErrExpired)
+	}
+	return doc.draft(), nil
+}
+
+// UpdateDraft implements engine.Store.
+func (s *Store) UpdateDraft(ctx context.Context, d *engine.Draft) error {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	defer lockKey("drafts", d.ID)()
+	t := now()
+	filter := bson.D{
+		{Key: "_id", Value: d.ID},
+		{Key: "tenant", Value: d.Tenant},
+		{Key: "version", Value: d.Version},
+		{Key: "expires", Value: bson.D{{Key: "$gt", Value: t}}},
+	}
+	update := bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: "page", Value: d.Page},
+			{Key: "data", Value: d.Data},
+			{Key: "expires", Value: bsonTime(d.Expires)},
+			{Key: "updated", Value: t},
+		}},
+		{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
+	}
+	var doc draftDoc
+	err := s.drafts.FindOneAndUpdate(ctx, filter, update,
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&doc)
+	if err == nil {
+		d.Version, d.Updated, d.Expires = doc.Version, doc.Updated.UTC(), doc.Expires.UTC()
+		return nil
+	}
+	if !isNoDocs(err) {
+		return fmt.Errorf("mongostore: update draft: %w", err)
+	}
+	// No match: tell apart unknown, expired and stale.
+	cur, gerr := s.GetDraft(ctx, d.Tenant, d.ID)
+	if gerr != nil {
+		return gerr
+	}
+	return fmt.Errorf("draft version %d, stored %d: %w", d.Version, cur.Version, engine.ErrConflict)
+}
+
+// DeleteDraft implements engine.Store. Files uploaded for the draft that
+// were not attached to a submission are deleted too.
+func (s *Store) DeleteDraft(ctx context.Context, tenant, id string) error {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	res, err := s.drafts.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "tenant", Value: tenant}})
+	if err != nil {
+		return fmt.Errorf("mongostore: delete draft: %w", err)
+	}
+	if res.DeletedCount == 0 {
+		return fmt.Errorf("draft: %w", engine.ErrNotFound)
+	}
+	_, err = s.deleteOwnerFiles(ctx, id)
+	return err
+}

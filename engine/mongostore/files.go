@@ -1,0 +1,316 @@
+package mongostore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/amtsform/amtsform/engine"
+)
+
+// Files are stored in GridFS format (collections files.files and
+// files.chunks, standard field names), written and read by this package
+// one chunk at a time. The driver's GridFS upload stream is not used
+// because it buffers 16 MiB per upload; here memory per transfer is one
+// chunk. Chunk _ids are "<file id>#<n>", so reads are _id lookups.
+
+const chunkSize = 255 << 10
+
+var magics = map[string][]byte{
+	"application/pdf": []byte("%PDF-"),
+	"image/png":       []byte("\x89PNG\r\n\x1a\n"),
+	"image/jpeg":      {0xFF, 0xD8, 0xFF},
+}
+
+// sniff returns the media type of head (the first bytes of a file) as
+// http.DetectContentType sees it, cross-checked against file magic for
+// the types that have one.
+func sniff(head []byte) string {
+	mt, _, err := mime.ParseMediaType(http.DetectContentType(head))
+	if err != nil {
+		return "application/octet-stream"
+	}
+	if m, ok := magics[mt]; ok && !bytes.HasPrefix(head, m) {
+		return "application/octet-stream"
+	}
+	return mt
+}
+
+func (s *Store) allowed(mt string) bool {
+	for _, a := range s.opts.AllowedTypes {
+		if a == mt {
+			return true
+		}
+	}
+	return false
+}
+
+func chunkID(fileID string, n int) string { return fmt.Sprintf("%s#%06d", fileID, n) }
+
+// PutFile implements engine.Store.
+func (s *Store) PutFile(ctx context.Context, tenant, owner, name string, r io.Reader) (*engine.Attachment, error) {
+	if tenant == "" || owner == "" {
+		return nil, fmt.Errorf("mongostore: file needs tenant and owner")
+	}
+	buf := make([]byte, chunkSize)
+	n, err := io.ReadFull(r, buf)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, fmt.Errorf("mongostore: read upload: %w", err)
+	}
+	eof := err != nil
+	mt := sniff(buf[:min(n, 512)])
+	if n == 0 || !s.allowed(mt) {
+		return nil, fmt.Errorf("file %q is %s: %w", name, mt, engine.ErrUnsupportedType)
+	}
+	limit := s.opts.MaxFileBytes
+	used, err := s.ownerBytes(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	if rest := s.opts.MaxSubmissionBytes - used; rest < limit {
+		limit = rest
+	}
+	id := engine.NewToken()
+	h := sha256.New()
+	var total int64
+	var written int
+	fail := func(err error) (*engine.Attachment, error) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.OpTimeout)
+		defer cancel()
+		_, _ = s.chunks.DeleteMany(cctx, bson.D{{Key: "files_id", Value: id}})
+		return nil, err
+	}
+	for {
+		total += int64(n)
+		if total > limit {
+			return fail(fmt.Errorf("file %q exceeds %d bytes (file limit %d, per-submission limit %d): %w",
+				name, limit, s.opts.MaxFileBytes, s.opts.MaxSubmissionBytes, engine.ErrTooLarge))
+		}
+		if n > 0 {
+			h.Write(buf[:n])
+			wctx, cancel := s.opctx(ctx)
+			_, err := s.chunks.InsertOne(wctx, chunkDoc{ID: chunkID(id, written), FilesID: id, N: int32(written), Data: buf[:n]})
+			cancel()
+			if err != nil {
+				return fail(fmt.Errorf("mongostore: write chunk: %w", err))
+			}
+			written++
+		}
+		if eof {
+			break
+		}
+		n, err = io.ReadFull(r, buf)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			eof = true
+		} else if err != nil {
+			return fail(fmt.Errorf("mongostore: read upload: %w", err))
+		}
+	}
+	fd := fileDoc{
+		ID: id, Length: total, ChunkSize: chunkSize, UploadDate: now(), Filename: name,
+		Metadata: fileMeta{Tenant: tenant, Owner: owner, ContentType: mt, SHA256: hex.EncodeToString(h.Sum(nil))},
+	}
+	wctx, cancel := s.opctx(ctx)
+	defer cancel()
+	if _, err := s.files.InsertOne(wctx, fd); err != nil {
+		return fail(fmt.Errorf("mongostore: write file: %w", err))
+	}
+	return fd.attachment(), nil
+}
+
+func (s *Store) ownerBytes(ctx context.Context, owner string) (int64, error) {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	cur, err := s.files.Find(ctx, bson.D{{Key: "metadata.owner", Value: owner}},
+		options.Find().SetProjection(bson.D{{Key: "length", Value: 1}}))
+	if err != nil {
+		return 0, fmt.Errorf("mongostore: files of %s: %w", owner, err)
+	}
+	var docs []fileDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return 0, err
+	}
+	var sum int64
+	for _, d := range docs {
+		sum += d.Length
+	}
+	return sum, nil
+}
+
+func (s *Store) getFile(ctx context.Context, tenant, id string) (*fileDoc, error) {
+	var fd fileDoc
+	err := s.files.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&fd)
+	if isNoDocs(err) || (err == nil && fd.Metadata.Tenant != tenant) {
+		return nil, fmt.Errorf("file %s: %w", id, engine.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: get file: %w", err)
+	}
+	return &fd, nil
+}
+
+// OpenFile implements engine.Store.
+func (s *Store) OpenFile(ctx context.Context, tenant, id string) (io.ReadCloser, *engine.Attachment, error) {
+	octx, cancel := s.opctx(ctx)
+	fd, err := s.getFile(octx, tenant, id)
+	cancel()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &fileReader{s: s, ctx: ctx, fd: fd}, fd.attachment(), nil
+}
+
+type fileReader struct {
+	s    *Store
+	ctx  context.Context
+	fd   *fileDoc
+	n    int   // next chunk
+	read int64 // bytes delivered
+	buf  []byte
+	err  error
+}
+
+func (f *fileReader) Read(p []byte) (int, error) {
+	for len(f.buf) == 0 {
+		if f.err != nil {
+			return 0, f.err
+		}
+		if f.read >= f.fd.Length {
+			return 0, io.EOF
+		}
+		ctx, cancel := f.s.opctx(f.ctx)
+		var c chunkDoc
+		err := f.s.chunks.FindOne(ctx, bson.D{{Key: "_id", Value: chunkID(f.fd.ID, f.n)}}).Decode(&c)
+		cancel()
+		if err != nil {
+			f.err = fmt.Errorf("mongostore: file %s chunk %d: %w", f.fd.ID, f.n, err)
+			return 0, f.err
+		}
+		f.n++
+		f.buf = c.Data
+		if len(c.Data) == 0 {
+			f.err = fmt.Errorf("mongostore: file %s: empty chunk %d", f.fd.ID, f.n-1)
+		}
+	}
+	n := copy(p, f.buf)
+	f.buf = f.buf[n:]
+	f.read += int64(n)
+	return n, nil
+}
+
+func (f *fileReader) Close() error { f.buf = nil; f.err = errors.New("closed"); return nil }
+
+// DeleteFile implements engine.Store. Files attached to a submission are
+// deleted only with the submission.
+func (s *Store) DeleteFile(ctx context.Context, tenant, id string) error {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	fd, err := s.getFile(ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	if fd.Metadata.Submission != "" && s.exists(ctx, fd.Metadata.Submission) {
+		return fmt.Errorf("file %s is attached to a submission: %w", id, engine.ErrConflict)
+	}
+	return s.removeFile(ctx, id)
+}
+
+func (s *Store) removeFile(ctx context.Context, id string) error {
+	// File document first: a file is never visible with missing chunks.
+	if _, err := s.files.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+		return fmt.Errorf("mongostore: delete file: %w", err)
+	}
+	if _, err := s.chunks.DeleteMany(ctx, bson.D{{Key: "files_id", Value: id}}); err != nil {
+		return fmt.Errorf("mongostore: delete chunks: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) exists(ctx context.Context, sid string) bool {
+	n, err := s.subs.CountDocuments(ctx, bson.D{{Key: "_id", Value: sid}})
+	return err != nil || n > 0 // on error, assume it exists (never delete by mistake)
+}
+
+// deleteOwnerFiles removes the files uploaded for a draft that are not
+// attached to an existing submission.
+func (s *Store) deleteOwnerFiles(ctx context.Context, owner string) (int, error) {
+	cur, err := s.files.Find(ctx, bson.D{{Key: "metadata.owner", Value: owner}})
+	if err != nil {
+		return 0, fmt.Errorf("mongostore: files of %s: %w", owner, err)
+	}
+	var docs []fileDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, fd := range docs {
+		if fd.Metadata.Submission != "" && s.exists(ctx, fd.Metadata.Submission) {
+			continue
+		}
+		if err := s.removeFile(ctx, fd.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// checkAttachments loads the stored metadata of the files to attach and
+// enforces the per-submission total. A file attached to another existing
+// submission is a conflict.
+func (s *Store) checkAttachments(ctx context.Context, tenant string, ids []string) ([]attachmentDoc, error) {
+	var out []attachmentDoc
+	var total int64
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		fd, err := s.getFile(ctx, tenant, id)
+		if err != nil {
+			return nil, err
+		}
+		if fd.Metadata.Submission != "" && s.exists(ctx, fd.Metadata.Submission) {
+			return nil, fmt.Errorf("file %s already attached: %w", id, engine.ErrConflict)
+		}
+		total += fd.Length
+		out = append(out, attachmentDoc{ID: fd.ID, Name: fd.Filename, Size: fd.Length,
+			SHA256: fd.Metadata.SHA256, ContentType: fd.Metadata.ContentType})
+	}
+	if total > s.opts.MaxSubmissionBytes {
+		return nil, fmt.Errorf("attachments total %d bytes, limit %d: %w", total, s.opts.MaxSubmissionBytes, engine.ErrTooLarge)
+	}
+	return out, nil
+}
+
+// linkFiles marks files as attached to sid before the submission is
+// inserted. If the insert never happens, the link points to a missing
+// submission and the file counts as unattached again.
+func (s *Store) linkFiles(ctx context.Context, tenant string, atts []attachmentDoc, sid string) error {
+	for _, a := range atts {
+		unlock := lockKey("files", a.ID)
+		fd, err := s.getFile(ctx, tenant, a.ID)
+		if err == nil && fd.Metadata.Submission != "" && fd.Metadata.Submission != sid && s.exists(ctx, fd.Metadata.Submission) {
+			err = fmt.Errorf("file %s already attached: %w", a.ID, engine.ErrConflict)
+		}
+		if err == nil {
+			_, err = s.files.UpdateOne(ctx, bson.D{{Key: "_id", Value: a.ID}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "metadata.submission", Value: sid}}}})
+		}
+		unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+package mongostore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/amtsform/amtsform/engine"
+)
+
+// AcquireLease implements engine.Store. The lease document is taken with
+// findOneAndUpdate + upsert: if another holder's unexpired lease exists,
+// the filter does not match and the upsert fails on the _id.
+func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	defer lockKey("leases", name)()
+	t := now()
+	err := s.leases.FindOneAndUpdate(ctx,
+		bson.D{{Key: "_id", Value: name}, {Key: "$or", Value: bson.A{
+			bson.D{{Key: "holder", Value: holder}},
+			bson.D{{Key: "until", Value: bson.D{{Key: "$lte", Value: t}}}},
+		}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "holder", Value: holder}, {Key: "until", Value: t.Add(ttl)}}}},
+		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After),
+	).Err()
+	if err == nil {
+		return true, nil
+	}
+	if mongo.IsDuplicateKeyError(err) {
+		return false, nil
+	}
+	return false, fmt.Errorf("mongostore: acquire lease %s: %w", name, err)
+}
+
+// ReleaseLease implements engine.Store.
+func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	defer lockKey("leases", name)()
+	_, err := s.leases.DeleteOne(ctx, bson.D{{Key: "_id", Value: name}, {Key: "holder", Value: holder}})
+	if err != nil {
+		return fmt.Errorf("mongostore: release lease %s: %w", name, err)
+	}
+	return nil
+}
+
+// DeleteExpiredDrafts implements engine.Store.
+func (s *Store) DeleteExpiredDrafts(ctx context.Context, t time.Time) (int, error) {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	cur, err := s.drafts.Find(ctx, bson.D{{Key: "expires", Value: bson.D{{Key: "$lte", Value: t}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return 0, fmt.Errorf("mongostore: expired drafts: %w", err)
+	}
+	var ids []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &ids); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range ids {
+		unlock := lockKey("drafts", d.ID)
+		res, err := s.drafts.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "expires", Value: bson.D{{Key: "$lte", Value: t}}}})
+		unlock()
+		if err != nil {
+			return n, fmt.Errorf("mongostore: delete draft: %w", err)
+		}
+		n += int(res.DeletedCount)
+		if _, err := s.deleteOwnerFiles(ctx, d.ID); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// SubmissionServices implements engine.Store.
+func (s *Store) SubmissionServices(ctx context.Context) ([]string, error) {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	res := s.subs.Distinct(ctx, "service.id", bson.D{})
+	var ids []string
+	if err := res.Decode(&ids); err != nil {
+		return nil, fmt.Errorf("mongostore: services: %w", err)
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// SubmissionsUpdatedBefore implements engine.Store.
+func (s *Store) SubmissionsUpdatedBefore(ctx context.Context, serviceID string, t time.Time, limit int) ([]engine.SubmissionKey, error) {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	if limit <= 0 {
+		limit = 100
+	}
+	cur, err := s.subs.Find(ctx,
+		bson.D{{Key: "service.id", Value: serviceID}, {Key: "updated", Value: bson.D{{Key: "$lt", Value: t}}}},
+		options.Find().SetLimit(int64(limit)).SetProjection(bson.D{{Key: "tenant", Value: 1}, {Key: "ref", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: retention query: %w", err)
+	}
+	var docs []submissionDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, err
+	}
+	out := make([]engine.SubmissionKey, len(docs))
+	for i, d := range docs {
+		out[i] = engine.SubmissionKey{Tenant: d.Tenant, Ref: d.Ref}
+	}
+	return out, nil
+}
+
+// DeleteSubmission implements engine.Store. Order matters for crash
+// safety: the tombstone first (fixed _id, so repeating is harmless), then
+// events, files and finally the submission, whose presence makes the
+// sweeper try again.
+func (s *Store) DeleteSubmission(ctx context.Context, tenant, ref, reason string, at time.Time) error {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	sid := subID(tenant, ref)
+	var doc submissionDoc
+	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
+		options.FindOne().SetProjection(bson.D{{Key: "service", Value: 1}, {Key: "attachments", Value: 1}, {Key: "created", Value: 1}})).Decode(&doc)
+	if isNoDocs(err) {
+		return fmt.Errorf("submission %s: %w", ref, engine.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("mongostore: delete submission: %w", err)
+	}
+	if at.IsZero() {
+		at = now()
+	}
+	tomb := eventDoc{
+		ID: tombstoneID(sid), Tenant: tenant, Submission: sid, Ref: ref,
+		Type: engine.EventDeleted, At: bsonTime(at), Actor: "system",
+		Data: map[string]any{"reason": reason, "service": doc.Service.ID, "version": doc.Service.Version,
+			"created": doc.Created, "files": int64(len(doc.Attachments))},
+	}
+	if _, err := s.events.InsertOne(ctx, tomb); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("mongostore: tombstone: %w", err)
+	}
+	if _, err := s.events.DeleteMany(ctx, bson.D{{Key: "submission", Value: sid}, {Key: "_id", Value: bson.D{{Key: "$ne", Value: tomb.ID}}}}); err != nil {
+		return fmt.Errorf("mongostore: delete events: %w", err)
+	}
+	for _, a := range doc.Attachments {
+		if err := s.removeFile(ctx, a.ID); err != nil {
+			return err
+		}
+	}
+	defer lockKey("submissions", sid)()
+	if _, err := s.subs.DeleteOne(ctx, bson.D{{Key: "_id", Value: sid}}); err != nil {
+		return fmt.Errorf("mongostore: delete submission: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,359 @@
+package mongostore
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/amtsform/amtsform/engine"
+)
+
+// Export format (NDJSON, one record a line):
+//
+//	{"kind":"header","format":"amtsform-export","version":1,...}
+//	{"kind":"counter","doc":{...}}
+//	{"kind":"submission","doc":{...}}
+//	{"kind":"chunk","doc":{...}}     all chunks of a file precede it
+//	{"kind":"file","doc":{...}}
+//	{"kind":"event","doc":{...}}
+//
+// "doc" is the stored document in canonical MongoDB Extended JSON, so
+// every BSON type (int32/int64/double, dates, binary) survives the trip;
+// chunk data is base64 inside it.
+
+const exportFormat = "amtsform-export"
+
+type exportLine struct {
+	Kind string          `json:"kind"`
+	Doc  json.RawMessage `json:"doc,omitempty"`
+
+	Format   string `json:"format,omitempty"`
+	Version  int    `json:"version,omitempty"`
+	Exported string `json:"exported,omitempty"`
+	Tenant   string `json:"tenant,omitempty"`
+	Since    string `json:"since,omitempty"`
+}
+
+// Export implements engine.Store.
+func (s *Store) Export(ctx context.Context, f engine.ExportFilter, w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	hdr := exportLine{Kind: "header", Format: exportFormat, Version: 1, Exported: now().Format(time.RFC3339Nano), Tenant: f.Tenant}
+	if !f.Since.IsZero() {
+		hdr.Since = f.Since.UTC().Format(time.RFC3339Nano)
+	}
+	if err := writeJSONLine(bw, hdr); err != nil {
+		return err
+	}
+	// counters (not block claims)
+	err := s.each(ctx, s.counters, bson.D{}, nil, func(raw bson.Raw) error {
+		id, _ := raw.Lookup("_id").StringValueOK()
+		if strings.Contains(id, "#") || (f.Tenant != "" && !strings.HasPrefix(id, "ref/"+f.Tenant+"/")) {
+			return nil
+		}
+		return writeDoc(bw, "counter", raw)
+	})
+	if err != nil {
+		return err
+	}
+	filter := bson.D{}
+	if f.Tenant != "" {
+		filter = append(filter, bson.E{Key: "tenant", Value: f.Tenant})
+	}
+	if !f.Since.IsZero() {
+		filter = append(filter, bson.E{Key: "created", Value: bson.D{{Key: "$gte", Value: f.Since}}})
+	}
+	subs := map[string]bool{}
+	err = s.each(ctx, s.subs, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}), func(raw bson.Raw) error {
+		var d submissionDoc
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return err
+		}
+		subs[d.ID] = true
+		if err := writeDoc(bw, "submission", raw); err != nil {
+			return err
+		}
+		for _, a := range d.Attachments {
+			if err := s.exportFile(ctx, bw, a.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	evFilter := bson.D{}
+	if f.Tenant != "" {
+		evFilter = append(evFilter, bson.E{Key: "tenant", Value: f.Tenant})
+	}
+	err = s.each(ctx, s.events, evFilter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}), func(raw bson.Raw) error {
+		var e eventDoc
+		if err := bson.Unmarshal(raw, &e); err != nil {
+			return err
+		}
+		keep := subs[e.Submission] || (e.Type == engine.EventDeleted && !e.At.Before(f.Since))
+		if !keep {
+			return nil
+		}
+		return writeDoc(bw, "event", raw)
+	})
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func (s *Store) exportFile(ctx context.Context, w io.Writer, id string) error {
+	octx, cancel := s.opctx(ctx)
+	var raw bson.Raw
+	err := s.files.FindOne(octx, bson.D{{Key: "_id", Value: id}}).Decode(&raw)
+	cancel()
+	if isNoDocs(err) {
+		return nil // attachment deleted meanwhile; nothing to export
+	}
+	if err != nil {
+		return fmt.Errorf("mongostore: export file %s: %w", id, err)
+	}
+	var fd fileDoc
+	if err := bson.Unmarshal(raw, &fd); err != nil {
+		return err
+	}
+	var got int64
+	for n := 0; got < fd.Length; n++ {
+		octx, cancel := s.opctx(ctx)
+		var c bson.Raw
+		err := s.chunks.FindOne(octx, bson.D{{Key: "_id", Value: chunkID(id, n)}}).Decode(&c)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("mongostore: export file %s chunk %d: %w", id, n, err)
+		}
+		_, data := c.Lookup("data").Binary()
+		if len(data) == 0 {
+			return fmt.Errorf("mongostore: export file %s: empty chunk %d", id, n)
+		}
+		got += int64(len(data))
+		if err := writeDoc(w, "chunk", c); err != nil {
+			return err
+		}
+	}
+	return writeDoc(w, "file", raw)
+}
+
+// each streams the documents of a query as raw BSON.
+func (s *Store) each(ctx context.Context, c *mongo.Collection, filter bson.D, opts *options.FindOptionsBuilder, fn func(bson.Raw) error) error {
+	if opts == nil {
+		opts = options.Find()
+	}
+	cur, err := c.Find(ctx, filter, opts.SetBatchSize(100))
+	if err != nil {
+		return fmt.Errorf("mongostore: export %s: %w", c.Name(), err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	for cur.Next(ctx) {
+		if err := fn(cur.Current); err != nil {
+			return err
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("mongostore: export %s: %w", c.Name(), err)
+	}
+	return nil
+}
+
+func writeJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	_, err = w.Write(b)
+	return err
+}
+
+func writeDoc(w io.Writer, kind string, raw bson.Raw) error {
+	doc, err := bson.MarshalExtJSON(raw, true, false)
+	if err != nil {
+		return fmt.Errorf("mongostore: export %s: %w", kind, err)
+	}
+	return writeJSONLine(w, exportLine{Kind: kind, Doc: doc})
+}
+
+// Import implements engine.Store.
+func (s *Store) Import(ctx context.Context, r io.Reader) (engine.ImportStats, error) {
+	var st engine.ImportStats
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		var l exportLine
+		if err := json.Unmarshal(b, &l); err != nil {
+			return st, fmt.Errorf("import line %d: %w", line, err)
+		}
+		if line == 1 || l.Kind == "header" {
+			if l.Kind != "header" || l.Format != exportFormat || l.Version != 1 {
+				return st, fmt.Errorf("import line %d: not an %s v1 file", line, exportFormat)
+			}
+			continue
+		}
+		var doc bson.D
+		if err := bson.UnmarshalExtJSON(l.Doc, true, &doc); err != nil {
+			return st, fmt.Errorf("import line %d: %w", line, err)
+		}
+		var c *mongo.Collection
+		var counter *int
+		switch l.Kind {
+		case "submission":
+			c, counter = s.subs, &st.Submissions
+		case "event":
+			c, counter = s.events, &st.Events
+		case "chunk":
+			c, counter = s.chunks, &st.Chunks
+		case "file":
+			c, counter = s.files, &st.Files
+		case "counter":
+			if err := s.importCounter(ctx, doc); err != nil {
+				return st, fmt.Errorf("import line %d: %w", line, err)
+			}
+			st.Counters++
+			continue
+		default:
+			return st, fmt.Errorf("import line %d: unknown record kind %q", line, l.Kind)
+		}
+		res, err := s.insertOrCompare(ctx, c, doc)
+		if err != nil {
+			return st, fmt.Errorf("import line %d (%s): %w", line, l.Kind, err)
+		}
+		switch res {
+		case inserted:
+			*counter++
+		case identical:
+			st.Skipped++
+		case differs:
+			st.Conflicts++
+			s.log.Warn("import: record exists with different content; kept the existing one", "kind", l.Kind, "id", doc[0].Value)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return st, fmt.Errorf("import line %d: %w", line+1, err)
+	}
+	if _, err := s.RepairEvents(ctx); err != nil {
+		return st, fmt.Errorf("import: copy events: %w", err)
+	}
+	return st, nil
+}
+
+type insertResult int
+
+const (
+	inserted insertResult = iota
+	identical
+	differs
+)
+
+func (s *Store) insertOrCompare(ctx context.Context, c *mongo.Collection, doc bson.D) (insertResult, error) {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	_, err := c.InsertOne(ctx, doc)
+	if err == nil {
+		return inserted, nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
+		return 0, err
+	}
+	id := docID(doc)
+	var have bson.Raw
+	if err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&have); err != nil {
+		if isNoDocs(err) { // duplicate on another unique key (e.g. idempotency)
+			return differs, nil
+		}
+		return 0, err
+	}
+	want, err := bson.Marshal(doc)
+	if err != nil {
+		return 0, err
+	}
+	if sameDoc(have, want) {
+		return identical, nil
+	}
+	return differs, nil
+}
+
+// sameDoc compares two documents by content. Submissions are compared
+// without the embedded event outbox, which the store clears after
+// copying the events.
+func sameDoc(a, b bson.Raw) bool {
+	strip := func(r bson.Raw) bson.D {
+		var d, out bson.D
+		if bson.Unmarshal(r, &d) != nil {
+			return nil
+		}
+		for _, e := range d {
+			if e.Key != "events" && e.Key != "pending" {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	ja, err1 := bson.MarshalExtJSON(strip(a), true, false)
+	jb, err2 := bson.MarshalExtJSON(strip(b), true, false)
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
+}
+
+func docID(doc bson.D) any {
+	for _, e := range doc {
+		if e.Key == "_id" {
+			return e.Value
+		}
+	}
+	return nil
+}
+
+// importCounter raises the target counter to at least the imported value,
+// so numbers allocated later never collide with imported ones.
+func (s *Store) importCounter(ctx context.Context, doc bson.D) error {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	raw, err := bson.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	var c counterDoc
+	if err := bson.Unmarshal(raw, &c); err != nil {
+		return err
+	}
+	defer lockKey("counters", c.ID)()
+	for attempt := 0; attempt < 10; attempt++ {
+		var have counterDoc
+		err = s.counters.FindOne(ctx, bson.D{{Key: "_id", Value: c.ID}}).Decode(&have)
+		if isNoDocs(err) {
+			_, err = s.counters.InsertOne(ctx, c)
+			if mongo.IsDuplicateKeyError(err) {
+				continue
+			}
+			return err
+		}
+		if err != nil || have.N >= c.N {
+			return err
+		}
+		res, err := s.counters.UpdateOne(ctx, bson.D{{Key: "_id", Value: c.ID}, {Key: "n", Value: have.N}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: c.N}}}})
+		if err != nil || res.MatchedCount == 1 {
+			return err
+		}
+	}
+	return fmt.Errorf("counter %s: too much contention", c.ID)
+}

@@ -1,0 +1,239 @@
+// Package mongostore implements engine.Store on MongoDB with the official
+// driver v2. It uses only features that FerretDB v1 also offers (see
+// docs/storage.md), so the same code runs against the embedded store.
+//
+// Atomicity: every write touches one document. Uniqueness (idempotency
+// keys, reference-number blocks, event ids, imports) comes from inserts
+// against unique indexes. Conditional updates (draft and submission
+// versions, leases) use findOneAndUpdate with a version filter, which
+// MongoDB executes atomically; FerretDB v1 does not (it reads, then writes
+// by _id), so this package additionally serialises conditional updates per
+// document inside the process. The embedded server therefore supports one
+// process per data directory (enforced by a lock file); several server
+// instances need MongoDB.
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/amtsform/amtsform/engine"
+)
+
+// Options configure a Store. Zero values select the defaults.
+type Options struct {
+	Database string // default "amtsform"
+
+	OpTimeout time.Duration // per-operation deadline when ctx has none; default 10s
+
+	MaxFileBytes       int64    // per file; default 20 MiB
+	MaxSubmissionBytes int64    // all files of one draft/submission; default 50 MiB
+	AllowedTypes       []string // sniffed media types; default PDF, PNG, JPEG
+
+	Logger *slog.Logger
+
+	// disableEventCopy leaves embedded events in place (tests simulate a
+	// crash between the submission insert and the event copy).
+	disableEventCopy bool
+}
+
+// Store is the MongoDB implementation of engine.Store.
+type Store struct {
+	client *mongo.Client
+	owned  bool // Close disconnects the client
+	db     *mongo.Database
+	opts   Options
+	log    *slog.Logger
+
+	drafts, subs, events, counters, leases, files, chunks *mongo.Collection
+
+	poolMu sync.Mutex
+	pools  map[string]*refPool
+
+	copyQ    chan string
+	copyDone chan struct{}
+	closeMu  sync.Mutex
+	closed   bool
+}
+
+var _ engine.Store = (*Store)(nil)
+
+// Connect creates a client for uri and opens a Store that owns it.
+func Connect(ctx context.Context, uri string, opts Options) (*Store, error) {
+	c, err := mongo.Connect(options.Client().ApplyURI(uri).
+		SetBSONOptions(&options.BSONOptions{DefaultDocumentMap: true}).
+		SetTimeout(0))
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: connect: %w", err)
+	}
+	s, err := Open(ctx, c, opts)
+	if err != nil {
+		_ = c.Disconnect(context.Background())
+		return nil, err
+	}
+	s.owned = true
+	return s, nil
+}
+
+// Open creates indexes (idempotently), repairs interrupted event copies
+// and returns a Store using client. The caller keeps ownership of client.
+func Open(ctx context.Context, client *mongo.Client, opts Options) (*Store, error) {
+	if opts.Database == "" {
+		opts.Database = "amtsform"
+	}
+	if opts.OpTimeout <= 0 {
+		opts.OpTimeout = 10 * time.Second
+	}
+	if opts.MaxFileBytes <= 0 {
+		opts.MaxFileBytes = 20 << 20
+	}
+	if opts.MaxSubmissionBytes <= 0 {
+		opts.MaxSubmissionBytes = 50 << 20
+	}
+	if len(opts.AllowedTypes) == 0 {
+		opts.AllowedTypes = []string{"application/pdf", "image/png", "image/jpeg"}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	db := client.Database(opts.Database)
+	s := &Store{
+		client:   client,
+		db:       db,
+		opts:     opts,
+		log:      opts.Logger,
+		drafts:   db.Collection("drafts"),
+		subs:     db.Collection("submissions"),
+		events:   db.Collection("events"),
+		counters: db.Collection("counters"),
+		leases:   db.Collection("leases"),
+		files:    db.Collection("files.files"),
+		chunks:   db.Collection("files.chunks"),
+		pools:    map[string]*refPool{},
+		copyQ:    make(chan string, 1024),
+		copyDone: make(chan struct{}),
+	}
+	if err := s.ensureIndexes(ctx); err != nil {
+		return nil, err
+	}
+	if n, err := s.RepairEvents(ctx); err != nil {
+		return nil, fmt.Errorf("mongostore: repair events: %w", err)
+	} else if n > 0 {
+		s.log.Warn("repaired event log after an interrupted write", "submissions", n)
+	}
+	go s.copyLoop()
+	return s, nil
+}
+
+func (s *Store) ensureIndexes(ctx context.Context) error {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	idx := map[*mongo.Collection][]mongo.IndexModel{
+		s.drafts: {
+			{Keys: bson.D{{Key: "expires", Value: 1}}},
+		},
+		s.subs: {
+			{Keys: bson.D{{Key: "idem", Value: 1}}, Options: options.Index().SetUnique(true).SetName("idem_unique")},
+			{Keys: bson.D{{Key: "tenant", Value: 1}, {Key: "office", Value: 1}, {Key: "status", Value: 1}, {Key: "created", Value: -1}}, Options: options.Index().SetName("inbox")},
+			{Keys: bson.D{{Key: "service.id", Value: 1}, {Key: "updated", Value: 1}}, Options: options.Index().SetName("retention")},
+			{Keys: bson.D{{Key: "pending", Value: 1}}},
+			{Keys: bson.D{{Key: "tenant", Value: 1}, {Key: "created", Value: 1}}, Options: options.Index().SetName("export")},
+		},
+		s.events: {
+			{Keys: bson.D{{Key: "submission", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("by_submission")},
+			{Keys: bson.D{{Key: "tenant", Value: 1}, {Key: "at", Value: 1}}},
+		},
+		s.files: {
+			{Keys: bson.D{{Key: "metadata.owner", Value: 1}}},
+			{Keys: bson.D{{Key: "filename", Value: 1}, {Key: "uploadDate", Value: 1}}}, // GridFS standard
+		},
+		s.chunks: {
+			{Keys: bson.D{{Key: "files_id", Value: 1}, {Key: "n", Value: 1}}, Options: options.Index().SetUnique(true)}, // GridFS standard
+		},
+	}
+	for c, models := range idx {
+		if _, err := c.Indexes().CreateMany(ctx, models); err != nil {
+			return fmt.Errorf("mongostore: create indexes on %s: %w", c.Name(), err)
+		}
+	}
+	return nil
+}
+
+// Close stops the background event copier and, if the Store created the
+// client, disconnects it.
+func (s *Store) Close(ctx context.Context) error {
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.copyQ)
+	s.closeMu.Unlock()
+	select {
+	case <-s.copyDone:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if s.owned {
+		return s.client.Disconnect(ctx)
+	}
+	return nil
+}
+
+// Client returns the underlying client (for tests and tools).
+func (s *Store) Client() *mongo.Client { return s.client }
+
+// opctx applies the default deadline when ctx has none.
+func (s *Store) opctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.opts.OpTimeout)
+}
+
+// now returns the current time at BSON (millisecond) precision, so values
+// read back compare equal to values written.
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+func bsonTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+// keyed locks serialise conditional updates per document inside the
+// process (see package doc). They are package-level so that several Store
+// values in one process (tests, tools) share them.
+var keyLocks [512]sync.Mutex
+
+func lockKey(parts ...string) func() {
+	h := fnv.New32a()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	m := &keyLocks[h.Sum32()%uint32(len(keyLocks))]
+	m.Lock()
+	return m.Unlock
+}
+
+func isNoDocs(err error) bool { return errors.Is(err, mongo.ErrNoDocuments) }
+
+// subID is the _id of a submission: reference numbers are unique per
+// tenant, so the tenant is part of the key.
+func subID(tenant, ref string) string { return tenant + "/" + ref }
+
+func splitSubID(id string) (tenant, ref string) {
+	i := strings.LastIndexByte(id, '/')
+	if i < 0 {
+		return "", id
+	}
+	return id[:i], id[i+1:]
+}

@@ -1,0 +1,431 @@
+package mongostore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/amtsform/amtsform/engine"
+)
+
+// eventID returns an id that sorts by time within a submission. i
+// separates events written at the same instant in one write.
+func eventID(sid string, at time.Time, i int) string {
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	return fmt.Sprintf("%s#%016x%08x", sid, at.UnixNano()+int64(i), binary.BigEndian.Uint32(r[:]))
+}
+
+func tombstoneID(sid string) string { return sid + "#~deleted" }
+
+func idemValue(tenant, key, sid string) string {
+	if key == "" {
+		return "id/" + sid
+	}
+	return "key/" + tenant + "/" + key
+}
+
+// Submit implements engine.Store. The common path is one insert: the
+// reference number comes from a reserved block, and the first events are
+// embedded in the submission; they are copied to the events collection
+// in the background (and on restart, if the process died before).
+func (s *Store) Submit(ctx context.Context, req *engine.SubmitRequest) (*engine.Submission, bool, error) {
+	if req.Tenant == "" || req.Service.ID == "" {
+		return nil, false, fmt.Errorf("mongostore: submit needs tenant and service id")
+	}
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	at := bsonTime(req.At)
+	if req.At.IsZero() {
+		at = now()
+	}
+	hash := req.PayloadHash
+	if hash == "" {
+		hash = engine.HashPayload(req.Service.ID, req.Data, req.AttachmentIDs)
+	}
+	status := req.Status
+	if status == "" {
+		status = "submitted"
+	}
+	actor := req.Actor
+	if actor == "" {
+		actor = "citizen"
+	}
+	var atts []attachmentDoc
+	if len(req.AttachmentIDs) > 0 {
+		var err error
+		if atts, err = s.checkAttachments(ctx, req.Tenant, req.AttachmentIDs); err != nil {
+			if errors.Is(err, engine.ErrConflict) && req.IdempotencyKey != "" {
+				// the files may belong to the first submission of this key
+				if sub, created, rerr := s.replay(ctx, req.Tenant, req.IdempotencyKey, hash); rerr == nil || !errors.Is(rerr, engine.ErrNotFound) {
+					return sub, created, rerr
+				}
+			}
+			return nil, false, err
+		}
+	}
+	year := at.Year()
+	for attempt := 0; attempt < 20; attempt++ {
+		ref, err := s.NextReference(ctx, req.Tenant, req.Service.ID, req.Prefix, year)
+		if err != nil {
+			return nil, false, err
+		}
+		sid := subID(req.Tenant, ref)
+		evs := []eventDoc{{
+			ID: eventID(sid, at, 0), Tenant: req.Tenant, Submission: sid, Ref: ref,
+			Type: engine.EventSubmitted, At: at, Actor: actor,
+			Data: map[string]any{"service": req.Service.ID, "version": req.Service.Version, "status": status},
+		}}
+		if req.Office != "" {
+			evs = append(evs, eventDoc{
+				ID: eventID(sid, at, 1), Tenant: req.Tenant, Submission: sid, Ref: ref,
+				Type: engine.EventRouted, At: at, Actor: "system",
+				Data: map[string]any{"office": req.Office},
+			})
+		}
+		doc := submissionDoc{
+			ID: sid, Ref: ref, Tenant: req.Tenant, Service: toServiceDoc(req.Service),
+			Data: req.Data, Computed: req.Computed, Office: req.Office, Attachments: atts,
+			Status: status, Created: at, Updated: at, Version: 1,
+			IdemKey: req.IdempotencyKey, Idem: idemValue(req.Tenant, req.IdempotencyKey, sid),
+			PayloadHash: hash, Events: evs, Pending: true,
+		}
+		if len(atts) > 0 {
+			if err := s.linkFiles(ctx, req.Tenant, atts, sid); err != nil {
+				return nil, false, err
+			}
+		}
+		_, err = s.subs.InsertOne(ctx, doc)
+		if err == nil {
+			s.enqueueCopy(sid)
+			return doc.submission(), true, nil
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return nil, false, fmt.Errorf("mongostore: submit: %w", err)
+		}
+		if req.IdempotencyKey != "" {
+			sub, created, rerr := s.replay(ctx, req.Tenant, req.IdempotencyKey, hash)
+			if rerr == nil || !errors.Is(rerr, engine.ErrNotFound) {
+				return sub, created, rerr
+			}
+		}
+		// The reference number is taken (e.g. imported data): skip the block.
+		s.dropBlock(req.Tenant, req.Service.ID, year)
+	}
+	return nil, false, fmt.Errorf("mongostore: submit: no free reference number: %w", engine.ErrConflict)
+}
+
+// replay returns the submission stored under an idempotency key.
+func (s *Store) replay(ctx context.Context, tenant, key, hash string) (*engine.Submission, bool, error) {
+	var doc submissionDoc
+	err := s.subs.FindOne(ctx, bson.D{{Key: "idem", Value: idemValue(tenant, key, "")}},
+		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 0}})).Decode(&doc)
+	if isNoDocs(err) {
+		return nil, false, engine.ErrNotFound
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("mongostore: idempotency lookup: %w", err)
+	}
+	if doc.PayloadHash != hash {
+		return nil, false, fmt.Errorf("idempotency key %q (submission %s): %w", key, doc.Ref, engine.ErrIdempotencyMismatch)
+	}
+	return doc.submission(), false, nil
+}
+
+// GetSubmission implements engine.Store.
+func (s *Store) GetSubmission(ctx context.Context, tenant, ref string) (*engine.Submission, error) {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	var doc submissionDoc
+	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: subID(tenant, ref)}},
+		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 0}})).Decode(&doc)
+	if isNoDocs(err) {
+		return nil, fmt.Errorf("submission %s: %w", ref, engine.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: get submission: %w", err)
+	}
+	return doc.submission(), nil
+}
+
+// UpdateSubmission implements engine.Store.
+func (s *Store) UpdateSubmission(ctx context.Context, tenant, ref string, expectVersion int64, ch engine.SubmissionChange) (*engine.Submission, error) {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	sid := subID(tenant, ref)
+	defer lockKey("submissions", sid)()
+	cur, err := s.GetSubmission(ctx, tenant, ref)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Version != expectVersion {
+		return nil, fmt.Errorf("submission %s version %d, stored %d: %w", ref, expectVersion, cur.Version, engine.ErrConflict)
+	}
+	at := bsonTime(ch.At)
+	if ch.At.IsZero() {
+		at = now()
+	}
+	set := bson.D{{Key: "updated", Value: at}, {Key: "pending", Value: true}}
+	var evs []eventDoc
+	data := func(extra map[string]any) map[string]any {
+		m := map[string]any{}
+		for k, v := range ch.Data {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	if ch.Status != "" && ch.Status != cur.Status {
+		set = append(set, bson.E{Key: "status", Value: ch.Status})
+		evs = append(evs, eventDoc{Type: engine.EventStatusChanged, Data: data(map[string]any{"from": cur.Status, "to": ch.Status})})
+	}
+	if ch.Office != "" && ch.Office != cur.Office {
+		set = append(set, bson.E{Key: "office", Value: ch.Office})
+		evs = append(evs, eventDoc{Type: engine.EventReassigned, Data: data(map[string]any{"from": cur.Office, "to": ch.Office})})
+	}
+	if len(evs) == 0 {
+		return cur, nil
+	}
+	for i := range evs {
+		evs[i].ID, evs[i].Tenant, evs[i].Submission, evs[i].Ref = eventID(sid, at, i), tenant, sid, ref
+		evs[i].At, evs[i].Actor = at, ch.Actor
+	}
+	var doc submissionDoc
+	err = s.subs.FindOneAndUpdate(ctx,
+		bson.D{{Key: "_id", Value: sid}, {Key: "version", Value: expectVersion}},
+		bson.D{
+			{Key: "$set", Value: set},
+			{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
+			{Key: "$push", Value: bson.D{{Key: "events", Value: bson.D{{Key: "$each", Value: evs}}}}},
+		},
+		options.FindOneAndUpdate().SetReturnDocument(options.After).SetProjection(bson.D{{Key: "events", Value: 0}}),
+	).Decode(&doc)
+	if isNoDocs(err) {
+		return nil, fmt.Errorf("submission %s version %d: %w", ref, expectVersion, engine.ErrConflict)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: update submission: %w", err)
+	}
+	s.enqueueCopy(sid)
+	return doc.submission(), nil
+}
+
+// ListSubmissions implements engine.Store.
+func (s *Store) ListSubmissions(ctx context.Context, q engine.InboxQuery) ([]*engine.Submission, error) {
+	if q.Tenant == "" {
+		return nil, fmt.Errorf("mongostore: inbox query without tenant")
+	}
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	if q.Limit > 500 {
+		q.Limit = 500
+	}
+	filter := bson.D{{Key: "tenant", Value: q.Tenant}}
+	if q.Office != "" {
+		filter = append(filter, bson.E{Key: "office", Value: q.Office})
+	}
+	if len(q.Status) == 1 {
+		filter = append(filter, bson.E{Key: "status", Value: q.Status[0]})
+	} else if len(q.Status) > 1 {
+		filter = append(filter, bson.E{Key: "status", Value: bson.D{{Key: "$in", Value: q.Status}}})
+	}
+	cur, err := s.subs.Find(ctx, filter, options.Find().
+		SetSort(bson.D{{Key: "created", Value: -1}, {Key: "_id", Value: -1}}).
+		SetSkip(int64(q.Skip)).SetLimit(int64(q.Limit)).
+		SetProjection(bson.D{{Key: "data", Value: 0}, {Key: "computed", Value: 0}, {Key: "events", Value: 0}}))
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: list submissions: %w", err)
+	}
+	var docs []submissionDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("mongostore: list submissions: %w", err)
+	}
+	out := make([]*engine.Submission, len(docs))
+	for i := range docs {
+		out[i] = docs[i].submission()
+	}
+	return out, nil
+}
+
+// AppendEvent implements engine.Store.
+func (s *Store) AppendEvent(ctx context.Context, ev *engine.Event) error {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	if ev.At.IsZero() {
+		ev.At = now()
+	}
+	ev.At = bsonTime(ev.At)
+	sid := subID(ev.Tenant, ev.Submission)
+	if ev.ID == "" {
+		ev.ID = eventID(sid, ev.At, 0)
+	}
+	n, err := s.subs.CountDocuments(ctx, bson.D{{Key: "_id", Value: sid}})
+	if err != nil {
+		return fmt.Errorf("mongostore: append event: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("submission %s: %w", ev.Submission, engine.ErrNotFound)
+	}
+	doc := eventDoc{ID: ev.ID, Tenant: ev.Tenant, Submission: sid, Ref: ev.Submission,
+		Type: ev.Type, At: ev.At, Actor: ev.Actor, Data: ev.Data}
+	if _, err := s.events.InsertOne(ctx, doc); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("event %s: %w", ev.ID, engine.ErrConflict)
+		}
+		return fmt.Errorf("mongostore: append event: %w", err)
+	}
+	return nil
+}
+
+// Events implements engine.Store: the event log merged with embedded
+// events not yet copied.
+func (s *Store) Events(ctx context.Context, tenant, ref string) ([]engine.Event, error) {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	sid := subID(tenant, ref)
+	cur, err := s.events.Find(ctx, bson.D{{Key: "submission", Value: sid}})
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: events: %w", err)
+	}
+	var docs []eventDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("mongostore: events: %w", err)
+	}
+	var sub submissionDoc
+	err = s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
+		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 1}})).Decode(&sub)
+	if err != nil && !isNoDocs(err) {
+		return nil, fmt.Errorf("mongostore: events: %w", err)
+	}
+	if isNoDocs(err) && len(docs) == 0 {
+		return nil, fmt.Errorf("submission %s: %w", ref, engine.ErrNotFound)
+	}
+	seen := map[string]bool{}
+	var out []engine.Event
+	for _, list := range [][]eventDoc{docs, sub.Events} {
+		for i := range list {
+			if !seen[list[i].ID] {
+				seen[list[i].ID] = true
+				out = append(out, list[i].event())
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (s *Store) enqueueCopy(sid string) {
+	if s.opts.disableEventCopy {
+		return
+	}
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return
+	}
+	select {
+	case s.copyQ <- sid:
+	default: // queue full: RepairEvents (sweeper, restart) will copy it
+	}
+}
+
+func (s *Store) copyLoop() {
+	defer close(s.copyDone)
+	for sid := range s.copyQ {
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.OpTimeout)
+		if err := s.copyEvents(ctx, sid); err != nil {
+			s.log.Warn("copy events (will be repaired later)", "submission", sid, "err", err)
+		}
+		cancel()
+	}
+}
+
+// copyEvents moves embedded events of one submission to the events
+// collection. Inserts are idempotent (event ids are fixed); the embedded
+// list is cleared only if no new event was pushed meanwhile.
+func (s *Store) copyEvents(ctx context.Context, sid string) error {
+	var doc submissionDoc
+	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
+		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 1}, {Key: "version", Value: 1}, {Key: "pending", Value: 1}})).Decode(&doc)
+	if isNoDocs(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(doc.Events) > 0 {
+		docs := make([]any, len(doc.Events))
+		for i := range doc.Events {
+			docs[i] = doc.Events[i]
+		}
+		_, err = s.events.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+		if err != nil && !allDuplicates(err) {
+			return err
+		}
+	}
+	defer lockKey("submissions", sid)()
+	res, err := s.subs.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: sid}, {Key: "version", Value: doc.Version}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "events", Value: bson.A{}}, {Key: "pending", Value: false}}}})
+	if err == nil && res.MatchedCount == 0 && !s.exists(ctx, sid) {
+		// deleted meanwhile (retention): do not leave copied events behind
+		_, err = s.events.DeleteMany(ctx, bson.D{{Key: "submission", Value: sid}, {Key: "_id", Value: bson.D{{Key: "$ne", Value: tombstoneID(sid)}}}})
+	}
+	return err
+}
+
+// allDuplicates reports whether every write error of a bulk insert is a
+// duplicate key.
+func allDuplicates(err error) bool {
+	var bwe mongo.BulkWriteException
+	if errors.As(err, &bwe) {
+		if bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+			return false
+		}
+		for _, we := range bwe.WriteErrors {
+			if !mongo.IsDuplicateKeyError(we) {
+				return false
+			}
+		}
+		return true
+	}
+	return mongo.IsDuplicateKeyError(err)
+}
+
+// RepairEvents implements engine.Store.
+func (s *Store) RepairEvents(ctx context.Context) (int, error) {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	cur, err := s.subs.Find(ctx, bson.D{{Key: "pending", Value: true}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return 0, err
+	}
+	var ids []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &ids); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range ids {
+		if err := s.copyEvents(ctx, d.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

@@ -209,7 +209,7 @@ func refsOf(n exprast.Node, scope *Node) []string {
 	var c refCollector
 	exprast.Walk(&n, &c)
 	set := map[string]bool{}
-	for _, r := range c.refs {
+	for _, r := range c.all() {
 		if r == envItem || strings.HasPrefix(r, envItem+".") {
 			if scope == nil {
 				continue
@@ -226,15 +226,49 @@ func refsOf(n exprast.Node, scope *Node) []string {
 	return out
 }
 
-type refCollector struct{ refs []string }
+// refCollector gathers identifiers and member chains. expr's Walk visits
+// children before parents, so an identifier that turns out to be the base
+// of a member chain (item in item.breed) is only dropped at the end.
+type refCollector struct {
+	refs   []string
+	idents []*exprast.IdentifierNode
+	bases  map[*exprast.IdentifierNode]bool
+}
 
 func (c *refCollector) Visit(node *exprast.Node) {
 	switch n := (*node).(type) {
 	case *exprast.IdentifierNode:
-		c.refs = append(c.refs, n.Value)
+		c.idents = append(c.idents, n)
 	case *exprast.MemberNode:
 		if p := memberPath(n); p != "" {
 			c.refs = append(c.refs, p)
+			if c.bases == nil {
+				c.bases = map[*exprast.IdentifierNode]bool{}
+			}
+			c.bases[baseIdent(n)] = true
+		}
+	}
+}
+
+func (c *refCollector) all() []string {
+	out := c.refs
+	for _, id := range c.idents {
+		if !c.bases[id] {
+			out = append(out, id.Value)
+		}
+	}
+	return out
+}
+
+func baseIdent(n exprast.Node) *exprast.IdentifierNode {
+	for {
+		switch x := n.(type) {
+		case *exprast.IdentifierNode:
+			return x
+		case *exprast.MemberNode:
+			n = x.Node
+		default:
+			return nil
 		}
 	}
 }

@@ -1,0 +1,602 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/ast/astutil"
+	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/format"
+)
+
+// cueOracle validates documents by CUE unification, the way the data
+// model means it: the data struct closed recursively, as a definition.
+type cueOracle struct {
+	ctx    *cue.Context
+	schema cue.Value
+}
+
+func newCUEOracle(t testing.TB, src *Source) *cueOracle {
+	t.Helper()
+	data := src.Value.LookupPath(cue.ParsePath("data"))
+	n := data.Syntax(cue.InlineImports(true), cue.Optional(true), cue.Docs(false))
+	var file *ast.File
+	switch n := n.(type) {
+	case *ast.File:
+		file = n
+	case ast.Expr:
+		file = &ast.File{Decls: []ast.Decl{&ast.EmbedDecl{Expr: n}}}
+	}
+	// The data model's structs are closed: Amtsform rejects unknown
+	// fields, while a plain CUE struct in a service is open (#Service
+	// declares data as {...}). Close every struct with fields and drop
+	// the ellipsis, then name the result #D.
+	astutil.Apply(file, nil, func(c astutil.Cursor) bool {
+		sl, ok := c.Node().(*ast.StructLit)
+		if !ok {
+			return true
+		}
+		hasField := false
+		elts := sl.Elts[:0]
+		for _, e := range sl.Elts {
+			if _, ok := e.(*ast.Ellipsis); ok {
+				continue
+			}
+			if _, ok := e.(*ast.Field); ok {
+				hasField = true
+			}
+			elts = append(elts, e)
+		}
+		sl.Elts = elts
+		if hasField {
+			if _, isFile := c.Parent().Node().(*ast.File); !isFile {
+				c.Replace(&ast.CallExpr{Fun: ast.NewIdent("close"), Args: []ast.Expr{sl}})
+			}
+		}
+		return true
+	})
+	for i, d := range file.Decls {
+		if e, ok := d.(*ast.EmbedDecl); ok {
+			file.Decls[i] = &ast.Field{Label: ast.NewIdent("#D"), Value: e.Expr}
+		}
+	}
+	b, err := format.Node(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := cuecontext.New()
+	v := ctx.CompileBytes(b)
+	if v.Err() != nil {
+		t.Fatalf("oracle schema: %v\n%s", v.Err(), b)
+	}
+	return &cueOracle{ctx: ctx, schema: v.LookupPath(cue.ParsePath("#D"))}
+}
+
+// failingPaths returns the sorted set of paths CUE reports errors at.
+func (o *cueOracle) failingPaths(doc []byte) []string {
+	v := o.schema.Unify(o.ctx.CompileBytes(doc))
+	set := map[string]bool{}
+	add := func(err error) {
+		for _, e := range cueerrors.Errors(err) {
+			set[renderCUEPath(e.Path())] = true
+		}
+	}
+	// CUE reports incomplete values only when there is no conflict; the
+	// plan reports everything at once. So ask CUE for the conflicts, and
+	// separately for every field that is still incomplete.
+	add(v.Validate())
+	add(v.Validate(cue.Concrete(true)))
+	var d any
+	_ = json.Unmarshal(doc, &d)
+	o.incomplete(v, o.schema, d, add, func(p string) { set[p] = true })
+	return sortedKeys(set)
+}
+
+// incomplete reports the regular fields below v that have no concrete
+// value, including required (!) fields that are absent.
+func (o *cueOracle) incomplete(v, sch cue.Value, d any, add func(error), addPath func(string)) {
+	kind := v.IncompleteKind()
+	if _, ok := listElem(sch); ok && sch.Exists() {
+		kind = cue.ListKind
+	} else if sch.IncompleteKind() == cue.StructKind {
+		kind = cue.StructKind
+	}
+	switch kind {
+	case cue.StructKind:
+		// A value that is itself in conflict (not a struct at all) has
+		// no members to report on.
+		own := renderCUEPath(pathStrings(v))
+		for _, e := range cueerrors.Errors(v.Validate()) {
+			if renderCUEPath(e.Path()) == own {
+				add(e)
+				return
+			}
+		}
+		// Walk the schema's fields: v itself may be in error.
+		it, err := sch.Fields(cue.Optional(true))
+		if err != nil {
+			return
+		}
+		for it.Next() {
+			sel := it.Selector()
+			f := v.LookupPath(cue.MakePath(sel))
+			if !f.Exists() && sel.ConstraintType() == cue.OptionalConstraint {
+				continue
+			}
+			if sel.ConstraintType() == cue.OptionalConstraint {
+				continue
+			}
+			if !f.Exists() || sel.ConstraintType() == cue.RequiredConstraint {
+				if err := f.Validate(cue.Concrete(true)); err != nil {
+					add(err)
+					continue
+				}
+			}
+			m, _ := d.(map[string]any)
+			o.incomplete(f, sch.LookupPath(cue.MakePath(sel)), m[sel.Unquoted()], add, addPath)
+		}
+	case cue.ListKind:
+		add(v.Validate())
+		elem, _ := listElem(sch)
+		l, _ := d.([]any)
+		n := len(l)
+		if it, err := v.List(); err == nil {
+			for i := 0; it.Next(); i++ {
+				var e any
+				if i < len(l) {
+					e = l[i]
+				}
+				o.incomplete(it.Value(), elem, e, add, addPath)
+			}
+		}
+		// CUE does not evaluate a list's validators (list.MaxItems) while
+		// an entry is in error; ask it about the length on its own.
+		probe := sch.Unify(o.ctx.CompileString("[" + strings.Repeat("_, ", n) + "]"))
+		own := renderCUEPath(pathStrings(v))
+		for _, e := range cueerrors.Errors(probe.Validate()) {
+			if renderCUEPath(e.Path()) == own {
+				addPath(own)
+			}
+		}
+	default:
+		if err := v.Validate(cue.Concrete(true)); err != nil {
+			add(err)
+		}
+	}
+}
+
+func pathStrings(v cue.Value) []string {
+	var out []string
+	for _, s := range v.Path().Selectors() {
+		out = append(out, s.String())
+	}
+	return out
+}
+
+func renderCUEPath(p []string) string {
+	var b strings.Builder
+	for _, s := range p {
+		if strings.HasPrefix(s, "#") || strings.HasPrefix(s, "_#") {
+			continue
+		}
+		if _, err := strconv.Atoi(s); err == nil {
+			b.WriteString("[" + s + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// planPaths returns the paths the compiled plan reports, leaving out the
+// IBAN check-digit test, which CUE cannot express (see #IBAN).
+func planPaths(s *Service, doc []byte) ([]string, error) {
+	m, err := ParseDocument(bytes.NewReader(doc), Limits{})
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for _, e := range s.Data.CheckData(m) {
+		if e.Code == CodeIBAN {
+			continue
+		}
+		set[e.Path] = true
+	}
+	return sortedKeys(set), nil
+}
+
+func exampleDirs(t testing.TB) []string {
+	dirs, _ := filepath.Glob("../examples/*")
+	var out []string
+	for _, d := range dirs {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			out = append(out, d)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no examples found")
+	}
+	return out
+}
+
+// TestDifferential proves that the compiled plan and CUE agree: for every
+// example, generated documents — valid ones and single-point mutations of
+// them — get the same verdict and the same set of failing paths.
+func TestDifferential(t *testing.T) {
+	for _, dir := range exampleDirs(t) {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			src, err := LoadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := Compile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			oracle := newCUEOracle(t, src)
+			g := &docGen{rnd: rand.New(rand.NewSource(1)), s: s}
+			seeds := g.seeds()
+			if len(seeds) == 0 {
+				t.Fatal("no valid seed documents: add valid spec tests")
+			}
+			docs := g.corpus(seeds, 1200)
+			valid, invalid, disagree := 0, 0, 0
+			for _, d := range docs {
+				b, err := json.Marshal(d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := oracle.failingPaths(b)
+				got, err := planPaths(s, b)
+				if err != nil {
+					t.Fatalf("parse %s: %v", b, err)
+				}
+				if len(want) == 0 {
+					valid++
+				} else {
+					invalid++
+				}
+				if strings.Join(want, " ") != strings.Join(got, " ") {
+					disagree++
+					if disagree <= 5 {
+						t.Errorf("document %s\n  CUE:  %v\n  plan: %v", b, want, got)
+					}
+				}
+			}
+			t.Logf("%d documents: %d valid, %d invalid by CUE; %d disagreements", len(docs), valid, invalid, disagree)
+			if len(docs) < 1000 || valid < 50 || invalid < 500 {
+				t.Errorf("corpus too thin: %d documents, %d valid, %d invalid", len(docs), valid, invalid)
+			}
+		})
+	}
+}
+
+// docGen generates documents for a service.
+type docGen struct {
+	rnd *rand.Rand
+	s   *Service
+}
+
+// seeds are the valid inputs of the designer's tests, valid also by the
+// data model alone.
+func (g *docGen) seeds() []map[string]any {
+	var out []map[string]any
+	for _, t := range g.s.Tests {
+		if t.Valid && len(g.s.Data.CheckData(t.Input)) == 0 {
+			out = append(out, deepCopy(t.Input))
+		}
+	}
+	return out
+}
+
+func deepCopy(v map[string]any) map[string]any {
+	b, _ := json.Marshal(v)
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var m map[string]any
+	_ = d.Decode(&m)
+	return m
+}
+
+// corpus returns at least n documents: re-generated valid variants of the
+// seeds, and single-point mutations of those.
+func (g *docGen) corpus(seeds []map[string]any, n int) []map[string]any {
+	var out []map[string]any
+	for len(out) < n {
+		base := deepCopy(seeds[g.rnd.Intn(len(seeds))])
+		g.vary(g.s.Data, base)
+		out = append(out, deepCopy(base))
+		// Single-point mutations of this variant.
+		leaves := g.leaves(g.s.Data, base, nil)
+		for k := 0; k < 6 && len(leaves) > 0; k++ {
+			m := deepCopy(base)
+			l := leaves[g.rnd.Intn(len(leaves))]
+			g.mutate(m, l)
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// place is a mutable spot in a document.
+type place struct {
+	node  *Node
+	path  []any // keys (string) and indexes (int)
+	list  bool  // the spot is a list
+	group bool
+}
+
+func (g *docGen) leaves(n *Node, v any, path []any) []place {
+	var out []place
+	switch n.Kind {
+	case KindStruct:
+		m, _ := v.(map[string]any)
+		out = append(out, place{node: n, path: path, group: true})
+		for _, f := range n.Fields {
+			fp := append(append([]any{}, path...), f.Name)
+			if x, ok := m[f.Name]; ok {
+				out = append(out, g.leaves(f, x, fp)...)
+			} else {
+				out = append(out, place{node: f, path: fp})
+			}
+		}
+	case KindList:
+		l, _ := v.([]any)
+		out = append(out, place{node: n, path: path, list: true})
+		for i, e := range l {
+			out = append(out, g.leaves(n.Elem, e, append(append([]any{}, path...), i))...)
+		}
+	default:
+		out = append(out, place{node: n, path: path})
+	}
+	return out
+}
+
+func get(doc map[string]any, path []any) (parent any, key any) {
+	var cur any = doc
+	for i, k := range path {
+		if i == len(path)-1 {
+			return cur, k
+		}
+		switch c := cur.(type) {
+		case map[string]any:
+			cur = c[k.(string)]
+		case []any:
+			cur = c[k.(int)]
+		}
+	}
+	return nil, nil
+}
+
+func set(doc map[string]any, path []any, v any, del bool) {
+	if len(path) == 0 {
+		return
+	}
+	parent, key := get(doc, path)
+	switch p := parent.(type) {
+	case map[string]any:
+		if del {
+			delete(p, key.(string))
+		} else {
+			p[key.(string)] = v
+		}
+	case []any:
+		if !del {
+			p[key.(int)] = v
+		}
+	}
+}
+
+// vary replaces leaves of a valid document by other valid values where
+// the generator can make them.
+func (g *docGen) vary(n *Node, m map[string]any) {
+	for _, f := range n.Fields {
+		x, ok := m[f.Name]
+		if !ok {
+			continue
+		}
+		switch f.Kind {
+		case KindStruct:
+			if sub, ok := x.(map[string]any); ok {
+				g.vary(f, sub)
+			}
+		case KindList:
+			if l, ok := x.([]any); ok {
+				for _, e := range l {
+					if sub, ok := e.(map[string]any); ok && f.Elem.Kind == KindStruct {
+						g.vary(f.Elem, sub)
+					}
+				}
+			}
+		default:
+			if v, ok := g.validValue(f); ok && g.rnd.Intn(2) == 0 {
+				m[f.Name] = v
+			}
+		}
+	}
+}
+
+// validValue makes a random valid value for simple constraints.
+func (g *docGen) validValue(n *Node) (any, bool) {
+	if vals := enumValues(n); vals != nil {
+		return jsonValue(vals[g.rnd.Intn(len(vals))]), true
+	}
+	if len(n.Alts) != 1 {
+		return nil, false
+	}
+	c := n.Alts[0]
+	if c.HasLiteral {
+		return jsonValue(c.Literal), true
+	}
+	switch c.Kind {
+	case KindInt:
+		lo, hi := int64(-1000), int64(1000000)
+		if c.Min != nil && c.Min.isI64 {
+			lo = c.Min.i64
+			if c.Min.Exclusive {
+				lo++
+			}
+		}
+		if c.Max != nil && c.Max.isI64 {
+			hi = c.Max.i64
+			if c.Max.Exclusive {
+				hi--
+			}
+		}
+		if hi < lo {
+			return nil, false
+		}
+		return json.Number(strconv.FormatInt(lo+g.rnd.Int63n(hi-lo+1), 10)), true
+	case KindString:
+		if len(c.Patterns) > 0 || len(c.NotMatch) > 0 || len(c.Formats) > 0 && c.Formats[0] != "date" {
+			return nil, false
+		}
+		if len(c.Formats) == 1 {
+			return fmt.Sprintf("%04d-%02d-%02d", 1950+g.rnd.Intn(80), 1+g.rnd.Intn(12), 1+g.rnd.Intn(28)), true
+		}
+		lo, hi := max(c.MinRunes, 0), c.MaxRunes
+		if hi < 0 {
+			hi = lo + 30
+		}
+		hi = min(hi, lo+30)
+		letters := []rune("aäbcdeöfghüijklmnopqrsßtuvwxyzÄÖÜ -")
+		k := lo + g.rnd.Intn(hi-lo+1)
+		r := make([]rune, k)
+		for i := range r {
+			r[i] = letters[g.rnd.Intn(len(letters))]
+		}
+		return string(r), true
+	case KindBool:
+		return g.rnd.Intn(2) == 0, true
+	}
+	return nil, false
+}
+
+func jsonValue(v any) any {
+	switch v := v.(type) {
+	case int64:
+		return json.Number(strconv.FormatInt(v, 10))
+	}
+	return v
+}
+
+// mutate changes one spot of the document.
+func (g *docGen) mutate(doc map[string]any, p place) {
+	n := p.node
+	switch {
+	case p.group:
+		// An unknown member, or a wrong type for the whole group.
+		if g.rnd.Intn(3) > 0 {
+			parent := doc
+			if len(p.path) > 0 {
+				pp, k := get(doc, p.path)
+				switch x := pp.(type) {
+				case map[string]any:
+					parent, _ = x[k.(string)].(map[string]any)
+				case []any:
+					parent, _ = x[k.(int)].(map[string]any)
+				}
+			}
+			if parent != nil {
+				parent["unbekannt"+strconv.Itoa(g.rnd.Intn(3))] = "x"
+			}
+			return
+		}
+		set(doc, p.path, "kein Objekt", false)
+	case p.list:
+		parent, key := get(doc, p.path)
+		var l []any
+		if m, ok := parent.(map[string]any); ok {
+			l, _ = m[key.(string)].([]any)
+		}
+		switch g.rnd.Intn(5) {
+		case 0:
+			set(doc, p.path, []any{}, false)
+		case 1:
+			if len(l) > 0 {
+				for len(l) <= max(n.MaxItems, 3) {
+					l = append(l, deepCopyAny(l[0]))
+				}
+				set(doc, p.path, l, false)
+			}
+		case 2:
+			set(doc, p.path, nil, true)
+		case 3:
+			set(doc, p.path, "keine Liste", false)
+		case 4:
+			set(doc, p.path, append(l, json.Number("7")), false)
+		}
+	default:
+		set(doc, p.path, g.badValue(n), g.rnd.Intn(8) == 0)
+	}
+}
+
+func deepCopyAny(v any) any {
+	b, _ := json.Marshal(v)
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var x any
+	_ = d.Decode(&x)
+	return x
+}
+
+// badValue returns a value near or beyond the node's constraints; some
+// are valid, most are not.
+func (g *docGen) badValue(n *Node) any {
+	c := n.Alts[len(n.Alts)-1]
+	cands := []any{nil, true, json.Number("1.5"), "", "x", json.Number("0"), json.Number("-1"), map[string]any{}, []any{}}
+	switch c.Kind {
+	case KindInt, KindNumber:
+		for _, b := range []*Bound{c.Min, c.Max} {
+			if b != nil && b.isI64 {
+				for _, d := range []int64{-1, 0, 1} {
+					cands = append(cands, json.Number(strconv.FormatInt(b.i64+d, 10)))
+				}
+			}
+		}
+		cands = append(cands, json.Number("100000000000000000000000"), json.Number("3.0"), json.Number("1e3"), "12")
+	case KindString:
+		if c.MinRunes > 0 {
+			cands = append(cands, strings.Repeat("ä", c.MinRunes-1), strings.Repeat("ä", c.MinRunes))
+		}
+		if c.MaxRunes >= 0 {
+			cands = append(cands, strings.Repeat("ö", c.MaxRunes), strings.Repeat("ö", c.MaxRunes+1))
+		}
+		cands = append(cands, "2026-02-30", "2026-02-28", "1999-12-31", "DE89370400440532013000", "DE00370400440532013000",
+			"60311", "6031", "123a", "12-14", "a@b.de", "kein@", " ", "Ä", json.Number("12"))
+	case KindBool:
+		cands = append(cands, false, "true", json.Number("1"))
+	}
+	for _, a := range n.Alts {
+		if a.HasLiteral {
+			cands = append(cands, jsonValue(a.Literal))
+			if s, ok := a.Literal.(string); ok {
+				cands = append(cands, strings.ToUpper(s), s+" ")
+			}
+		}
+	}
+	return cands[g.rnd.Intn(len(cands))]
+}

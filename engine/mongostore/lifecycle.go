@@ -83,12 +83,25 @@ func (s *Store) DeleteExpiredDrafts(ctx context.Context, t time.Time) (int, erro
 
 // SubmissionServices implements engine.Store.
 func (s *Store) SubmissionServices(ctx context.Context) ([]string, error) {
-	ctx, cancel := s.opctx(ctx)
+	// FerretDB rejects distinct with maxTimeMS, which the driver derives
+	// from a context deadline; cancel by timer instead.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	res := s.subs.Distinct(ctx, "service.id", bson.D{})
-	var ids []string
-	if err := res.Decode(&ids); err != nil {
+	timer := time.AfterFunc(s.opts.OpTimeout, cancel)
+	defer timer.Stop()
+	raw, err := s.subs.Distinct(ctx, "service.id", bson.D{}).Raw()
+	if err != nil {
 		return nil, fmt.Errorf("mongostore: services: %w", err)
+	}
+	vals, err := raw.Values()
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: services: %w", err)
+	}
+	var ids []string
+	for _, v := range vals {
+		if id, ok := v.StringValueOK(); ok {
+			ids = append(ids, id)
+		}
 	}
 	sort.Strings(ids)
 	return ids, nil

@@ -162,8 +162,12 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		},
 	}
 	for c, models := range idx {
-		if _, err := c.Indexes().CreateMany(ctx, models); err != nil {
-			return fmt.Errorf("mongostore: create indexes on %s: %w", c.Name(), err)
+		// One at a time: FerretDB v1.24 panics on createIndexes with
+		// several indexes that all exist already.
+		for _, m := range models {
+			if _, err := c.Indexes().CreateOne(ctx, m); err != nil {
+				return fmt.Errorf("mongostore: create index on %s: %w", c.Name(), err)
+			}
 		}
 	}
 	return nil

@@ -208,7 +208,7 @@ func (s *Store) UpdateSubmission(ctx context.Context, tenant, ref string, expect
 			{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
 			{Key: "$push", Value: bson.D{{Key: "events", Value: bson.D{{Key: "$each", Value: evs}}}}},
 		},
-		options.FindOneAndUpdate().SetReturnDocument(options.After).SetProjection(bson.D{{Key: "events", Value: 0}}),
+		options.FindOneAndUpdate().SetReturnDocument(options.After), // FerretDB: no projection here
 	).Decode(&doc)
 	if isNoDocs(err) {
 		return nil, fmt.Errorf("submission %s version %d: %w", ref, expectVersion, engine.ErrConflict)

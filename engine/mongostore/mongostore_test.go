@@ -1,0 +1,95 @@
+package mongostore
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/mongostore/embedded"
+	"github.com/amtsform/amtsform/engine/storetest"
+)
+
+// The tests run against an embedded FerretDB in a fresh temporary data
+// directory, or against the MongoDB named by AMTSFORM_TEST_MONGODB_URI.
+// Each test gets its own database, dropped afterwards.
+
+var (
+	testURI  string
+	dbSerial atomic.Int64
+	quiet    = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	testURI = os.Getenv("AMTSFORM_TEST_MONGODB_URI")
+	if testURI == "" {
+		dir, err := os.MkdirTemp("", "amtsform-store-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		srv, err := embedded.Start(dir, nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer srv.Stop()
+		testURI = srv.URI()
+	}
+	return m.Run()
+}
+
+func dbName() string {
+	return fmt.Sprintf("t%d_%d", time.Now().UnixNano()%1e9, dbSerial.Add(1))
+}
+
+// open connects a Store to database db and closes it (dropping db when
+// drop is set) at the end of the test.
+func open(t testing.TB, db string, opts Options, drop bool) *Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	opts.Database = db
+	if opts.Logger == nil {
+		opts.Logger = quiet
+	}
+	s, err := Connect(ctx, testURI, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if drop {
+			_ = s.db.Drop(ctx)
+		}
+		if err := s.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+func newStore(t *testing.T) (engine.Store, func() engine.Store) {
+	db := dbName()
+	s := open(t, db, Options{}, true)
+	return s, func() engine.Store { return open(t, db, Options{}, false) }
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, newStore)
+}
+
+func TestFileLimits(t *testing.T) {
+	s := open(t, dbName(), Options{MaxFileBytes: 300 << 10, MaxSubmissionBytes: 700 << 10}, true)
+	storetest.FileLimits(t, s, 300<<10, 700<<10)
+}

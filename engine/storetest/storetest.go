@@ -1,0 +1,793 @@
+// Package storetest is the contract test suite for engine.Store
+// implementations. Run it from an implementation's tests:
+//
+//	func TestContract(t *testing.T) { storetest.Run(t, newStore) }
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/amtsform/amtsform/engine"
+)
+
+// NewStore returns a fresh, empty store for one test, and a function that
+// opens another, independent client on the same data (for tests across
+// store clients). Both are closed by the harness's t.Cleanup.
+type NewStore func(t *testing.T) (s engine.Store, another func() engine.Store)
+
+// Run runs the contract suite.
+func Run(t *testing.T, newStore NewStore) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, NewStore)
+	}{
+		{"Drafts", testDrafts},
+		{"DraftConcurrentUpdate", testDraftConcurrentUpdate},
+		{"SubmitAndGet", testSubmitAndGet},
+		{"Idempotency", testIdempotency},
+		{"IdempotencyConcurrent", testIdempotencyConcurrent},
+		{"ReferencesAcrossClients", testReferencesAcrossClients},
+		{"StatusAndEvents", testStatusAndEvents},
+		{"Inbox", testInbox},
+		{"Files", testFiles},
+		{"Sweeper", testSweeper},
+		{"SweeperLease", testSweeperLease},
+		{"ExportImport", testExportImport},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var svc = engine.ServiceRef{ID: "kita-gebuehren", Version: "1.0.0", Hash: "sha256:abc"}
+
+func sampleData(i int) map[string]any {
+	return map[string]any{
+		"applicant": map[string]any{"name": fmt.Sprintf("Erika Mustermann %d", i), "birthDate": "1980-01-01"},
+		"children": []any{
+			map[string]any{"name": "Max", "monthlyFee": int64(23050)},
+			map[string]any{"name": "Mia", "monthlyFee": int64(0)},
+		},
+		"income":  int64(2500000 + i),
+		"ratio":   0.25,
+		"consent": true,
+		"iban":    nil,
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testDrafts(t *testing.T, ns NewStore) {
+	s, _ := ns(t)
+	ctx := ctxT(t)
+	d := &engine.Draft{Tenant: "ffm", Service: svc, Page: "person", Data: sampleData(1), Expires: time.Now().Add(time.Hour)}
+	must(t, s.CreateDraft(ctx, d))
+	if len(d.ID) < 22 || d.Version != 1 || strings.ContainsAny(d.ID, "+/=") {
+		t.Fatalf("draft id %q version %d: want >=128 bit URL-safe token, version 1", d.ID, d.Version)
+	}
+	got, err := s.GetDraft(ctx, "ffm", d.ID)
+	must(t, err)
+	if !reflect.DeepEqual(got.Data, d.Data) || got.Page != "person" || got.Service != svc {
+		t.Fatalf("read back %#v, want %#v", got, d)
+	}
+	if _, err := s.GetDraft(ctx, "other", d.ID); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("other tenant: %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetDraft(ctx, "ffm", engine.NewToken()); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("unknown: %v, want ErrNotFound", err)
+	}
+	got.Page, got.Data["income"] = "income", int64(1)
+	must(t, s.UpdateDraft(ctx, got))
+	if got.Version != 2 {
+		t.Fatalf("version after update %d", got.Version)
+	}
+	stale := *d // version 1
+	if err := s.UpdateDraft(ctx, &stale); !errors.Is(err, engine.ErrConflict) {
+		t.Fatalf("stale update: %v, want ErrConflict", err)
+	}
+	again, err := s.GetDraft(ctx, "ffm", d.ID)
+	must(t, err)
+	if again.Page != "income" || again.Data["income"] != int64(1) || again.Version != 2 {
+		t.Fatalf("after update: %#v", again)
+	}
+	exp := &engine.Draft{Tenant: "ffm", Service: svc, Data: map[string]any{}, Expires: time.Now().Add(-time.Second)}
+	must(t, s.CreateDraft(ctx, exp))
+	if _, err := s.GetDraft(ctx, "ffm", exp.ID); !errors.Is(err, engine.ErrExpired) {
+		t.Fatalf("expired: %v, want ErrExpired", err)
+	}
+	if err := s.UpdateDraft(ctx, exp); !errors.Is(err, engine.ErrExpired) {
+		t.Fatalf("update expired: %v, want ErrExpired", err)
+	}
+	must(t, s.DeleteDraft(ctx, "ffm", d.ID))
+	if _, err := s.GetDraft(ctx, "ffm", d.ID); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("deleted: %v", err)
+	}
+}
+
+func testDraftConcurrentUpdate(t *testing.T, ns NewStore) {
+	s, another := ns(t)
+	s2 := another()
+	ctx := ctxT(t)
+	d := &engine.Draft{Tenant: "ffm", Service: svc, Data: map[string]any{"n": int64(0)}, Expires: time.Now().Add(time.Hour)}
+	must(t, s.CreateDraft(ctx, d))
+	for round := 0; round < 5; round++ {
+		base, err := s.GetDraft(ctx, "ffm", d.ID)
+		must(t, err)
+		const writers = 8
+		var wins, conflicts atomic.Int64
+		var wg sync.WaitGroup
+		for i := 0; i < writers; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				c := *base
+				c.Data = map[string]any{"n": int64(i)}
+				st := s
+				if i%2 == 1 {
+					st = s2
+				}
+				err := st.UpdateDraft(ctx, &c)
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case errors.Is(err, engine.ErrConflict):
+					conflicts.Add(1)
+				default:
+					t.Error(err)
+				}
+			}(i)
+		}
+		wg.Wait()
+		if wins.Load() != 1 || conflicts.Load() != writers-1 {
+			t.Fatalf("round %d: %d wins, %d conflicts; want exactly one winner", round, wins.Load(), conflicts.Load())
+		}
+		after, err := s.GetDraft(ctx, "ffm", d.ID)
+		must(t, err)
+		if after.Version != base.Version+1 {
+			t.Fatalf("version %d after one win from %d", after.Version, base.Version)
+		}
+	}
+}
+
+func submitReq(tenant string, i int) *engine.SubmitRequest {
+	return &engine.SubmitRequest{
+		Tenant: tenant, Prefix: "KITA", Service: svc, Data: sampleData(i),
+		Computed: map[string]any{"coveredFee": int64(23050)}, Office: "jugendamt-frankfurt",
+	}
+}
+
+func testSubmitAndGet(t *testing.T, ns NewStore) {
+	s, _ := ns(t)
+	ctx := ctxT(t)
+	req := submitReq("ffm", 1)
+	sub, created, err := s.Submit(ctx, req)
+	must(t, err)
+	if !created || sub.Version != 1 || sub.Status != "submitted" || sub.Office != "jugendamt-frankfurt" {
+		t.Fatalf("submit: %#v created=%v", sub, created)
+	}
+	year := time.Now().UTC().Year()
+	if !strings.HasPrefix(sub.Ref, fmt.Sprintf("KITA-%d-", year)) || len(sub.Ref) != len("KITA-2026-000001") {
+		t.Fatalf("reference %q", sub.Ref)
+	}
+	got, err := s.GetSubmission(ctx, "ffm", sub.Ref)
+	must(t, err)
+	if !reflect.DeepEqual(got, sub) {
+		t.Fatalf("read back\n%#v\nwant\n%#v", got, sub)
+	}
+	if !reflect.DeepEqual(got.Data, req.Data) || !reflect.DeepEqual(got.Computed, req.Computed) {
+		t.Fatalf("data changed:\n%#v\n%#v", got.Data, req.Data)
+	}
+	if _, err := s.GetSubmission(ctx, "other", sub.Ref); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("other tenant: %v", err)
+	}
+	evs, err := s.Events(ctx, "ffm", sub.Ref)
+	must(t, err)
+	if len(evs) != 2 || evs[0].Type != engine.EventSubmitted || evs[1].Type != engine.EventRouted || evs[1].Data["office"] != "jugendamt-frankfurt" {
+		t.Fatalf("first events: %#v", evs)
+	}
+	// Second tenant with the same prefix gets its own numbering.
+	sub2, _, err := s.Submit(ctx, submitReq("of", 1))
+	must(t, err)
+	if _, err := s.GetSubmission(ctx, "of", sub2.Ref); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testIdempotency(t *testing.T, ns NewStore) {
+	s, _ := ns(t)
+	ctx := ctxT(t)
+	req := submitReq("ffm", 1)
+	req.IdempotencyKey = "client-key-1"
+	first, created, err := s.Submit(ctx, req)
+	must(t, err)
+	if !created {
+		t.Fatal("first submit not created")
+	}
+	again, created, err := s.Submit(ctx, submitReq2(req))
+	must(t, err)
+	if created || again.Ref != first.Ref {
+		t.Fatalf("replay: ref %s created %v, want %s false", again.Ref, created, first.Ref)
+	}
+	diff := submitReq2(req)
+	diff.Data["income"] = int64(1)
+	if _, _, err := s.Submit(ctx, diff); !errors.Is(err, engine.ErrIdempotencyMismatch) {
+		t.Fatalf("different payload: %v, want ErrIdempotencyMismatch", err)
+	}
+	// Same key, other tenant: independent.
+	other := submitReq2(req)
+	other.Tenant = "of"
+	o, created, err := s.Submit(ctx, other)
+	must(t, err)
+	if !created || o.Tenant != "of" {
+		t.Fatalf("other tenant: %#v %v", o, created)
+	}
+}
+
+func submitReq2(r *engine.SubmitRequest) *engine.SubmitRequest {
+	c := *r
+	c.Data = sampleData(1)
+	return &c
+}
+
+func testIdempotencyConcurrent(t *testing.T, ns NewStore) {
+	s, another := ns(t)
+	s2 := another()
+	ctx := ctxT(t)
+	const n = 200
+	refs := make([]string, n)
+	var createdN atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			req := submitReq("ffm", 7)
+			req.IdempotencyKey = "double-click"
+			st := s
+			if i%2 == 1 {
+				st = s2
+			}
+			sub, created, err := st.Submit(ctx, req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if created {
+				createdN.Add(1)
+			}
+			refs[i] = sub.Ref
+		}(i)
+	}
+	wg.Wait()
+	if createdN.Load() != 1 {
+		t.Fatalf("%d submits created a submission, want 1", createdN.Load())
+	}
+	for _, r := range refs {
+		if r != refs[0] {
+			t.Fatalf("different references returned: %s vs %s", r, refs[0])
+		}
+	}
+	list, err := s.ListSubmissions(ctx, engine.InboxQuery{Tenant: "ffm", Limit: 500})
+	must(t, err)
+	if len(list) != 1 {
+		t.Fatalf("%d submissions stored, want 1", len(list))
+	}
+}
+
+func testReferencesAcrossClients(t *testing.T, ns NewStore) {
+	s, another := ns(t)
+	s2 := another()
+	ctx := ctxT(t)
+	const n = 50
+	refs := make([]string, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			st := s
+			if i%2 == 1 {
+				st = s2
+			}
+			r, err := st.NextReference(ctx, "ffm", svc.ID, "KITA", 2026)
+			if err != nil {
+				t.Error(err)
+			}
+			refs[i] = r
+		}(i)
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, r := range refs {
+		if seen[r] {
+			t.Fatalf("duplicate reference %s", r)
+		}
+		seen[r] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct references, want %d", len(seen), n)
+	}
+	if _, err := s.NextReference(ctx, "ffm", svc.ID, "kita lower", 2026); err == nil {
+		t.Fatal("invalid prefix accepted")
+	}
+}
+
+func testStatusAndEvents(t *testing.T, ns NewStore) {
+	s, another := ns(t)
+	ctx := ctxT(t)
+	sub, _, err := s.Submit(ctx, submitReq("ffm", 1))
+	must(t, err)
+	up, err := s.UpdateSubmission(ctx, "ffm", sub.Ref, 1, engine.SubmissionChange{Status: "in_review", Actor: "sb-17"})
+	must(t, err)
+	if up.Status != "in_review" || up.Version != 2 || !reflect.DeepEqual(up.Data, sub.Data) {
+		t.Fatalf("after update %#v", up)
+	}
+	if _, err := s.UpdateSubmission(ctx, "ffm", sub.Ref, 1, engine.SubmissionChange{Status: "rejected"}); !errors.Is(err, engine.ErrConflict) {
+		t.Fatalf("stale status change: %v", err)
+	}
+	// concurrent: exactly one wins
+	s2 := another()
+	var wins atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			st := s
+			if i%2 == 1 {
+				st = s2
+			}
+			_, err := st.UpdateSubmission(ctx, "ffm", sub.Ref, 2, engine.SubmissionChange{Status: fmt.Sprintf("s%d", i), Office: "amt-2", Actor: "sb"})
+			if err == nil {
+				wins.Add(1)
+			} else if !errors.Is(err, engine.ErrConflict) {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d concurrent status changes won, want 1", wins.Load())
+	}
+	ev := &engine.Event{Tenant: "ffm", Submission: sub.Ref, Type: engine.EventDelivered, Actor: "system", Data: map[string]any{"to": "webhook"}}
+	must(t, s.AppendEvent(ctx, ev))
+	if err := s.AppendEvent(ctx, &engine.Event{Tenant: "ffm", Submission: "KITA-1999-000001", Type: "x"}); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("event for unknown submission: %v", err)
+	}
+	evs, err := s.Events(ctx, "ffm", sub.Ref)
+	must(t, err)
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	want := []string{"submitted", "routed", "status_changed", "status_changed", "reassigned", "delivered"}
+	if !reflect.DeepEqual(types, want) {
+		t.Fatalf("events %v, want %v", types, want)
+	}
+	if evs[2].Data["from"] != "submitted" || evs[2].Data["to"] != "in_review" || evs[2].Actor != "sb-17" {
+		t.Fatalf("status event %#v", evs[2])
+	}
+	final, err := s.GetSubmission(ctx, "ffm", sub.Ref)
+	must(t, err)
+	if final.Version != 3 || final.Office != "amt-2" {
+		t.Fatalf("final %#v", final)
+	}
+}
+
+func testInbox(t *testing.T, ns NewStore) {
+	s, _ := ns(t)
+	ctx := ctxT(t)
+	base := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	var want []string
+	for i := 0; i < 12; i++ {
+		r := submitReq("ffm", i)
+		r.At = base.Add(time.Duration(i) * time.Minute)
+		if i%3 == 0 {
+			r.Office = "amt-b"
+		}
+		sub, _, err := s.Submit(ctx, r)
+		must(t, err)
+		if i%3 != 0 && i%2 == 0 {
+			_, err = s.UpdateSubmission(ctx, "ffm", sub.Ref, 1, engine.SubmissionChange{Status: "in_review"})
+			must(t, err)
+			want = append(want, sub.Ref)
+		}
+	}
+	_, _, err := s.Submit(ctx, submitReq("of", 1))
+	must(t, err)
+	got, err := s.ListSubmissions(ctx, engine.InboxQuery{Tenant: "ffm", Office: "jugendamt-frankfurt", Status: []string{"in_review"}})
+	must(t, err)
+	var refs []string
+	for _, g := range got {
+		refs = append(refs, g.Ref)
+		if g.Data != nil {
+			t.Fatal("inbox rows carry data")
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(want)))
+	if !reflect.DeepEqual(refs, want) {
+		t.Fatalf("inbox %v, want %v (newest first)", refs, want)
+	}
+	page, err := s.ListSubmissions(ctx, engine.InboxQuery{Tenant: "ffm", Limit: 5, Skip: 5})
+	must(t, err)
+	if len(page) != 5 {
+		t.Fatalf("page size %d", len(page))
+	}
+}
+
+// Sample file contents for the allowlist.
+var (
+	pngHead = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00")
+	pdfHead = []byte("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n")
+)
+
+// PDF returns a PDF-looking byte slice of n bytes.
+func PDF(n int) []byte {
+	b := make([]byte, n)
+	copy(b, pdfHead)
+	for i := len(pdfHead); i < n; i++ {
+		b[i] = byte('a' + i%26)
+	}
+	return b
+}
+
+func testFiles(t *testing.T, ns NewStore) {
+	s, _ := ns(t)
+	ctx := ctxT(t)
+	owner := engine.NewToken()
+	content := PDF(600 << 10) // spans three chunks
+	a, err := s.PutFile(ctx, "ffm", owner, "bescheid.pdf", bytes.NewReader(content))
+	must(t, err)
+	sum := sha256.Sum256(content)
+	if a.Size != int64(len(content)) || a.SHA256 != hex.EncodeToString(sum[:]) || a.ContentType != "application/pdf" || a.Name != "bescheid.pdf" {
+		t.Fatalf("attachment %#v", a)
+	}
+	rc, info, err := s.OpenFile(ctx, "ffm", a.ID)
+	must(t, err)
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	must(t, err)
+	if !bytes.Equal(got, content) || *info != *a {
+		t.Fatal("file content or metadata differ after round trip")
+	}
+	if _, _, err := s.OpenFile(ctx, "other", a.ID); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("other tenant: %v", err)
+	}
+	// Sniffing, not names: an HTML file named .pdf is refused.
+	if _, err := s.PutFile(ctx, "ffm", owner, "x.pdf", strings.NewReader("<html><script>alert(1)</script>")); !errors.Is(err, engine.ErrUnsupportedType) {
+		t.Fatalf("html upload: %v", err)
+	}
+	png, err := s.PutFile(ctx, "ffm", owner, "foto.png", bytes.NewReader(pngHead))
+	must(t, err)
+	if png.ContentType != "image/png" {
+		t.Fatalf("png sniffed as %s", png.ContentType)
+	}
+	// Attach to a submission: metadata comes from the store.
+	req := submitReq("ffm", 1)
+	req.AttachmentIDs = []string{a.ID, png.ID}
+	sub, _, err := s.Submit(ctx, req)
+	must(t, err)
+	if len(sub.Attachments) != 2 || sub.Attachments[0] != *a || sub.Attachments[1] != *png {
+		t.Fatalf("attachments %#v", sub.Attachments)
+	}
+	if err := s.DeleteFile(ctx, "ffm", a.ID); !errors.Is(err, engine.ErrConflict) {
+		t.Fatalf("deleting an attached file: %v", err)
+	}
+	// A second submission cannot take the same file.
+	req2 := submitReq("ffm", 2)
+	req2.AttachmentIDs = []string{a.ID}
+	if _, _, err := s.Submit(ctx, req2); !errors.Is(err, engine.ErrConflict) {
+		t.Fatalf("file attached twice: %v", err)
+	}
+	// Unattached files go with their draft; attached ones stay.
+	loose, err := s.PutFile(ctx, "ffm", owner, "loose.png", bytes.NewReader(pngHead))
+	must(t, err)
+	d := &engine.Draft{ID: owner, Tenant: "ffm", Service: svc, Data: map[string]any{}, Expires: time.Now().Add(time.Hour)}
+	must(t, s.CreateDraft(ctx, d))
+	must(t, s.DeleteDraft(ctx, "ffm", owner))
+	if _, _, err := s.OpenFile(ctx, "ffm", loose.ID); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("loose file after draft deletion: %v", err)
+	}
+	if _, _, err := s.OpenFile(ctx, "ffm", a.ID); err != nil {
+		t.Fatalf("attached file after draft deletion: %v", err)
+	}
+}
+
+// FileLimits checks ErrTooLarge for a store configured with the given
+// per-file and per-owner limits.
+func FileLimits(t *testing.T, s engine.Store, maxFile, maxTotal int64) {
+	ctx := ctxT(t)
+	owner := engine.NewToken()
+	if _, err := s.PutFile(ctx, "ffm", owner, "big.pdf", bytes.NewReader(PDF(int(maxFile)+1))); !errors.Is(err, engine.ErrTooLarge) {
+		t.Fatalf("file over limit: %v", err)
+	}
+	if _, err := s.PutFile(ctx, "ffm", owner, "ok.pdf", bytes.NewReader(PDF(int(maxFile)))); err != nil {
+		t.Fatalf("file at limit: %v", err)
+	}
+	var err error
+	for used := maxFile; used <= maxTotal && err == nil; used += maxFile {
+		_, err = s.PutFile(ctx, "ffm", owner, "more.pdf", bytes.NewReader(PDF(int(maxFile))))
+	}
+	if !errors.Is(err, engine.ErrTooLarge) {
+		t.Fatalf("owner total over limit: %v", err)
+	}
+}
+
+func testSweeper(t *testing.T, ns NewStore) {
+	s, _ := ns(t)
+	ctx := ctxT(t)
+	now := time.Now()
+	// drafts
+	var live, dead []string
+	for i := 0; i < 6; i++ {
+		exp := now.Add(time.Hour)
+		if i%2 == 0 {
+			exp = now.Add(-time.Minute)
+		}
+		d := &engine.Draft{Tenant: "ffm", Service: svc, Data: sampleData(i), Expires: exp}
+		must(t, s.CreateDraft(ctx, d))
+		if i%2 == 0 {
+			dead = append(dead, d.ID)
+			_, err := s.PutFile(ctx, "ffm", d.ID, "x.png", bytes.NewReader(pngHead))
+			must(t, err)
+		} else {
+			live = append(live, d.ID)
+		}
+	}
+	// submissions: kita keeps 30 days, other keeps forever
+	var old, young []*engine.Submission
+	for i := 0; i < 6; i++ {
+		r := submitReq("ffm", i)
+		if i%2 == 0 {
+			r.At = now.Add(-40 * 24 * time.Hour)
+		}
+		f, err := s.PutFile(ctx, "ffm", engine.NewToken(), "a.pdf", bytes.NewReader(PDF(1000)))
+		must(t, err)
+		r.AttachmentIDs = []string{f.ID}
+		sub, _, err := s.Submit(ctx, r)
+		must(t, err)
+		if i%2 == 0 {
+			old = append(old, sub)
+		} else {
+			young = append(young, sub)
+		}
+	}
+	keep := submitReq("ffm", 9)
+	keep.Service = engine.ServiceRef{ID: "gewerbe", Version: "1", Hash: "h"}
+	keep.Prefix = "GEW"
+	keep.At = now.Add(-400 * 24 * time.Hour)
+	kept, _, err := s.Submit(ctx, keep)
+	must(t, err)
+
+	sw := &engine.Sweeper{Store: s, Holder: "test", Retention: func(id string) (time.Duration, bool) {
+		if id == svc.ID {
+			return 30 * 24 * time.Hour, true
+		}
+		return 0, false
+	}}
+	res, err := sw.RunOnce(ctx)
+	must(t, err)
+	if res.Skipped || res.Drafts != len(dead) || res.Submissions != len(old) {
+		t.Fatalf("sweep result %+v, want %d drafts and %d submissions", res, len(dead), len(old))
+	}
+	for _, id := range dead {
+		if _, err := s.GetDraft(ctx, "ffm", id); !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("expired draft %s: %v", id, err)
+		}
+	}
+	for _, id := range live {
+		if _, err := s.GetDraft(ctx, "ffm", id); err != nil {
+			t.Fatalf("live draft %s: %v", id, err)
+		}
+	}
+	for _, sub := range old {
+		if _, err := s.GetSubmission(ctx, "ffm", sub.Ref); !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("expired submission %s: %v", sub.Ref, err)
+		}
+		if _, _, err := s.OpenFile(ctx, "ffm", sub.Attachments[0].ID); !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("file of deleted submission: %v", err)
+		}
+		evs, err := s.Events(ctx, "ffm", sub.Ref)
+		must(t, err)
+		if len(evs) != 1 || evs[0].Type != engine.EventDeleted || evs[0].Submission != sub.Ref {
+			t.Fatalf("events after deletion: %#v, want only a tombstone", evs)
+		}
+		checkNoPersonalData(t, evs[0].Data)
+	}
+	for _, sub := range append(young, kept) {
+		got, err := s.GetSubmission(ctx, "ffm", sub.Ref)
+		if err != nil || !reflect.DeepEqual(got.Data, sub.Data) {
+			t.Fatalf("kept submission %s: %v", sub.Ref, err)
+		}
+		for _, a := range got.Attachments {
+			if _, _, err := s.OpenFile(ctx, "ffm", a.ID); err != nil {
+				t.Fatalf("file of kept submission: %v", err)
+			}
+		}
+	}
+	// A second run finds nothing more.
+	res, err = sw.RunOnce(ctx)
+	must(t, err)
+	if res.Drafts != 0 || res.Submissions != 0 {
+		t.Fatalf("second sweep %+v", res)
+	}
+}
+
+func checkNoPersonalData(t *testing.T, m map[string]any) {
+	t.Helper()
+	for k, v := range m {
+		if s, ok := v.(string); ok && strings.Contains(s, "Mustermann") {
+			t.Fatalf("tombstone carries personal data in %s: %q", k, s)
+		}
+		if _, ok := v.(map[string]any); ok {
+			t.Fatalf("tombstone carries structured data in %s", k)
+		}
+	}
+}
+
+func testSweeperLease(t *testing.T, ns NewStore) {
+	s, another := ns(t)
+	s2 := another()
+	ctx := ctxT(t)
+	ok, err := s.AcquireLease(ctx, "sweeper", "a", time.Minute)
+	must(t, err)
+	if !ok {
+		t.Fatal("lease not taken")
+	}
+	res, err := (&engine.Sweeper{Store: s2, Holder: "b"}).RunOnce(ctx)
+	must(t, err)
+	if !res.Skipped {
+		t.Fatal("second instance swept while the lease was held")
+	}
+	ok, err = s2.AcquireLease(ctx, "sweeper", "a", time.Minute) // renewal by holder
+	must(t, err)
+	if !ok {
+		t.Fatal("holder could not renew")
+	}
+	must(t, s.ReleaseLease(ctx, "sweeper", "a"))
+	// concurrent acquisition: exactly one
+	var wins atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			st := s
+			if i%2 == 1 {
+				st = s2
+			}
+			ok, err := st.AcquireLease(ctx, "sweeper", fmt.Sprintf("h%d", i), time.Minute)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d holders took the lease", wins.Load())
+	}
+	// expired leases can be taken over
+	ok, err = s.AcquireLease(ctx, "short", "x", time.Millisecond)
+	must(t, err)
+	time.Sleep(20 * time.Millisecond)
+	ok2, err := s2.AcquireLease(ctx, "short", "y", time.Minute)
+	must(t, err)
+	if !ok || !ok2 {
+		t.Fatal("expired lease not taken over")
+	}
+}
+
+func testExportImport(t *testing.T, ns NewStore) {
+	src, _ := ns(t)
+	dst, _ := ns(t)
+	ctx := ctxT(t)
+	var subs []*engine.Submission
+	for i := 0; i < 5; i++ {
+		r := submitReq("ffm", i)
+		if i == 2 {
+			f, err := src.PutFile(ctx, "ffm", engine.NewToken(), "gross.pdf", bytes.NewReader(PDF(700<<10)))
+			must(t, err)
+			r.AttachmentIDs = []string{f.ID}
+		}
+		sub, _, err := src.Submit(ctx, r)
+		must(t, err)
+		if i == 1 {
+			sub, err = src.UpdateSubmission(ctx, "ffm", sub.Ref, 1, engine.SubmissionChange{Status: "done", Actor: "sb"})
+			must(t, err)
+		}
+		subs = append(subs, sub)
+	}
+	deletedRef := subs[4].Ref
+	must(t, src.DeleteSubmission(ctx, "ffm", deletedRef, "test", time.Time{}))
+	subs = subs[:4]
+	_, _, err := src.Submit(ctx, submitReq("of", 1)) // other tenant: not exported
+	must(t, err)
+
+	var buf bytes.Buffer
+	must(t, src.Export(ctx, engine.ExportFilter{Tenant: "ffm"}, &buf))
+	st, err := dst.Import(ctx, bytes.NewReader(buf.Bytes()))
+	must(t, err)
+	if st.Submissions != 4 || st.Files != 1 || st.Chunks != 3 || st.Events < 9 || st.Conflicts != 0 {
+		t.Fatalf("import stats %+v", st)
+	}
+	st2, err := dst.Import(ctx, bytes.NewReader(buf.Bytes()))
+	must(t, err)
+	if st2.Submissions+st2.Events+st2.Files+st2.Chunks != 0 || st2.Conflicts != 0 || st2.Skipped != st.Submissions+st.Events+st.Files+st.Chunks {
+		t.Fatalf("second import %+v (first %+v): want everything skipped", st2, st)
+	}
+	for _, want := range subs {
+		got, err := dst.GetSubmission(ctx, "ffm", want.Ref)
+		must(t, err)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("submission %s differs after import:\n%#v\n%#v", want.Ref, got, want)
+		}
+		e1, err := src.Events(ctx, "ffm", want.Ref)
+		must(t, err)
+		e2, err := dst.Events(ctx, "ffm", want.Ref)
+		must(t, err)
+		if !reflect.DeepEqual(e1, e2) {
+			t.Fatalf("events of %s differ:\n%#v\n%#v", want.Ref, e1, e2)
+		}
+		for _, a := range want.Attachments {
+			r1, _, err := src.OpenFile(ctx, "ffm", a.ID)
+			must(t, err)
+			r2, info, err := dst.OpenFile(ctx, "ffm", a.ID)
+			must(t, err)
+			b1, _ := io.ReadAll(r1)
+			b2, _ := io.ReadAll(r2)
+			r1.Close()
+			r2.Close()
+			if !bytes.Equal(b1, b2) || *info != a {
+				t.Fatalf("file %s differs after import", a.ID)
+			}
+		}
+	}
+	tomb, err := dst.Events(ctx, "ffm", deletedRef)
+	if err != nil || len(tomb) != 1 || tomb[0].Type != engine.EventDeleted {
+		t.Fatalf("tombstone not imported: %v %#v", err, tomb)
+	}
+	if l, err := dst.ListSubmissions(ctx, engine.InboxQuery{Tenant: "of"}); err != nil || len(l) != 0 {
+		t.Fatalf("other tenant leaked into export: %v", err)
+	}
+	// New numbers in the target continue after the imported ones.
+	n, _, err := dst.Submit(ctx, submitReq("ffm", 99))
+	must(t, err)
+	for _, s := range subs {
+		if s.Ref == n.Ref {
+			t.Fatalf("target reused imported reference %s", n.Ref)
+		}
+	}
+	// --since: only newer submissions
+	var since bytes.Buffer
+	must(t, src.Export(ctx, engine.ExportFilter{Tenant: "ffm", Since: time.Now().Add(time.Hour)}, &since))
+	if c := strings.Count(since.String(), `"kind":"submission"`); c != 0 {
+		t.Fatalf("--since in the future exported %d submissions", c)
+	}
+}

@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Sweeper runs the lifecycle jobs: it deletes expired drafts and, per the
+// service's retention period, submissions with their files and events,
+// leaving a tombstone event without personal data. Several server
+// instances may run it at once: each run first takes a lease in the
+// store, and only the holder works.
+type Sweeper struct {
+	Store Store
+	// Retention returns how long a service's submissions are kept after
+	// their last change. ok == false keeps them forever.
+	Retention func(serviceID string) (d time.Duration, ok bool)
+	// Holder identifies this instance (e.g. hostname:pid); default a token.
+	Holder string
+	// LeaseTTL bounds how long a crashed holder blocks others; default 5m.
+	LeaseTTL time.Duration
+	// Batch is the number of submissions deleted per service and run; default 500.
+	Batch  int
+	Now    func() time.Time // default time.Now
+	Logger *slog.Logger
+}
+
+// SweepResult counts what one run did.
+type SweepResult struct {
+	Skipped           bool // another instance holds the lease
+	Drafts            int
+	Submissions       int
+	RepairedEventLogs int
+}
+
+const sweepLease = "sweeper"
+
+// RunOnce performs one sweep if the lease can be taken.
+func (s *Sweeper) RunOnce(ctx context.Context) (SweepResult, error) {
+	var res SweepResult
+	if s.Holder == "" {
+		s.Holder = NewToken()
+	}
+	ttl := s.LeaseTTL
+	if ttl <= 0 {
+		ttl = 5 * time.Minute
+	}
+	nowf := s.Now
+	if nowf == nil {
+		nowf = time.Now
+	}
+	ok, err := s.Store.AcquireLease(ctx, sweepLease, s.Holder, ttl)
+	if err != nil {
+		return res, fmt.Errorf("sweep: %w", err)
+	}
+	if !ok {
+		res.Skipped = true
+		return res, nil
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = s.Store.ReleaseLease(rctx, sweepLease, s.Holder)
+	}()
+	if res.RepairedEventLogs, err = s.Store.RepairEvents(ctx); err != nil {
+		return res, fmt.Errorf("sweep: repair events: %w", err)
+	}
+	now := nowf()
+	if res.Drafts, err = s.Store.DeleteExpiredDrafts(ctx, now); err != nil {
+		return res, fmt.Errorf("sweep: drafts: %w", err)
+	}
+	if s.Retention == nil {
+		return res, nil
+	}
+	services, err := s.Store.SubmissionServices(ctx)
+	if err != nil {
+		return res, fmt.Errorf("sweep: %w", err)
+	}
+	batch := s.Batch
+	if batch <= 0 {
+		batch = 500
+	}
+	for _, svc := range services {
+		d, ok := s.Retention(svc)
+		if !ok {
+			continue
+		}
+		cutoff := now.Add(-d)
+		keys, err := s.Store.SubmissionsUpdatedBefore(ctx, svc, cutoff, batch)
+		if err != nil {
+			return res, fmt.Errorf("sweep: %s: %w", svc, err)
+		}
+		reason := fmt.Sprintf("retention period of %s expired", d)
+		for _, k := range keys {
+			err := s.Store.DeleteSubmission(ctx, k.Tenant, k.Ref, reason, now)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return res, fmt.Errorf("sweep: delete %s: %w", k.Ref, err)
+			}
+			if err == nil {
+				res.Submissions++
+			}
+		}
+		// Renew the lease between services so long runs keep it.
+		if _, err := s.Store.AcquireLease(ctx, sweepLease, s.Holder, ttl); err != nil {
+			return res, fmt.Errorf("sweep: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// Run sweeps every interval until ctx is done. Errors are logged, not
+// fatal.
+func (s *Sweeper) Run(ctx context.Context, interval time.Duration) {
+	log := s.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		res, err := s.RunOnce(ctx)
+		switch {
+		case err != nil:
+			log.Error("sweep failed", "err", err)
+		case !res.Skipped && (res.Drafts > 0 || res.Submissions > 0 || res.RepairedEventLogs > 0):
+			log.Info("sweep", "drafts", res.Drafts, "submissions", res.Submissions, "repaired", res.RepairedEventLogs)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,289 @@
+package mongostore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"reflect"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/mongostore/embedded"
+	"github.com/amtsform/amtsform/engine/storetest"
+)
+
+func tctx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestCrashRepair simulates a crash after the submission insert (and a
+// status change) but before the embedded events were copied to the event
+// log: the next Open finds and copies them.
+func TestCrashRepair(t *testing.T) {
+	ctx := tctx(t)
+	db := dbName()
+	crashed := open(t, db, Options{disableEventCopy: true}, true)
+	req := &engine.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: engine.ServiceRef{ID: "kita"}, Data: map[string]any{"a": int64(1)}, Office: "amt"}
+	sub, _, err := crashed.Submit(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := crashed.UpdateSubmission(ctx, "ffm", sub.Ref, 1, engine.SubmissionChange{Status: "in_review"}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := crashed.Events(ctx, "ffm", sub.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := crashed.events.CountDocuments(ctx, bson.D{}); n != 0 || len(before) != 3 {
+		t.Fatalf("before repair: %d events in the log, %d visible; want 0 and 3", n, len(before))
+	}
+	restarted := open(t, db, Options{}, false) // Open repairs
+	if n, _ := restarted.events.CountDocuments(ctx, bson.D{{Key: "submission", Value: subID("ffm", sub.Ref)}}); n != 3 {
+		t.Fatalf("after repair: %d events in the log, want 3", n)
+	}
+	var doc submissionDoc
+	if err := restarted.subs.FindOne(ctx, bson.D{{Key: "_id", Value: subID("ffm", sub.Ref)}}).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Pending || len(doc.Events) != 0 {
+		t.Fatalf("embedded events not cleared: pending=%v events=%d", doc.Pending, len(doc.Events))
+	}
+	after, err := restarted.Events(ctx, "ffm", sub.Ref)
+	if err != nil || !reflect.DeepEqual(before, after) {
+		t.Fatalf("events changed by repair: %v\n%#v\n%#v", err, before, after)
+	}
+	// Repairing again is a no-op.
+	if n, err := restarted.RepairEvents(ctx); err != nil || n != 0 {
+		t.Fatalf("second repair: %d %v", n, err)
+	}
+}
+
+// TestRestart writes through an embedded server, stops it, starts a new
+// one on the same directory and reads everything back.
+func TestRestart(t *testing.T) {
+	ctx := tctx(t)
+	dir := t.TempDir()
+	start := func() (*embedded.Server, *Store) {
+		srv, err := embedded.Start(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Connect(ctx, srv.URI(), Options{Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv, s
+	}
+	srv, s := start()
+	if _, err := embedded.Start(dir, nil); err == nil {
+		t.Fatal("second server on the same data directory started")
+	}
+	d := &engine.Draft{Tenant: "ffm", Service: engine.ServiceRef{ID: "kita"}, Data: map[string]any{"x": "ä€"}, Expires: time.Now().Add(time.Hour)}
+	if err := s.CreateDraft(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	content := storetest.PDF(400 << 10)
+	f, err := s.PutFile(ctx, "ffm", d.ID, "a.pdf", bytes.NewReader(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _, err := s.Submit(ctx, &engine.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: engine.ServiceRef{ID: "kita"},
+		Data: map[string]any{"income": int64(123456), "f": 1.5}, AttachmentIDs: []string{f.ID}, IdempotencyKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.Events(ctx, "ffm", sub.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	srv, s = start()
+	defer srv.Stop()
+	defer s.Close(ctx)
+	d2, err := s.GetDraft(ctx, "ffm", d.ID)
+	if err != nil || !reflect.DeepEqual(d2, d) {
+		t.Fatalf("draft after restart: %v\n%#v\n%#v", err, d2, d)
+	}
+	sub2, err := s.GetSubmission(ctx, "ffm", sub.Ref)
+	if err != nil || !reflect.DeepEqual(sub2, sub) {
+		t.Fatalf("submission after restart: %v\n%#v\n%#v", err, sub2, sub)
+	}
+	evs2, err := s.Events(ctx, "ffm", sub.Ref)
+	if err != nil || !reflect.DeepEqual(evs2, evs) {
+		t.Fatalf("events after restart: %v", err)
+	}
+	rc, _, err := s.OpenFile(ctx, "ffm", f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, content) {
+		t.Fatal("file differs after restart")
+	}
+	// The reference counter survived: a new submission gets a new number.
+	sub3, created, err := s.Submit(ctx, &engine.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: engine.ServiceRef{ID: "kita"}, Data: map[string]any{}})
+	if err != nil || !created || sub3.Ref == sub.Ref {
+		t.Fatalf("submit after restart: %v %v %s", err, created, sub3.Ref)
+	}
+	// So did the idempotency index.
+	if _, created, err := s.Submit(ctx, &engine.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: engine.ServiceRef{ID: "kita"},
+		Data: map[string]any{"income": int64(123456), "f": 1.5}, AttachmentIDs: []string{f.ID}, IdempotencyKey: "k"}); err != nil || created {
+		t.Fatalf("replay after restart: created=%v %v", created, err)
+	}
+}
+
+// patternReader produces n pseudo-random bytes starting with a PDF header
+// without holding them in memory.
+type patternReader struct {
+	n, off int64
+	x      uint64
+}
+
+func (r *patternReader) Read(p []byte) (int, error) {
+	if r.off >= r.n {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > r.n-r.off {
+		p = p[:r.n-r.off]
+	}
+	for i := range p {
+		if r.off < 8 {
+			p[i] = "%PDF-1.7"[r.off]
+		} else {
+			r.x = r.x*6364136223846793005 + 1442695040888963407
+			p[i] = byte(r.x >> 56)
+		}
+		r.off++
+	}
+	return len(p), nil
+}
+
+// heapPeak samples HeapAlloc until stop is closed.
+func heapPeak(stop <-chan struct{}) <-chan uint64 {
+	out := make(chan uint64, 1)
+	go func() {
+		var peak uint64
+		var ms runtime.MemStats
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+			select {
+			case <-stop:
+				out <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return out
+}
+
+// TestLargeFileStreams round-trips a 20 MiB attachment and checks that
+// the heap never grows by more than 8 MiB on the way, on the client and
+// (for the embedded store) the in-process server together.
+func TestLargeFileStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("20 MiB round trip")
+	}
+	const size = 20 << 20
+	ctx := tctx(t)
+	s := open(t, dbName(), Options{MaxFileBytes: size, MaxSubmissionBytes: size}, true)
+	// A lower GC target keeps garbage from posing as retained memory; a
+	// 16 MiB buffer anywhere on the path would still show.
+	defer debug.SetGCPercent(debug.SetGCPercent(25))
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	stop := make(chan struct{})
+	peakc := heapPeak(stop)
+
+	a, err := s.PutFile(ctx, "ffm", engine.NewToken(), "scan.pdf", &patternReader{n: size})
+	if err != nil {
+		close(stop)
+		t.Fatal(err)
+	}
+	rc, _, err := s.OpenFile(ctx, "ffm", a.ID)
+	if err != nil {
+		close(stop)
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, rc)
+	rc.Close()
+	close(stop)
+	peak := <-peakc
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.New()
+	io.Copy(want, &patternReader{n: size})
+	if n != size || !bytes.Equal(h.Sum(nil), want.Sum(nil)) || a.SHA256 != hexSum(want) {
+		t.Fatalf("round trip: %d bytes, hash match %v", n, bytes.Equal(h.Sum(nil), want.Sum(nil)))
+	}
+	growth := int64(peak) - int64(base)
+	t.Logf("20 MiB round trip: heap base %.1f MiB, peak growth %.2f MiB", float64(base)/(1<<20), float64(growth)/(1<<20))
+	if growth > 8<<20 {
+		t.Fatalf("heap grew by %.1f MiB during a 20 MiB round trip; want < 8 MiB", float64(growth)/(1<<20))
+	}
+}
+
+func hexSum(h interface{ Sum([]byte) []byte }) string {
+	const hexd = "0123456789abcdef"
+	b := h.Sum(nil)
+	out := make([]byte, 2*len(b))
+	for i, c := range b {
+		out[2*i], out[2*i+1] = hexd[c>>4], hexd[c&15]
+	}
+	return string(out)
+}
+
+// TestFerretDBConditionalUpdatesNeedLocks documents why conditional
+// updates are serialised in-process: without the lock, FerretDB v1 lets
+// several findOneAndUpdate calls with the same version filter succeed.
+// On MongoDB exactly one wins either way.
+func TestConditionalUpdateWithoutLock(t *testing.T) {
+	ctx := tctx(t)
+	s := open(t, dbName(), Options{}, true)
+	if _, err := s.drafts.InsertOne(ctx, bson.D{{Key: "_id", Value: "d"}, {Key: "version", Value: int64(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	var wins atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.drafts.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: "d"}, {Key: "version", Value: int64(1)}},
+				bson.D{{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}}}).Err()
+			if err == nil {
+				wins.Add(1)
+			} else if !errors.Is(err, context.Canceled) && !isNoDocs(err) {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("unlocked findOneAndUpdate with the same version filter: %d of 20 succeeded (MongoDB: 1)", wins.Load())
+}

@@ -48,6 +48,18 @@ type eventDoc struct {
 	Data       map[string]any `bson:"data,omitempty"`
 }
 
+// eventLogDoc is the event log of one submission in the events
+// collection: events are only ever added to it ($addToSet of the exact
+// event document, so copying twice is harmless); after deletion it holds
+// only the tombstone.
+type eventLogDoc struct {
+	ID      string     `bson:"_id"` // submission _id
+	Tenant  string     `bson:"tenant"`
+	Ref     string     `bson:"ref"`
+	Events  []eventDoc `bson:"events"`
+	Deleted *eventDoc  `bson:"deleted,omitempty"` // tombstone
+}
+
 type submissionDoc struct {
 	ID          string          `bson:"_id"` // tenant/ref
 	Ref         string          `bson:"ref"`

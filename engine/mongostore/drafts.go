@@ -63,11 +63,14 @@ func (s *Store) UpdateDraft(ctx context.Context, d *engine.Draft) error {
 	defer cancel()
 	defer lockKey("drafts", d.ID)()
 	t := now()
-	filter := bson.D{
-		{Key: "_id", Value: d.ID},
+	cond := bson.D{
 		{Key: "tenant", Value: d.Tenant},
 		{Key: "version", Value: d.Version},
 		{Key: "expires", Value: bson.D{{Key: "$gt", Value: t}}},
+	}
+	check := func(raw bson.Raw) bool {
+		var cur draftDoc
+		return bson.Unmarshal(raw, &cur) == nil && cur.Tenant == d.Tenant && cur.Version == d.Version && cur.Expires.After(t)
 	}
 	update := bson.D{
 		{Key: "$set", Value: bson.D{
@@ -78,15 +81,17 @@ func (s *Store) UpdateDraft(ctx context.Context, d *engine.Draft) error {
 		}},
 		{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
 	}
-	var doc draftDoc
-	err := s.drafts.FindOneAndUpdate(ctx, filter, update,
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&doc)
-	if err == nil {
+	raw, err := s.condUpdate(ctx, s.drafts, d.ID, cond, check, update)
+	if err != nil {
+		return fmt.Errorf("mongostore: update draft: %w", err)
+	}
+	if raw != nil {
+		var doc draftDoc
+		if err := bson.Unmarshal(raw, &doc); err != nil {
+			return fmt.Errorf("mongostore: update draft: %w", err)
+		}
 		d.Version, d.Updated, d.Expires = doc.Version, doc.Updated.UTC(), doc.Expires.UTC()
 		return nil
-	}
-	if !isNoDocs(err) {
-		return fmt.Errorf("mongostore: update draft: %w", err)
 	}
 	// No match: tell apart unknown, expired and stale.
 	cur, gerr := s.GetDraft(ctx, d.Tenant, d.ID)
@@ -101,12 +106,17 @@ func (s *Store) UpdateDraft(ctx context.Context, d *engine.Draft) error {
 func (s *Store) DeleteDraft(ctx context.Context, tenant, id string) error {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
-	res, err := s.drafts.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "tenant", Value: tenant}})
+	var doc draftDoc
+	err := s.drafts.FindOne(ctx, bson.D{{Key: "_id", Value: id}},
+		options.FindOne().SetProjection(bson.D{{Key: "tenant", Value: 1}})).Decode(&doc)
+	if isNoDocs(err) || (err == nil && doc.Tenant != tenant) {
+		return fmt.Errorf("draft: %w", engine.ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("mongostore: delete draft: %w", err)
 	}
-	if res.DeletedCount == 0 {
-		return fmt.Errorf("draft: %w", engine.ErrNotFound)
+	if _, err := s.drafts.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+		return fmt.Errorf("mongostore: delete draft: %w", err)
 	}
 	_, err = s.deleteOwnerFiles(ctx, id)
 	return err

@@ -86,7 +86,7 @@ func (s *Store) PutFile(ctx context.Context, tenant, owner, name string, r io.Re
 	fail := func(err error) (*engine.Attachment, error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.OpTimeout)
 		defer cancel()
-		_, _ = s.chunks.DeleteMany(cctx, bson.D{{Key: "files_id", Value: id}})
+		_ = s.deleteChunks(cctx, id, written)
 		return nil, err
 	}
 	for {
@@ -224,21 +224,37 @@ func (s *Store) DeleteFile(ctx context.Context, tenant, id string) error {
 	return s.removeFile(ctx, id)
 }
 
+// removeFile deletes the chunks (by _id, computed from the length) and
+// then the file document, so a crash in between leaves a file document
+// that the next attempt finds again.
 func (s *Store) removeFile(ctx context.Context, id string) error {
-	// File document first: a file is never visible with missing chunks.
-	if _, err := s.files.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+	var fd fileDoc
+	err := s.files.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&fd)
+	if isNoDocs(err) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("mongostore: delete file: %w", err)
 	}
-	if _, err := s.chunks.DeleteMany(ctx, bson.D{{Key: "files_id", Value: id}}); err != nil {
-		return fmt.Errorf("mongostore: delete chunks: %w", err)
+	n := int((fd.Length + chunkSize - 1) / chunkSize)
+	if err := s.deleteChunks(ctx, id, n); err != nil {
+		return err
+	}
+	if _, err := s.files.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+		return fmt.Errorf("mongostore: delete file: %w", err)
 	}
 	return nil
 }
 
-func (s *Store) exists(ctx context.Context, sid string) bool {
-	n, err := s.subs.CountDocuments(ctx, bson.D{{Key: "_id", Value: sid}})
-	return err != nil || n > 0 // on error, assume it exists (never delete by mistake)
+func (s *Store) deleteChunks(ctx context.Context, id string, n int) error {
+	for i := 0; i < n; i++ {
+		if _, err := s.chunks.DeleteOne(ctx, bson.D{{Key: "_id", Value: chunkID(id, i)}}); err != nil {
+			return fmt.Errorf("mongostore: delete chunk: %w", err)
+		}
+	}
+	return nil
 }
+
 
 // deleteOwnerFiles removes the files uploaded for a draft that are not
 // attached to an existing submission.

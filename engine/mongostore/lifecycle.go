@@ -68,10 +68,21 @@ func (s *Store) DeleteExpiredDrafts(ctx context.Context, t time.Time) (int, erro
 	n := 0
 	for _, d := range ids {
 		unlock := lockKey("drafts", d.ID)
-		res, err := s.drafts.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "expires", Value: bson.D{{Key: "$lte", Value: t}}}})
+		var cur draftDoc
+		err := s.drafts.FindOne(ctx, bson.D{{Key: "_id", Value: d.ID}}).Decode(&cur)
+		var res *mongo.DeleteResult
+		if err == nil && !cur.Expires.After(t) { // still expired (not extended meanwhile)
+			res, err = s.drafts.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}})
+		}
 		unlock()
+		if isNoDocs(err) {
+			continue
+		}
 		if err != nil {
 			return n, fmt.Errorf("mongostore: delete draft: %w", err)
+		}
+		if res == nil {
+			continue
 		}
 		n += int(res.DeletedCount)
 		if _, err := s.deleteOwnerFiles(ctx, d.ID); err != nil {
@@ -157,20 +168,33 @@ func (s *Store) DeleteSubmission(ctx context.Context, tenant, ref, reason string
 		Data: map[string]any{"reason": reason, "service": doc.Service.ID, "version": doc.Service.Version,
 			"created": doc.Created, "files": int64(len(doc.Attachments))},
 	}
-	if _, err := s.events.InsertOne(ctx, tomb); err != nil && !mongo.IsDuplicateKeyError(err) {
-		return fmt.Errorf("mongostore: tombstone: %w", err)
+	var log eventLogDoc
+	if err := s.events.FindOne(ctx, bson.D{{Key: "_id", Value: sid}}).Decode(&log); err == nil && log.Deleted != nil {
+		tomb = *log.Deleted // a repeated attempt keeps the first tombstone
 	}
-	if _, err := s.events.DeleteMany(ctx, bson.D{{Key: "submission", Value: sid}, {Key: "_id", Value: bson.D{{Key: "$ne", Value: tomb.ID}}}}); err != nil {
-		return fmt.Errorf("mongostore: delete events: %w", err)
+	wipe := func() error {
+		_, err := s.events.UpdateOne(ctx, bson.D{{Key: "_id", Value: sid}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "tenant", Value: tenant}, {Key: "ref", Value: ref},
+				{Key: "events", Value: bson.A{}}, {Key: "deleted", Value: tomb}}}},
+			options.UpdateOne().SetUpsert(true))
+		if err != nil {
+			return fmt.Errorf("mongostore: tombstone: %w", err)
+		}
+		return nil
+	}
+	if err := wipe(); err != nil {
+		return err
 	}
 	for _, a := range doc.Attachments {
 		if err := s.removeFile(ctx, a.ID); err != nil {
 			return err
 		}
 	}
-	defer lockKey("submissions", sid)()
-	if _, err := s.subs.DeleteOne(ctx, bson.D{{Key: "_id", Value: sid}}); err != nil {
+	unlock := lockKey("submissions", sid)
+	_, err = s.subs.DeleteOne(ctx, bson.D{{Key: "_id", Value: sid}})
+	unlock()
+	if err != nil {
 		return fmt.Errorf("mongostore: delete submission: %w", err)
 	}
-	return nil
+	return wipe() // again, in case an event copy raced with the deletion
 }

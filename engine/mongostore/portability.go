@@ -24,7 +24,7 @@ import (
 //	{"kind":"submission","doc":{...}}
 //	{"kind":"chunk","doc":{...}}     all chunks of a file precede it
 //	{"kind":"file","doc":{...}}
-//	{"kind":"event","doc":{...}}
+//	{"kind":"events","doc":{...}}    a submission's event log
 //
 // "doc" is the stored document in canonical MongoDB Extended JSON, so
 // every BSON type (int32/int64/double, dates, binary) survives the trip;
@@ -96,15 +96,15 @@ func (s *Store) Export(ctx context.Context, f engine.ExportFilter, w io.Writer) 
 		evFilter = append(evFilter, bson.E{Key: "tenant", Value: f.Tenant})
 	}
 	err = s.each(ctx, s.events, evFilter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}), func(raw bson.Raw) error {
-		var e eventDoc
-		if err := bson.Unmarshal(raw, &e); err != nil {
+		var l eventLogDoc
+		if err := bson.Unmarshal(raw, &l); err != nil {
 			return err
 		}
-		keep := subs[e.Submission] || (e.Type == engine.EventDeleted && !e.At.Before(f.Since))
+		keep := subs[l.ID] || (l.Deleted != nil && !l.Deleted.At.Before(f.Since))
 		if !keep {
 			return nil
 		}
-		return writeDoc(bw, "event", raw)
+		return writeDoc(bw, "events", raw)
 	})
 	if err != nil {
 		return err
@@ -218,8 +218,17 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (engine.ImportStats, er
 		switch l.Kind {
 		case "submission":
 			c, counter = s.subs, &st.Submissions
-		case "event":
-			c, counter = s.events, &st.Events
+		case "events":
+			changed, err := s.importEventLog(ctx, doc)
+			if err != nil {
+				return st, fmt.Errorf("import line %d: %w", line, err)
+			}
+			if changed {
+				st.Events++
+			} else {
+				st.Skipped++
+			}
+			continue
 		case "chunk":
 			c, counter = s.chunks, &st.Chunks
 		case "file":
@@ -320,6 +329,55 @@ func docID(doc bson.D) any {
 		}
 	}
 	return nil
+}
+
+// importEventLog merges an event log into the target's: events are added
+// with $addToSet (as raw documents), a tombstone is kept if present.
+func (s *Store) importEventLog(ctx context.Context, doc bson.D) (bool, error) {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	b, err := bson.Marshal(doc)
+	if err != nil {
+		return false, err
+	}
+	raw := bson.Raw(b)
+	sid, _ := raw.Lookup("_id").StringValueOK()
+	tenant, _ := raw.Lookup("tenant").StringValueOK()
+	ref, _ := raw.Lookup("ref").StringValueOK()
+	before, err := s.events.FindOne(ctx, bson.D{{Key: "_id", Value: sid}}).Raw()
+	if err != nil && !isNoDocs(err) {
+		return false, err
+	}
+	evs := bson.A{}
+	if arr, ok := raw.Lookup("events").ArrayOK(); ok {
+		vals, err := arr.Values()
+		if err != nil {
+			return false, err
+		}
+		for _, v := range vals {
+			evs = append(evs, v)
+		}
+	}
+	if err := s.appendLog(ctx, sid, tenant, ref, evs); err != nil {
+		return false, err
+	}
+	if del, ok := raw.Lookup("deleted").DocumentOK(); ok {
+		var have eventLogDoc
+		if err := s.events.FindOne(ctx, bson.D{{Key: "_id", Value: sid}}).Decode(&have); err != nil {
+			return false, err
+		}
+		if have.Deleted == nil {
+			if _, err := s.events.UpdateOne(ctx, bson.D{{Key: "_id", Value: sid}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "deleted", Value: del}}}}); err != nil {
+				return false, err
+			}
+		}
+	}
+	after, err := s.events.FindOne(ctx, bson.D{{Key: "_id", Value: sid}}).Raw()
+	if err != nil {
+		return false, err
+	}
+	return !bytes.Equal(before, after), nil
 }
 
 // importCounter raises the target counter to at least the imported value,

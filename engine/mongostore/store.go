@@ -57,6 +57,10 @@ type Store struct {
 
 	drafts, subs, events, counters, leases, files, chunks *mongo.Collection
 
+	// ferret is set when the server is FerretDB, whose findAndModify is
+	// not atomic and which pushes down only {_id: x} filters.
+	ferret bool
+
 	poolMu sync.Mutex
 	pools  map[string]*refPool
 
@@ -123,6 +127,11 @@ func Open(ctx context.Context, client *mongo.Client, opts Options) (*Store, erro
 		copyQ:    make(chan string, 1024),
 		copyDone: make(chan struct{}),
 	}
+	var bi bson.M
+	if err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&bi); err != nil {
+		return nil, fmt.Errorf("mongostore: buildInfo: %w", err)
+	}
+	_, s.ferret = bi["ferretdbVersion"]
 	if err := s.ensureIndexes(ctx); err != nil {
 		return nil, err
 	}
@@ -149,9 +158,8 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			{Keys: bson.D{{Key: "pending", Value: 1}}},
 			{Keys: bson.D{{Key: "tenant", Value: 1}, {Key: "created", Value: 1}}, Options: options.Index().SetName("export")},
 		},
-		s.events: {
-			{Keys: bson.D{{Key: "submission", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("by_submission")},
-			{Keys: bson.D{{Key: "tenant", Value: 1}, {Key: "at", Value: 1}}},
+		s.events: { // one log document per submission, _id = submission _id
+			{Keys: bson.D{{Key: "tenant", Value: 1}}},
 		},
 		s.files: {
 			{Keys: bson.D{{Key: "metadata.owner", Value: 1}}},
@@ -229,6 +237,47 @@ func lockKey(parts ...string) func() {
 }
 
 func isNoDocs(err error) bool { return errors.Is(err, mongo.ErrNoDocuments) }
+
+// condUpdate applies update to document id if it satisfies cond (a
+// MongoDB filter) / check (the same condition in Go) and returns the
+// updated document, or nil if it does not match. The caller holds the
+// document's key lock. On MongoDB this is one atomic findOneAndUpdate; on
+// FerretDB, where that is not atomic and any filter beyond {_id} is a full
+// scan, the condition is checked in Go on an _id lookup under the lock.
+func (s *Store) condUpdate(ctx context.Context, c *mongo.Collection, id string, cond bson.D, check func(bson.Raw) bool, update bson.D) (bson.Raw, error) {
+	byID := bson.D{{Key: "_id", Value: id}}
+	after := options.FindOneAndUpdate().SetReturnDocument(options.After)
+	if !s.ferret {
+		raw, err := c.FindOneAndUpdate(ctx, append(byID, cond...), update, after).Raw()
+		if isNoDocs(err) {
+			return nil, nil
+		}
+		return raw, err
+	}
+	raw, err := c.FindOne(ctx, byID).Raw()
+	if isNoDocs(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !check(raw) {
+		return nil, nil
+	}
+	raw, err = c.FindOneAndUpdate(ctx, byID, update, after).Raw()
+	if isNoDocs(err) {
+		return nil, nil
+	}
+	return raw, err
+}
+
+// exists reports whether a submission exists (an _id lookup). On error
+// it answers true, so that nothing is deleted by mistake.
+func (s *Store) exists(ctx context.Context, sid string) bool {
+	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
+		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	return !isNoDocs(err)
+}
 
 // subID is the _id of a submission: reference numbers are unique per
 // tenant, so the tenant is part of the key.

@@ -200,20 +200,22 @@ func (s *Store) UpdateSubmission(ctx context.Context, tenant, ref string, expect
 		evs[i].ID, evs[i].Tenant, evs[i].Submission, evs[i].Ref = eventID(sid, at, i), tenant, sid, ref
 		evs[i].At, evs[i].Actor = at, ch.Actor
 	}
-	var doc submissionDoc
-	err = s.subs.FindOneAndUpdate(ctx,
-		bson.D{{Key: "_id", Value: sid}, {Key: "version", Value: expectVersion}},
+	raw, err := s.condUpdate(ctx, s.subs, sid,
+		bson.D{{Key: "version", Value: expectVersion}},
+		func(r bson.Raw) bool { v, _ := r.Lookup("version").AsInt64OK(); return v == expectVersion },
 		bson.D{
 			{Key: "$set", Value: set},
 			{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
 			{Key: "$push", Value: bson.D{{Key: "events", Value: bson.D{{Key: "$each", Value: evs}}}}},
-		},
-		options.FindOneAndUpdate().SetReturnDocument(options.After), // FerretDB: no projection here
-	).Decode(&doc)
-	if isNoDocs(err) {
+		})
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: update submission: %w", err)
+	}
+	if raw == nil {
 		return nil, fmt.Errorf("submission %s version %d: %w", ref, expectVersion, engine.ErrConflict)
 	}
-	if err != nil {
+	var doc submissionDoc
+	if err := bson.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("mongostore: update submission: %w", err)
 	}
 	s.enqueueCopy(sid)
@@ -272,22 +274,34 @@ func (s *Store) AppendEvent(ctx context.Context, ev *engine.Event) error {
 	if ev.ID == "" {
 		ev.ID = eventID(sid, ev.At, 0)
 	}
-	n, err := s.subs.CountDocuments(ctx, bson.D{{Key: "_id", Value: sid}})
+	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
+		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	if isNoDocs(err) {
+		return fmt.Errorf("submission %s: %w", ev.Submission, engine.ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("mongostore: append event: %w", err)
 	}
-	if n == 0 {
-		return fmt.Errorf("submission %s: %w", ev.Submission, engine.ErrNotFound)
-	}
 	doc := eventDoc{ID: ev.ID, Tenant: ev.Tenant, Submission: sid, Ref: ev.Submission,
 		Type: ev.Type, At: ev.At, Actor: ev.Actor, Data: ev.Data}
-	if _, err := s.events.InsertOne(ctx, doc); err != nil {
-		if mongo.IsDuplicateKeyError(err) {
-			return fmt.Errorf("event %s: %w", ev.ID, engine.ErrConflict)
-		}
+	if err := s.appendLog(ctx, sid, ev.Tenant, ev.Submission, bson.A{doc}); err != nil {
 		return fmt.Errorf("mongostore: append event: %w", err)
 	}
 	return nil
+}
+
+// appendLog adds events to a submission's log document (creating it).
+func (s *Store) appendLog(ctx context.Context, sid, tenant, ref string, evs bson.A) error {
+	_, err := s.events.UpdateOne(ctx, bson.D{{Key: "_id", Value: sid}},
+		bson.D{
+			{Key: "$set", Value: bson.D{{Key: "tenant", Value: tenant}, {Key: "ref", Value: ref}}},
+			{Key: "$addToSet", Value: bson.D{{Key: "events", Value: bson.D{{Key: "$each", Value: evs}}}}},
+		},
+		options.UpdateOne().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) { // concurrent upsert: the document exists now
+		return s.appendLog(ctx, sid, tenant, ref, evs)
+	}
+	return err
 }
 
 // Events implements engine.Store: the event log merged with embedded
@@ -296,26 +310,26 @@ func (s *Store) Events(ctx context.Context, tenant, ref string) ([]engine.Event,
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
 	sid := subID(tenant, ref)
-	cur, err := s.events.Find(ctx, bson.D{{Key: "submission", Value: sid}})
-	if err != nil {
-		return nil, fmt.Errorf("mongostore: events: %w", err)
-	}
-	var docs []eventDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("mongostore: events: %w", err)
+	var log eventLogDoc
+	lerr := s.events.FindOne(ctx, bson.D{{Key: "_id", Value: sid}}).Decode(&log)
+	if lerr != nil && !isNoDocs(lerr) {
+		return nil, fmt.Errorf("mongostore: events: %w", lerr)
 	}
 	var sub submissionDoc
-	err = s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
+	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
 		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 1}})).Decode(&sub)
 	if err != nil && !isNoDocs(err) {
 		return nil, fmt.Errorf("mongostore: events: %w", err)
 	}
-	if isNoDocs(err) && len(docs) == 0 {
+	if isNoDocs(err) && isNoDocs(lerr) {
 		return nil, fmt.Errorf("submission %s: %w", ref, engine.ErrNotFound)
+	}
+	if log.Deleted != nil {
+		log.Events = append(log.Events, *log.Deleted)
 	}
 	seen := map[string]bool{}
 	var out []engine.Event
-	for _, list := range [][]eventDoc{docs, sub.Events} {
+	for _, list := range [][]eventDoc{log.Events, sub.Events} {
 		for i := range list {
 			if !seen[list[i].ID] {
 				seen[list[i].ID] = true
@@ -357,52 +371,44 @@ func (s *Store) copyLoop() {
 // collection. Inserts are idempotent (event ids are fixed); the embedded
 // list is cleared only if no new event was pushed meanwhile.
 func (s *Store) copyEvents(ctx context.Context, sid string) error {
-	var doc submissionDoc
-	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
-		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 1}, {Key: "version", Value: 1}, {Key: "pending", Value: 1}})).Decode(&doc)
+	raw, err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
+		options.FindOne().SetProjection(bson.D{{Key: "tenant", Value: 1}, {Key: "ref", Value: 1}, {Key: "events", Value: 1}, {Key: "version", Value: 1}})).Raw()
 	if isNoDocs(err) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if len(doc.Events) > 0 {
-		docs := make([]any, len(doc.Events))
-		for i := range doc.Events {
-			docs[i] = doc.Events[i]
+	tenant, _ := raw.Lookup("tenant").StringValueOK()
+	ref, _ := raw.Lookup("ref").StringValueOK()
+	version, _ := raw.Lookup("version").AsInt64OK()
+	// The events are passed on as raw BSON: $addToSet compares documents
+	// byte for byte, and re-encoding a decoded map could reorder keys.
+	evs := bson.A{}
+	if arr, ok := raw.Lookup("events").ArrayOK(); ok {
+		vals, err := arr.Values()
+		if err != nil {
+			return err
 		}
-		_, err = s.events.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-		if err != nil && !allDuplicates(err) {
+		for _, v := range vals {
+			evs = append(evs, v)
+		}
+	}
+	if len(evs) > 0 {
+		if err := s.appendLog(ctx, sid, tenant, ref, evs); err != nil {
 			return err
 		}
 	}
 	defer lockKey("submissions", sid)()
-	res, err := s.subs.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: sid}, {Key: "version", Value: doc.Version}},
+	upd, err := s.condUpdate(ctx, s.subs, sid,
+		bson.D{{Key: "version", Value: version}},
+		func(r bson.Raw) bool { v, _ := r.Lookup("version").AsInt64OK(); return v == version },
 		bson.D{{Key: "$set", Value: bson.D{{Key: "events", Value: bson.A{}}, {Key: "pending", Value: false}}}})
-	if err == nil && res.MatchedCount == 0 && !s.exists(ctx, sid) {
+	if err == nil && upd == nil && !s.exists(ctx, sid) {
 		// deleted meanwhile (retention): do not leave copied events behind
-		_, err = s.events.DeleteMany(ctx, bson.D{{Key: "submission", Value: sid}, {Key: "_id", Value: bson.D{{Key: "$ne", Value: tombstoneID(sid)}}}})
+		_, err = s.events.UpdateOne(ctx, bson.D{{Key: "_id", Value: sid}}, bson.D{{Key: "$set", Value: bson.D{{Key: "events", Value: bson.A{}}}}})
 	}
 	return err
-}
-
-// allDuplicates reports whether every write error of a bulk insert is a
-// duplicate key.
-func allDuplicates(err error) bool {
-	var bwe mongo.BulkWriteException
-	if errors.As(err, &bwe) {
-		if bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
-			return false
-		}
-		for _, we := range bwe.WriteErrors {
-			if !mongo.IsDuplicateKeyError(we) {
-				return false
-			}
-		}
-		return true
-	}
-	return mongo.IsDuplicateKeyError(err)
 }
 
 // RepairEvents implements engine.Store.

@@ -255,7 +255,6 @@ func (s *Store) deleteChunks(ctx context.Context, id string, n int) error {
 	return nil
 }
 
-
 // deleteOwnerFiles removes the files uploaded for a draft that are not
 // attached to an existing submission.
 func (s *Store) deleteOwnerFiles(ctx context.Context, owner string) (int, error) {

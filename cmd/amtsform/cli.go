@@ -20,6 +20,8 @@ var commands = map[string]command{
 	"test":     {"run the spec tests written beside each service", runTest},
 	"compile":  {"print the compiled form model (or a JSON Schema) as JSON", runCompile},
 	"validate": {"validate one JSON document against a service", runValidate},
+	"export":   {"write submissions, events and files as NDJSON to stdout", runExport},
+	"import":   {"read an export file into the store (idempotent)", runImport},
 }
 
 // Main runs the amtsform command line with os.Args and returns the exit code.

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+// runImport implements 'amtsform import file.ndjson' ("-" reads stdin).
+func runImport(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf storeFlags
+	sf.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: amtsform import [store flags] file.ndjson")
+		fmt.Fprintln(stderr, "\nReads the output of 'amtsform export'. Records already present are skipped,")
+		fmt.Fprintln(stderr, "so importing the same file twice creates no duplicates.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	var in io.Reader = os.Stdin
+	if name := fs.Arg(0); name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return storeError(stderr, "import", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	ctx := context.Background()
+	s, closeFn, err := openStore(ctx, sf.uri, sf.dataDir)
+	if err != nil {
+		return storeError(stderr, "import", err)
+	}
+	defer closeFn()
+	st, err := s.Import(ctx, in)
+	fmt.Fprintf(stdout, "imported: %d submissions, %d event logs, %d files (%d chunks), %d counters; %d already present, %d conflicts\n",
+		st.Submissions, st.Events, st.Files, st.Chunks, st.Counters, st.Skipped, st.Conflicts)
+	if err != nil {
+		return storeError(stderr, "import", err)
+	}
+	if st.Conflicts > 0 {
+		fmt.Fprintln(stderr, "amtsform import: some records exist in the target with different content and were left unchanged")
+		return 1
+	}
+	return 0
+}

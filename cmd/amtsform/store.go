@@ -45,7 +45,13 @@ func openStore(ctx context.Context, uri, dataDir string) (engine.Store, func(), 
 		return nil, nil, err
 	}
 	s, err := mongostore.Connect(ctx, srv.URI(), mongostore.Options{Logger: log})
+	if err == nil {
+		err = srv.IndexIDs(ctx)
+	}
 	if err != nil {
+		if s != nil {
+			closeStore(s)
+		}
 		_ = srv.Stop()
 		return nil, nil, err
 	}

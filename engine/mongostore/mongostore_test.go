@@ -19,7 +19,8 @@ import (
 // Each test gets its own database, dropped afterwards.
 
 var (
-	testURI  string
+	testURI    string
+	testServer *embedded.Server // nil when testing against MongoDB
 	dbSerial atomic.Int64
 	quiet    = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 )
@@ -43,7 +44,7 @@ func runMain(m *testing.M) int {
 			return 1
 		}
 		defer srv.Stop()
-		testURI = srv.URI()
+		testURI, testServer = srv.URI(), srv
 	}
 	return m.Run()
 }
@@ -65,6 +66,11 @@ func open(t testing.TB, db string, opts Options, drop bool) *Store {
 	s, err := Connect(ctx, testURI, opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if testServer != nil && os.Getenv("AMTSFORM_TEST_NO_ID_INDEX") == "" {
+		if err := testServer.IndexIDs(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

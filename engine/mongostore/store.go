@@ -169,6 +169,13 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			{Keys: bson.D{{Key: "files_id", Value: 1}, {Key: "n", Value: 1}}, Options: options.Index().SetUnique(true)}, // GridFS standard
 		},
 	}
+	// Create every collection up front (so that the embedded store can
+	// index them, see embedded.Server.IndexIDs).
+	for _, c := range []*mongo.Collection{s.drafts, s.subs, s.events, s.counters, s.leases, s.files, s.chunks} {
+		if err := s.db.CreateCollection(ctx, c.Name()); err != nil && !isNamespaceExists(err) {
+			return fmt.Errorf("mongostore: create collection %s: %w", c.Name(), err)
+		}
+	}
 	for c, models := range idx {
 		// One at a time: FerretDB v1.24 panics on createIndexes with
 		// several indexes that all exist already.
@@ -234,6 +241,11 @@ func lockKey(parts ...string) func() {
 	m := &keyLocks[h.Sum32()%uint32(len(keyLocks))]
 	m.Lock()
 	return m.Unlock
+}
+
+func isNamespaceExists(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && (ce.Code == 48 || ce.Name == "NamespaceExists")
 }
 
 func isNoDocs(err error) bool { return errors.Is(err, mongo.ErrNoDocuments) }

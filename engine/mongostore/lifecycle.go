@@ -173,10 +173,17 @@ func (s *Store) DeleteSubmission(ctx context.Context, tenant, ref, reason string
 		tomb = *log.Deleted // a repeated attempt keeps the first tombstone
 	}
 	wipe := func() error {
-		_, err := s.events.UpdateOne(ctx, bson.D{{Key: "_id", Value: sid}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "tenant", Value: tenant}, {Key: "ref", Value: ref},
-				{Key: "events", Value: bson.A{}}, {Key: "deleted", Value: tomb}}}},
-			options.UpdateOne().SetUpsert(true))
+		defer lockKey("events", sid)()
+		var err error
+		for attempt := 0; attempt < 3; attempt++ {
+			_, err = s.events.UpdateOne(ctx, bson.D{{Key: "_id", Value: sid}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "tenant", Value: tenant}, {Key: "ref", Value: ref},
+					{Key: "events", Value: bson.A{}}, {Key: "deleted", Value: tomb}}}},
+				options.UpdateOne().SetUpsert(true))
+			if !mongo.IsDuplicateKeyError(err) { // a concurrent upsert created it: update again
+				break
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("mongostore: tombstone: %w", err)
 		}

@@ -95,6 +95,20 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, newStore)
 }
 
+// TestContractMongoPath runs the suite with the conditional updates the
+// MongoDB way (condition in the findOneAndUpdate filter) when testing
+// on the embedded store, so that code path is covered without MongoDB.
+func TestContractMongoPath(t *testing.T) {
+	if testServer == nil {
+		t.Skip("already covered by TestContract against MongoDB")
+	}
+	storetest.Run(t, func(t *testing.T) (engine.Store, func() engine.Store) {
+		db := dbName()
+		s := open(t, db, Options{mongoPath: true}, true)
+		return s, func() engine.Store { return open(t, db, Options{mongoPath: true}, false) }
+	})
+}
+
 func TestFileLimits(t *testing.T) {
 	s := open(t, dbName(), Options{MaxFileBytes: 300 << 10, MaxSubmissionBytes: 700 << 10}, true)
 	storetest.FileLimits(t, s, 300<<10, 700<<10)

@@ -45,6 +45,9 @@ type Options struct {
 	// disableEventCopy leaves embedded events in place (tests simulate a
 	// crash between the submission insert and the event copy).
 	disableEventCopy bool
+	// mongoPath uses the MongoDB code path (conditions in the filter) even
+	// on FerretDB, so tests without MongoDB exercise it too.
+	mongoPath bool
 }
 
 // Store is the MongoDB implementation of engine.Store.
@@ -132,6 +135,7 @@ func Open(ctx context.Context, client *mongo.Client, opts Options) (*Store, erro
 		return nil, fmt.Errorf("mongostore: buildInfo: %w", err)
 	}
 	_, s.ferret = bi["ferretdbVersion"]
+	s.ferret = s.ferret && !opts.mongoPath
 	if err := s.ensureIndexes(ctx); err != nil {
 		return nil, err
 	}

@@ -292,6 +292,7 @@ func (s *Store) AppendEvent(ctx context.Context, ev *engine.Event) error {
 
 // appendLog adds events to a submission's log document (creating it).
 func (s *Store) appendLog(ctx context.Context, sid, tenant, ref string, evs bson.A) error {
+	defer lockKey("events", sid)() // FerretDB updates are read-modify-write
 	_, err := s.events.UpdateOne(ctx, bson.D{{Key: "_id", Value: sid}},
 		bson.D{
 			{Key: "$set", Value: bson.D{{Key: "tenant", Value: tenant}, {Key: "ref", Value: ref}}},
@@ -299,7 +300,8 @@ func (s *Store) appendLog(ctx context.Context, sid, tenant, ref string, evs bson
 		},
 		options.UpdateOne().SetUpsert(true))
 	if mongo.IsDuplicateKeyError(err) { // concurrent upsert: the document exists now
-		return s.appendLog(ctx, sid, tenant, ref, evs)
+		_, err = s.events.UpdateOne(ctx, bson.D{{Key: "_id", Value: sid}},
+			bson.D{{Key: "$addToSet", Value: bson.D{{Key: "events", Value: bson.D{{Key: "$each", Value: evs}}}}}})
 	}
 	return err
 }

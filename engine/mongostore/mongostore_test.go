@@ -21,8 +21,8 @@ import (
 var (
 	testURI    string
 	testServer *embedded.Server // nil when testing against MongoDB
-	dbSerial atomic.Int64
-	quiet    = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	dbSerial   atomic.Int64
+	quiet      = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 )
 
 func TestMain(m *testing.M) {

@@ -76,9 +76,14 @@ type submissionDoc struct {
 	IdemKey     string          `bson:"idemKey"`
 	Idem        string          `bson:"idem"` // unique: tenant-scoped key, or the _id when no key
 	PayloadHash string          `bson:"payloadHash"`
-	// Events written together with this document that are not yet in the
-	// events collection; Pending is true while there are any.
+	// Events are the first events (submitted, routed), written with the
+	// submission in one insert and kept with it. Outbox holds events of
+	// later changes, written atomically with the change, until they are
+	// copied to the submission's log in the events collection right
+	// after; Pending is true while the outbox is not empty (a crash in
+	// between is repaired by RepairEvents on the next start).
 	Events  []eventDoc `bson:"events"`
+	Outbox  []eventDoc `bson:"outbox"`
 	Pending bool       `bson:"pending"`
 }
 

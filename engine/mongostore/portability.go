@@ -302,8 +302,7 @@ func (s *Store) insertOrCompare(ctx context.Context, c *mongo.Collection, doc bs
 }
 
 // sameDoc compares two documents by content. Submissions are compared
-// without the embedded event outbox, which the store clears after
-// copying the events.
+// without the event outbox, which the store clears after copying it.
 func sameDoc(a, b bson.Raw) bool {
 	strip := func(r bson.Raw) bson.D {
 		var d, out bson.D
@@ -311,7 +310,7 @@ func sameDoc(a, b bson.Raw) bool {
 			return nil
 		}
 		for _, e := range d {
-			if e.Key != "events" && e.Key != "pending" {
+			if e.Key != "outbox" && e.Key != "pending" {
 				out = append(out, e)
 			}
 		}

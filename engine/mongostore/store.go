@@ -67,10 +67,8 @@ type Store struct {
 	poolMu sync.Mutex
 	pools  map[string]*refPool
 
-	copyQ    chan string
-	copyDone chan struct{}
-	closeMu  sync.Mutex
-	closed   bool
+	closeMu sync.Mutex
+	closed  bool
 }
 
 var _ engine.Store = (*Store)(nil)
@@ -127,8 +125,6 @@ func Open(ctx context.Context, client *mongo.Client, opts Options) (*Store, erro
 		files:    db.Collection("files.files"),
 		chunks:   db.Collection("files.chunks"),
 		pools:    map[string]*refPool{},
-		copyQ:    make(chan string, 1024),
-		copyDone: make(chan struct{}),
 	}
 	var bi bson.M
 	if err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&bi); err != nil {
@@ -144,7 +140,6 @@ func Open(ctx context.Context, client *mongo.Client, opts Options) (*Store, erro
 	} else if n > 0 {
 		s.log.Warn("repaired event log after an interrupted write", "submissions", n)
 	}
-	go s.copyLoop()
 	return s, nil
 }
 
@@ -192,8 +187,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the background event copier and, if the Store created the
-// client, disconnects it.
+// Close disconnects the client if the Store created it.
 func (s *Store) Close(ctx context.Context) error {
 	s.closeMu.Lock()
 	if s.closed {
@@ -201,13 +195,7 @@ func (s *Store) Close(ctx context.Context) error {
 		return nil
 	}
 	s.closed = true
-	close(s.copyQ)
 	s.closeMu.Unlock()
-	select {
-	case <-s.copyDone:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 	if s.owned {
 		return s.client.Disconnect(ctx)
 	}

@@ -96,7 +96,7 @@ func (s *Store) Submit(ctx context.Context, req *engine.SubmitRequest) (*engine.
 			Data: req.Data, Computed: req.Computed, Office: req.Office, Attachments: atts,
 			Status: status, Created: at, Updated: at, Version: 1,
 			IdemKey: req.IdempotencyKey, Idem: idemValue(req.Tenant, req.IdempotencyKey, sid),
-			PayloadHash: hash, Events: evs, Pending: true,
+			PayloadHash: hash, Events: evs, Outbox: []eventDoc{}, Pending: false,
 		}
 		if len(atts) > 0 {
 			if err := s.linkFiles(ctx, req.Tenant, atts, sid); err != nil {
@@ -105,7 +105,6 @@ func (s *Store) Submit(ctx context.Context, req *engine.SubmitRequest) (*engine.
 		}
 		_, err = s.subs.InsertOne(ctx, doc)
 		if err == nil {
-			s.enqueueCopy(sid)
 			return doc.submission(), true, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) {
@@ -127,7 +126,7 @@ func (s *Store) Submit(ctx context.Context, req *engine.SubmitRequest) (*engine.
 func (s *Store) replay(ctx context.Context, tenant, key, hash string) (*engine.Submission, bool, error) {
 	var doc submissionDoc
 	err := s.subs.FindOne(ctx, bson.D{{Key: "idem", Value: idemValue(tenant, key, "")}},
-		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 0}})).Decode(&doc)
+		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 0}, {Key: "outbox", Value: 0}})).Decode(&doc)
 	if isNoDocs(err) {
 		return nil, false, engine.ErrNotFound
 	}
@@ -146,7 +145,7 @@ func (s *Store) GetSubmission(ctx context.Context, tenant, ref string) (*engine.
 	defer cancel()
 	var doc submissionDoc
 	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: subID(tenant, ref)}},
-		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 0}})).Decode(&doc)
+		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 0}, {Key: "outbox", Value: 0}})).Decode(&doc)
 	if isNoDocs(err) {
 		return nil, fmt.Errorf("submission %s: %w", ref, engine.ErrNotFound)
 	}
@@ -160,14 +159,29 @@ func (s *Store) GetSubmission(ctx context.Context, tenant, ref string) (*engine.
 func (s *Store) UpdateSubmission(ctx context.Context, tenant, ref string, expectVersion int64, ch engine.SubmissionChange) (*engine.Submission, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
+	sub, pushed, err := s.updateSubmission(ctx, tenant, ref, expectVersion, ch)
+	if err != nil || !pushed || s.opts.disableEventCopy {
+		return sub, err
+	}
+	// Right after the change: move its event to the log. Not under the
+	// submission's lock (locks are never nested).
+	if err := s.copyEvents(ctx, subID(tenant, ref)); err != nil {
+		// The change and its event are stored; RepairEvents (sweeper,
+		// restart) redoes the copy.
+		s.log.Warn("copy events (will be repaired)", "submission", ref, "err", err)
+	}
+	return sub, nil
+}
+
+func (s *Store) updateSubmission(ctx context.Context, tenant, ref string, expectVersion int64, ch engine.SubmissionChange) (*engine.Submission, bool, error) {
 	sid := subID(tenant, ref)
 	defer lockKey("submissions", sid)()
 	cur, err := s.GetSubmission(ctx, tenant, ref)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if cur.Version != expectVersion {
-		return nil, fmt.Errorf("submission %s version %d, stored %d: %w", ref, expectVersion, cur.Version, engine.ErrConflict)
+		return nil, false, fmt.Errorf("submission %s version %d, stored %d: %w", ref, expectVersion, cur.Version, engine.ErrConflict)
 	}
 	at := bsonTime(ch.At)
 	if ch.At.IsZero() {
@@ -194,7 +208,7 @@ func (s *Store) UpdateSubmission(ctx context.Context, tenant, ref string, expect
 		evs = append(evs, eventDoc{Type: engine.EventReassigned, Data: data(map[string]any{"from": cur.Office, "to": ch.Office})})
 	}
 	if len(evs) == 0 {
-		return cur, nil
+		return cur, false, nil
 	}
 	for i := range evs {
 		evs[i].ID, evs[i].Tenant, evs[i].Submission, evs[i].Ref = eventID(sid, at, i), tenant, sid, ref
@@ -206,20 +220,19 @@ func (s *Store) UpdateSubmission(ctx context.Context, tenant, ref string, expect
 		bson.D{
 			{Key: "$set", Value: set},
 			{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
-			{Key: "$push", Value: bson.D{{Key: "events", Value: bson.D{{Key: "$each", Value: evs}}}}},
+			{Key: "$push", Value: bson.D{{Key: "outbox", Value: bson.D{{Key: "$each", Value: evs}}}}},
 		})
 	if err != nil {
-		return nil, fmt.Errorf("mongostore: update submission: %w", err)
+		return nil, false, fmt.Errorf("mongostore: update submission: %w", err)
 	}
 	if raw == nil {
-		return nil, fmt.Errorf("submission %s version %d: %w", ref, expectVersion, engine.ErrConflict)
+		return nil, false, fmt.Errorf("submission %s version %d: %w", ref, expectVersion, engine.ErrConflict)
 	}
 	var doc submissionDoc
 	if err := bson.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("mongostore: update submission: %w", err)
+		return nil, false, fmt.Errorf("mongostore: update submission: %w", err)
 	}
-	s.enqueueCopy(sid)
-	return doc.submission(), nil
+	return doc.submission(), true, nil
 }
 
 // ListSubmissions implements engine.Store.
@@ -247,7 +260,7 @@ func (s *Store) ListSubmissions(ctx context.Context, q engine.InboxQuery) ([]*en
 	cur, err := s.subs.Find(ctx, filter, options.Find().
 		SetSort(bson.D{{Key: "created", Value: -1}, {Key: "_id", Value: -1}}).
 		SetSkip(int64(q.Skip)).SetLimit(int64(q.Limit)).
-		SetProjection(bson.D{{Key: "data", Value: 0}, {Key: "computed", Value: 0}, {Key: "events", Value: 0}}))
+		SetProjection(bson.D{{Key: "data", Value: 0}, {Key: "computed", Value: 0}, {Key: "events", Value: 0}, {Key: "outbox", Value: 0}}))
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: list submissions: %w", err)
 	}
@@ -319,7 +332,7 @@ func (s *Store) Events(ctx context.Context, tenant, ref string) ([]engine.Event,
 	}
 	var sub submissionDoc
 	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
-		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 1}})).Decode(&sub)
+		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 1}, {Key: "outbox", Value: 1}})).Decode(&sub)
 	if err != nil && !isNoDocs(err) {
 		return nil, fmt.Errorf("mongostore: events: %w", err)
 	}
@@ -331,7 +344,7 @@ func (s *Store) Events(ctx context.Context, tenant, ref string) ([]engine.Event,
 	}
 	seen := map[string]bool{}
 	var out []engine.Event
-	for _, list := range [][]eventDoc{log.Events, sub.Events} {
+	for _, list := range [][]eventDoc{sub.Events, log.Events, sub.Outbox} {
 		for i := range list {
 			if !seen[list[i].ID] {
 				seen[list[i].ID] = true
@@ -343,38 +356,13 @@ func (s *Store) Events(ctx context.Context, tenant, ref string) ([]engine.Event,
 	return out, nil
 }
 
-func (s *Store) enqueueCopy(sid string) {
-	if s.opts.disableEventCopy {
-		return
-	}
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	if s.closed {
-		return
-	}
-	select {
-	case s.copyQ <- sid:
-	default: // queue full: RepairEvents (sweeper, restart) will copy it
-	}
-}
-
-func (s *Store) copyLoop() {
-	defer close(s.copyDone)
-	for sid := range s.copyQ {
-		ctx, cancel := context.WithTimeout(context.Background(), s.opts.OpTimeout)
-		if err := s.copyEvents(ctx, sid); err != nil {
-			s.log.Warn("copy events (will be repaired later)", "submission", sid, "err", err)
-		}
-		cancel()
-	}
-}
-
-// copyEvents moves embedded events of one submission to the events
-// collection. Inserts are idempotent (event ids are fixed); the embedded
-// list is cleared only if no new event was pushed meanwhile.
+// copyEvents moves the outbox of one submission to its log in the events
+// collection. Adding is idempotent ($addToSet of the same documents); the
+// outbox is cleared only if no new event was pushed meanwhile. The caller
+// must not hold a lock.
 func (s *Store) copyEvents(ctx context.Context, sid string) error {
 	raw, err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
-		options.FindOne().SetProjection(bson.D{{Key: "tenant", Value: 1}, {Key: "ref", Value: 1}, {Key: "events", Value: 1}, {Key: "version", Value: 1}})).Raw()
+		options.FindOne().SetProjection(bson.D{{Key: "tenant", Value: 1}, {Key: "ref", Value: 1}, {Key: "outbox", Value: 1}, {Key: "version", Value: 1}})).Raw()
 	if isNoDocs(err) {
 		return nil
 	}
@@ -387,7 +375,7 @@ func (s *Store) copyEvents(ctx context.Context, sid string) error {
 	// The events are passed on as raw BSON: $addToSet compares documents
 	// byte for byte, and re-encoding a decoded map could reorder keys.
 	evs := bson.A{}
-	if arr, ok := raw.Lookup("events").ArrayOK(); ok {
+	if arr, ok := raw.Lookup("outbox").ArrayOK(); ok {
 		vals, err := arr.Values()
 		if err != nil {
 			return err
@@ -405,7 +393,7 @@ func (s *Store) copyEvents(ctx context.Context, sid string) error {
 	upd, err := s.condUpdate(ctx, s.subs, sid,
 		bson.D{{Key: "version", Value: version}},
 		func(r bson.Raw) bool { v, _ := r.Lookup("version").AsInt64OK(); return v == version },
-		bson.D{{Key: "$set", Value: bson.D{{Key: "events", Value: bson.A{}}, {Key: "pending", Value: false}}}})
+		bson.D{{Key: "$set", Value: bson.D{{Key: "outbox", Value: bson.A{}}, {Key: "pending", Value: false}}}})
 	if err == nil && upd == nil && !s.exists(ctx, sid) {
 		// deleted meanwhile (retention): do not leave copied events behind
 		_, err = s.events.UpdateOne(ctx, bson.D{{Key: "_id", Value: sid}}, bson.D{{Key: "$set", Value: bson.D{{Key: "events", Value: bson.A{}}}}})

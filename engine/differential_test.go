@@ -360,7 +360,7 @@ func (g *docGen) leaves(n *Node, v any, path []any) []place {
 			if x, ok := m[f.Name]; ok {
 				out = append(out, g.leaves(f, x, fp)...)
 			} else {
-				out = append(out, place{node: f, path: fp})
+				out = append(out, place{node: f, path: fp, group: f.Kind == KindStruct, list: f.Kind == KindList})
 			}
 		}
 	case KindList:

@@ -59,6 +59,9 @@ func (s *Service) Evaluate(doc map[string]any, opt Options) *Result {
 		today = time.Now()
 	}
 	ev := &evaluation{s: s, data: normalize(doc).(map[string]any), today: today.Format("2006-01-02")}
+	// Rules see defaults, as CUE would: a missing field with a default
+	// has that value.
+	fillDefaults(s.Data, ev.data, nil, nil)
 	ev.settle()
 	res := &Result{Data: ev.data, Computed: ev.computed}
 	for p := range ev.hidden {

@@ -12,15 +12,15 @@ import (
 // (server-rendered pages, the JSON API, a state portal) needs to show it.
 // It serialises to JSON and is the contract for renderers.
 type Form struct {
-	ID          string `json:"id"`
-	Version     string `json:"version"`
-	Hash        string `json:"hash"`
-	Reference   string `json:"reference"`
-	Title       Text   `json:"title"`
-	Description *Text  `json:"description,omitempty"`
-	LeiKa       string `json:"leika,omitempty"`
-	Authority   string `json:"authority"`
-	Start       *Start `json:"start,omitempty"`
+	ID          string  `json:"id"`
+	Version     string  `json:"version"`
+	Hash        string  `json:"hash"`
+	Reference   string  `json:"reference"`
+	Title       Text    `json:"title"`
+	Description *Text   `json:"description,omitempty"`
+	LeiKa       string  `json:"leika,omitempty"`
+	Authority   string  `json:"authority"`
+	Start       *Start  `json:"start,omitempty"`
 	Pages       []*Page `json:"pages"`
 }
 
@@ -269,6 +269,9 @@ func buildField(n *Node, ui map[string]*uiSpec) *Field {
 		}
 	case KindList:
 		f.Widget = "repeat"
+		if n.Elem == nil {
+			return f // reported by compileNode
+		}
 		item := f.Label
 		if u.Item != nil {
 			item = *u.Item

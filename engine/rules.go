@@ -310,7 +310,7 @@ func ruleFunctions() []expr.Option {
 			if err != nil {
 				return nil, err
 			}
-			return t.AddDate(0, toInt(params[1]), 0).Format("2006-01-02"), nil
+			return addMonths(t, toInt(params[1])).Format("2006-01-02"), nil
 		}, new(func(string, int) string)),
 		expr.Function("years", func(params ...any) (any, error) {
 			from, err := parse(params[0].(string))
@@ -340,4 +340,12 @@ func toInt(v any) int {
 		return int(v)
 	}
 	return 0
+}
+
+// addMonths adds n calendar months, clamping to the end of the month:
+// three months before 31 May is 28 (or 29) February, not 3 March.
+func addMonths(t time.Time, n int) time.Time {
+	first := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, n, 0)
+	last := first.AddDate(0, 1, -1).Day()
+	return first.AddDate(0, 0, min(t.Day(), last)-1)
 }

@@ -194,6 +194,9 @@ func compileNode(n *Node, v cue.Value, ce *CheckError, depth int) {
 	}
 	if kind == cue.StructKind {
 		n.Kind = KindStruct
+		if v.Allows(cue.AnyString) && hasPattern(v) {
+			ce.add(n.Pos, n.Path, "unsupported", "%s: pattern constraints ([string]: T) are not supported; name the fields", n.Path)
+		}
 		compileStruct(n, v, ce, depth)
 		return
 	}
@@ -223,6 +226,23 @@ func compileNode(n *Node, v cue.Value, ce *CheckError, depth int) {
 	}
 }
 
+// hasPattern reports whether a struct's syntax declares a pattern
+// constraint such as [string]: int.
+func hasPattern(v cue.Value) bool {
+	sl, ok := unwrap(syntaxExpr(v)).(*ast.StructLit)
+	if !ok {
+		return false
+	}
+	for _, e := range sl.Elts {
+		if f, ok := e.(*ast.Field); ok {
+			if _, ok := f.Label.(*ast.ListLit); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // listElem returns the element schema of an open list.
 func listElem(v cue.Value) (cue.Value, bool) {
 	if e := v.LookupPath(cue.MakePath(cue.AnyIndex)); e.Exists() {
@@ -250,10 +270,12 @@ func compileListBounds(n *Node, v cue.Value, ce *CheckError) {
 				if i, ok := args[0].(int64); ok && i >= 0 {
 					switch name {
 					case "list.MinItems":
-						n.MinItems = int(i)
+						n.MinItems = max(n.MinItems, int(i))
 						continue
 					case "list.MaxItems":
-						n.MaxItems = int(i)
+						if n.MaxItems < 0 || int(i) < n.MaxItems {
+							n.MaxItems = int(i)
+						}
 						continue
 					}
 				}

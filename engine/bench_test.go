@@ -1,0 +1,202 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"cuelang.org/go/cue"
+)
+
+// benchDoc returns a valid document of the example: for the Kita service
+// one with three children, otherwise the first valid spec test input.
+func benchDoc(b *testing.B, s *Service) map[string]any {
+	b.Helper()
+	if s.ID == "kita-gebuehren" {
+		kid := func(name, born string) map[string]any {
+			return map[string]any{"name": name, "birthDate": born, "careType": "kindergarten", "monthlyFee": json.Number("18000")}
+		}
+		return map[string]any{
+			"applicant": map[string]any{"givenName": "Jürgen", "familyName": "Müller", "birthDate": "1985-06-01"},
+			"address":   map[string]any{"street": "Römerberg", "houseNumber": "23", "postalCode": "60311", "city": "Frankfurt am Main"},
+			"children":  []any{kid("Lena", "2020-03-01"), kid("Paul", "2021-08-15"), kid("Mia", "2022-11-30")},
+			"income":    json.Number("2400000"),
+			"iban":      "DE89370400440532013000",
+			"consent":   true,
+		}
+	}
+	for _, t := range s.Tests {
+		if t.Valid && len(s.Data.CheckData(t.Input)) == 0 {
+			return t.Input
+		}
+	}
+	b.Skip("no valid document")
+	return nil
+}
+
+// BenchmarkValidate compares, on the same documents, the compiled plan
+// (data model only, and the whole pipeline with rules) with CUE
+// unification of the closed data model.
+func BenchmarkValidate(b *testing.B) {
+	for _, dir := range exampleDirs(b) {
+		src, err := LoadDir(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := Compile(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		doc := benchDoc(b, s)
+		if errs := s.Data.CheckData(doc); len(errs) > 0 {
+			b.Fatalf("%s: benchmark document invalid: %v", s.ID, errs)
+		}
+		raw, _ := json.Marshal(doc)
+		oracle := newCUEOracle(b, src)
+		name := filepath.Base(dir)
+		b.Run(name+"/plan", func(b *testing.B) {
+			for b.Loop() {
+				if errs := s.Data.CheckData(doc); len(errs) != 0 {
+					b.Fatal(errs)
+				}
+			}
+		})
+		b.Run(name+"/evaluate", func(b *testing.B) {
+			for b.Loop() {
+				s.Evaluate(doc, Options{})
+			}
+		})
+		b.Run(name+"/cue", func(b *testing.B) {
+			for b.Loop() {
+				v := oracle.schema.Unify(oracle.ctx.CompileBytes(raw))
+				if err := v.Validate(cue.Concrete(true)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkValidateRatio measures plan and CUE in one run and reports how
+// many times faster the plan is (x-faster) for the Kita example.
+func BenchmarkValidateRatio(b *testing.B) {
+	src, err := LoadDir("../examples/kita-gebuehren")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := Compile(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	doc := benchDoc(b, s)
+	raw, _ := json.Marshal(doc)
+	oracle := newCUEOracle(b, src)
+	// The three are measured once per call, whatever b.N is: the metric
+	// is the ratio, taken from measurements made in the same run.
+	{
+		plan := testing.Benchmark(func(b *testing.B) {
+			for b.Loop() {
+				s.Data.CheckData(doc)
+			}
+		})
+		full := testing.Benchmark(func(b *testing.B) {
+			for b.Loop() {
+				s.Evaluate(doc, Options{})
+			}
+		})
+		cueRes := testing.Benchmark(func(b *testing.B) {
+			for b.Loop() {
+				_ = oracle.schema.Unify(oracle.ctx.CompileBytes(raw)).Validate(cue.Concrete(true))
+			}
+		})
+		b.ReportMetric(float64(cueRes.NsPerOp())/float64(plan.NsPerOp()), "x-faster-plan")
+		b.ReportMetric(float64(cueRes.NsPerOp())/float64(full.NsPerOp()), "x-faster-evaluate")
+		b.ReportMetric(float64(plan.NsPerOp()), "plan-ns")
+		b.ReportMetric(float64(full.NsPerOp()), "evaluate-ns")
+		b.ReportMetric(float64(cueRes.NsPerOp()), "cue-ns")
+	}
+}
+
+// BenchmarkCompile200 compiles a generated service with 200 fields.
+func BenchmarkCompile200(b *testing.B) {
+	dir := b.TempDir()
+	writeGenerated(b, dir, 200)
+	for b.Loop() {
+		if _, err := Load(dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// writeGenerated writes a service with n fields of mixed kinds, spread
+// over pages of 20, with a show rule for every tenth field.
+func writeGenerated(t testing.TB, dir string, n int) {
+	var data, ui, rules, pages bytes.Buffer
+	var page []string
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("f%03d", i)
+		switch i % 5 {
+		case 0:
+			fmt.Fprintf(&data, "\t\t%s: string & strings.MinRunes(1) & strings.MaxRunes(%d)\n", name, 50+i)
+		case 1:
+			fmt.Fprintf(&data, "\t\t%s: int & >=0 & <=%d\n", name, 1000+i)
+		case 2:
+			fmt.Fprintf(&data, "\t\t%s: \"a\" | \"b\" | \"c\"\n", name)
+			fmt.Fprintf(&ui, "\t\t%s: options: {a: {de: \"A\", en: \"A\"}, b: {de: \"B\", en: \"B\"}, c: {de: \"C\", en: \"C\"}}\n", name)
+		case 3:
+			fmt.Fprintf(&data, "\t\t%s?: spec.#Date\n", name)
+			fmt.Fprintf(&rules, "\t\t%s: \"f%03d > 10\"\n", name, i-2)
+		case 4:
+			fmt.Fprintf(&data, "\t\t%s: bool | *false\n", name)
+		}
+		fmt.Fprintf(&ui, "\t\t%s: label: {de: \"Feld %d\", en: \"Field %d\"}\n", name, i, i)
+		page = append(page, fmt.Sprintf("%q", name))
+		if len(page) == 20 || i == n-1 {
+			fmt.Fprintf(&pages, "\t\t{id: \"p%d\", title: {de: \"Seite\", en: \"Page\"}, fields: [%s]},\n", i/20, strings.Join(page, ", "))
+			page = nil
+		}
+	}
+	src := fmt.Sprintf(`package gen
+
+import (
+	"strings"
+	"amtsform.dev/spec"
+)
+
+service: spec.#Service & {
+	id: "generiert", version: "1.0.0", reference: "GEN", authority: "buergeramt", retentionDays: 30
+	title: {de: "Generiert", en: "Generated"}
+	data: {
+%s	}
+	ui: {
+%s	}
+	pages: [
+%s	]
+	rules: show: {
+%s	}
+	routing: [{to: "amt"}]
+	workflow: spec.#StandardWorkflow
+}
+`, data.String(), ui.String(), pages.String(), rules.String())
+	if err := os.WriteFile(filepath.Join(dir, "service.cue"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGenerated200 makes sure the generated spec used by the benchmark
+// compiles, so that the benchmark measures a real compile.
+func TestGenerated200(t *testing.T) {
+	dir := t.TempDir()
+	writeGenerated(t, dir, 200)
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.Data.Fields); got != 200 {
+		t.Fatalf("got %d fields, want 200", got)
+	}
+}

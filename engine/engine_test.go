@@ -1,0 +1,198 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func kitaDoc() map[string]any {
+	return map[string]any{
+		"applicant": map[string]any{"givenName": "Jürgen", "familyName": "Müller", "birthDate": "1985-06-01"},
+		"address":   map[string]any{"street": "Römerberg", "houseNumber": "23", "postalCode": "60311", "city": "Frankfurt am Main"},
+		"children": []any{
+			map[string]any{"name": "Lena", "birthDate": "2020-03-01", "careType": "kindergarten", "monthlyFee": json.Number("18000")},
+		},
+		"income":  json.Number("2400000"),
+		"iban":    "DE89370400440532013000",
+		"consent": true,
+	}
+}
+
+// TestEvaluateKita covers the pipeline case by case: each case changes a
+// valid document and names exactly the errors expected.
+func TestEvaluateKita(t *testing.T) {
+	s := kita(t)
+	child := func(m map[string]any) map[string]any { return m["children"].([]any)[0].(map[string]any) }
+	tests := []struct {
+		name   string
+		change func(m map[string]any)
+		want   []string // path (code)
+		office string
+	}{
+		{"valid", func(m map[string]any) {}, nil, "jugendamt-frankfurt"},
+		{"default office", func(m map[string]any) { m["address"].(map[string]any)["postalCode"] = "65719" }, nil, "jugendamt-main-taunus"},
+		{"missing group is reported member by member", func(m map[string]any) { delete(m, "applicant") },
+			[]string{"applicant.birthDate (required)", "applicant.familyName (required)", "applicant.givenName (required)"}, ""},
+		{"type", func(m map[string]any) { m["income"] = "viel" }, []string{"income (type)"}, ""},
+		{"float is not int", func(m map[string]any) { m["income"] = json.Number("3.0") }, []string{"income (type)"}, ""},
+		{"max", func(m map[string]any) { child(m)["monthlyFee"] = json.Number("200001") }, []string{"children[0].monthlyFee (max)"}, ""},
+		{"min", func(m map[string]any) { m["income"] = json.Number("-1") }, []string{"income (min)"}, ""},
+		{"huge number", func(m map[string]any) { m["income"] = json.Number("100000000000000000000000") }, []string{"income (max)"}, ""},
+		{"pattern", func(m map[string]any) { m["address"].(map[string]any)["postalCode"] = "6031" }, []string{"address.postalCode (pattern)"}, ""},
+		{"date", func(m map[string]any) { child(m)["birthDate"] = "2020-02-30" }, []string{"children[0].birthDate (date)"}, ""},
+		{"enum", func(m map[string]any) { child(m)["careType"] = "Kita" }, []string{"children[0].careType (enum)"}, ""},
+		{"minLength", func(m map[string]any) { child(m)["name"] = "" }, []string{"children[0].name (minLength)"}, ""},
+		{"maxLength counts runes", func(m map[string]any) { child(m)["name"] = strings.Repeat("ä", 80) }, nil, "jugendamt-frankfurt"},
+		{"minItems", func(m map[string]any) { m["children"] = []any{} }, []string{"children (minItems)"}, ""},
+		{"required list", func(m map[string]any) { delete(m, "children") }, []string{"children (required)"}, ""},
+		{"iban check digits", func(m map[string]any) { m["iban"] = "DE00370400440532013000" }, []string{"iban (iban)"}, ""},
+		{"iban required when covered", func(m map[string]any) { delete(m, "iban") }, []string{"iban (required)"}, ""},
+		{"iban hidden and dropped above the limit", func(m map[string]any) {
+			m["income"] = json.Number("5000000")
+			m["iban"] = "kaputt"
+		}, nil, "jugendamt-frankfurt"},
+		{"consent must be true", func(m map[string]any) { m["consent"] = false }, []string{"consent (enum)"}, ""},
+		{"consent must be given", func(m map[string]any) { delete(m, "consent") }, []string{"consent (required)"}, ""},
+		{"unknown field", func(m map[string]any) { m["bonus"] = 1 }, []string{"bonus (unknownField)"}, ""},
+		{"reserved names are unknown fields too", func(m map[string]any) { m["item"] = 1; m["today"] = 2 }, []string{"item (unknownField)", "today (unknownField)"}, ""},
+		{"check rule", func(m map[string]any) { child(m)["birthDate"] = "2010-01-01" }, []string{"children[0].birthDate (kind-zu-alt)"}, ""},
+		{"null", func(m map[string]any) { m["income"] = nil }, []string{"income (type)"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := kitaDoc()
+			tt.change(doc)
+			r := s.Evaluate(doc, Options{Today: time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)})
+			var got []string
+			for _, e := range r.Errors {
+				got = append(got, e.Path+" ("+e.Code+")")
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("errors\n got  %v\n want %v", got, tt.want)
+			}
+			if tt.office != "" && r.Office != tt.office {
+				t.Errorf("office %q, want %q", r.Office, tt.office)
+			}
+		})
+	}
+}
+
+// TestComputedIgnoresClient shows that a client cannot set a computed value.
+func TestComputedIgnoresClient(t *testing.T) {
+	s := kita(t)
+	doc := kitaDoc()
+	doc["coveredFee"] = json.Number("999999")
+	r := s.Evaluate(doc, Options{})
+	if got := r.Data["coveredFee"]; got != int64(18000) {
+		t.Fatalf("coveredFee = %v, want 18000", got)
+	}
+	if doc["coveredFee"] != json.Number("999999") {
+		t.Fatal("Evaluate modified its input")
+	}
+	var ve *ValidationError
+	if err := s.Validate(doc); err != nil || errors.As(err, &ve) {
+		t.Fatalf("Validate: %v", err)
+	}
+}
+
+func TestParseDocumentLimits(t *testing.T) {
+	lim := Limits{MaxBytes: 200, MaxDepth: 3, MaxItems: 3, MaxKeys: 3, MaxString: 5, MaxNumbers: 5}
+	tests := []struct {
+		in       string
+		tooLarge bool
+		errPart  string
+	}{
+		{`{"a":1}`, false, ""},
+		{`{"a":[1,2,3,4]}`, true, "at a"},
+		{`{"a":{"b":{"c":{}}}}`, true, "nested deeper"},
+		{`{"a":"123456"}`, true, "text longer"},
+		{`{"a":1234567}`, true, "number longer"},
+		{`{"a":1,"b":2,"c":3,"d":4}`, true, "more than 3 members"},
+		{`{"a":1,"a":2}`, false, "member given twice"},
+		{`{"a":`, false, "malformed"},
+		{`[1]`, false, "expected a JSON object"},
+		{`{"a":1} {}`, false, "after the document"},
+		{`{"a":"` + strings.Repeat("x", 300) + `"}`, true, "larger than"},
+	}
+	for _, tt := range tests {
+		_, err := ParseDocument(strings.NewReader(tt.in), lim)
+		if tt.errPart == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tt.in, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.errPart) {
+			t.Errorf("%.40s: error %v, want it to mention %q", tt.in, err, tt.errPart)
+			continue
+		}
+		if errors.Is(err, ErrTooLarge) != tt.tooLarge {
+			t.Errorf("%.40s: errors.Is(ErrTooLarge) = %v", tt.in, !tt.tooLarge)
+		}
+	}
+}
+
+func TestValidIBAN(t *testing.T) {
+	for in, want := range map[string]bool{
+		"DE89370400440532013000": true,
+		"GB82WEST12345698765432": true,
+		"DE89370400440532013001": false,
+		"DE8937040044053201300":  false,
+		"de89370400440532013000": false,
+	} {
+		if got := validIBAN(in); got != want {
+			t.Errorf("validIBAN(%q) = %v", in, got)
+		}
+	}
+}
+
+func TestAddMonthsClampsToMonthEnd(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"2026-05-31", -3, "2026-02-28"},
+		{"2024-05-31", -3, "2024-02-29"},
+		{"2026-01-15", 1, "2026-02-15"},
+		{"2026-12-31", 2, "2027-02-28"},
+	} {
+		d, _ := time.Parse("2006-01-02", tt.in)
+		if got := addMonths(d, tt.n).Format("2006-01-02"); got != tt.want {
+			t.Errorf("addMonths(%s, %d) = %s, want %s", tt.in, tt.n, got, tt.want)
+		}
+	}
+}
+
+// TestFormJSON keeps the renderer contract stable: the form model of every
+// example serialises, and every field has a label in both languages.
+func TestFormJSON(t *testing.T) {
+	for _, dir := range exampleDirs(t) {
+		s, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := json.Marshal(s.Form); err != nil {
+			t.Fatal(err)
+		}
+		var walk func(fs []*Field)
+		walk = func(fs []*Field) {
+			for _, f := range fs {
+				if f.Label.De == "" || f.Label.En == "" {
+					t.Errorf("%s: %s has no bilingual label", s.ID, f.Path)
+				}
+				walk(f.Fields)
+			}
+		}
+		for _, p := range s.Form.Pages {
+			walk(p.Fields)
+		}
+		if len(s.Hash) != 64 {
+			t.Errorf("%s: hash %q", s.ID, s.Hash)
+		}
+	}
+}

@@ -57,7 +57,7 @@ func openStore(ctx context.Context, uri, dataDir string) (engine.Store, func(), 
 	}
 	log.Info("store: embedded FerretDB (SQLite), for development, evaluation and small installations",
 		"data_dir", srv.Dir(),
-		"limits", "one process per data directory; every query, even by id, scans its collection, so it slows down with thousands of documents (see docs/storage.md)",
+		"limits", "one process per data directory; lists and searches scan whole collections and pass 100 ms at a few hundred submissions (see docs/storage.md)",
 		"switch", "set --mongodb-uri or AMTSFORM_MONGODB_URI to use MongoDB; move data with 'amtsform export' and 'amtsform import'")
 	return s, func() {
 		closeStore(s)

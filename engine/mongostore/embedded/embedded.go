@@ -10,8 +10,10 @@ import (
 	"fmt"
 
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -35,7 +37,8 @@ type Options struct {
 }
 
 // Start opens (creating if needed) the data directory dir and starts
-// FerretDB with the sqlite handler on 127.0.0.1 with a random port.
+// FerretDB with the sqlite handler, listening on a Unix socket in dir
+// (or, where that is not possible, on 127.0.0.1 with a random port).
 // Only one process may use a data directory at a time: Start takes an
 // exclusive lock file and fails if another process holds it.
 func Start(dir string, opts *Options) (*Server, error) {
@@ -57,8 +60,17 @@ func Start(dir string, opts *Options) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	}
+	// Prefer a Unix socket inside the (0700) data directory: only this
+	// user can connect. Fall back to loopback TCP where sockets are not
+	// available or the path is too long for sockaddr_un.
+	listener := ferretdb.ListenerConfig{TCP: "127.0.0.1:0"}
+	sock := filepath.Join(abs, "ferretdb.sock")
+	if runtime.GOOS != "windows" && len(sock) < 100 {
+		_ = os.Remove(sock) // stale socket of a previous run (we hold the lock)
+		listener = ferretdb.ListenerConfig{Unix: sock}
+	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Listener:  listener,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + filepath.ToSlash(abs) + "/",
 		Logger:    logger,
@@ -73,8 +85,12 @@ func Start(dir string, opts *Options) (*Server, error) {
 		defer close(s.done)
 		_ = f.Run(ctx)
 	}()
-	// The TCP listener is opened by ferretdb.New, so the address is known now.
-	s.uri = f.MongoDBURI()
+	// The listener is opened by ferretdb.New, so the address is known now.
+	if listener.Unix != "" {
+		s.uri = "mongodb://" + url.PathEscape(sock) + "/"
+	} else {
+		s.uri = f.MongoDBURI()
+	}
 	return s, nil
 }
 

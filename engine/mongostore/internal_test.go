@@ -288,3 +288,47 @@ func TestConditionalUpdateWithoutLock(t *testing.T) {
 	wg.Wait()
 	t.Logf("unlocked findOneAndUpdate with the same version filter: %d of 20 succeeded (MongoDB: 1)", wins.Load())
 }
+
+// TestDeleteSubmissionResumes simulates a crash in the middle of a
+// retention deletion (tombstone written, submission and file still
+// there): the next attempt finishes and keeps the first tombstone.
+func TestDeleteSubmissionResumes(t *testing.T) {
+	ctx := tctx(t)
+	s := open(t, dbName(), Options{}, true)
+	f, err := s.PutFile(ctx, "ffm", engine.NewToken(), "a.pdf", bytes.NewReader(storetest.PDF(300<<10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _, err := s.Submit(ctx, &engine.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: engine.ServiceRef{ID: "kita"},
+		Data: map[string]any{"name": "Erika"}, AttachmentIDs: []string{f.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := subID("ffm", sub.Ref)
+	first := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	tomb := eventDoc{ID: tombstoneID(sid), Tenant: "ffm", Submission: sid, Ref: sub.Ref, Type: engine.EventDeleted, At: first, Actor: "system",
+		Data: map[string]any{"reason": "retention"}}
+	if _, err := s.events.InsertOne(ctx, eventLogDoc{ID: sid, Tenant: "ffm", Ref: sub.Ref, Events: []eventDoc{}, Deleted: &tomb}); err != nil {
+		t.Fatal(err)
+	}
+	// "crash": submission and file are still there
+	if err := s.DeleteSubmission(ctx, "ffm", sub.Ref, "retention", first.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetSubmission(ctx, "ffm", sub.Ref); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("submission: %v", err)
+	}
+	if _, _, err := s.OpenFile(ctx, "ffm", f.ID); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("file: %v", err)
+	}
+	if n, _ := s.chunks.CountDocuments(ctx, bson.D{}); n != 0 {
+		t.Fatalf("%d chunks left", n)
+	}
+	evs, err := s.Events(ctx, "ffm", sub.Ref)
+	if err != nil || len(evs) != 1 || !evs[0].At.Equal(first) {
+		t.Fatalf("tombstone: %v %#v", err, evs)
+	}
+	if err := s.DeleteSubmission(ctx, "ffm", sub.Ref, "retention", time.Time{}); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("deleting again: %v", err)
+	}
+}

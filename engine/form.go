@@ -330,6 +330,8 @@ func defaultWidget(n *Node, f *Field) string {
 		return "number"
 	case f.Format == "date":
 		return "date"
+	case f.Format == "attachment":
+		return "file"
 	case f.Autocomplete == "email":
 		return "email"
 	case f.Autocomplete == "tel":

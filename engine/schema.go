@@ -123,6 +123,9 @@ func (b *Bound) Number() any {
 // ibanMarker marks #IBAN in the spec language; see specs/spec/groups.cue.
 const ibanMarker = "^amtsform:iban$"
 
+// attachmentMarker marks #Attachment: the value is the id of an uploaded file.
+const attachmentMarker = "^amtsform:attachment$"
+
 // compileData compiles the data model value into a node tree. Constraints
 // it cannot translate are reported, never dropped.
 func compileData(v cue.Value, ce *CheckError) *Node {
@@ -562,6 +565,8 @@ func parseBound(c *Constraint, u *ast.UnaryExpr, setKind func(Kind, ast.Expr) er
 			c.Patterns = append(c.Patterns, re)
 		} else if s == ibanMarker {
 			c.Formats = appendUnique(c.Formats, "iban")
+		} else if s == attachmentMarker {
+			c.Formats = appendUnique(c.Formats, "attachment")
 		} else {
 			c.NotMatch = append(c.NotMatch, re)
 		}

@@ -20,6 +20,7 @@ var commands = map[string]command{
 	"test":     {"run the spec tests written beside each service", runTest},
 	"compile":  {"print the compiled form model (or a JSON Schema) as JSON", runCompile},
 	"validate": {"validate one JSON document against a service", runValidate},
+	"serve":    {"serve the citizen forms and the JSON API", runServe},
 	"export":   {"write submissions, events and files as NDJSON to stdout", runExport},
 	"import":   {"read an export file into the store (idempotent)", runImport},
 }

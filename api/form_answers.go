@@ -1,0 +1,263 @@
+package api
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/amtsform/amtsform/engine"
+)
+
+// answerSection is one page of answers, as the "check your answers" page
+// and the PDF receipt show them.
+type answerSection struct {
+	PageID string
+	Title  string
+	Rows   []answerRow
+}
+
+// answerRow is one answer, or a heading (a group or an entry of a
+// repeating group) when Heading is set.
+type answerRow struct {
+	Label   string
+	Value   string
+	Depth   int
+	Heading bool
+	// Anchor is the id of the field's input on its page (for change links).
+	Anchor string
+}
+
+// answers walks the form model against data and lists every answer with
+// its label, page by page. Absent optional answers (and hidden fields,
+// which the server dropped) are left out; computed values are included.
+// files maps attachment ids to file names.
+func answers(svc *engine.Service, data map[string]any, computed map[string]any, files map[string]string, lang string) []answerSection {
+	var out []answerSection
+	for _, p := range svc.Form.Pages {
+		sec := answerSection{PageID: p.ID, Title: p.Title.In(lang)}
+		for _, f := range p.Fields {
+			v, ok := lookupPath(data, f.Path)
+			if !ok && f.Computed {
+				v, ok = computed[f.Path]
+			}
+			if !ok {
+				continue
+			}
+			sec.Rows = appendAnswer(sec.Rows, f, v, f.Path, 0, files, lang)
+		}
+		if len(sec.Rows) > 0 {
+			out = append(out, sec)
+		}
+	}
+	return out
+}
+
+func appendAnswer(rows []answerRow, f *engine.Field, v any, path string, depth int, files map[string]string, lang string) []answerRow {
+	switch f.Widget {
+	case "group":
+		m, _ := v.(map[string]any)
+		rows = append(rows, answerRow{Label: f.Label.In(lang), Depth: depth, Heading: true, Anchor: fieldID(path)})
+		for _, c := range f.Fields {
+			if x, ok := m[c.Name]; ok {
+				rows = appendAnswer(rows, c, x, path+"."+c.Name, depth+1, files, lang)
+			}
+		}
+		return rows
+	case "repeat":
+		l, _ := v.([]any)
+		rows = append(rows, answerRow{Label: f.Label.In(lang), Depth: depth, Heading: true, Anchor: fieldID(path)})
+		item := f.Label.In(lang)
+		if f.Repeat != nil {
+			item = f.Repeat.Item.In(lang)
+		}
+		for i, e := range l {
+			ip := fmt.Sprintf("%s[%d]", path, i)
+			rows = append(rows, answerRow{Label: fmt.Sprintf("%s %d", item, i+1), Depth: depth + 1, Heading: true, Anchor: fieldID(ip)})
+			if m, ok := e.(map[string]any); ok {
+				for _, c := range f.Fields {
+					if x, ok := m[c.Name]; ok {
+						rows = appendAnswer(rows, c, x, ip+"."+c.Name, depth+2, files, lang)
+					}
+				}
+			} else if len(f.Fields) == 1 {
+				rows = appendAnswer(rows, f.Fields[0], e, ip, depth+2, files, lang)
+			}
+		}
+		return rows
+	}
+	return append(rows, answerRow{Label: f.Label.In(lang), Value: formatValue(f, v, files, lang), Depth: depth, Anchor: fieldID(path)})
+}
+
+// formatValue renders one answer for people: option labels for
+// enumerations, euros for money, dates in the language's order, yes/no.
+func formatValue(f *engine.Field, v any, files map[string]string, lang string) string {
+	if v == nil {
+		return ""
+	}
+	for _, o := range f.Options {
+		if fmt.Sprint(o.Value) == fmt.Sprint(v) {
+			return o.Label.In(lang)
+		}
+	}
+	switch {
+	case isMoney(f):
+		if c, ok := toInt64(v); ok {
+			return formatMoney(c, lang)
+		}
+	case f.Widget == "file":
+		if s, ok := v.(string); ok {
+			if n := files[s]; n != "" {
+				return n
+			}
+		}
+	}
+	switch x := v.(type) {
+	case bool:
+		if x {
+			return tr(lang, "Ja", "Yes")
+		}
+		return tr(lang, "Nein", "No")
+	case string:
+		if f.Format == "date" {
+			return formatDate(x, lang)
+		}
+		return x
+	case float64:
+		s := strconv.FormatFloat(x, 'f', -1, 64)
+		if lang != "en" {
+			s = strings.Replace(s, ".", ",", 1)
+		}
+		return s + unitSuffix(f)
+	case int64, int, int32:
+		return fmt.Sprint(x) + unitSuffix(f)
+	}
+	return fmt.Sprint(v)
+}
+
+// isMoney reports whether a field holds cents shown as euros. The form
+// model replaces the widget of computed fields with "computed", so a
+// computed integer with the unit € counts as money too.
+func isMoney(f *engine.Field) bool {
+	return f.Widget == "money" || (f.Computed && f.Kind == engine.KindInt && (f.Unit == "€" || f.Unit == "EUR"))
+}
+
+func unitSuffix(f *engine.Field) string {
+	if f.Unit != "" && !isMoney(f) {
+		return " " + f.Unit
+	}
+	return ""
+}
+
+func toInt64(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case int:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x), true
+		}
+	}
+	return 0, false
+}
+
+// formatMoney renders cents as euros: "1.234,50 €" (de), "€1,234.50" (en).
+func formatMoney(cents int64, lang string) string {
+	neg := cents < 0
+	if neg {
+		cents = -cents
+	}
+	euros, rest := cents/100, cents%100
+	digits := strconv.FormatInt(euros, 10)
+	sep, dec := ".", ","
+	if lang == "en" {
+		sep, dec = ",", "."
+	}
+	var b strings.Builder
+	for i, r := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteString(sep)
+		}
+		b.WriteRune(r)
+	}
+	s := fmt.Sprintf("%s%s%02d", b.String(), dec, rest)
+	if neg {
+		s = "-" + s
+	}
+	if lang == "en" {
+		return "€" + s
+	}
+	return s + " €"
+}
+
+// moneyInput renders cents the way the money input shows them: "12,50"
+// (de) or "12.50" (en), no thousands separators.
+func moneyInput(cents int64, lang string) string {
+	neg := ""
+	if cents < 0 {
+		neg, cents = "-", -cents
+	}
+	dec := ","
+	if lang == "en" {
+		dec = "."
+	}
+	return fmt.Sprintf("%s%d%s%02d", neg, cents/100, dec, cents%100)
+}
+
+// formatDate renders an ISO date as 01.03.2026 (de) or 1 March 2026 (en).
+func formatDate(s, lang string) string {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return s
+	}
+	if lang == "en" {
+		return t.Format("2 January 2006")
+	}
+	return t.Format("02.01.2006")
+}
+
+func tr(lang, de, en string) string {
+	if lang == "en" {
+		return en
+	}
+	return de
+}
+
+// fieldID turns a data path into an HTML id: children[1].name →
+// f-children-1-name.
+func fieldID(path string) string {
+	var b strings.Builder
+	b.WriteString("f-")
+	for _, r := range path {
+		switch {
+		case r == '.' || r == '[':
+			b.WriteByte('-')
+		case r == ']':
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// lookupPath finds a dotted path (no indexes) in a document.
+func lookupPath(data map[string]any, path string) (any, bool) {
+	m := data
+	for {
+		i := strings.IndexByte(path, '.')
+		if i < 0 {
+			v, ok := m[path]
+			return v, ok
+		}
+		next, ok := m[path[:i]].(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		m, path = next, path[i+1:]
+	}
+}

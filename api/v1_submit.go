@@ -1,0 +1,187 @@
+package api
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/amtsform/amtsform/engine"
+)
+
+// submissionJSON is the answer of a submit. The status secret, with the
+// reference, is what the citizen needs to look the status up later; it
+// is derived (not stored) and the same on every replay.
+type submissionJSON struct {
+	Reference    string    `json:"reference"`
+	Status       string    `json:"status"`
+	Office       string    `json:"office"`
+	Created      time.Time `json:"created"`
+	StatusSecret string    `json:"statusSecret"`
+	StatusURL    string    `json:"statusUrl"`
+	ReceiptURL   string    `json:"receiptUrl"`
+}
+
+// submitted answers a submit: 201 for a new submission, 200 with
+// Idempotent-Replayed: true for a replay of an earlier one.
+func (s *Server) submitted(c *fiber.Ctx, tenant string, sub *engine.Submission, created bool) error {
+	secret := s.eng.StatusSecret(tenant, sub.Ref)
+	q := "?secret=" + url.QueryEscape(secret)
+	out := submissionJSON{
+		Reference:    sub.Ref,
+		Status:       sub.Status,
+		Office:       sub.Office,
+		Created:      sub.Created,
+		StatusSecret: secret,
+		StatusURL:    apiPath(tenant, "submissions", sub.Ref) + q,
+		ReceiptURL:   apiPath(tenant, "submissions", sub.Ref, "receipt.pdf") + q,
+	}
+	c.Location(out.StatusURL)
+	status := fiber.StatusCreated
+	if !created {
+		status = fiber.StatusOK
+		c.Set("Idempotent-Replayed", "true")
+	}
+	return c.Status(status).JSON(out)
+}
+
+// apiSubmit validates and submits a whole document. Idempotency-Key
+// (optional): the same key with the same document returns the first
+// submission (200); with a different document 422; while a request with
+// the key is still running, 409. Invalid documents get 422 with every
+// error; nothing is stored then.
+func (s *Server) apiSubmit(c *fiber.Ctx) error {
+	tenant := tenantOf(c)
+	svc, err := s.service(c)
+	if err != nil {
+		return err
+	}
+	doc, err := readDocument(c)
+	if err != nil {
+		return err
+	}
+	key := c.Get("Idempotency-Key")
+	hash := ""
+	if key != "" {
+		if err := validKey(key); err != nil {
+			return err
+		}
+		release, err := s.claimKey(tenant, key)
+		if err != nil {
+			return err
+		}
+		defer release()
+		// The key stands for this request: the service and the document
+		// as sent (member order and white space do not matter).
+		hash = engine.HashPayload("api/v1/submissions", svc.ID, doc)
+	}
+	sub, created, err := s.eng.SubmitDocument(c.UserContext(), tenant, svc.ID, doc, key, hash, "")
+	if err != nil {
+		return s.apiError(c, svc, err)
+	}
+	return s.submitted(c, tenant, sub, created)
+}
+
+// apiSubmitDraft submits a draft as a whole. The draft token is its
+// idempotency key: submitting again returns the same submission (200).
+// An incomplete draft gets 422 with every error.
+func (s *Server) apiSubmitDraft(c *fiber.Ctx) error {
+	tenant, token := tenantOf(c), c.Params("token")
+	ctx := c.UserContext()
+	release, err := s.claimKey(tenant, "draft:"+token)
+	if err != nil {
+		return err
+	}
+	defer release()
+	_, svc, err := s.eng.Draft(ctx, tenant, token)
+	if err != nil {
+		return err
+	}
+	sub, created, err := s.eng.SubmitDraft(ctx, tenant, token)
+	if err != nil {
+		return s.apiError(c, svc, err)
+	}
+	return s.submitted(c, tenant, sub, created)
+}
+
+// statusJSON is what a status lookup shows: no answers, no personal data.
+type statusJSON struct {
+	Reference string            `json:"reference"`
+	Service   engine.ServiceRef `json:"service"`
+	Status    string            `json:"status"`
+	Office    string            `json:"office"`
+	Created   time.Time         `json:"created"`
+	Updated   time.Time         `json:"updated"`
+	Events    []eventJSON       `json:"events"`
+}
+
+type eventJSON struct {
+	Type string    `json:"type"`
+	At   time.Time `json:"at"`
+}
+
+// checkSecret answers 404 for a wrong or missing secret, before the store
+// is asked: a wrong secret must not tell whether the reference exists.
+func (s *Server) checkSecret(c *fiber.Ctx) (tenant, ref string, err error) {
+	tenant, ref = tenantOf(c), c.Params("ref")
+	if !s.eng.CheckStatusSecret(tenant, ref, c.Query("secret")) {
+		return "", "", notFound("no submission with this reference and secret")
+	}
+	return tenant, ref, nil
+}
+
+func (s *Server) apiStatus(c *fiber.Ctx) error {
+	tenant, ref, err := s.checkSecret(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	sub, err := s.eng.Store.GetSubmission(ctx, tenant, ref)
+	if err != nil {
+		return err
+	}
+	evs, err := s.eng.Store.Events(ctx, tenant, ref)
+	if err != nil {
+		return err
+	}
+	out := statusJSON{Reference: sub.Ref, Service: sub.Service, Status: sub.Status, Office: sub.Office,
+		Created: sub.Created, Updated: sub.Updated, Events: make([]eventJSON, 0, len(evs))}
+	for _, e := range evs {
+		out.Events = append(out.Events, eventJSON{Type: e.Type, At: e.At})
+	}
+	return c.JSON(out)
+}
+
+// receiptMaker is implemented by the citizen UI's receipt renderer
+// (api/receipt.go). It is looked up at run time so that the API builds
+// without it; without it receipts answer 501.
+type receiptMaker interface {
+	receiptPDF(svc *engine.Service, sub *engine.Submission, lang string) ([]byte, error)
+}
+
+func (s *Server) apiReceipt(c *fiber.Ctx) error {
+	tenant, ref, err := s.checkSecret(c)
+	if err != nil {
+		return err
+	}
+	rm, ok := any(s).(receiptMaker)
+	if !ok {
+		return fiber.NewError(fiber.StatusNotImplemented, "receipts are not available on this server")
+	}
+	sub, err := s.eng.Store.GetSubmission(c.UserContext(), tenant, ref)
+	if err != nil {
+		return err
+	}
+	svc, err := s.eng.Catalog.Pinned(sub.Service)
+	if err != nil {
+		return err
+	}
+	pdf, err := rm.receiptPDF(svc, sub, apiLang(c))
+	if err != nil {
+		return fmt.Errorf("receipt %s: %w", sub.Ref, err)
+	}
+	c.Set(fiber.HeaderContentType, "application/pdf")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+sub.Ref+`.pdf"`)
+	return c.Send(pdf)
+}

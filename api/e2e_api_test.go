@@ -88,12 +88,15 @@ func (c *client) expect(resp *http.Response, status int, v any) {
 	}
 }
 
-// multipartFile builds a multipart/form-data body with one file part.
-func multipartFile(t testing.TB, name string, content []byte) (*bytes.Buffer, string) {
+// multipartFile builds a multipart/form-data body with a file part,
+// after plain fields given as name, value pairs.
+func multipartFile(t testing.TB, name string, content []byte, fields ...string) (*bytes.Buffer, string) {
 	t.Helper()
 	var b bytes.Buffer
 	w := multipart.NewWriter(&b)
-	_ = w.WriteField("note", "ignored")
+	for i := 0; i+1 < len(fields); i += 2 {
+		_ = w.WriteField(fields[i], fields[i+1])
+	}
 	fw, err := w.CreateFormFile("file", name)
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +192,7 @@ func TestAPIEndToEnd(t *testing.T) {
 
 	// Uploads: a PDF is taken, a text file is not.
 	pdf := tinyPDF()
-	body, ct := multipartFile(t, "Vertrag Schäfer.pdf", pdf)
+	body, ct := multipartFile(t, "Vertrag Schäfer.pdf", pdf, "note", "other parts are skipped")
 	var att attachmentJSON
 	c.expect(c.do("POST", "/drafts/"+d.Token+"/attachments", body, "Content-Type", ct), 201, &att)
 	sum := sha256.Sum256(pdf)

@@ -112,8 +112,8 @@ func apiLang(c *fiber.Ctx) string {
 	return best
 }
 
-// now is the engine's clock.
-func (s *Server) now() time.Time {
+// today is the date the engine's rules see as today.
+func (s *Server) today() time.Time {
 	if s.eng.Now != nil {
 		return s.eng.Now()
 	}
@@ -212,13 +212,13 @@ func unknownFields(n *engine.Node, v any, path string) []engine.FieldError {
 var inflight sync.Map // inflightKey → struct{}
 
 type inflightKey struct {
-	s           *Server
+	app         *fiber.App
 	tenant, key string
 }
 
-// claimKey marks key as in flight; the returned function releases it.
-func (s *Server) claimKey(tenant, key string) (func(), error) {
-	k := inflightKey{s, tenant, key}
+// claimKey marks key as in flight in app; the returned function releases it.
+func claimKey(app *fiber.App, tenant, key string) (func(), error) {
+	k := inflightKey{app, tenant, key}
 	if _, busy := inflight.LoadOrStore(k, struct{}{}); busy {
 		return nil, fiber.NewError(fiber.StatusConflict, "a request with this Idempotency-Key is still being processed; retry later")
 	}

@@ -34,7 +34,7 @@ type draftJSON struct {
 
 func (s *Server) draftJSON(svc *engine.Service, d *engine.Draft, pages []string) draftJSON {
 	if pages == nil {
-		pages = svc.Evaluate(d.Data, engine.Options{Today: s.now()}).Pages
+		pages = svc.Evaluate(d.Data, engine.Options{Today: s.today()}).Pages
 	}
 	data := d.Data
 	if data == nil {
@@ -114,7 +114,7 @@ func (s *Server) apiSavePage(c *fiber.Ctx) error {
 	}
 	// The page must be visible and reached: every visible page before it
 	// complete, or reached before.
-	res := svc.Evaluate(d.Data, engine.Options{Today: s.now()})
+	res := svc.Evaluate(d.Data, engine.Options{Today: s.today()})
 	idx, reach := -1, 0
 	for i, p := range res.Pages {
 		if p == pageID {

@@ -65,7 +65,7 @@ func (s *Server) apiValidate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res := svc.Evaluate(doc, engine.Options{Today: s.now()})
+	res := svc.Evaluate(doc, engine.Options{Today: s.today()})
 	errs := res.Errors
 	if page := c.Query("page"); page != "" {
 		if svc.Form.Page(page) == nil {

@@ -67,7 +67,7 @@ func (s *Server) apiSubmit(c *fiber.Ctx) error {
 		if err := validKey(key); err != nil {
 			return err
 		}
-		release, err := s.claimKey(tenant, key)
+		release, err := claimKey(c.App(), tenant, key)
 		if err != nil {
 			return err
 		}
@@ -89,7 +89,7 @@ func (s *Server) apiSubmit(c *fiber.Ctx) error {
 func (s *Server) apiSubmitDraft(c *fiber.Ctx) error {
 	tenant, token := tenantOf(c), c.Params("token")
 	ctx := c.UserContext()
-	release, err := s.claimKey(tenant, "draft:"+token)
+	release, err := claimKey(c.App(), tenant, "draft:"+token)
 	if err != nil {
 		return err
 	}

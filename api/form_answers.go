@@ -27,6 +27,8 @@ type answerRow struct {
 	Heading bool
 	// Anchor is the id of the field's input on its page (for change links).
 	Anchor string
+	// Computed values are shown, never changed.
+	Computed bool
 }
 
 // answers walks the form model against data and lists every answer with
@@ -87,7 +89,7 @@ func appendAnswer(rows []answerRow, f *engine.Field, v any, path string, depth i
 		}
 		return rows
 	}
-	return append(rows, answerRow{Label: f.Label.In(lang), Value: formatValue(f, v, files, lang), Depth: depth, Anchor: fieldID(path)})
+	return append(rows, answerRow{Label: f.Label.In(lang), Value: formatValue(f, v, files, lang), Depth: depth, Anchor: fieldID(path), Computed: f.Computed})
 }
 
 // formatValue renders one answer for people: option labels for

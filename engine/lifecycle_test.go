@@ -1,0 +1,147 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/mongostore"
+	"github.com/amtsform/amtsform/engine/mongostore/embedded"
+)
+
+// newEngine returns an engine with the examples on a fresh embedded store.
+func newEngine(t *testing.T) *engine.Engine {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts an embedded store")
+	}
+	dir := t.TempDir()
+	srv, err := embedded.Start(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := mongostore.Connect(ctx, srv.URI(), mongostore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close(context.Background()) })
+	svcs, err := engine.LoadServices([]string{"../examples"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &engine.Engine{
+		Store: st, Catalog: engine.NewCatalog(svcs...), Secret: []byte("test"),
+		Background: func(f func()) { f() },
+	}
+}
+
+func num(s string) json.Number { return json.Number(s) }
+
+func TestDraftLifecycle(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	const tenant = "musterstadt"
+	d, s, err := e.NewDraft(ctx, tenant, "kita-gebuehren")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Page != "person" || len(d.ID) < 22 {
+		t.Fatalf("draft %+v", d)
+	}
+
+	// A page with errors is saved anyway and does not advance.
+	pr, err := e.SavePage(ctx, tenant, d.ID, d.Version, "person", map[string]any{
+		"applicant": map[string]any{"givenName": "Jürgen", "familyName": "Müller", "birthDate": "1985-13-01"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.Next != "" || len(pr.Errors) == 0 {
+		t.Fatalf("expected errors and no next page, got %+v", pr.Errors)
+	}
+	for _, fe := range pr.Errors {
+		if s.PageOf(strings.Split(fe.Path, ".")[0]) != "person" {
+			t.Errorf("error of another page reported: %v", fe)
+		}
+	}
+	got, _, err := e.Draft(ctx, tenant, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Data["applicant"].(map[string]any)["givenName"] != "Jürgen" {
+		t.Fatal("typed answers were lost")
+	}
+
+	// A stale version is a conflict; a field of another page is refused.
+	if _, err := e.SavePage(ctx, tenant, d.ID, d.Version, "person", map[string]any{}); !errors.Is(err, engine.ErrConflict) {
+		t.Fatalf("stale save: %v", err)
+	}
+	var ve *engine.ValidationError
+	if _, err := e.SavePage(ctx, tenant, d.ID, 0, "person", map[string]any{"income": num("1")}); !errors.As(err, &ve) {
+		t.Fatalf("foreign field: %v", err)
+	}
+
+	steps := []struct {
+		page   string
+		values map[string]any
+		next   string
+	}{
+		{"person", map[string]any{
+			"applicant": map[string]any{"givenName": "Jürgen", "familyName": "Müller", "birthDate": "1985-06-01"},
+			"address":   map[string]any{"street": "Römerberg", "houseNumber": "23", "postalCode": "60311", "city": "Frankfurt am Main"},
+		}, "kinder"},
+		{"kinder", map[string]any{"children": []any{
+			map[string]any{"name": "Lena", "birthDate": "2021-03-01", "careType": "krippe", "monthlyFee": num("20000")},
+		}}, "einkommen"},
+		{"einkommen", map[string]any{"income": num("2400000"), "iban": "DE89370400440532013000", "consent": true, "coveredFee": num("1")}, ""},
+	}
+	for _, st := range steps {
+		pr, err := e.SavePage(ctx, tenant, d.ID, 0, st.page, st.values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pr.Errors) > 0 || pr.Next != st.next {
+			t.Fatalf("%s: errors %v, next %q", st.page, pr.Errors, pr.Next)
+		}
+	}
+
+	sub, created, err := e.SubmitDraft(ctx, tenant, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !created || !strings.HasPrefix(sub.Ref, "KITA-"+time.Now().Format("2006")+"-") || sub.Office != "jugendamt-frankfurt" {
+		t.Fatalf("submission %+v", sub)
+	}
+	if sub.Computed["coveredFee"] != int64(20000) {
+		t.Fatalf("computed %v: the client's coveredFee must be ignored", sub.Computed)
+	}
+	if _, _, err := e.Draft(ctx, tenant, d.ID); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("draft after submit: %v", err)
+	}
+	if !e.CheckStatusSecret(tenant, sub.Ref, e.StatusSecret(tenant, sub.Ref)) || e.CheckStatusSecret(tenant, sub.Ref, "x") {
+		t.Fatal("status secret")
+	}
+	// Another tenant cannot see the draft or the submission.
+	if _, err := e.Store.GetSubmission(ctx, "andere-stadt", sub.Ref); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("other tenant: %v", err)
+	}
+}
+
+func TestSubmitDocumentInvalid(t *testing.T) {
+	e := newEngine(t)
+	_, _, err := e.SubmitDocument(context.Background(), "musterstadt", "kita-gebuehren", map[string]any{"income": "viel"}, "", "", "")
+	var ve *engine.ValidationError
+	if !errors.Is(err, engine.ErrInvalid) || !errors.As(err, &ve) || len(ve.Errors) == 0 {
+		t.Fatalf("err = %v", err)
+	}
+	if _, _, err := e.SubmitDocument(context.Background(), "musterstadt", "gibt-es-nicht", nil, "", "", ""); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("unknown service: %v", err)
+	}
+}

@@ -312,14 +312,23 @@ func (s *Server) draft(c *fiber.Ctx) (string, *engine.Draft, *engine.Service, er
 	return tenant, d, svc, nil
 }
 
-// czResume follows the resume link to the page the citizen reached.
+// czResume follows the resume link to the first page still to be
+// completed, or to the review when every page is.
 func (s *Server) czResume(c *fiber.Ctx) error {
 	tenant, d, svc, err := s.draft(c)
 	if err != nil {
 		return err
 	}
 	noStore(c)
-	return c.Redirect(draftURL(tenant, svc.ID, d.ID, d.Page), fiber.StatusSeeOther)
+	res := svc.Evaluate(d.Data, engine.Options{Today: s.now()})
+	to := res.FirstIncompletePage(svc)
+	if to == "" {
+		to = "review"
+	}
+	if len(d.Data) == 0 {
+		to = d.Page
+	}
+	return c.Redirect(draftURL(tenant, svc.ID, d.ID, to), fiber.StatusSeeOther)
 }
 
 func indexOf(list []string, s string) int {

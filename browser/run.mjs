@@ -178,7 +178,10 @@ async function submitButtons(page) {
   const out = [];
   for (let i = 0; i < await loc.count(); i++) {
     const b = loc.nth(i);
+    // Skip what a citizen cannot see or reach (e.g. a visually hidden
+    // default button that only Enter in a text field triggers).
     if (!(await b.isVisible())) continue;
+    if ((await b.getAttribute('aria-hidden')) === 'true' || (await b.getAttribute('tabindex')) === '-1') continue;
     const text = ((await b.innerText().catch(() => '')) || (await b.getAttribute('value')) || '').trim();
     out.push({ loc: b, text, name: (await b.getAttribute('name')) || '', value: (await b.getAttribute('value')) || '' });
   }
@@ -253,6 +256,13 @@ async function errorSummary(page) {
   };
 }
 
+// serverErrors returns the last error lines of the server log.
+async function serverErrors() {
+  if (!server) return '';
+  const lines = (await server.log()).split('\n').filter((l) => /level=(ERROR|WARN)/.test(l)).slice(-5);
+  return lines.length ? `\nserver log:\n${lines.join('\n')}` : '';
+}
+
 // ---------------------------------------------------------------- axe
 let axeMethod;
 const toolsIn = new WeakSet();
@@ -314,12 +324,13 @@ async function screenshot(page, name) {
 }
 
 // ---------------------------------------------------------------- the walk
+const newSeen = () => ({ pages: [], filled: [], reference: null, review: null });
+
 // walkService goes through one service like a citizen: start page, each
 // form page (checked empty, submitted empty for the error state, then
 // filled), check your answers, submit, confirmation. It returns what it
 // saw, for service-specific assertions.
-async function walkService(page, svc, { axe = true, shots = false, label = svc.id, hooks = {} } = {}) {
-  const seen = { pages: [], filled: [], reference: null, review: null };
+async function walkService(page, svc, { axe = true, shots = false, label = svc.id, hooks = {} } = {}, seen = newSeen()) {
   let step = 0;
   const shotName = (key) => `${svc.id === SHOT_SERVICE ? 'kita' : svc.id}-${String(++step).padStart(2, '0')}-${key}`;
 
@@ -361,8 +372,8 @@ async function walkService(page, svc, { axe = true, shots = false, label = svc.i
       continue;
     }
     if (kind !== 'form') {
-      const h1 = await page.locator('h1').first().innerText().catch(() => '');
-      throw new Error(`unexpected page ${page.url()} (h1 "${h1}") after ${seen.pages.join(' → ')}`);
+      const main = (await page.locator('main').first().innerText().catch(() => '')).replace(/\s+/g, ' ').slice(0, 300);
+      throw new Error(`unexpected page ${page.url()} after ${seen.pages.join(' → ')}: "${main}"${await serverErrors()}`);
     }
 
     const n = (visits.get(key) || 0) + 1;
@@ -430,8 +441,14 @@ function hundesteuerHooks(label) {
 async function hundesteuer(ctx, svc, { js }) {
   const label = js ? 'hundesteuer' : 'hundesteuer (no JS)';
   const page = await ctx.newPage();
+  const seen = newSeen();
   try {
-    const seen = await walkService(page, svc, { axe: js, label, hooks: hundesteuerHooks(label) });
+    await walkService(page, svc, { axe: js, label, hooks: hundesteuerHooks(label) }, seen);
+    pass(`${label} walk`, seen.pages.join(' → '));
+  } catch (e) {
+    fail(`${label} walk`, `${e.message}\n${page.url()}`);
+  }
+  try {
     if (!seen.addedDog) fail(`${label} add a dog`, 'the walk added no dog');
     const cert = seen.filled.filter((f) => f.path === 'dogs.certificateNumber');
     if (cert.length === 1 && cert[0].index === 1) pass(`${label} permit field for the listed breed`, `shown for dog 2 only (page ${cert[0].page}, visit ${cert[0].visit})`);
@@ -445,8 +462,6 @@ async function hundesteuer(ctx, svc, { js }) {
     else fail(`${label} submitted, confirmation shows the reference`, `no ${svc.refRe} on the confirmation page`);
     const guessed = seen.filled.filter((f) => f.guessed).map((f) => f.path);
     if (guessed.length) console.log(`     note: fields filled with type defaults: ${[...new Set(guessed)].join(', ')}`);
-  } catch (e) {
-    fail(`${label} walk`, `${e.message}\n${page.url()}`);
   } finally {
     await page.close().catch(() => {});
   }

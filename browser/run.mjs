@@ -37,7 +37,7 @@ const LIMIT_MS = Number(env.BROWSER_TEST_LIMIT_MS || 5 * 60000);
 const NAV_MS = 15000; // one navigation
 const ACT_MS = 5000; // one click or fill
 const SCREENSHOTS = env.SCREENSHOTS !== '0';
-const shotDir = join(repoRoot, 'docs', 'screenshots');
+const shotDir = env.SCREENSHOT_DIR || join(here, '..', 'docs', 'screenshots');
 const SHOT_SERVICE = 'kita-gebuehren';
 
 // ---------------------------------------------------------------- results
@@ -400,6 +400,19 @@ async function walkService(page, svc, { axe = true, shots = false, label = svc.i
         if (es.links.length === 0) fail(`${label}/${key} error summary`, `no links to the fields:\n${es.text}`);
         else if (bad.length) fail(`${label}/${key} error summary`, `links without a target element: ${bad.map((l) => l.href).join(', ')}`);
         else pass(`${label}/${key} error summary`, `${es.links.length} links, each to an element`);
+        // With JavaScript, focus moves to the summary so that screen
+        // readers announce it; following a link focuses its field.
+        if (axe) {
+          const focused = await page.evaluate((sel) => !!document.activeElement?.closest(sel), errorSummarySel);
+          const first = es.links[0];
+          let linkFocus = true;
+          if (first?.href.startsWith('#')) {
+            await page.locator(errorSummarySel).first().locator('a[href]').first().click({ timeout: ACT_MS });
+            linkFocus = await page.evaluate((id) => document.activeElement?.id === id, decodeURIComponent(first.href.slice(1)));
+          }
+          if (focused && linkFocus) pass(`${label}/${key} error summary focus`);
+          else fail(`${label}/${key} error summary focus`, `${focused ? '' : 'the summary is not focused on load; '}${linkFocus ? '' : `"${first.text}" does not focus ${first.href}`}`);
+        }
       }
       if (axe) await axeCheck(page, `${label}/${key} errors`);
       if (shots) await screenshot(page, shotName(`${key}-fehler`));

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"html/template"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,15 +11,18 @@ import (
 	"time"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/ui"
 )
 
 func loadService(t testing.TB, name string) *engine.Service {
 	t.Helper()
-	s, err := engine.Load(filepath.Join("..", "examples", name))
-	if err != nil {
-		t.Fatal(err)
+	for _, s := range exampleServices(t) {
+		if s.ID == name {
+			return s
+		}
 	}
-	return s
+	t.Fatalf("no example %s", name)
+	return nil
 }
 
 // pdfText extracts the text of a PDF with pdftotext; the test is skipped
@@ -109,3 +113,7 @@ func TestFormatMoney(t *testing.T) {
 		}
 	}
 }
+
+func uiTemplates() (*template.Template, error) { return ui.Templates() }
+
+func evalOpts() engine.Options { return engine.Options{Today: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)} }

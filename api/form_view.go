@@ -45,6 +45,23 @@ type fieldView struct {
 	Accept       string
 }
 
+// partials are the field partials that exist; other widgets render as text.
+var partials = map[string]string{}
+
+func init() {
+	for _, k := range []string{"text", "textarea", "number", "money", "date", "email", "tel", "radio", "select", "checkbox", "group", "repeat", "file", "computed"} {
+		partials[k] = "f-" + k
+	}
+}
+
+// Partial names the template of the field's kind (see ui.Partial).
+func (f *fieldView) Partial() string {
+	if p, ok := partials[f.Kind]; ok {
+		return p
+	}
+	return "f-text"
+}
+
 type optionView struct {
 	ID      string
 	Value   string

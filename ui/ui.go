@@ -6,6 +6,7 @@
 package ui
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -48,7 +49,26 @@ var version = func() string {
 
 // Templates parses every template under templates/.
 func Templates() (*template.Template, error) {
-	return template.New("").Funcs(Funcs).ParseFS(files, "templates/*.html")
+	t, err := template.New("").Funcs(Funcs).ParseFS(files, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	// {{field .}} renders a field with the partial of its kind, chosen in
+	// Go rather than by a chain of {{if eq .Kind …}} in the template.
+	t.Funcs(template.FuncMap{"field": func(f Partial) (template.HTML, error) {
+		var b bytes.Buffer
+		if err := t.ExecuteTemplate(&b, f.Partial(), f); err != nil {
+			return "", err
+		}
+		return template.HTML(b.String()), nil
+	}})
+	return t, nil
+}
+
+// Partial is a value rendered by a named partial template, such as a
+// field of a form ("f-text", "f-radio", …).
+type Partial interface {
+	Partial() string
 }
 
 // Funcs are the template functions shared by all pages.
@@ -59,6 +79,8 @@ var Funcs = template.FuncMap{
 		}
 		return de
 	},
+	// field is replaced in Templates; see there.
+	"field": func(Partial) (template.HTML, error) { return "", nil },
 	// static returns the URL of a static asset with a cache-busting version.
 	"static": func(name string) string {
 		return "/static/" + name + "?v=" + version

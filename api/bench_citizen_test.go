@@ -1,0 +1,111 @@
+package api
+
+import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/amtsform/amtsform/engine"
+)
+
+// memDraftStore answers GetDraft with a copy of one draft from memory.
+type memDraftStore struct {
+	engine.Store
+	d *engine.Draft
+}
+
+func (m memDraftStore) GetDraft(ctx context.Context, tenant, id string) (*engine.Draft, error) {
+	if id != m.d.ID || tenant != m.d.Tenant {
+		return nil, engine.ErrNotFound
+	}
+	c := *m.d
+	return &c, nil
+}
+
+// BenchmarkRenderPage measures a GET of a Kita form page through the whole
+// app (middleware, draft lookup in the embedded store, evaluation, the
+// template): the server time of rendering a page. The target is < 1 ms.
+func BenchmarkRenderPage(b *testing.B) {
+	ts := newTestServer(b)
+	ctx := context.Background()
+	d, _, err := ts.engine.NewDraft(ctx, testTenant, "kita-gebuehren")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Page 1 done, so that the children page (a repeating group with
+	// radios and money inputs) renders.
+	if _, err := ts.engine.SavePage(ctx, testTenant, d.ID, 0, "person", kitaData()); err == nil {
+		b.Fatal("foreign fields accepted")
+	}
+	data := kitaData()
+	if _, err := ts.engine.SavePage(ctx, testTenant, d.ID, 0, "person", map[string]any{
+		"applicant": data["applicant"], "address": data["address"],
+	}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := ts.engine.SavePage(ctx, testTenant, d.ID, 0, "kinder", map[string]any{"children": data["children"]}); err != nil {
+		b.Fatal(err)
+	}
+	// The same app on a store whose GetDraft answers from memory: the
+	// server time without the embedded store's ~0.5 ms lookup.
+	stored, err := ts.store.GetDraft(ctx, testTenant, d.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := ts.cfg
+	eng := *ts.engine
+	eng.Store = memDraftStore{Store: ts.store, d: stored}
+	cfg.Engine = &eng
+	memApp, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, page := range []string{"person", "kinder", "kinder-memstore"} {
+		app := ts.app
+		if strings.HasSuffix(page, "-memstore") {
+			app, page = memApp, strings.TrimSuffix(page, "-memstore")
+		}
+		b.Run(page+map[bool]string{true: "-memstore"}[app == memApp], func(b *testing.B) {
+			target := "/" + testTenant + "/kita-gebuehren/d/" + d.ID + "/" + page
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				req := httptest.NewRequest("GET", target, nil)
+				resp, err := app.Test(req, -1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if resp.StatusCode != 200 {
+					body, _ := io.ReadAll(resp.Body)
+					b.Fatalf("status %d\n%s", resp.StatusCode, body)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkRenderTemplate measures the template alone, without the store.
+func BenchmarkRenderTemplate(b *testing.B) {
+	svc := loadService(b, "kita-gebuehren")
+	s := &Server{}
+	tmpl, err := uiTemplates()
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.tmpl = tmpl
+	data := kitaData()
+	res := svc.Evaluate(data, evalOpts())
+	page := svc.Form.Page("kinder")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		st := &formState{svc: svc, lang: "de", data: data, computed: res.Computed, hidden: hiddenSet(res.Hidden),
+			errs: map[string]string{}, placed: map[string]bool{}, labels: map[string]string{}}
+		p := &pageData{Lang: "de", Fields: st.pageFields(page), Step: 2, Steps: 3}
+		if err := s.tmpl.ExecuteTemplate(io.Discard, "page.html", p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

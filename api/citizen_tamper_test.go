@@ -186,7 +186,7 @@ func TestCitizenPages(t *testing.T) {
 		e.must(t, 422, "", `class="error-summary"`, "Fehler:")
 		en := b.get(first.url.Path + "?lang=en")
 		en.must(t, 200, "", `<html lang="en">`, svc.Form.Title.En)
-		b.get(first.url.Path + "?lang=de").must(t, 200, "", `<html lang="de">`)
+		b.get(first.url.Path+"?lang=de").must(t, 200, "", `<html lang="de">`)
 	}
 	b.get("/"+testTenant+"/kita-gebuehren/d/"+engine.NewToken()+"/person").must(t, 404, "", "Seite nicht gefunden")
 	b.get("/"+testTenant+"/gibt-es-nicht/").must(t, 404, "")

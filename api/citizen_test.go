@@ -116,4 +116,6 @@ func TestFormatMoney(t *testing.T) {
 
 func uiTemplates() (*template.Template, error) { return ui.Templates() }
 
-func evalOpts() engine.Options { return engine.Options{Today: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)} }
+func evalOpts() engine.Options {
+	return engine.Options{Today: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+}

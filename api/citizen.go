@@ -416,12 +416,22 @@ func (s *Server) renderPage(c *fiber.Ctx, tenant string, d *engine.Draft, svc *e
 	if toReview {
 		p.Return = "review"
 	}
-	// The summary lists errors in page order, each linked to its field.
+	// The summary lists errors in page order, each linked to its field;
+	// errors of no field shown (a list as a whole…) come last.
 	order := make([]string, 0, len(st.errs))
-	for path := range st.errs {
-		order = append(order, path)
+	for _, path := range st.order {
+		if _, ok := st.errs[path]; ok {
+			order = append(order, path)
+		}
 	}
-	sort.Strings(order)
+	var rest []string
+	for path := range st.errs {
+		if !st.placed[path] {
+			rest = append(rest, path)
+		}
+	}
+	sort.Strings(rest)
+	order = append(order, rest...)
 	for _, path := range order {
 		label := st.labels[path]
 		href := "#" + fieldID(path)

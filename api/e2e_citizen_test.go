@@ -195,6 +195,9 @@ func TestCitizenKitaEndToEnd(t *testing.T) {
 		`role="alert"`, `href="#f-applicant-familyName"`, `href="#f-address-postalCode"`,
 		`<span class="visually-hidden">Fehler:</span>`, `value="Jürgen"`, `value="6031"`,
 		`aria-describedby="f-applicant-familyName-error"`, `aria-invalid="true"`, "<title>Fehler: ")
+	if strings.Index(p.body, `href="#f-applicant-familyName"`) > strings.Index(p.body, `href="#f-address-postalCode"`) {
+		t.Error("error summary not in page order")
+	}
 	p = b.post(pageURL, with(personPage, "_csrf", csrf))
 	p.must(t, 200, "/kinder", "Schritt 2 von 3", `name="children[0].name"`, `value="add:children"`)
 

@@ -95,6 +95,7 @@ type formState struct {
 	files    map[string]string // attachment id → file name
 	placed   map[string]bool   // errors shown next to a field
 	labels   map[string]string // instance path → label for the summary
+	order    []string          // instance paths in the order rendered
 }
 
 // pageFields builds the field views of a page.
@@ -122,6 +123,7 @@ func (st *formState) field(f *engine.Field, path string, v any, present bool, la
 		Optional:     !f.Required && !f.RequiredWhen && !f.Computed,
 	}
 	st.labels[path] = summaryLabel
+	st.order = append(st.order, path)
 	if f.Hint != nil {
 		fv.Hint = f.Hint.In(lang)
 	}

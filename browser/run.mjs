@@ -3,8 +3,8 @@
 //
 //   - every page of every example service (service list, start page, each
 //     form page empty and with errors, check-your-answers, confirmation,
-//     the 404 page, the English start page) is checked with axe-core at
-//     WCAG 2.0/2.1 A and AA: zero violations;
+//     the 404 page), in German and in English, is checked with axe-core
+//     at WCAG 2.0/2.1 A and AA: zero violations;
 //   - the hundesteuer form is filled like a citizen would, adding a second
 //     dog of a listed breed so that the permit field and the competence
 //     page appear, and submitted; the confirmation shows the reference;
@@ -330,13 +330,21 @@ const newSeen = () => ({ pages: [], filled: [], reference: null, review: null })
 // form page (checked empty, submitted empty for the error state, then
 // filled), check your answers, submit, confirmation. It returns what it
 // saw, for service-specific assertions.
-async function walkService(page, svc, { axe = true, shots = false, label = svc.id, hooks = {} } = {}, seen = newSeen()) {
+async function walkService(page, svc, { axe = true, shots = false, label = svc.id, hooks = {}, lang } = {}, seen = newSeen()) {
   let step = 0;
   const shotName = (key) => `${svc.id === SHOT_SERVICE ? 'kita' : svc.id}-${String(++step).padStart(2, '0')}-${key}`;
 
   const startURL = `${server.baseURL}/${TENANT}/${svc.id}/`;
   const res = await goto(page, startURL);
   if (!res || res.status() !== 200) throw new Error(`start page ${startURL}: HTTP ${res?.status()}`);
+  if (lang && !(await page.locator('html').getAttribute('lang'))?.startsWith(lang)) {
+    // Switch language with the page's own link (remembered in a cookie).
+    const sw = page.locator(`a[hreflang="${lang}"]`).first();
+    if (!(await sw.count())) throw new Error(`no link to language ${lang} on ${startURL}`);
+    await clickAndWait(page, sw);
+    const got = await page.locator('html').getAttribute('lang');
+    if (!got?.startsWith(lang)) throw new Error(`html lang="${got}" after switching to ${lang}`);
+  }
   if (axe) await axeCheck(page, `${label} start page`);
   if (shots) await screenshot(page, shotName('start'));
 
@@ -480,6 +488,19 @@ async function hundesteuer(ctx, svc, { js }) {
   }
 }
 
+// Script errors and CSP reports of the pages themselves; what the
+// injected axe-core causes (after toolsIn is set) is not counted.
+const pageErrors = [];
+function watchPage(ctx) {
+  ctx.on('page', (p) => {
+    p.on('framenavigated', (f) => { if (f === p.mainFrame()) toolsIn.delete(p); });
+    p.on('pageerror', (e) => { if (!toolsIn.has(p)) pageErrors.push(`${p.url()}: ${e.message}`); });
+    p.on('console', (m) => {
+      if (!toolsIn.has(p) && m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) pageErrors.push(`${p.url()}: ${m.text()}`);
+    });
+  });
+}
+
 // ---------------------------------------------------------------- main
 async function main() {
   const t0 = Date.now();
@@ -513,16 +534,7 @@ async function main() {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'de-DE', timezoneId: 'Europe/Berlin', reducedMotion: 'reduce' });
   ctx.setDefaultTimeout(ACT_MS);
   ctx.setDefaultNavigationTimeout(NAV_MS);
-  const pageErrors = [];
-  // Script errors and CSP reports of the pages themselves; what the
-  // injected axe-core causes (after toolsIn is set) is not counted.
-  ctx.on('page', (p) => {
-    p.on('framenavigated', (f) => { if (f === p.mainFrame()) toolsIn.delete(p); });
-    p.on('pageerror', (e) => { if (!toolsIn.has(p)) pageErrors.push(`${p.url()}: ${e.message}`); });
-    p.on('console', (m) => {
-      if (!toolsIn.has(p) && m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) pageErrors.push(`${p.url()}: ${m.text()}`);
-    });
-  });
+  watchPage(ctx);
 
   // The service list.
   {
@@ -573,6 +585,28 @@ async function main() {
       await page.close();
     }
   }
+
+  // Every example again in English (own context: the choice is a cookie).
+  const enCtx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB', timezoneId: 'Europe/Berlin', reducedMotion: 'reduce' });
+  enCtx.setDefaultTimeout(ACT_MS);
+  enCtx.setDefaultNavigationTimeout(NAV_MS);
+  watchPage(enCtx);
+  for (const svc of services) {
+    const page = await enCtx.newPage();
+    const label = `${svc.id} (en)`;
+    const seen = newSeen();
+    try {
+      const hooks = svc.id === 'hundesteuer' ? hundesteuerHooks(label) : {};
+      await walkService(page, svc, { label, hooks, lang: 'en' }, seen);
+      if (seen.reference) pass(`${label} walk`, `${seen.pages.join(' → ')} → ${seen.reference}`);
+      else fail(`${label} walk`, 'no reference on the confirmation page');
+    } catch (e) {
+      fail(`${label} walk`, `${e.message}\n${page.url()}`);
+    } finally {
+      await page.close();
+    }
+  }
+  await enCtx.close();
 
   // The hundesteuer walk again without JavaScript: nothing may depend on it.
   const hund = services.find((s) => s.id === 'hundesteuer');

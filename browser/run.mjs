@@ -257,9 +257,9 @@ async function errorSummary(page) {
 }
 
 // serverErrors returns the last error lines of the server log.
-async function serverErrors() {
+async function serverErrors(since = 0) {
   if (!server) return '';
-  const lines = (await server.log()).split('\n').filter((l) => /level=(ERROR|WARN)/.test(l)).slice(-5);
+  const lines = (await server.log()).slice(since).split('\n').filter((l) => /level=(ERROR|WARN)/.test(l)).slice(-5);
   return lines.length ? `\nserver log:\n${lines.join('\n')}` : '';
 }
 
@@ -334,6 +334,7 @@ async function walkService(page, svc, { axe = true, shots = false, label = svc.i
   let step = 0;
   const shotName = (key) => `${svc.id === SHOT_SERVICE ? 'kita' : svc.id}-${String(++step).padStart(2, '0')}-${key}`;
 
+  const logStart = (await server.log()).length;
   const startURL = `${server.baseURL}/${TENANT}/${svc.id}/`;
   const res = await goto(page, startURL);
   if (!res || res.status() !== 200) throw new Error(`start page ${startURL}: HTTP ${res?.status()}`);
@@ -381,7 +382,7 @@ async function walkService(page, svc, { axe = true, shots = false, label = svc.i
     }
     if (kind !== 'form') {
       const main = (await page.locator('main').first().innerText().catch(() => '')).replace(/\s+/g, ' ').slice(0, 300);
-      throw new Error(`unexpected page ${page.url()} after ${seen.pages.join(' → ')}: "${main}"${await serverErrors()}`);
+      throw new Error(`unexpected page ${page.url()} after ${seen.pages.join(' → ')}: "${main}"${await serverErrors(logStart)}`);
     }
 
     const n = (visits.get(key) || 0) + 1;

@@ -284,6 +284,25 @@ async function injectAxe(page) {
   axeMethod = 'evaluate (addScriptTag is blocked by the CSP)';
 }
 
+// reflowCheck notes pages that scroll sideways at 320 CSS px (WCAG 2.1
+// 1.4.10 Reflow, which axe does not test).
+const reflowProblems = [];
+async function reflowCheck(page, label) {
+  const vp = page.viewportSize();
+  try {
+    await page.setViewportSize({ width: 320, height: 640 });
+    const r = await page.evaluate(() => {
+      const w = document.documentElement.clientWidth;
+      const wide = [...document.querySelectorAll('body *')].filter((el) => el.getBoundingClientRect().right > w + 1)
+        .slice(0, 3).map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.className && typeof el.className === 'string' ? `.${el.className.trim().split(/\s+/).join('.')}` : ''}`);
+      return { scroll: document.documentElement.scrollWidth, w, wide };
+    });
+    if (r.scroll > r.w + 1) reflowProblems.push(`${label}: ${r.scroll} px wide (${r.wide.join(', ')})`);
+  } finally {
+    if (vp) await page.setViewportSize(vp);
+  }
+}
+
 let pagesChecked = 0;
 let violationsTotal = 0;
 async function axeCheck(page, label) {
@@ -295,6 +314,7 @@ async function axeCheck(page, label) {
       return res.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target.join(' '), html: n.html.slice(0, 160), summary: n.failureSummary })) }));
     }, AXE_TAGS);
     pagesChecked++;
+    await reflowCheck(page, label);
     const n = r.reduce((a, v) => a + v.nodes.length, 0);
     violationsTotal += n;
     if (r.length === 0) pass(`axe ${label}`, page.url());
@@ -620,6 +640,8 @@ async function main() {
     await noJS.close();
   }
 
+  if (reflowProblems.length) fail('reflow at 320 px (WCAG 1.4.10)', reflowProblems.join('\n'));
+  else pass('reflow at 320 px (WCAG 1.4.10)', `${pagesChecked} page states, none scrolls sideways`);
   if (pageErrors.length) fail('no script errors or CSP violations', [...new Set(pageErrors)].join('\n'));
   else pass('no script errors or CSP violations');
   console.log(`     axe: ${pagesChecked} page states checked with ${AXE_TAGS.join(', ')}; ${violationsTotal} violating elements; injected by ${axeMethod}`);

@@ -210,7 +210,8 @@ func (ev *evaluation) settle() {
 	// Each round can only hide more fields or change computed values;
 	// the number of rules bounds the rounds needed.
 	rounds := len(s.shows) + len(s.pageShow) + len(s.computes) + 1
-	prev := ""
+	var prevHidden map[string]bool
+	var prevComputed map[string]any
 	for i := 0; i < rounds; i++ {
 		ev.computed = map[string]any{}
 		for _, r := range s.computes {
@@ -247,12 +248,14 @@ func (ev *evaluation) settle() {
 				}
 			}
 		}
-		state := fingerprint(ev.hidden, ev.computed)
 		ev.dropHidden()
-		if state == prev {
+		if len(s.shows) == 0 && len(s.pageShow) == 0 {
+			break // computes ran in dependency order; nothing can hide
+		}
+		if i > 0 && sameState(prevHidden, ev.hidden, prevComputed, ev.computed) {
 			break
 		}
-		prev = state
+		prevHidden, prevComputed = ev.hidden, ev.computed
 	}
 	ev.required = map[string]bool{}
 	for _, r := range s.requires {
@@ -265,17 +268,33 @@ func (ev *evaluation) settle() {
 	}
 }
 
-func fingerprint(hidden map[string]bool, computed map[string]any) string {
-	keys := make([]string, 0, len(hidden)+len(computed))
-	for k := range hidden {
-		keys = append(keys, "h:"+k)
+// sameState reports whether a settle round changed nothing. Computed
+// values are scalars, so == compares them.
+func sameState(h1, h2 map[string]bool, c1, c2 map[string]any) bool {
+	if len(h1) != len(h2) || len(c1) != len(c2) {
+		return false
 	}
-	for k, v := range computed {
-		b, _ := json.Marshal(v)
-		keys = append(keys, "c:"+k+"="+string(b))
+	for k := range h1 {
+		if !h2[k] {
+			return false
+		}
 	}
-	sort.Strings(keys)
-	return strings.Join(keys, "\x00")
+	for k, v := range c1 {
+		w, ok := c2[k]
+		if !ok || !scalarEqual(v, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func scalarEqual(a, b any) (eq bool) {
+	defer func() {
+		if recover() != nil {
+			eq = false // uncomparable values: treat as changed
+		}
+	}()
+	return a == b
 }
 
 // dropHidden removes the answers of hidden fields.

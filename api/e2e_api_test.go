@@ -220,7 +220,10 @@ func TestAPIEndToEnd(t *testing.T) {
 	doc := d.Data
 	key := "e2e-" + engine.NewToken()
 	var sub submissionJSON
-	c.expect(c.do("POST", "/services/kita-anhang/submissions", doc, "Idempotency-Key", key), 201, &sub)
+	// A document naming files cannot be handed in without the draft they
+	// were uploaded for.
+	c.expect(c.do("POST", "/services/kita-anhang/submissions", doc), 422, nil)
+	c.expect(c.do("POST", "/services/kita-anhang/submissions?draft="+d.Token, doc, "Idempotency-Key", key), 201, &sub)
 	if !strings.HasPrefix(sub.Reference, "KITAA-") || sub.Office != "jugendamt-main-taunus" || sub.StatusSecret == "" {
 		t.Fatalf("submission %+v", sub)
 	}
@@ -228,7 +231,7 @@ func TestAPIEndToEnd(t *testing.T) {
 	rest := copyDoc(doc)
 	delete(rest, "consent")
 	reordered := "{ \"consent\": true,\n " + strings.TrimPrefix(string(mustJSON(t, rest)), "{")
-	resp := c.do("POST", "/services/kita-anhang/submissions", reordered, "Idempotency-Key", key)
+	resp := c.do("POST", "/services/kita-anhang/submissions?draft="+d.Token, reordered, "Idempotency-Key", key)
 	var again submissionJSON
 	if resp.Header.Get("Idempotent-Replayed") != "true" {
 		t.Errorf("replay not marked")
@@ -240,7 +243,7 @@ func TestAPIEndToEnd(t *testing.T) {
 	// Same key, another document: 422.
 	other := copyDoc(doc)
 	other["income"] = 2300000
-	c.expect(c.do("POST", "/services/kita-anhang/submissions", other, "Idempotency-Key", key), 422, &p)
+	c.expect(c.do("POST", "/services/kita-anhang/submissions?draft="+d.Token, other, "Idempotency-Key", key), 422, &p)
 	if !strings.HasSuffix(p.Type, "/idempotency-mismatch") {
 		t.Fatalf("mismatch problem %+v", p)
 	}

@@ -76,7 +76,9 @@ func (s *Server) apiSubmit(c *fiber.Ctx) error {
 		// as sent (member order and white space do not matter).
 		hash = engine.HashPayload("api/v1/submissions", svc.ID, doc)
 	}
-	sub, created, err := s.eng.SubmitDocument(c.UserContext(), tenant, svc.ID, doc, key, hash, "")
+	// Files named in the document must have been uploaded for the draft
+	// given as ?draft=.
+	sub, created, err := s.eng.SubmitDocument(c.UserContext(), tenant, svc.ID, doc, key, hash, c.Query("draft"))
 	if err != nil {
 		return s.apiError(c, svc, err)
 	}

@@ -87,6 +87,10 @@ type Repeat struct {
 	Item Text `json:"item"`
 }
 
+// reservedPageIDs are the names of the pages every form has besides the
+// service's own (see api/citizen.go).
+var reservedPageIDs = map[string]bool{"review": true, "saved": true, "submit": true}
+
 // uiSpec is the decoded #UI of one data path.
 type uiSpec struct {
 	Label        Text              `json:"label"`
@@ -210,6 +214,9 @@ func buildForm(s *Service, v cue.Value, ui map[string]*uiSpec, rc *ruleCompiler,
 		if h := pv.LookupPath(cue.ParsePath("hint")); h.Exists() {
 			p.Hint = new(Text)
 			_ = h.Decode(p.Hint)
+		}
+		if reservedPageIDs[p.ID] {
+			ce.add(posOf(pv.LookupPath(cue.ParsePath("id"))), "", "reserved", "pages: %q is reserved for the form's own pages; choose another id", p.ID)
 		}
 		for _, q := range f.Pages {
 			if q.ID == p.ID {

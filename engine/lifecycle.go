@@ -108,12 +108,12 @@ func (e *Engine) SavePage(ctx context.Context, tenant, token string, expectVersi
 		sortErrors(foreign)
 		return nil, &ValidationError{Errors: foreign}
 	}
-	data := copyMap(d.Data)
+	data := deepCopyMap(d.Data)
 	for _, f := range page.Fields {
 		if v, ok := values[f.Path]; ok && !f.Computed {
-			data[f.Path] = v
+			setPath(data, f.Path, v)
 		} else {
-			delete(data, f.Path)
+			deletePath(data, f.Path)
 		}
 	}
 	res := s.Evaluate(data, Options{Today: e.now()})
@@ -146,12 +146,36 @@ func stripComputed(s *Service, data map[string]any) map[string]any {
 	return data
 }
 
-func copyMap(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
+func deepCopyMap(m map[string]any) map[string]any {
+	return normalize(m).(map[string]any)
+}
+
+// setPath sets a dotted path (no list indexes) in a document, creating
+// groups on the way.
+func setPath(m map[string]any, path string, v any) {
+	segs := strings.Split(path, ".")
+	for _, seg := range segs[:len(segs)-1] {
+		next, ok := m[seg].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[seg] = next
+		}
+		m = next
 	}
-	return out
+	m[segs[len(segs)-1]] = v
+}
+
+// deletePath removes a dotted path from a document.
+func deletePath(m map[string]any, path string) {
+	segs := strings.Split(path, ".")
+	for _, seg := range segs[:len(segs)-1] {
+		next, ok := m[seg].(map[string]any)
+		if !ok {
+			return
+		}
+		m = next
+	}
+	delete(m, segs[len(segs)-1])
 }
 
 // ErrorsOn returns the errors that belong to the fields of a page.
@@ -259,23 +283,33 @@ func (e *Engine) submit(ctx context.Context, tenant string, s *Service, doc map[
 	if !res.Valid() {
 		return nil, false, fmt.Errorf("%w: %w", ErrInvalid, res.Err())
 	}
+	atts := s.Attachments(res.Data)
+	if len(atts) > 0 && owner == "" {
+		var errs []FieldError
+		for _, p := range s.attachmentPaths(res.Data) {
+			errs = append(errs, FieldError{Path: p, Code: CodeAttachment})
+		}
+		return nil, false, fmt.Errorf("%w: %w", ErrInvalid, &ValidationError{Errors: errs})
+	}
 	req := &SubmitRequest{
-		Tenant:         tenant,
-		Prefix:         s.Reference,
-		Service:        ServiceRef{ID: s.ID, Version: s.Version, Hash: s.Hash},
-		Data:           res.Data,
-		Computed:       res.Computed,
-		Office:         res.Office,
-		AttachmentIDs:  s.Attachments(res.Data),
-		IdempotencyKey: key,
-		PayloadHash:    payloadHash,
-		Actor:          "citizen",
-		At:             e.now(),
+		Tenant:        tenant,
+		Prefix:        s.Reference,
+		Service:       ServiceRef{ID: s.ID, Version: s.Version, Hash: s.Hash},
+		Data:          res.Data,
+		Computed:      res.Computed,
+		Office:        res.Office,
+		Status:        s.Workflow.Initial,
+		AttachmentIDs: s.Attachments(res.Data),
+		// Files count only if they were uploaded for this application.
+		AttachmentOwner: owner,
+		IdempotencyKey:  key,
+		PayloadHash:     payloadHash,
+		Actor:           "citizen",
+		At:              e.now(),
 	}
 	if payloadHash == "" && key != "" {
 		req.PayloadHash = HashPayload(s.ID, res.Data, req.AttachmentIDs)
 	}
-	_ = owner // attachments are checked by the store against their ids
 	sub, created, err := e.Store.Submit(ctx, req)
 	if err != nil {
 		return nil, false, err
@@ -317,6 +351,35 @@ func (s *Service) Attachments(data map[string]any) []string {
 		}
 	}
 	walk(s.Data, data)
+	return out
+}
+
+// attachmentPaths returns the paths of the attachment fields that have a
+// value.
+func (s *Service) attachmentPaths(data map[string]any) []string {
+	var out []string
+	var walk func(n *Node, v any, p *pathElem)
+	walk = func(n *Node, v any, p *pathElem) {
+		switch n.Kind {
+		case KindStruct:
+			m, _ := v.(map[string]any)
+			for _, f := range n.Fields {
+				if x, ok := m[f.Name]; ok {
+					walk(f, x, &pathElem{parent: p, name: f.Name, index: -1})
+				}
+			}
+		case KindList:
+			l, _ := v.([]any)
+			for i, x := range l {
+				walk(n.Elem, x, &pathElem{parent: p, index: i})
+			}
+		case KindString:
+			if _, ok := v.(string); ok && n.hasFormat("attachment") {
+				out = append(out, p.String())
+			}
+		}
+	}
+	walk(s.Data, data, nil)
 	return out
 }
 

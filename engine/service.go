@@ -136,9 +136,10 @@ func Compile(src *Source) (*Service, error) {
 	}
 
 	s.Data = compileData(v.LookupPath(cue.ParsePath("data")), ce)
-	for _, name := range []string{envItem, envToday} {
+	// item and today are names in rules; action is the forms' control field.
+	for _, name := range []string{envItem, envToday, "action"} {
 		if f := s.Data.Field(name); f != nil {
-			ce.add(f.Pos, f.Path, "reserved", "%q is reserved in rules; choose another field name", name)
+			ce.add(f.Pos, f.Path, "reserved", "%q is a reserved name; choose another field name", name)
 		}
 	}
 	ui := compileUI(v.LookupPath(cue.ParsePath("ui")), s.Data, ce)
@@ -304,7 +305,7 @@ func (s *Service) compileRules(v cue.Value, rc *ruleCompiler, ce *CheckError) {
 func isBuiltinCode(id string) bool {
 	switch id {
 	case CodeRequired, CodeType, CodeMin, CodeMax, CodeMinLength, CodeMaxLength, CodePattern, CodeEnum,
-		CodeMinItems, CodeMaxItems, CodeUnknownField, CodeIBAN, CodeDate, CodeNotEqual:
+		CodeMinItems, CodeMaxItems, CodeUnknownField, CodeIBAN, CodeDate, CodeNotEqual, CodeAttachment:
 		return true
 	}
 	return false

@@ -107,6 +107,10 @@ type SubmitRequest struct {
 	// AttachmentIDs are ids returned by PutFile; the store copies their
 	// measured metadata into the submission and enforces the total limit.
 	AttachmentIDs []string
+	// AttachmentOwner, when set, is the owner (draft token) every
+	// attachment must have been uploaded under; a file of another owner
+	// is reported as not found.
+	AttachmentOwner string
 	// IdempotencyKey is the client's key, scoped to Tenant. Empty means no
 	// idempotency protection.
 	IdempotencyKey string

@@ -40,6 +40,9 @@ const (
 	CodeIBAN         = "iban"
 	CodeDate         = "date"
 	CodeNotEqual     = "notEqual"
+	// CodeAttachment: a file is named that was not uploaded for this
+	// application.
+	CodeAttachment = "attachment"
 )
 
 // ValidationError reports every problem found in a document at once.

@@ -26,6 +26,7 @@ var catalogue = map[string][2]string{
 	engine.CodeIBAN:         {"Die IBAN ist ungültig. Bitte prüfen Sie Ihre Eingabe.", "The IBAN is not valid. Please check it."},
 	engine.CodeDate:         {"Bitte geben Sie ein gültiges Datum ein (JJJJ-MM-TT).", "Please enter a valid date (YYYY-MM-DD)."},
 	engine.CodeNotEqual:     {"Dieser Wert ist nicht zulässig.", "This value is not allowed."},
+	engine.CodeAttachment:   {"Bitte laden Sie die Datei für diesen Antrag hoch.", "Please upload the file for this application."},
 }
 
 // For returns the message for e in lang ("de" or "en"; anything else is

@@ -282,7 +282,7 @@ func (s *Store) deleteOwnerFiles(ctx context.Context, owner string) (int, error)
 // checkAttachments loads the stored metadata of the files to attach and
 // enforces the per-submission total. A file attached to another existing
 // submission is a conflict.
-func (s *Store) checkAttachments(ctx context.Context, tenant string, ids []string) ([]attachmentDoc, error) {
+func (s *Store) checkAttachments(ctx context.Context, tenant, owner string, ids []string) ([]attachmentDoc, error) {
 	var out []attachmentDoc
 	var total int64
 	seen := map[string]bool{}
@@ -294,6 +294,9 @@ func (s *Store) checkAttachments(ctx context.Context, tenant string, ids []strin
 		fd, err := s.getFile(ctx, tenant, id)
 		if err != nil {
 			return nil, err
+		}
+		if owner != "" && fd.Metadata.Owner != owner {
+			return nil, fmt.Errorf("file %s: %w", id, engine.ErrNotFound)
 		}
 		if fd.Metadata.Submission != "" && s.exists(ctx, fd.Metadata.Submission) {
 			return nil, fmt.Errorf("file %s already attached: %w", id, engine.ErrConflict)

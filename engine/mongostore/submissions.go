@@ -62,7 +62,7 @@ func (s *Store) Submit(ctx context.Context, req *engine.SubmitRequest) (*engine.
 	var atts []attachmentDoc
 	if len(req.AttachmentIDs) > 0 {
 		var err error
-		if atts, err = s.checkAttachments(ctx, req.Tenant, req.AttachmentIDs); err != nil {
+		if atts, err = s.checkAttachments(ctx, req.Tenant, req.AttachmentOwner, req.AttachmentIDs); err != nil {
 			if errors.Is(err, engine.ErrConflict) && req.IdempotencyKey != "" {
 				// the files may belong to the first submission of this key
 				if sub, created, rerr := s.replay(ctx, req.Tenant, req.IdempotencyKey, hash); rerr == nil || !errors.Is(rerr, engine.ErrNotFound) {

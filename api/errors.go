@@ -155,12 +155,16 @@ func titleOf(status int, lang string) string {
 	return t[0]
 }
 
-// langOf picks the language: ?lang=, then the lang cookie, then German.
+// langOf picks the language: ?lang=, then the lang cookie, then the
+// Accept-Language header, then German.
 func langOf(c *fiber.Ctx) string {
 	for _, l := range []string{c.Query("lang"), c.Cookies("lang")} {
 		if l == "de" || l == "en" {
 			return l
 		}
+	}
+	if l := c.AcceptsLanguages("de", "en"); l != "" {
+		return l
 	}
 	return "de"
 }

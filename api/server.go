@@ -98,6 +98,11 @@ func New(cfg Config) (*fiber.App, error) {
 		IdleTimeout:           cfg.IdleTimeout,
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
+		// Multipart bodies are parsed by the handlers, so that a broken
+		// one fails inside the router, where the error handler knows the
+		// path (problem+json under /api). Bodies are not streamed:
+		// fasthttp enforces BodyLimit only on buffered bodies.
+		DisablePreParseMultipartForm: true,
 		// Values from the context are kept beyond the handler in places
 		// (drafts, logs); copying everything is the safe default.
 		Immutable: true,

@@ -179,12 +179,30 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		// One at a time: FerretDB v1.24 panics on createIndexes with
 		// several indexes that all exist already.
 		for _, m := range models {
+			// FerretDB on SQLite answers every query but {_id} with a
+			// scan whatever indexes exist (see docs/storage.md), so a
+			// non-unique index there costs every insert and speeds up
+			// nothing. Unique indexes stay: they enforce idempotency.
+			if s.ferret && !isUnique(m) {
+				continue
+			}
 			if _, err := c.Indexes().CreateOne(ctx, m); err != nil {
 				return fmt.Errorf("mongostore: create index on %s: %w", c.Name(), err)
 			}
 		}
 	}
 	return nil
+}
+
+func isUnique(m mongo.IndexModel) bool {
+	if m.Options == nil {
+		return false
+	}
+	var o options.IndexOptions
+	for _, set := range m.Options.List() {
+		_ = set(&o)
+	}
+	return o.Unique != nil && *o.Unique
 }
 
 // Close disconnects the client if the Store created it.

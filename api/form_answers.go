@@ -138,11 +138,9 @@ func formatValue(f *engine.Field, v any, files map[string]string, lang string) s
 	return fmt.Sprint(v)
 }
 
-// isMoney reports whether a field holds cents shown as euros. The form
-// model replaces the widget of computed fields with "computed", so a
-// computed integer with the unit € counts as money too.
+// isMoney reports whether a field holds cents shown as euros.
 func isMoney(f *engine.Field) bool {
-	return f.Widget == "money" || (f.Computed && f.Kind == engine.KindInt && (f.Unit == "€" || f.Unit == "EUR"))
+	return f.Widget == "money"
 }
 
 func unitSuffix(f *engine.Field) string {

@@ -131,9 +131,10 @@ func (d *formDecoder) page(p *engine.Page, old map[string]any) map[string]any {
 }
 
 func (d *formDecoder) field(f *engine.Field, name string, old any) (any, bool) {
-	switch f.Widget {
-	case "computed":
+	if f.Computed {
 		return nil, false // never an input; a posted value is rejected as unknown
+	}
+	switch f.Widget {
 	case "group":
 		om, _ := old.(map[string]any)
 		m := map[string]any{}

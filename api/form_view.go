@@ -113,9 +113,13 @@ func (st *formState) pageFields(p *engine.Page) []*fieldView {
 
 func (st *formState) field(f *engine.Field, path string, v any, present bool, labelPrefix, summaryLabel string) *fieldView {
 	lang := st.lang
+	kind := f.Widget
+	if f.Computed {
+		kind = "computed" // shown, never entered
+	}
 	fv := &fieldView{
 		Lang:         lang,
-		Kind:         f.Widget,
+		Kind:         kind,
 		ID:           fieldID(path),
 		Name:         path,
 		Label:        f.Label.In(lang),

@@ -368,9 +368,7 @@ func (f *Form) markRules(s *Service) {
 		for _, x := range fs {
 			x.Conditional = conditional[x.Path]
 			x.RequiredWhen = requiredWhen[x.Path]
-			if computed[x.Path] {
-				x.Computed, x.Widget = true, "computed"
-			}
+			x.Computed = computed[x.Path]
 			mark(x.Fields)
 		}
 	}

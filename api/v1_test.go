@@ -248,7 +248,8 @@ func TestAPIUploadLimits(t *testing.T) {
 	base := "/api/v1/" + testTenant
 	var d draftJSON
 	readJSON(t, ts.do(t, "POST", base+"/services/kita-gebuehren/drafts", nil), &d)
-	big := append(tinyPDF(), bytes.Repeat([]byte("%"), 21<<20)...)
+	// The test store takes files up to 2 MiB (testhelp_test.go).
+	big := append(tinyPDF(), bytes.Repeat([]byte("%"), 3<<20)...)
 	body, ct := multipartFile(t, "big.pdf", big)
 	resp := ts.do(t, "POST", base+"/drafts/"+d.Token+"/attachments", body, "Content-Type", ct)
 	var p problemJSON

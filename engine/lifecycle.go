@@ -243,7 +243,7 @@ func (r *Result) FirstIncompletePage(s *Service) string {
 // Submission results.
 var (
 	// ErrInvalid wraps a *ValidationError returned by Submit.
-	ErrInvalid = errors.New("invalid document")
+	ErrInvalid = errors.New("submission rejected")
 )
 
 // SubmitDraft validates a draft as a whole and hands it in. The draft

@@ -145,3 +145,38 @@ func TestSubmitDocumentInvalid(t *testing.T) {
 		t.Fatalf("unknown service: %v", err)
 	}
 }
+
+// TestSubmitComputedInList submits every valid spec-test input of every
+// example, so that computed values inside repeating groups (keys such as
+// "dogs[0].listed") are stored and read back.
+func TestSubmitComputedInList(t *testing.T) {
+	e := newEngine(t)
+	e.Now = func() time.Time { return time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC) } // the spec tests' day
+	ctx := context.Background()
+	n := 0
+	for _, s := range e.Catalog.List() {
+		for _, tc := range s.Tests {
+			if !tc.Valid || !tc.Today.IsZero() {
+				continue // inputs valid only on another day are skipped
+			}
+			sub, _, err := e.SubmitDocument(ctx, "musterstadt", s.ID, tc.Input, "", "", "")
+			if err != nil {
+				t.Fatalf("%s %s: %v", s.ID, tc.Name, err)
+			}
+			got, err := e.Store.GetSubmission(ctx, "musterstadt", sub.Ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := s.Evaluate(tc.Input, engine.Options{}).Computed
+			for k, v := range want {
+				if got.Computed[k] != v {
+					t.Errorf("%s %s: computed %s = %v, want %v", s.ID, tc.Name, k, got.Computed[k], v)
+				}
+			}
+			n++
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d documents submitted", n)
+	}
+}

@@ -160,7 +160,7 @@ func BenchmarkInboxScaling(b *testing.B) {
 				ref := FormatRef("KITA", 2026, int64(i+1))
 				docs[j] = submissionDoc{
 					ID: subID("ffm", ref), Ref: ref, Tenant: "ffm", Service: serviceDoc{ID: "kita-gebuehren", Version: "1.0.0", Hash: "h"},
-					Data: benchData(i), Computed: map[string]any{"coveredFee": int64(41050)},
+					Data: benchData(i), Computed: computedList(map[string]any{"coveredFee": int64(41050)}),
 					Office: offices[i%len(offices)], Status: statuses[(i/4)%len(statuses)],
 					Created: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute),
 					Version: 1, Idem: "id/" + ref, PayloadHash: "h", Events: []eventDoc{},

@@ -1,6 +1,7 @@
 package mongostore
 
 import (
+	"sort"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -66,7 +67,7 @@ type submissionDoc struct {
 	Tenant      string          `bson:"tenant"`
 	Service     serviceDoc      `bson:"service"`
 	Data        map[string]any  `bson:"data"`
-	Computed    map[string]any  `bson:"computed"`
+	Computed    []computedDoc   `bson:"computed"`
 	Office      string          `bson:"office"`
 	Attachments []attachmentDoc `bson:"attachments"`
 	Status      string          `bson:"status"`
@@ -143,7 +144,7 @@ func (d *draftDoc) draft() *engine.Draft {
 func (d *submissionDoc) submission() *engine.Submission {
 	s := &engine.Submission{
 		Ref: d.Ref, Tenant: d.Tenant, Service: d.Service.ref(),
-		Data: normMap(d.Data), Computed: normMap(d.Computed), Office: d.Office,
+		Data: normMap(d.Data), Computed: computedMap(d.Computed), Office: d.Office,
 		Status: d.Status, Created: d.Created.UTC(), Updated: d.Updated.UTC(),
 		Version: d.Version, IdempotencyKey: d.IdemKey, PayloadHash: d.PayloadHash,
 	}
@@ -170,6 +171,34 @@ func (f *fileDoc) attachment() *engine.Attachment {
 // normMap converts decoded BSON values into the plain Go values promised
 // by engine (map[string]any, []any, int64, float64, string, bool, nil,
 // time.Time).
+// computedDoc is one computed value. Computed values are keyed by paths
+// such as "dogs[0].listed", and a BSON key must not contain a dot, so
+// they are stored as a list of path and value, sorted by path.
+type computedDoc struct {
+	Path  string `bson:"path"`
+	Value any    `bson:"value"`
+}
+
+func computedList(m map[string]any) []computedDoc {
+	out := make([]computedDoc, 0, len(m))
+	for k, v := range m {
+		out = append(out, computedDoc{Path: k, Value: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+func computedMap(l []computedDoc) map[string]any {
+	if l == nil {
+		return nil
+	}
+	m := make(map[string]any, len(l))
+	for _, c := range l {
+		m[c.Path] = c.Value
+	}
+	return normMap(m)
+}
+
 func normMap(m map[string]any) map[string]any {
 	if m == nil {
 		return nil

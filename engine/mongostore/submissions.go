@@ -93,7 +93,7 @@ func (s *Store) Submit(ctx context.Context, req *engine.SubmitRequest) (*engine.
 		}
 		doc := submissionDoc{
 			ID: sid, Ref: ref, Tenant: req.Tenant, Service: toServiceDoc(req.Service),
-			Data: req.Data, Computed: req.Computed, Office: req.Office, Attachments: atts,
+			Data: req.Data, Computed: computedList(req.Computed), Office: req.Office, Attachments: atts,
 			Status: status, Created: at, Updated: at, Version: 1,
 			IdemKey: req.IdempotencyKey, Idem: idemValue(req.Tenant, req.IdempotencyKey, sid),
 			PayloadHash: hash, Events: evs, Outbox: []eventDoc{}, Pending: false,

@@ -229,8 +229,10 @@ func TestCitizenKitaEndToEnd(t *testing.T) {
 	einkommen := p.url.Path
 	p = b.post(einkommen, vals("_csrf", csrf, "income", "24.000", "consent", "true"))
 	p.must(t, 422, "/einkommen", `name="iban"`, `href="#f-iban"`, "263,00 €")
-	p = b.post(einkommen, vals("_csrf", csrf, "income", "24.000", "consent", "true", "iban", "DE89 3704 0044 0532 0130 00"))
-	p.must(t, 200, "/review", "Angaben prüfen", "Jürgen", "Müßig", "Önder", "250,50 €", "12,50 €", "24.000,00 €", "263,00 €", "DE89370400440532013000")
+	// With the IBAN and a proof of income (a PDF upload).
+	p = b.postMultipart(einkommen, vals("_csrf", csrf, "income", "24.000", "consent", "true", "iban", "DE89 3704 0044 0532 0130 00"),
+		"incomeProof", "Steuerbescheid Müßig.pdf", tinyPDF())
+	p.must(t, 200, "/review", "Steuerbescheid Müßig.pdf", "Angaben prüfen", "Jürgen", "Müßig", "Önder", "250,50 €", "12,50 €", "24.000,00 €", "263,00 €", "DE89370400440532013000")
 
 	// Change an answer through its change link and come back to review.
 	change := regexp.MustCompile(`href="([^"]*/person\?return=review#f-applicant-givenName)"`).FindStringSubmatch(p.body)
@@ -298,6 +300,11 @@ func TestCitizenKitaEndToEnd(t *testing.T) {
 		"consent":    true,
 		"coveredFee": int64(26300),
 	}
+	if len(sub.Attachments) != 1 || sub.Attachments[0].Name != "Steuerbescheid Müßig.pdf" || sub.Attachments[0].ContentType != "application/pdf" ||
+		sub.Attachments[0].Size != int64(len(tinyPDF())) {
+		t.Fatalf("attachments %+v", sub.Attachments)
+	}
+	want["incomeProof"] = sub.Attachments[0].ID
 	for k, w := range want {
 		if got := sub.Data[k]; !reflect.DeepEqual(got, w) {
 			t.Errorf("data.%s = %#v, want %#v", k, got, w)

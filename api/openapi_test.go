@@ -182,7 +182,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	oc.expect(ts, 400, nil, bad, "POST", base+"/drafts/"+d.Token+"/attachments", strings.NewReader(noFile), "Content-Type", ct)
 
 	oc.expect(ts, 422, nil, ok, "POST", base+"/drafts/"+d.Token+"/submit", nil)
-	oc.expect(ts, 200, nil, ok, "PUT", page+"einkommen", map[string]any{"income": 4500000, "consent": true, "contract": att.ID})
+	oc.expect(ts, 200, nil, ok, "PUT", page+"einkommen", map[string]any{"income": 4500000, "consent": true, "incomeProof": att.ID})
 	var sub submissionJSON
 	oc.expect(ts, 201, &sub, ok, "POST", base+"/drafts/"+d.Token+"/submit", nil)
 	oc.expect(ts, 404, nil, ok, "POST", base+"/drafts/"+strings.Repeat("A", 32)+"/submit", nil)

@@ -367,7 +367,7 @@ func formErrorMessages(svc *engine.Service, lang string, errs []engine.FieldErro
 // formField finds the field of an instance path (children[1].name) in
 // the form model.
 func formField(svc *engine.Service, path string) *engine.Field {
-	plain := stripIdx(path)
+	plain := engine.StripIndexes(path)
 	var find func(fs []*engine.Field) *engine.Field
 	find = func(fs []*engine.Field) *engine.Field {
 		for _, f := range fs {
@@ -390,22 +390,4 @@ func formField(svc *engine.Service, path string) *engine.Field {
 	return nil
 }
 
-// stripIdx turns children[1].name into children.name.
-func stripIdx(p string) string {
-	if !strings.Contains(p, "[") {
-		return p
-	}
-	var b strings.Builder
-	skip := false
-	for _, r := range p {
-		switch {
-		case r == '[':
-			skip = true
-		case r == ']':
-			skip = false
-		case !skip:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+

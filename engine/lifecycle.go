@@ -182,15 +182,16 @@ func deletePath(m map[string]any, path string) {
 func (r *Result) ErrorsOn(s *Service, pageID string) []FieldError {
 	var out []FieldError
 	for _, e := range r.Errors {
-		if s.PageOf(stripIndexes(e.Path)) == pageID {
+		if s.PageOf(StripIndexes(e.Path)) == pageID {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
-// stripIndexes turns children[1].name into children.name.
-func stripIndexes(p string) string {
+// StripIndexes turns a document path into a data model path:
+// children[1].name into children.name.
+func StripIndexes(p string) string {
 	if !strings.Contains(p, "[") {
 		return p
 	}

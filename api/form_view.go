@@ -389,5 +389,3 @@ func formField(svc *engine.Service, path string) *engine.Field {
 	}
 	return nil
 }
-
-

@@ -358,38 +358,22 @@ func disjuncts(e ast.Expr) []ast.Expr {
 // constraint conjunctions.
 func parseAlternatives(e ast.Expr) (alts []*Constraint, def any, hasDef bool, err error) {
 	ds := disjuncts(e)
-	// A conjunction of disjunctions, such as (*3 | int) & <=10, is
-	// distributed: each alternative gets the other conjuncts too.
+	var common []ast.Expr
 	if len(ds) == 1 {
-		cs := conjuncts(e)
-		var common []ast.Expr
+		// A conjunction of disjunctions, such as (*3 | int) & <=10, is
+		// distributed: each alternative gets the other conjuncts too.
 		var inner []ast.Expr
-		for _, c := range cs {
+		for _, c := range conjuncts(e) {
 			if d := disjuncts(c); len(d) > 1 && inner == nil {
 				inner = d
 			} else {
 				common = append(common, c)
 			}
 		}
-		if inner != nil {
-			for _, d := range inner {
-				isDef := false
-				if u, ok := unwrap(d).(*ast.UnaryExpr); ok && u.Op == token.MUL {
-					d, isDef = u.X, true
-				}
-				c, lit, err := parseConjunction(append([]ast.Expr{d}, common...))
-				if err != nil {
-					return nil, nil, false, err
-				}
-				if isDef {
-					if !c.HasLiteral {
-						return nil, nil, false, fmt.Errorf("default %s is not a concrete value", formatExpr(d))
-					}
-					def, hasDef = lit, true
-				}
-				alts = append(alts, c)
-			}
-			return alts, def, hasDef, nil
+		if inner == nil {
+			common = nil
+		} else {
+			ds = inner
 		}
 	}
 	for _, d := range ds {
@@ -397,7 +381,7 @@ func parseAlternatives(e ast.Expr) (alts []*Constraint, def any, hasDef bool, er
 		if u, ok := unwrap(d).(*ast.UnaryExpr); ok && u.Op == token.MUL {
 			d, isDef = u.X, true
 		}
-		c, lit, err := parseConjunction(conjuncts(d))
+		c, lit, err := parseConjunction(append(conjuncts(d), common...))
 		if err != nil {
 			return nil, nil, false, err
 		}

@@ -114,7 +114,7 @@ func newTestServer(t testing.TB, opts ...testOption) *testServer {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	store, err := mongostore.Connect(ctx, srv.URI(), mongostore.Options{Logger: quietLog, MaxFileBytes: 2 << 20})
+	store, err := mongostore.Connect(ctx, srv.URI(), mongostore.Options{Logger: quietLog, MaxFileBytes: 2 << 20, ExclusiveDrafts: true})
 	if err == nil {
 		err = srv.IndexIDs(ctx)
 	}

@@ -44,7 +44,9 @@ func openStore(ctx context.Context, uri, dataDir string) (engine.Store, func(), 
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := mongostore.Connect(ctx, srv.URI(), mongostore.Options{Logger: log})
+	// The embedded store locks its data directory: this process is the
+	// only writer, so drafts may be kept in memory too.
+	s, err := mongostore.Connect(ctx, srv.URI(), mongostore.Options{Logger: log, ExclusiveDrafts: true})
 	if err == nil {
 		err = srv.IndexIDs(ctx)
 	}

@@ -34,18 +34,44 @@ func (s *Store) CreateDraft(ctx context.Context, d *engine.Draft) error {
 		}
 		return fmt.Errorf("mongostore: create draft: %w", err)
 	}
+	if s.draftCache != nil {
+		if raw, err := bson.Marshal(doc); err == nil {
+			s.draftCache.put(d.ID, raw)
+		}
+	}
 	return nil
 }
 
 // GetDraft implements engine.Store.
 func (s *Store) GetDraft(ctx context.Context, tenant, id string) (*engine.Draft, error) {
+	return s.getDraft(ctx, tenant, id, false)
+}
+
+// getDraft reads a draft; locked tells that the caller holds the draft's
+// key lock already.
+func (s *Store) getDraft(ctx context.Context, tenant, id string, locked bool) (*engine.Draft, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
-	var doc draftDoc
-	if err := s.drafts.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc); err != nil {
-		if isNoDocs(err) {
-			return nil, fmt.Errorf("draft: %w", engine.ErrNotFound)
+	raw, ok := s.draftCache.get(id)
+	if !ok {
+		// With the cache, a miss is filled under the draft's lock, which
+		// every write of the draft holds too: a value read before a write
+		// can never be cached after it.
+		if s.draftCache != nil && !locked {
+			defer lockKey("drafts", id)()
 		}
+		var err error
+		raw, err = s.drafts.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+		if err != nil {
+			if isNoDocs(err) {
+				return nil, fmt.Errorf("draft: %w", engine.ErrNotFound)
+			}
+			return nil, fmt.Errorf("mongostore: get draft: %w", err)
+		}
+		s.draftCache.put(id, raw)
+	}
+	var doc draftDoc
+	if err := bson.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("mongostore: get draft: %w", err)
 	}
 	if doc.Tenant != tenant {
@@ -83,9 +109,11 @@ func (s *Store) UpdateDraft(ctx context.Context, d *engine.Draft) error {
 	}
 	raw, err := s.condUpdate(ctx, s.drafts, d.ID, cond, check, update)
 	if err != nil {
+		s.draftCache.drop(d.ID)
 		return fmt.Errorf("mongostore: update draft: %w", err)
 	}
 	if raw != nil {
+		s.draftCache.put(d.ID, raw)
 		var doc draftDoc
 		if err := bson.Unmarshal(raw, &doc); err != nil {
 			return fmt.Errorf("mongostore: update draft: %w", err)
@@ -94,7 +122,8 @@ func (s *Store) UpdateDraft(ctx context.Context, d *engine.Draft) error {
 		return nil
 	}
 	// No match: tell apart unknown, expired and stale.
-	cur, gerr := s.GetDraft(ctx, d.Tenant, d.ID)
+	s.draftCache.drop(d.ID)
+	cur, gerr := s.getDraft(ctx, d.Tenant, d.ID, true)
 	if gerr != nil {
 		return gerr
 	}
@@ -115,7 +144,11 @@ func (s *Store) DeleteDraft(ctx context.Context, tenant, id string) error {
 	if err != nil {
 		return fmt.Errorf("mongostore: delete draft: %w", err)
 	}
-	if _, err := s.drafts.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+	unlock := lockKey("drafts", id)
+	_, err = s.drafts.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	s.draftCache.drop(id)
+	unlock()
+	if err != nil {
 		return fmt.Errorf("mongostore: delete draft: %w", err)
 	}
 	_, err = s.deleteOwnerFiles(ctx, id)

@@ -73,6 +73,7 @@ func (s *Store) DeleteExpiredDrafts(ctx context.Context, t time.Time) (int, erro
 		var res *mongo.DeleteResult
 		if err == nil && !cur.Expires.After(t) { // still expired (not extended meanwhile)
 			res, err = s.drafts.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}})
+			s.draftCache.drop(d.ID)
 		}
 		unlock()
 		if isNoDocs(err) {

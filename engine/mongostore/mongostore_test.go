@@ -109,6 +109,16 @@ func TestContractMongoPath(t *testing.T) {
 	})
 }
 
+// TestContractDraftCache runs the suite with the in-memory draft cache of
+// the embedded store. The cache requires a single writer, so the "second
+// client" is the same Store.
+func TestContractDraftCache(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) (engine.Store, func() engine.Store) {
+		s := open(t, dbName(), Options{ExclusiveDrafts: true}, true)
+		return s, func() engine.Store { return s }
+	})
+}
+
 func TestFileLimits(t *testing.T) {
 	s := open(t, dbName(), Options{MaxFileBytes: 300 << 10, MaxSubmissionBytes: 700 << 10}, true)
 	storetest.FileLimits(t, s, 300<<10, 700<<10)

@@ -42,6 +42,12 @@ type Options struct {
 
 	Logger *slog.Logger
 
+	// ExclusiveDrafts declares that this Store is the only writer of the
+	// database's drafts, as with the embedded store (one process per data
+	// directory). Drafts are then also kept in memory, so that reading one
+	// needs no round trip. Never set it with several server instances.
+	ExclusiveDrafts bool
+
 	// disableEventCopy leaves embedded events in place (tests simulate a
 	// crash between the submission insert and the event copy).
 	disableEventCopy bool
@@ -59,6 +65,9 @@ type Store struct {
 	log    *slog.Logger
 
 	drafts, subs, events, counters, leases, files, chunks *mongo.Collection
+
+	// draftCache is set with Options.ExclusiveDrafts.
+	draftCache *draftCache
 
 	// ferret is set when the server is FerretDB, whose findAndModify is
 	// not atomic and which pushes down only {_id: x} filters.
@@ -129,6 +138,9 @@ func Open(ctx context.Context, client *mongo.Client, opts Options) (*Store, erro
 	var bi bson.M
 	if err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&bi); err != nil {
 		return nil, fmt.Errorf("mongostore: buildInfo: %w", err)
+	}
+	if opts.ExclusiveDrafts {
+		s.draftCache = newDraftCache(10000)
 	}
 	_, s.ferret = bi["ferretdbVersion"]
 	s.ferret = s.ferret && !opts.mongoPath

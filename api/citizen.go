@@ -28,6 +28,7 @@ import (
 //	GET  /{tenant}/{service}/d/{token}/{page}    a form page
 //	POST /{tenant}/{service}/d/{token}/{page}    save the page
 //	GET  /{tenant}/{service}/d/{token}/saved     "save and continue later"
+//	POST /{tenant}/{service}/d/{token}/saved     send the resume link by email
 //	GET  /{tenant}/{service}/d/{token}/review    check your answers
 //	POST /{tenant}/{service}/d/{token}/review    submit
 //	GET  /{tenant}/{service}/r/{ref}?s=          confirmation
@@ -133,6 +134,7 @@ func (s *Server) registerCitizen(app *fiber.App) {
 	app.Get("/:tenant/:service/d/:token/review", h(s.czReview)...)
 	app.Post("/:tenant/:service/d/:token/review", h(submitLimit, s.czSubmit)...)
 	app.Get("/:tenant/:service/d/:token/saved", h(s.czSaved)...)
+	s.registerResumeMail(app, h) // POST …/saved, when a mailer is configured
 	app.Get("/:tenant/:service/d/:token/:page", h(s.czPage)...)
 	app.Post("/:tenant/:service/d/:token/:page", h(s.czSavePage)...)
 	app.Get("/:tenant/:service/r/:ref", h(s.czConfirmation)...)
@@ -682,24 +684,35 @@ func (s *Server) upload(c *fiber.Ctx, tenant, token string, pf *pendingFile, lan
 	return a.ID, "", nil
 }
 
-// czSaved shows the resume link after "save and continue later".
+// czSaved shows the resume link after "save and continue later", and,
+// when a mailer is configured, a form to have it sent by email
+// (citizen_mail.go).
 func (s *Server) czSaved(c *fiber.Ctx) error {
 	tenant, d, svc, err := s.draft(c)
 	if err != nil {
 		return err
 	}
 	noStore(c)
+	p := s.savedPage(c, tenant, d, svc)
+	if s.cfg.Mail != nil {
+		s.addMailForm(c, p, "", "")
+	}
+	return s.render(c, "saved.html", p)
+}
+
+// savedPage is the saved page without the mail form.
+func (s *Server) savedPage(c *fiber.Ctx, tenant string, d *engine.Draft, svc *engine.Service) *pageData {
 	lang := langOf(c)
 	p := s.base(c, tenant, tr(lang, "Ihre Angaben sind gespeichert", "Your answers are saved"))
 	p.ServiceTitle, p.ServiceURL = svc.Form.Title.In(lang), "/"+tenant+"/"+svc.ID+"/"
-	p.ResumeURL = c.BaseURL() + "/" + tenant + "/" + svc.ID + "/d/" + d.ID
+	p.ResumeURL = s.publicBase(c) + "/" + tenant + "/" + svc.ID + "/d/" + d.ID
 	p.Expires = formatDate(d.Expires.In(berlin).Format("2006-01-02"), lang)
 	back := d.Page
 	if from := c.Query("from"); svc.Form.Page(from) != nil {
 		back = from
 	}
 	p.Back = draftURL(tenant, svc.ID, d.ID, back)
-	return s.render(c, "saved.html", p)
+	return p
 }
 
 // czReview shows all answers with change links and the submit button.

@@ -45,6 +45,14 @@ type Config struct {
 	SubmitRate int
 	// Ready reports whether the server can take traffic (store reachable).
 	Ready func(ctx context.Context) error
+	// Mail, when set, lets citizens have the resume link of a saved
+	// draft sent to them by email (see citizen_mail.go); nil: no mail.
+	Mail Mailer
+	// PublicURL is the site's external base URL (https://formulare.stadt.example)
+	// for links in mails; empty: taken from the request (Host and
+	// X-Forwarded-* headers, which a client can set, so set it whenever
+	// Mail is set).
+	PublicURL string
 }
 
 // Server holds what the handlers share.

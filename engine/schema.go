@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"regexp"
@@ -93,7 +94,15 @@ type Constraint struct {
 	// Format names an additional check: "date" (time.Format("2006-01-02"))
 	// or "iban" (ISO 13616 check digits).
 	Formats []string
+	// OneOf are enumerations the value must also be a member of, as when
+	// an overlay narrows a shared enumeration of a value that is not
+	// itself a literal.
+	OneOf [][]any
 }
+
+// errImpossible reports an alternative no value can satisfy, such as "c"
+// after an overlay narrowed "a" | "b" | "c" to "a" | "b". It is dropped.
+var errImpossible = errors.New("no value satisfies this alternative")
 
 // Bound is a numeric bound.
 type Bound struct {
@@ -210,6 +219,18 @@ func compileNode(n *Node, v cue.Value, ce *CheckError, depth int) {
 		ce.add(n.Pos, n.Path, "unsupported", "%s: %v", n.Path, err)
 		return
 	}
+	// CUE's syntax of an evaluated disjunction can name more values than
+	// the disjunction allows (an overlay's "a" | "b" | "d" unified with a
+	// shared "a" | "b" | "c" prints with "d"), so CUE itself decides which
+	// literal alternatives remain.
+	alts = keepAllowed(v, alts)
+	if len(alts) == 0 {
+		ce.add(n.Pos, n.Path, "unsupported", "%s: no value satisfies %s", n.Path, n.Source)
+		return
+	}
+	if hasDef && !literalAllowed(v, def) {
+		hasDef = false
+	}
 	n.Alts = alts
 	if hasDef {
 		n.Default, n.HasDefault = def, true
@@ -244,6 +265,27 @@ func hasPattern(v cue.Value) bool {
 		}
 	}
 	return false
+}
+
+// keepAllowed drops the literal alternatives that v does not accept.
+func keepAllowed(v cue.Value, alts []*Constraint) []*Constraint {
+	out := alts[:0]
+	for _, a := range alts {
+		if a.HasLiteral && !literalAllowed(v, a.Literal) {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// literalAllowed asks CUE whether v accepts the literal x.
+func literalAllowed(v cue.Value, x any) bool {
+	if b, ok := x.(*big.Int); ok {
+		x = b.String() // encoded below as a number literal
+		return v.Unify(v.Context().CompileString(x.(string))).Validate(cue.Concrete(true)) == nil
+	}
+	return v.Unify(v.Context().Encode(x)).Validate(cue.Concrete(true)) == nil
 }
 
 // listElem returns the element schema of an open list.
@@ -382,6 +424,9 @@ func parseAlternatives(e ast.Expr) (alts []*Constraint, def any, hasDef bool, er
 			d, isDef = u.X, true
 		}
 		c, lit, err := parseConjunction(append(conjuncts(d), common...))
+		if errors.Is(err, errImpossible) {
+			continue
+		}
 		if err != nil {
 			return nil, nil, false, err
 		}
@@ -392,6 +437,9 @@ func parseAlternatives(e ast.Expr) (alts []*Constraint, def any, hasDef bool, er
 			def, hasDef = lit, true
 		}
 		alts = append(alts, c)
+	}
+	if len(alts) == 0 {
+		return nil, nil, false, fmt.Errorf("no value satisfies %s", formatExpr(e))
 	}
 	return alts, def, hasDef, nil
 }
@@ -479,6 +527,25 @@ func parseConjunction(cs []ast.Expr) (*Constraint, any, error) {
 				return nil, nil, fmt.Errorf("conflicting values %v and %v", c.Literal, v)
 			}
 			c.Literal, c.HasLiteral, lit = v, true, v
+		case *ast.BinaryExpr:
+			if x.Op != token.OR {
+				return nil, nil, fmt.Errorf("unsupported constraint %s", formatExpr(x))
+			}
+			var vals []any
+			for _, d := range disjuncts(x) {
+				if u, ok := unwrap(d).(*ast.UnaryExpr); ok && u.Op == token.MUL {
+					d = u.X // a default inside a narrowing enumeration
+				}
+				v, k, err := literalOf(d)
+				if err != nil {
+					return nil, nil, fmt.Errorf("unsupported constraint %s: only enumerations of literals can be combined", formatExpr(x))
+				}
+				if err := setKind(k, d); err != nil {
+					return nil, nil, err
+				}
+				vals = append(vals, v)
+			}
+			c.OneOf = append(c.OneOf, vals)
 		case *ast.CallExpr:
 			name, args, err := callOf(x)
 			if err != nil {
@@ -512,6 +579,14 @@ func parseConjunction(cs []ast.Expr) (*Constraint, any, error) {
 	}
 	if c.Kind == 0 {
 		return nil, nil, fmt.Errorf("no type given (use string, int, number or bool)")
+	}
+	if c.HasLiteral && len(c.OneOf) > 0 {
+		for _, vals := range c.OneOf {
+			if !containsValue(vals, c.Literal) {
+				return nil, nil, errImpossible
+			}
+		}
+		c.OneOf = nil // the literal is a member of every enumeration
 	}
 	if c.Kind == KindInt && c.HasLiteral {
 		if _, ok := c.Literal.(int64); !ok {
@@ -731,6 +806,15 @@ func identName(l ast.Label) string {
 		return id.Name
 	}
 	return fmt.Sprint(l)
+}
+
+func containsValue(vals []any, v any) bool {
+	for _, x := range vals {
+		if equalValues(x, v) {
+			return true
+		}
+	}
+	return false
 }
 
 func equalValues(a, b any) bool {

@@ -361,6 +361,18 @@ func (c *Constraint) check(v any) (string, map[string]any) {
 		}
 		return "", nil
 	}
+	for _, vals := range c.OneOf {
+		member := false
+		for _, lit := range vals {
+			if literalEqual(lit, v, x) {
+				member = true
+				break
+			}
+		}
+		if !member {
+			return CodeEnum, map[string]any{"values": vals}
+		}
+	}
 	switch c.Kind {
 	case KindInt, KindNumber:
 		if c.Min != nil {

@@ -213,7 +213,7 @@ func TestResumeMailFailure(t *testing.T) {
 	if n := len(sink.Messages()); n != 0 {
 		t.Fatalf("%d mails", n)
 	}
-	b.get("/" + testTenant + "/kita-gebuehren/d/" + token).must(t, 200, "/person")
+	b.get("/"+testTenant+"/kita-gebuehren/d/"+token).must(t, 200, "/person")
 	l := logs.String()
 	if !strings.Contains(l, "resume link mail failed") {
 		t.Errorf("no log of the failure:\n%s", l)

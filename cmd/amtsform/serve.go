@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/amtsform/amtsform/api"
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/mail"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -32,11 +34,26 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	readTimeout := fs.Duration("read-timeout", 30*time.Second, "time limit for reading a request")
 	writeTimeout := fs.Duration("write-timeout", 60*time.Second, "time limit for writing a response")
 	submitRate := fs.Int("submit-rate", 20, "submits allowed per client and minute")
+	smtpURL := fs.String("smtp-url", "", "send resume links by email through this server, e.g. smtp://user:pass@host:587?from=noreply@stadt.example (smtps:// for TLS on connect; empty: no mail; env AMTSFORM_SMTP_URL)")
+	publicURL := fs.String("public-url", os.Getenv("AMTSFORM_PUBLIC_URL"), "the site's external base URL, e.g. https://formulare.stadt.example, for links in mails; needed with --smtp-url (env AMTSFORM_PUBLIC_URL)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if *smtpURL == "" { // not a flag default: -h would print the password
+		*smtpURL = os.Getenv("AMTSFORM_SMTP_URL")
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	slog.SetDefault(log)
+	var mailer api.Mailer
+	if *smtpURL != "" {
+		m, err := newMailer(*smtpURL, *publicURL)
+		if err != nil {
+			fmt.Fprintln(stderr, "serve:", err)
+			return 2
+		}
+		mailer = m
+		log.Info("mail", "smtp", m.String())
+	}
 
 	dirs := strings.Split(*specs, ",")
 	svcs, err := engine.LoadServices(dirs)
@@ -78,6 +95,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		Secure:         *secure,
 		SubmitRate:     *submitRate,
 		Dev:            *dev,
+		Mail:           mailer,
+		PublicURL:      *publicURL,
 		Ready: func(ctx context.Context) error {
 			_, err := store.GetDraft(ctx, "_readyz", "_readyz")
 			if errors.Is(err, engine.ErrNotFound) {
@@ -117,6 +136,19 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// newMailer parses --smtp-url. Mail needs --public-url: links in mails
+// must not be built from a request's Host headers, which the client sets.
+func newMailer(smtpURL, publicURL string) (*mail.Mailer, error) {
+	cfg, err := mail.ParseURL(smtpURL)
+	if err != nil {
+		return nil, err
+	}
+	if u, err := url.Parse(publicURL); publicURL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, errors.New("--smtp-url needs --public-url, the site's external base URL (https://…)")
+	}
+	return mail.New(cfg)
 }
 
 func envOr(name, def string) string {

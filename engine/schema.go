@@ -288,20 +288,36 @@ func literalAllowed(v cue.Value, x any) bool {
 	return v.Unify(v.Context().Encode(x)).Validate(cue.Concrete(true)) == nil
 }
 
-// listElem returns the element schema of an open list.
+// listElem returns the element schema of an open list. When the list is
+// not concrete (list.MinItems on an empty list makes it incomplete), the
+// elements of all its list conjuncts — shared definition and overlay —
+// are unified.
 func listElem(v cue.Value) (cue.Value, bool) {
 	if e := v.LookupPath(cue.MakePath(cue.AnyIndex)); e.Exists() {
 		return e, true
 	}
-	op, args := v.Expr()
-	if op == cue.AndOp {
-		for _, a := range args {
-			if e, ok := listElem(a); ok {
-				return e, true
+	var elems []cue.Value
+	var collect func(v cue.Value)
+	collect = func(v cue.Value) {
+		if e := v.LookupPath(cue.MakePath(cue.AnyIndex)); e.Exists() {
+			elems = append(elems, e)
+			return
+		}
+		if op, args := v.Expr(); op == cue.AndOp {
+			for _, a := range args {
+				collect(a)
 			}
 		}
 	}
-	return cue.Value{}, false
+	collect(v)
+	if len(elems) == 0 {
+		return cue.Value{}, false
+	}
+	e := elems[0]
+	for _, x := range elems[1:] {
+		e = e.Unify(x)
+	}
+	return e, true
 }
 
 func compileListBounds(n *Node, v cue.Value, ce *CheckError) {

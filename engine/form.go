@@ -250,6 +250,9 @@ func buildForm(s *Service, v cue.Value, ui map[string]*uiSpec, rc *ruleCompiler,
 			s.pageOf[path] = p.ID
 			if p.Conditional {
 				s.hideable[path] = true
+				if n.Required() {
+					ce.add(posOf(fv), path, "rule", "pages.%s: the page has a show rule, but %q is required and would be dropped with it; declare it optional and require it with a rule", p.ID, path)
+				}
 			}
 			p.Fields = append(p.Fields, buildField(n, ui))
 		}

@@ -243,6 +243,15 @@ func (s *Service) compileRules(v cue.Value, rc *ruleCompiler, ce *CheckError) {
 				if !n.Optional {
 					ce.add(posOf(rv), path, "rule", "rules.compute: declare %q optional (%s?: …); the citizen does not enter it", path, n.Name)
 				}
+			case "show":
+				// A required field is always asked for: otherwise a rule —
+				// or a municipality's overlay — could drop a field the
+				// shared service requires. Declare it optional and pair the
+				// show rule with a require rule (see iban in the Kita example).
+				if n.Required() {
+					ce.add(posOf(rv), path, "rule", "rules.show: %q is required, so it cannot be hidden; declare it optional (%s?: …) and add rules.require.%s", path, n.Name, path)
+					continue
+				}
 			case "require":
 				if !n.Optional {
 					ce.add(posOf(rv), path, "rule", "rules.require: %q is always required; declare it optional (%s?: …) to require it conditionally", path, n.Name)

@@ -18,10 +18,13 @@ import (
 // only costs a retry, never a duplicate. Within a process, numbers are
 // taken from the reserved block without I/O.
 
-// refBlock is the number of reference numbers per block. It is part of
-// the stored format (block index n covers numbers (n-1)*refBlock+1 ..
-// n*refBlock) and must not change.
-const refBlock = 10
+// refBlock is the number of reference numbers per block: block index n
+// covers numbers (n-1)*refBlock+1 .. n*refBlock. It may grow between
+// versions — a larger block n starts above every number an earlier,
+// smaller block n' <= n handed out — but never shrink. A process that
+// stops leaves the rest of its block unused (gaps are allowed); a larger
+// block means fewer counter writes: two per refBlock submissions.
+const refBlock = 50
 
 type refPool struct {
 	next, end int64 // next number to hand out; end is exclusive

@@ -162,6 +162,12 @@ func (d *formDecoder) field(f *engine.Field, name string, old any) (any, bool) {
 	}
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
+		// An unticked checkbox sends nothing: for a yes/no field that
+		// means no. A consent (Const true) stays unanswered, so that it
+		// is reported as required.
+		if f.Kind == engine.KindBool && f.Widget == "checkbox" && f.Const == nil && len(f.Options) == 0 {
+			return false, true
+		}
 		return nil, false
 	}
 	return convert(f, raw), true

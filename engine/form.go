@@ -54,6 +54,8 @@ type Field struct {
 	Autocomplete string   `json:"autocomplete,omitempty"`
 	Required     bool     `json:"required"`
 	Default      any      `json:"default,omitempty"`
+	// Const is the only value allowed, as for a consent (true).
+	Const any `json:"const,omitempty"`
 	Options      []Option `json:"options,omitempty"`
 	Min          any      `json:"min,omitempty"`
 	Max          any      `json:"max,omitempty"`
@@ -301,6 +303,9 @@ func buildField(n *Node, ui map[string]*uiSpec) *Field {
 			for _, v := range vals {
 				f.Options = append(f.Options, Option{Value: v, Label: u.Options[fmt.Sprint(v)]})
 			}
+		}
+		if len(n.Alts) == 1 && n.Alts[0].HasLiteral {
+			f.Const = n.Alts[0].Literal
 		}
 		if len(n.Alts) > 0 {
 			c := n.Alts[len(n.Alts)-1]

@@ -44,23 +44,23 @@ type Page struct {
 
 // Field is one input, group or repeating group of a page.
 type Field struct {
-	Path         string   `json:"path"`
-	Name         string   `json:"name"`
-	Kind         Kind     `json:"kind"`
-	Widget       string   `json:"widget"`
-	Label        Text     `json:"label"`
-	Hint         *Text    `json:"hint,omitempty"`
-	Unit         string   `json:"unit,omitempty"`
-	Autocomplete string   `json:"autocomplete,omitempty"`
-	Required     bool     `json:"required"`
-	Default      any      `json:"default,omitempty"`
+	Path         string `json:"path"`
+	Name         string `json:"name"`
+	Kind         Kind   `json:"kind"`
+	Widget       string `json:"widget"`
+	Label        Text   `json:"label"`
+	Hint         *Text  `json:"hint,omitempty"`
+	Unit         string `json:"unit,omitempty"`
+	Autocomplete string `json:"autocomplete,omitempty"`
+	Required     bool   `json:"required"`
+	Default      any    `json:"default,omitempty"`
 	// Const is the only value allowed, as for a consent (true).
-	Const any `json:"const,omitempty"`
-	Options      []Option `json:"options,omitempty"`
-	Min          any      `json:"min,omitempty"`
-	Max          any      `json:"max,omitempty"`
-	MinLength    int      `json:"minLength,omitempty"`
-	MaxLength    int      `json:"maxLength,omitempty"`
+	Const     any      `json:"const,omitempty"`
+	Options   []Option `json:"options,omitempty"`
+	Min       any      `json:"min,omitempty"`
+	Max       any      `json:"max,omitempty"`
+	MinLength int      `json:"minLength,omitempty"`
+	MaxLength int      `json:"maxLength,omitempty"`
 	// Format is "date" or "iban" where such a check applies.
 	Format string `json:"format,omitempty"`
 	// Conditional: a show rule decides visibility. RequiredWhen: a

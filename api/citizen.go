@@ -251,11 +251,8 @@ func (s *Server) czCreate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.checkFormPost(c); err != nil {
-		return s.refused(c, err)
-	}
-	if err := s.checkCSRF(c, c.FormValue(csrfField)); err != nil {
-		return s.refused(c, err)
+	if ok, err := s.checkPlainPost(c); !ok {
+		return err
 	}
 	d, svc, err := s.eng.NewDraft(c.UserContext(), tenant, c.Params("service"))
 	if err != nil {
@@ -750,13 +747,24 @@ func (s *Server) czReview(c *fiber.Ctx) error {
 	return s.render(c, "review.html", p)
 }
 
-// czSubmit hands the draft in and goes to the confirmation.
-func (s *Server) czSubmit(c *fiber.Ctx) error {
+// checkPlainPost checks a form post without fields of the service's own
+// (start, submit, mail the link): the content type and the CSRF token.
+// When it refuses the post (ok == false), the refusal page has been
+// rendered and the caller returns err as it is.
+func (s *Server) checkPlainPost(c *fiber.Ctx) (ok bool, err error) {
 	if err := s.checkFormPost(c); err != nil {
-		return s.refused(c, err)
+		return false, s.refused(c, err)
 	}
 	if err := s.checkCSRF(c, c.FormValue(csrfField)); err != nil {
-		return s.refused(c, err)
+		return false, s.refused(c, err)
+	}
+	return true, nil
+}
+
+// czSubmit hands the draft in and goes to the confirmation.
+func (s *Server) czSubmit(c *fiber.Ctx) error {
+	if ok, err := s.checkPlainPost(c); !ok {
+		return err
 	}
 	tenant, d, svc, err := s.draft(c)
 	if err != nil {

@@ -101,11 +101,8 @@ func (s *Server) addMailForm(c *fiber.Ctx, p *pageData, value, errMsg string) {
 
 // czMailResume sends the resume link of the draft to the address posted.
 func (s *Server) czMailResume(c *fiber.Ctx) error {
-	if err := s.checkFormPost(c); err != nil {
-		return s.refused(c, err)
-	}
-	if err := s.checkCSRF(c, c.FormValue(csrfField)); err != nil {
-		return s.refused(c, err)
+	if ok, err := s.checkPlainPost(c); !ok {
+		return err
 	}
 	tenant, d, svc, err := s.draft(c)
 	if err != nil {

@@ -460,6 +460,9 @@ func parseAlternatives(e ast.Expr) (alts []*Constraint, def any, hasDef bool, er
 	return alts, def, hasDef, nil
 }
 
+// basicKinds are the CUE type names a scalar may be declared with.
+var basicKinds = map[string]Kind{"string": KindString, "int": KindInt, "number": KindNumber, "bool": KindBool}
+
 var intTypes = map[string][2]string{
 	"uint":   {"0", ""},
 	"uint8":  {"0", "255"},
@@ -492,23 +495,13 @@ func parseConjunction(cs []ast.Expr) (*Constraint, any, error) {
 		e = unwrap(e)
 		switch x := e.(type) {
 		case *ast.Ident:
+			if k, ok := basicKinds[x.Name]; ok {
+				if err := setKind(k, x); err != nil {
+					return nil, nil, err
+				}
+				continue
+			}
 			switch x.Name {
-			case "string":
-				if err := setKind(KindString, x); err != nil {
-					return nil, nil, err
-				}
-			case "int":
-				if err := setKind(KindInt, x); err != nil {
-					return nil, nil, err
-				}
-			case "number":
-				if err := setKind(KindNumber, x); err != nil {
-					return nil, nil, err
-				}
-			case "bool":
-				if err := setKind(KindBool, x); err != nil {
-					return nil, nil, err
-				}
 			case "_":
 			default:
 				r, ok := intTypes[x.Name]

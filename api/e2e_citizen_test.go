@@ -288,18 +288,8 @@ func TestCitizenKitaEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{
-		"applicant": map[string]any{"givenName": "Jörg", "familyName": "Müßig", "birthDate": "1985-04-02"},
-		"address":   map[string]any{"street": "Hauptstraße", "houseNumber": "5a", "postalCode": "60311", "city": "Frankfurt am Main"},
-		"children": []any{
-			map[string]any{"name": "Lena", "birthDate": "2021-05-01", "careType": "krippe", "monthlyFee": int64(25050)},
-			map[string]any{"name": "Önder", "birthDate": "2012-01-09", "careType": "hort", "monthlyFee": int64(1250)},
-		},
-		"income":     int64(2400000),
-		"iban":       "DE89370400440532013000",
-		"consent":    true,
-		"coveredFee": int64(26300),
-	}
+	want := kitaData()
+	want["applicant"].(map[string]any)["givenName"] = "Jörg" // changed on the review page
 	if len(sub.Attachments) != 1 || sub.Attachments[0].Name != "Steuerbescheid Müßig.pdf" || sub.Attachments[0].ContentType != "application/pdf" ||
 		sub.Attachments[0].Size != int64(len(tinyPDF())) {
 		t.Fatalf("attachments %+v", sub.Attachments)

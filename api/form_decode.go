@@ -136,17 +136,7 @@ func (d *formDecoder) field(f *engine.Field, name string, old any) (any, bool) {
 	}
 	switch f.Widget {
 	case "group":
-		om, _ := old.(map[string]any)
-		m := map[string]any{}
-		for _, c := range f.Fields {
-			cn := name + "." + c.Name
-			if d.hidden[cn] {
-				continue
-			}
-			if v, ok := d.field(c, cn, om[c.Name]); ok {
-				m[c.Name] = v
-			}
-		}
+		m := d.members(f.Fields, name, old)
 		if len(m) == 0 && !d.postedUnder(name+".") {
 			return nil, false
 		}
@@ -171,6 +161,23 @@ func (d *formDecoder) field(f *engine.Field, name string, old any) (any, bool) {
 		return nil, false
 	}
 	return convert(f, raw), true
+}
+
+// members decodes the visible members of a group or of one entry of a
+// repeating group posted under prefix; old is its stored value.
+func (d *formDecoder) members(fields []*engine.Field, prefix string, old any) map[string]any {
+	om, _ := old.(map[string]any)
+	m := map[string]any{}
+	for _, c := range fields {
+		name := prefix + "." + c.Name
+		if d.hidden[name] {
+			continue
+		}
+		if v, ok := d.field(c, name, om[c.Name]); ok {
+			m[c.Name] = v
+		}
+	}
+	return m
 }
 
 func (d *formDecoder) postedUnder(prefix string) bool {
@@ -222,18 +229,7 @@ func (d *formDecoder) repeat(f *engine.Field, name string, old any) (any, bool) 
 			}
 			continue
 		}
-		om, _ := oe.(map[string]any)
-		m := map[string]any{}
-		for _, c := range f.Fields {
-			cp := ip + "." + c.Name
-			if d.hidden[cp] {
-				continue
-			}
-			if v, ok := d.field(c, cp, om[c.Name]); ok {
-				m[c.Name] = v
-			}
-		}
-		list = append(list, m)
+		list = append(list, d.members(f.Fields, ip, oe))
 	}
 	if d.action.path == name {
 		switch d.action.kind {

@@ -754,13 +754,9 @@ func literalOf(e ast.Expr) (any, Kind, error) {
 	case token.NULL:
 		return nil, KindNull, nil
 	case token.INT:
-		var ni literal.NumInfo
-		if err := literal.ParseNum(b.Value, &ni); err != nil {
+		s, err := numText(b.Value, neg)
+		if err != nil {
 			return nil, 0, err
-		}
-		s := ni.String()
-		if neg {
-			s = "-" + s
 		}
 		i, ok := new(big.Int).SetString(s, 0)
 		if !ok {
@@ -771,13 +767,9 @@ func literalOf(e ast.Expr) (any, Kind, error) {
 		}
 		return i, KindInt, nil
 	case token.FLOAT:
-		var ni literal.NumInfo
-		if err := literal.ParseNum(b.Value, &ni); err != nil {
+		s, err := numText(b.Value, neg)
+		if err != nil {
 			return nil, 0, err
-		}
-		s := ni.String()
-		if neg {
-			s = "-" + s
 		}
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
@@ -786,6 +778,19 @@ func literalOf(e ast.Expr) (any, Kind, error) {
 		return f, KindNumber, nil
 	}
 	return nil, 0, fmt.Errorf("unsupported literal %s", b.Value)
+}
+
+// numText normalises a CUE number literal (1_000, 0x10, 1e3) to the text
+// Go parses, with a sign.
+func numText(lit string, neg bool) (string, error) {
+	var ni literal.NumInfo
+	if err := literal.ParseNum(lit, &ni); err != nil {
+		return "", err
+	}
+	if neg {
+		return "-" + ni.String(), nil
+	}
+	return ni.String(), nil
 }
 
 // callOf decodes a call of a builtin with literal arguments.

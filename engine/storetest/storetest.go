@@ -139,29 +139,19 @@ func testDraftConcurrentUpdate(t *testing.T, ns NewStore) {
 		must(t, err)
 		const writers = 8
 		var wins, conflicts atomic.Int64
-		var wg sync.WaitGroup
-		for i := 0; i < writers; i++ {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				c := *base
-				c.Data = map[string]any{"n": int64(i)}
-				st := s
-				if i%2 == 1 {
-					st = s2
-				}
-				err := st.UpdateDraft(ctx, &c)
-				switch {
-				case err == nil:
-					wins.Add(1)
-				case errors.Is(err, engine.ErrConflict):
-					conflicts.Add(1)
-				default:
-					t.Error(err)
-				}
-			}(i)
-		}
-		wg.Wait()
+		inParallel(writers, s, s2, func(i int, st engine.Store) {
+			c := *base
+			c.Data = map[string]any{"n": int64(i)}
+			err := st.UpdateDraft(ctx, &c)
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case errors.Is(err, engine.ErrConflict):
+				conflicts.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
 		if wins.Load() != 1 || conflicts.Load() != writers-1 {
 			t.Fatalf("round %d: %d wins, %d conflicts; want exactly one winner", round, wins.Load(), conflicts.Load())
 		}
@@ -260,29 +250,19 @@ func testIdempotencyConcurrent(t *testing.T, ns NewStore) {
 	const n = 200
 	refs := make([]string, n)
 	var createdN atomic.Int64
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			req := submitReq("ffm", 7)
-			req.IdempotencyKey = "double-click"
-			st := s
-			if i%2 == 1 {
-				st = s2
-			}
-			sub, created, err := st.Submit(ctx, req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if created {
-				createdN.Add(1)
-			}
-			refs[i] = sub.Ref
-		}(i)
-	}
-	wg.Wait()
+	inParallel(n, s, s2, func(i int, st engine.Store) {
+		req := submitReq("ffm", 7)
+		req.IdempotencyKey = "double-click"
+		sub, created, err := st.Submit(ctx, req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if created {
+			createdN.Add(1)
+		}
+		refs[i] = sub.Ref
+	})
 	if createdN.Load() != 1 {
 		t.Fatalf("%d submits created a submission, want 1", createdN.Load())
 	}
@@ -304,23 +284,13 @@ func testReferencesAcrossClients(t *testing.T, ns NewStore) {
 	ctx := ctxT(t)
 	const n = 50
 	refs := make([]string, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			st := s
-			if i%2 == 1 {
-				st = s2
-			}
-			r, err := st.NextReference(ctx, "ffm", svc.ID, "KITA", 2026)
-			if err != nil {
-				t.Error(err)
-			}
-			refs[i] = r
-		}(i)
-	}
-	wg.Wait()
+	inParallel(n, s, s2, func(i int, st engine.Store) {
+		r, err := st.NextReference(ctx, "ffm", svc.ID, "KITA", 2026)
+		if err != nil {
+			t.Error(err)
+		}
+		refs[i] = r
+	})
 	seen := map[string]bool{}
 	for _, r := range refs {
 		if seen[r] {
@@ -352,24 +322,14 @@ func testStatusAndEvents(t *testing.T, ns NewStore) {
 	// concurrent: exactly one wins
 	s2 := another()
 	var wins atomic.Int64
-	var wg sync.WaitGroup
-	for i := 0; i < 10; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			st := s
-			if i%2 == 1 {
-				st = s2
-			}
-			_, err := st.UpdateSubmission(ctx, "ffm", sub.Ref, 2, engine.SubmissionChange{Status: fmt.Sprintf("s%d", i), Office: "amt-2", Actor: "sb"})
-			if err == nil {
-				wins.Add(1)
-			} else if !errors.Is(err, engine.ErrConflict) {
-				t.Error(err)
-			}
-		}(i)
-	}
-	wg.Wait()
+	inParallel(10, s, s2, func(i int, st engine.Store) {
+		_, err := st.UpdateSubmission(ctx, "ffm", sub.Ref, 2, engine.SubmissionChange{Status: fmt.Sprintf("s%d", i), Office: "amt-2", Actor: "sb"})
+		if err == nil {
+			wins.Add(1)
+		} else if !errors.Is(err, engine.ErrConflict) {
+			t.Error(err)
+		}
+	})
 	if wins.Load() != 1 {
 		t.Fatalf("%d concurrent status changes won, want 1", wins.Load())
 	}
@@ -671,25 +631,15 @@ func testSweeperLease(t *testing.T, ns NewStore) {
 	must(t, s.ReleaseLease(ctx, "sweeper", "a"))
 	// concurrent acquisition: exactly one
 	var wins atomic.Int64
-	var wg sync.WaitGroup
-	for i := 0; i < 10; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			st := s
-			if i%2 == 1 {
-				st = s2
-			}
-			ok, err := st.AcquireLease(ctx, "sweeper", fmt.Sprintf("h%d", i), time.Minute)
-			if err != nil {
-				t.Error(err)
-			}
-			if ok {
-				wins.Add(1)
-			}
-		}(i)
-	}
-	wg.Wait()
+	inParallel(10, s, s2, func(i int, st engine.Store) {
+		ok, err := st.AcquireLease(ctx, "sweeper", fmt.Sprintf("h%d", i), time.Minute)
+		if err != nil {
+			t.Error(err)
+		}
+		if ok {
+			wins.Add(1)
+		}
+	})
 	if wins.Load() != 1 {
 		t.Fatalf("%d holders took the lease", wins.Load())
 	}
@@ -790,4 +740,22 @@ func testExportImport(t *testing.T, ns NewStore) {
 	if c := strings.Count(since.String(), `"kind":"submission"`); c != 0 {
 		t.Fatalf("--since in the future exported %d submissions", c)
 	}
+}
+
+// inParallel runs f n times at once, handing the odd calls the second
+// client, and waits for all of them.
+func inParallel(n int, s, s2 engine.Store, f func(i int, st engine.Store)) {
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		st := s
+		if i%2 == 1 {
+			st = s2
+		}
+		go func() {
+			defer wg.Done()
+			f(i, st)
+		}()
+	}
+	wg.Wait()
 }

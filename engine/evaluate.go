@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -268,8 +269,7 @@ func (ev *evaluation) settle() {
 	}
 }
 
-// sameState reports whether a settle round changed nothing. Computed
-// values are scalars, so == compares them.
+// sameState reports whether a settle round changed nothing.
 func sameState(h1, h2 map[string]bool, c1, c2 map[string]any) bool {
 	if len(h1) != len(h2) || len(c1) != len(c2) {
 		return false
@@ -280,21 +280,11 @@ func sameState(h1, h2 map[string]bool, c1, c2 map[string]any) bool {
 		}
 	}
 	for k, v := range c1 {
-		w, ok := c2[k]
-		if !ok || !scalarEqual(v, w) {
+		if w, ok := c2[k]; !ok || !reflect.DeepEqual(v, w) {
 			return false
 		}
 	}
 	return true
-}
-
-func scalarEqual(a, b any) (eq bool) {
-	defer func() {
-		if recover() != nil {
-			eq = false // uncomparable values: treat as changed
-		}
-	}()
-	return a == b
 }
 
 // dropHidden removes the answers of hidden fields.

@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // The submit path through the API (route, parse, validate, route to an
@@ -38,7 +39,7 @@ type submitBench struct {
 func newSubmitBench(b *testing.B) *submitBench {
 	b.Helper()
 	ts := newTestServer(b, withConfig(func(c *Config) { c.SubmitRate = 1 << 30 }))
-	svc, err := ts.engine.Catalog.Get("kita-gebuehren")
+	svc, err := ts.intake.Catalog.Get(testTenant, "kita-gebuehren")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -154,9 +155,9 @@ func BenchmarkSubmitRatio(b *testing.B) {
 		t2 := time.Now()
 		res := sb.svc.Evaluate(parsed, engine.Options{})
 		t3 := time.Now()
-		_, _, err = sb.ts.store.Submit(ctx, &engine.SubmitRequest{
+		_, _, err = sb.ts.store.Submit(ctx, &record.SubmitRequest{
 			Tenant: testTenant, Prefix: sb.svc.Reference,
-			Service: engine.ServiceRef{ID: sb.svc.ID, Version: sb.svc.Version, Hash: sb.svc.Hash},
+			Service: record.ServiceRef{ID: sb.svc.ID, Version: sb.svc.Version, Hash: sb.svc.Hash},
 			Data:    res.Data, Computed: res.Computed, Office: res.Office,
 			IdempotencyKey: "bench-store-" + strconv.Itoa(i) + "-" + strconv.FormatInt(t3.UnixNano(), 36),
 		})

@@ -7,18 +7,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/intake"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // memDraftStore answers GetDraft with a copy of one draft from memory.
 type memDraftStore struct {
-	engine.Store
-	d *engine.Draft
+	intake.Store
+	d *record.Draft
 }
 
-func (m memDraftStore) GetDraft(ctx context.Context, tenant, id string) (*engine.Draft, error) {
+func (m memDraftStore) GetDraft(ctx context.Context, tenant, id string) (*record.Draft, error) {
 	if id != m.d.ID || tenant != m.d.Tenant {
-		return nil, engine.ErrNotFound
+		return nil, record.ErrNotFound
 	}
 	c := *m.d
 	return &c, nil
@@ -30,22 +31,22 @@ func (m memDraftStore) GetDraft(ctx context.Context, tenant, id string) (*engine
 func BenchmarkRenderPage(b *testing.B) {
 	ts := newTestServer(b)
 	ctx := context.Background()
-	d, _, err := ts.engine.NewDraft(ctx, testTenant, "kita-gebuehren")
+	d, _, err := ts.intake.NewDraft(ctx, testTenant, "kita-gebuehren")
 	if err != nil {
 		b.Fatal(err)
 	}
 	// Page 1 done, so that the children page (a repeating group with
 	// radios and money inputs) renders.
-	if _, err := ts.engine.SavePage(ctx, testTenant, d.ID, 0, "person", kitaData()); err == nil {
+	if _, err := ts.intake.SavePage(ctx, testTenant, d.ID, 0, "person", kitaData()); err == nil {
 		b.Fatal("foreign fields accepted")
 	}
 	data := kitaData()
-	if _, err := ts.engine.SavePage(ctx, testTenant, d.ID, 0, "person", map[string]any{
+	if _, err := ts.intake.SavePage(ctx, testTenant, d.ID, 0, "person", map[string]any{
 		"applicant": data["applicant"], "address": data["address"],
 	}); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := ts.engine.SavePage(ctx, testTenant, d.ID, 0, "kinder", map[string]any{"children": data["children"]}); err != nil {
+	if _, err := ts.intake.SavePage(ctx, testTenant, d.ID, 0, "kinder", map[string]any{"children": data["children"]}); err != nil {
 		b.Fatal(err)
 	}
 	// The same app on a store whose GetDraft answers from memory: the
@@ -55,9 +56,9 @@ func BenchmarkRenderPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg := ts.cfg
-	eng := *ts.engine
-	eng.Store = memDraftStore{Store: ts.store, d: stored}
-	cfg.Engine = &eng
+	in := *ts.intake
+	in.Store = memDraftStore{Store: ts.store, d: stored}
+	cfg.Intake = &in
 	memApp, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)

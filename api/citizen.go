@@ -15,6 +15,8 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/intake"
+	"github.com/amtsform/amtsform/engine/record"
 	"github.com/amtsform/amtsform/ui"
 )
 
@@ -150,10 +152,7 @@ func (s *Server) czLang(c *fiber.Ctx) error {
 }
 
 func (s *Server) now() time.Time {
-	if s.eng.Now != nil {
-		return s.eng.Now()
-	}
-	return time.Now()
+	return s.in.Today()
 }
 
 // base fills what every page has.
@@ -201,7 +200,7 @@ func (s *Server) czServices(c *fiber.Ctx) error {
 	}
 	lang := langOf(c)
 	p := s.base(c, tenant, tr(lang, "Online-Anträge", "Online applications"))
-	for _, svc := range s.eng.Catalog.List() {
+	for _, svc := range s.in.Catalog.List(tenant) {
 		l := serviceLink{Title: svc.Form.Title.In(lang), URL: "/" + tenant + "/" + svc.ID + "/"}
 		if svc.Form.Description != nil {
 			l.Description = svc.Form.Description.In(lang)
@@ -219,7 +218,7 @@ func (s *Server) czStart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	svc, err := s.eng.Catalog.Get(c.Params("service"))
+	svc, err := s.in.Catalog.Get(tenant, c.Params("service"))
 	if err != nil {
 		return err
 	}
@@ -254,7 +253,7 @@ func (s *Server) czCreate(c *fiber.Ctx) error {
 	if ok, err := s.checkPlainPost(c); !ok {
 		return err
 	}
-	d, svc, err := s.eng.NewDraft(c.UserContext(), tenant, c.Params("service"))
+	d, svc, err := s.in.NewDraft(c.UserContext(), tenant, c.Params("service"))
 	if err != nil {
 		return err
 	}
@@ -296,17 +295,17 @@ func (s *Server) refused(c *fiber.Ctx, err error) error {
 
 // draft loads the draft of the URL and its service, checking tenant and
 // service.
-func (s *Server) draft(c *fiber.Ctx) (string, *engine.Draft, *engine.Service, error) {
+func (s *Server) draft(c *fiber.Ctx) (string, *record.Draft, *engine.Service, error) {
 	tenant, err := s.tenant(c)
 	if err != nil {
 		return "", nil, nil, err
 	}
-	d, svc, err := s.eng.Draft(c.UserContext(), tenant, c.Params("token"))
+	d, svc, err := s.in.Draft(c.UserContext(), tenant, c.Params("token"))
 	if err != nil {
 		return "", nil, nil, err
 	}
 	if svc.ID != c.Params("service") {
-		return "", nil, nil, fmt.Errorf("draft of another service: %w", engine.ErrNotFound)
+		return "", nil, nil, fmt.Errorf("draft of another service: %w", record.ErrNotFound)
 	}
 	return tenant, d, svc, nil
 }
@@ -347,19 +346,12 @@ func hiddenSet(paths []string) map[string]bool {
 	return m
 }
 
-// reachable checks that a page is visible and every visible page before
-// it is complete. It returns where to go instead, or "".
+// reachable applies intake's page-order rule and returns the page to go
+// to instead of pageID, or "" when pageID may be shown.
 func reachable(svc *engine.Service, res *engine.Result, pageID string) string {
-	idx := indexOf(res.Pages, pageID)
-	first := res.FirstIncompletePage(svc)
-	if idx < 0 {
-		if first != "" {
-			return first
-		}
-		return "review"
-	}
-	if first != "" && indexOf(res.Pages, first) < idx {
-		return first
+	var nr *intake.NotReachedError
+	if errors.As(intake.Reached(svc, res, pageID), &nr) {
+		return nr.Continue
 	}
 	return ""
 }
@@ -383,7 +375,7 @@ func (s *Server) czPage(c *fiber.Ctx) error {
 }
 
 // renderPage renders one page with the draft's values and errors.
-func (s *Server) renderPage(c *fiber.Ctx, tenant string, d *engine.Draft, svc *engine.Service, page *engine.Page, res *engine.Result, errs []engine.FieldError, toReview bool, extra ...map[string]string) error {
+func (s *Server) renderPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *engine.Service, page *engine.Page, res *engine.Result, errs []engine.FieldError, toReview bool, extra ...map[string]string) error {
 	lang := langOf(c)
 	st := &formState{
 		svc: svc, lang: lang, data: d.Data, computed: res.Computed, hidden: hiddenSet(res.Hidden),
@@ -481,20 +473,7 @@ func hasFile(fs []*fieldView) bool {
 
 // fileNames returns the names of the files a document refers to.
 func (s *Server) fileNames(ctx context.Context, tenant string, svc *engine.Service, data map[string]any) map[string]string {
-	ids := svc.Attachments(data)
-	if len(ids) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(ids))
-	for _, id := range ids {
-		r, a, err := s.eng.Store.OpenFile(ctx, tenant, id)
-		if err != nil {
-			continue
-		}
-		_ = r.Close()
-		out[id] = a.Name
-	}
-	return out
+	return s.in.FileNames(ctx, tenant, svc, data)
 }
 
 // readForm decodes an urlencoded or multipart body.
@@ -572,7 +551,7 @@ func (s *Server) czSavePage(c *fiber.Ctx) error {
 	uploadErrs := map[string]string{}
 	for path, v := range values {
 		r, ok := resolvePending(v, func(pf *pendingFile) (any, bool) {
-			id, msg, err := s.upload(c, tenant, d.ID, pf, lang)
+			id, msg, err := s.upload(c, d, pf, lang)
 			if err != nil {
 				uploadErrs[pf.path] = "!" + err.Error()
 				return pf.old, pf.old != nil
@@ -594,7 +573,7 @@ func (s *Server) czSavePage(c *fiber.Ctx) error {
 			return errors.New("upload: " + m[1:])
 		}
 	}
-	pr, err := s.eng.SavePage(c.UserContext(), tenant, d.ID, d.Version, page.ID, values)
+	pr, err := s.in.SavePage(c.UserContext(), tenant, d.ID, d.Version, page.ID, values)
 	if err != nil {
 		var ve *engine.ValidationError
 		if errors.As(err, &ve) {
@@ -659,7 +638,7 @@ func valueAt(data map[string]any, path string) any {
 
 // upload stores one file under the draft. A file refused by the store's
 // limits gives a message for the field; other failures are errors.
-func (s *Server) upload(c *fiber.Ctx, tenant, token string, pf *pendingFile, lang string) (string, string, error) {
+func (s *Server) upload(c *fiber.Ctx, d *record.Draft, pf *pendingFile, lang string) (string, string, error) {
 	f, err := pf.header.Open()
 	if err != nil {
 		return "", "", err
@@ -669,11 +648,11 @@ func (s *Server) upload(c *fiber.Ctx, tenant, token string, pf *pendingFile, lan
 	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
 		name = name[i+1:]
 	}
-	a, err := s.eng.Store.PutFile(c.UserContext(), tenant, token, name, f)
+	a, err := s.in.Upload(c.UserContext(), d, name, f)
 	switch {
-	case errors.Is(err, engine.ErrTooLarge):
+	case errors.Is(err, record.ErrTooLarge):
 		return "", tr(lang, "Die Datei ist zu groß. Bitte laden Sie eine Datei mit höchstens 20 MB hoch.", "The file is too large. Please upload a file of at most 20 MB."), nil
-	case errors.Is(err, engine.ErrUnsupportedType):
+	case errors.Is(err, record.ErrUnsupportedType):
 		return "", tr(lang, "Dieser Dateityp ist nicht erlaubt. Bitte laden Sie eine PDF-, PNG- oder JPEG-Datei hoch.", "This type of file is not allowed. Please upload a PDF, PNG or JPEG file."), nil
 	case err != nil:
 		return "", "", err
@@ -698,7 +677,7 @@ func (s *Server) czSaved(c *fiber.Ctx) error {
 }
 
 // savedPage is the saved page without the mail form.
-func (s *Server) savedPage(c *fiber.Ctx, tenant string, d *engine.Draft, svc *engine.Service) *pageData {
+func (s *Server) savedPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *engine.Service) *pageData {
 	lang := langOf(c)
 	p := s.base(c, tenant, tr(lang, "Ihre Angaben sind gespeichert", "Your answers are saved"))
 	p.ServiceTitle, p.ServiceURL = svc.Form.Title.In(lang), "/"+tenant+"/"+svc.ID+"/"
@@ -771,8 +750,8 @@ func (s *Server) czSubmit(c *fiber.Ctx) error {
 		return err
 	}
 	noStore(c)
-	sub, _, err := s.eng.SubmitDraft(c.UserContext(), tenant, d.ID)
-	if errors.Is(err, engine.ErrInvalid) {
+	sub, _, err := s.in.SubmitDraft(c.UserContext(), tenant, d.ID)
+	if errors.Is(err, intake.ErrInvalid) {
 		res := svc.Evaluate(d.Data, engine.Options{Today: s.now()})
 		to := res.FirstIncompletePage(svc)
 		if to == "" {
@@ -783,7 +762,7 @@ func (s *Server) czSubmit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Redirect(confirmationURL(tenant, svc.ID, sub.Ref, s.eng.StatusSecret(tenant, sub.Ref)), fiber.StatusSeeOther)
+	return c.Redirect(confirmationURL(tenant, svc.ID, sub.Ref, s.in.StatusSecret(tenant, sub.Ref)), fiber.StatusSeeOther)
 }
 
 func confirmationURL(tenant, svc, ref, secret string) string {
@@ -791,20 +770,13 @@ func confirmationURL(tenant, svc, ref, secret string) string {
 }
 
 // submission loads the submission of the URL after checking its secret.
-func (s *Server) submission(c *fiber.Ctx) (string, *engine.Submission, *engine.Service, error) {
+func (s *Server) submission(c *fiber.Ctx) (string, *record.Submission, *engine.Service, error) {
 	tenant, err := s.tenant(c)
 	if err != nil {
 		return "", nil, nil, err
 	}
 	ref := c.Params("ref")
-	if !s.eng.CheckStatusSecret(tenant, ref, c.Query("s")) {
-		return "", nil, nil, fiber.ErrNotFound
-	}
-	sub, err := s.eng.Store.GetSubmission(c.UserContext(), tenant, ref)
-	if err != nil {
-		return "", nil, nil, err
-	}
-	svc, err := s.eng.Catalog.Pinned(sub.Service)
+	sub, svc, err := s.in.Submission(c.UserContext(), tenant, ref, c.Query("s"))
 	if err != nil {
 		return "", nil, nil, err
 	}

@@ -37,7 +37,7 @@ func (s *Server) csrfToken(c *fiber.Ctx) string {
 }
 
 func (s *Server) csrfSign(v string) string {
-	m := hmac.New(sha256.New, s.eng.Secret)
+	m := hmac.New(sha256.New, s.in.Secret)
 	m.Write([]byte("csrf\x00" + v))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // TestCitizenTampering posts what no rendered page would send. Each post
@@ -33,7 +33,7 @@ func TestCitizenTampering(t *testing.T) {
 	fresh := b.startDraft("kita-gebuehren")
 	freshToken := strings.Split(fresh.url.Path, "/")[4]
 	// A draft of another service.
-	other, _, err := ts.engine.NewDraft(ctx, testTenant, "hundesteuer")
+	other, _, err := ts.intake.NewDraft(ctx, testTenant, "hundesteuer")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestCitizenTampering(t *testing.T) {
 			ctype: "application/x-www-form-urlencoded", body: vals("_csrf", csrf, "name", "X", "proof", "AAAAAAAAAAAAAAAA").Encode()},
 		{name: "draft of another service", token: other.ID, path: "/" + testTenant + "/kita-gebuehren/d/" + other.ID + "/person", want: 404,
 			ctype: "application/x-www-form-urlencoded", body: with(personPage, "_csrf", csrf).Encode()},
-		{name: "unknown draft token", token: token, path: "/" + testTenant + "/kita-gebuehren/d/" + engine.NewToken() + "/person", want: 404,
+		{name: "unknown draft token", token: token, path: "/" + testTenant + "/kita-gebuehren/d/" + record.NewToken() + "/person", want: 404,
 			ctype: "application/x-www-form-urlencoded", body: with(personPage, "_csrf", csrf).Encode()},
 		{name: "draft under another tenant", token: token, path: "/nirgendwo/kita-gebuehren/d/" + token + "/person", want: 404,
 			ctype: "application/x-www-form-urlencoded", body: with(personPage, "_csrf", csrf).Encode()},
@@ -164,7 +164,7 @@ func TestCitizenSubmitRateLimit(t *testing.T) {
 func TestCitizenPages(t *testing.T) {
 	ts := newTestServer(t)
 	b := newBrowser(t, ts.URL(t))
-	for _, svc := range ts.engine.Catalog.List() {
+	for _, svc := range ts.intake.Catalog.List(testTenant) {
 		p := b.get("/" + testTenant + "/" + svc.ID + "/")
 		p.must(t, 200, "", svc.Form.Title.De, `<a class="skip-link" href="#main">`, `name="_csrf"`)
 		for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options"} {
@@ -188,7 +188,7 @@ func TestCitizenPages(t *testing.T) {
 		en.must(t, 200, "", `<html lang="en">`, svc.Form.Title.En)
 		b.get(first.url.Path+"?lang=de").must(t, 200, "", `<html lang="de">`)
 	}
-	b.get("/"+testTenant+"/kita-gebuehren/d/"+engine.NewToken()+"/person").must(t, 404, "", "Seite nicht gefunden")
+	b.get("/"+testTenant+"/kita-gebuehren/d/"+record.NewToken()+"/person").must(t, 404, "", "Seite nicht gefunden")
 	b.get("/"+testTenant+"/gibt-es-nicht/").must(t, 404, "")
 	b.get("/nirgendwo/").must(t, 404, "")
 
@@ -204,7 +204,7 @@ func TestCitizenPages(t *testing.T) {
 func TestCitizenExpiredDraft(t *testing.T) {
 	ts := newTestServer(t)
 	ctx := context.Background()
-	d, _, err := ts.engine.NewDraft(ctx, testTenant, "kita-gebuehren")
+	d, _, err := ts.intake.NewDraft(ctx, testTenant, "kita-gebuehren")
 	if err != nil {
 		t.Fatal(err)
 	}

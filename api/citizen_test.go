@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 	"github.com/amtsform/amtsform/ui"
 )
 
@@ -66,7 +67,7 @@ func kitaData() map[string]any {
 
 func TestReceiptPDF(t *testing.T) {
 	svc := loadService(t, "kita-gebuehren")
-	sub := &engine.Submission{
+	sub := &record.Submission{
 		Ref:      "KITA-2026-000042",
 		Tenant:   "musterstadt",
 		Data:     kitaData(),

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // attachmentService compiles a copy of the Kita example under another id
@@ -215,7 +216,7 @@ func TestAPIEndToEnd(t *testing.T) {
 	// The client submits the whole document it collected.
 	c.expect(c.do("GET", "/drafts/"+d.Token, nil), 200, &d)
 	doc := d.Data
-	key := "e2e-" + engine.NewToken()
+	key := "e2e-" + record.NewToken()
 	var sub submissionJSON
 	// A document naming files cannot be handed in without the draft they
 	// were uploaded for.
@@ -247,7 +248,7 @@ func TestAPIEndToEnd(t *testing.T) {
 
 	// Concurrent requests with one key: one submission; the others see
 	// it (200, same reference) or are told the key is in flight (409).
-	key2 := "e2e-concurrent-" + engine.NewToken()
+	key2 := "e2e-concurrent-" + record.NewToken()
 	conc := kitaDoc()
 	const n = 8
 	var wg sync.WaitGroup
@@ -295,7 +296,7 @@ func TestAPIEndToEnd(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	list2, err := ts.store.ListSubmissions(ctx, engine.InboxQuery{Tenant: testTenant, Limit: 500})
+	list2, err := ts.store.ListSubmissions(ctx, record.InboxQuery{Tenant: testTenant, Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,14 +351,14 @@ func TestAPIEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, _ := ts.engine.Catalog.Get("kita-anhang")
+	svc, _ := ts.intake.Catalog.Get(testTenant, "kita-anhang")
 	checks := []struct {
 		name      string
 		got, want any
 	}{
 		{"ref", stored.Ref, sub.Reference},
 		{"tenant", stored.Tenant, testTenant},
-		{"service", stored.Service, engine.ServiceRef{ID: svc.ID, Version: svc.Version, Hash: svc.Hash}},
+		{"service", stored.Service, record.ServiceRef{ID: svc.ID, Version: svc.Version, Hash: svc.Hash}},
 		{"office", stored.Office, "jugendamt-main-taunus"},
 		{"status", stored.Status, sub.Status},
 		{"idempotency key", stored.IdempotencyKey, key},
@@ -374,7 +375,7 @@ func TestAPIEndToEnd(t *testing.T) {
 		{"coveredFee", stored.Data["coveredFee"], int64(50050)},
 		{"computed", stored.Computed, map[string]any{"coveredFee": int64(50050)}},
 		{"no other fields", len(stored.Data), 8},
-		{"attachments", stored.Attachments, []engine.Attachment{{ID: att.ID, Name: "Vertrag Schäfer.pdf", Size: int64(len(pdf)), SHA256: att.SHA256, ContentType: "application/pdf"}}},
+		{"attachments", stored.Attachments, []record.Attachment{{ID: att.ID, Name: "Vertrag Schäfer.pdf", Size: int64(len(pdf)), SHA256: att.SHA256, ContentType: "application/pdf"}}},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {

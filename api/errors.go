@@ -7,7 +7,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/catalog"
+	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/messages"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // Problem is an RFC 9457 problem document.
@@ -38,22 +41,26 @@ func statusOf(err error) (int, string) {
 	switch {
 	case errors.As(err, &fe):
 		return fe.Code, "about:blank"
-	case errors.Is(err, engine.ErrTooLarge):
+	case errors.Is(err, engine.ErrTooLarge), errors.Is(err, record.ErrTooLarge):
 		return fiber.StatusRequestEntityTooLarge, "too-large"
 	case errors.As(err, &de):
 		return fiber.StatusBadRequest, "malformed-document"
-	case errors.As(err, &ve), errors.Is(err, engine.ErrInvalid):
+	case errors.As(err, &ve), errors.Is(err, intake.ErrInvalid):
 		return fiber.StatusUnprocessableEntity, "validation"
-	case errors.Is(err, engine.ErrIdempotencyMismatch):
+	case errors.Is(err, record.ErrIdempotencyMismatch):
 		return fiber.StatusUnprocessableEntity, "idempotency-mismatch"
-	case errors.Is(err, engine.ErrUnsupportedType):
+	case errors.Is(err, record.ErrUnsupportedType):
 		return fiber.StatusUnsupportedMediaType, "unsupported-type"
-	case errors.Is(err, engine.ErrNotFound):
+	case errors.Is(err, record.ErrNotFound):
 		return fiber.StatusNotFound, "not-found"
-	case errors.Is(err, engine.ErrExpired):
+	case errors.Is(err, record.ErrExpired):
 		return fiber.StatusGone, "expired"
-	case errors.Is(err, engine.ErrConflict):
+	case errors.Is(err, record.ErrConflict):
 		return fiber.StatusConflict, "conflict"
+	case errors.Is(err, intake.ErrPageNotReached):
+		return fiber.StatusConflict, "page-not-reached"
+	case errors.Is(err, catalog.ErrUnavailable):
+		return fiber.StatusGone, "version-unavailable"
 	}
 	return fiber.StatusInternalServerError, "internal"
 }
@@ -118,9 +125,9 @@ func detailOf(err error) string {
 		return de.Error()
 	}
 	switch {
-	case errors.Is(err, engine.ErrIdempotencyMismatch):
+	case errors.Is(err, record.ErrIdempotencyMismatch):
 		return "the Idempotency-Key was used before with a different request"
-	case errors.Is(err, engine.ErrInvalid):
+	case errors.Is(err, intake.ErrInvalid):
 		return "the document is invalid"
 	}
 	return ""

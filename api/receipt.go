@@ -12,6 +12,7 @@ import (
 	"golang.org/x/image/font/gofont/goregular"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 var berlin = func() *time.Location {
@@ -27,7 +28,7 @@ var berlin = func() *time.Location {
 // its label (groups, repeating groups and computed values included, money
 // in euros). The fonts are the Go fonts, embedded as UTF-8 TrueType, so
 // umlauts and ß render and can be extracted as text.
-func (s *Server) receiptPDF(svc *engine.Service, sub *engine.Submission, lang string) ([]byte, error) {
+func (s *Server) receiptPDF(svc *engine.Service, sub *record.Submission, lang string) ([]byte, error) {
 	if svc == nil || sub == nil {
 		return nil, fmt.Errorf("receipt: no service or submission")
 	}

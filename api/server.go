@@ -15,13 +15,13 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
-	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/ui"
 )
 
 // Config configures a Server. Zero values get sensible defaults.
 type Config struct {
-	Engine *engine.Engine
+	Intake *intake.Intake
 	// Tenants are the tenants served; the first is the default that "/"
 	// leads to. Tenant ids appear in every URL and stored document.
 	Tenants []string
@@ -58,7 +58,7 @@ type Config struct {
 // Server holds what the handlers share.
 type Server struct {
 	cfg   Config
-	eng   *engine.Engine
+	in    *intake.Intake
 	log   *slog.Logger
 	tmpl  *template.Template
 	ready func(ctx context.Context) error
@@ -66,8 +66,8 @@ type Server struct {
 
 // New returns the Fiber app serving cfg.
 func New(cfg Config) (*fiber.App, error) {
-	if cfg.Engine == nil {
-		return nil, errors.New("api: no engine")
+	if cfg.Intake == nil {
+		return nil, errors.New("api: no intake")
 	}
 	if len(cfg.Tenants) == 0 {
 		cfg.Tenants = []string{"musterstadt"}
@@ -97,7 +97,7 @@ func New(cfg Config) (*fiber.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger, tmpl: tmpl, ready: cfg.Ready}
+	s := &Server{cfg: cfg, in: cfg.Intake, log: cfg.Logger, tmpl: tmpl, ready: cfg.Ready}
 	app := fiber.New(fiber.Config{
 		AppName:               "amtsform",
 		BodyLimit:             cfg.BodyLimit,

@@ -22,6 +22,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/catalog"
+	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/mongostore"
 	"github.com/amtsform/amtsform/engine/mongostore/embedded"
 )
@@ -56,7 +58,7 @@ func exampleServices(t testing.TB) []*engine.Service {
 // FerretDB store in a temporary directory.
 type testServer struct {
 	app    *fiber.App
-	engine *engine.Engine
+	intake *intake.Intake
 	store  *mongostore.Store
 	db     *embedded.Server
 	cfg    Config
@@ -83,7 +85,7 @@ func withServices(svcs ...*engine.Service) testOption {
 	return func(s *testSetup) { s.services = append(s.services, svcs...) }
 }
 
-// withConfig changes the Config passed to New (Engine is already set).
+// withConfig changes the Config passed to New (Intake is already set).
 func withConfig(f func(*Config)) testOption {
 	return func(s *testSetup) { s.cfg = f }
 }
@@ -123,9 +125,13 @@ func newTestServer(t testing.TB, opts ...testOption) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{store: store, db: srv, tenant: testTenant}
-	ts.engine = &engine.Engine{
+	cat := catalog.New(store)
+	if err := cat.Offer(ctx, testTenant, setup.services); err != nil {
+		t.Fatal(err)
+	}
+	ts.intake = &intake.Intake{
 		Store:   store,
-		Catalog: engine.NewCatalog(setup.services...),
+		Catalog: cat,
 		Secret:  []byte("test-secret-0123456789abcdef"),
 		Now:     setup.now,
 		Background: func(f func()) {
@@ -133,7 +139,7 @@ func newTestServer(t testing.TB, opts ...testOption) *testServer {
 			go func() { defer ts.bg.Done(); f() }()
 		},
 	}
-	ts.cfg = Config{Engine: ts.engine, Tenants: []string{testTenant}, Logger: quietLog}
+	ts.cfg = Config{Intake: ts.intake, Tenants: []string{testTenant}, Logger: quietLog}
 	if setup.cfg != nil {
 		setup.cfg(&ts.cfg)
 	}

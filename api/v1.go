@@ -114,15 +114,12 @@ func apiLang(c *fiber.Ctx) string {
 
 // today is the date the engine's rules see as today.
 func (s *Server) today() time.Time {
-	if s.eng.Now != nil {
-		return s.eng.Now()
-	}
-	return time.Now()
+	return s.in.Today()
 }
 
 // service returns the current version of the service named in the URL.
 func (s *Server) service(c *fiber.Ctx) (*engine.Service, error) {
-	return s.eng.Catalog.Get(c.Params("id"))
+	return s.in.Catalog.Get(tenantOf(c), c.Params("id"))
 }
 
 // readDocument reads a JSON request body: 415 unless the content type is

@@ -14,13 +14,15 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/intake"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // draftJSON is a draft as the API shows it. The token is the only key to
 // it: whoever has it can read and change the draft.
 type draftJSON struct {
 	Token   string            `json:"token"`
-	Service engine.ServiceRef `json:"service"`
+	Service record.ServiceRef `json:"service"`
 	// Page is the page reached: the next page to fill in.
 	Page string `json:"page"`
 	// Pages are the visible pages for the data so far, in order.
@@ -32,7 +34,7 @@ type draftJSON struct {
 	Expires time.Time      `json:"expires"`
 }
 
-func (s *Server) draftJSON(svc *engine.Service, d *engine.Draft, pages []string) draftJSON {
+func (s *Server) draftJSON(svc *engine.Service, d *record.Draft, pages []string) draftJSON {
 	if pages == nil {
 		pages = svc.Evaluate(d.Data, engine.Options{Today: s.today()}).Pages
 	}
@@ -47,7 +49,7 @@ func (s *Server) draftJSON(svc *engine.Service, d *engine.Draft, pages []string)
 // apiNewDraft starts a draft: 201 with the draft and a Location header.
 func (s *Server) apiNewDraft(c *fiber.Ctx) error {
 	tenant := tenantOf(c)
-	d, svc, err := s.eng.NewDraft(c.UserContext(), tenant, c.Params("id"))
+	d, svc, err := s.in.NewDraft(c.UserContext(), tenant, c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -59,7 +61,7 @@ func (s *Server) apiNewDraft(c *fiber.Ctx) error {
 // apiDraft reads a draft: 404 for unknown tokens (or another tenant's),
 // 410 for expired ones.
 func (s *Server) apiDraft(c *fiber.Ctx) error {
-	d, svc, err := s.eng.Draft(c.UserContext(), tenantOf(c), c.Params("token"))
+	d, svc, err := s.in.Draft(c.UserContext(), tenantOf(c), c.Params("token"))
 	if err != nil {
 		return err
 	}
@@ -89,7 +91,7 @@ type pageResult struct {
 // invalid, and the answer is 200 with the page's errors listed: an
 // incomplete page is the normal state of a draft, not a failed request.
 // Rejected with nothing stored: fields of other pages or unknown members
-// (422), pages not shown or not reached yet (404), a stale If-Match (409).
+// (422), pages not shown or not reached yet (409), a stale If-Match (409).
 func (s *Server) apiSavePage(c *fiber.Ctx) error {
 	tenant, token, pageID := tenantOf(c), c.Params("token"), c.Params("page")
 	ctx := c.UserContext()
@@ -97,7 +99,7 @@ func (s *Server) apiSavePage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d, svc, err := s.eng.Draft(ctx, tenant, token)
+	d, svc, err := s.in.Draft(ctx, tenant, token)
 	if err != nil {
 		return err
 	}
@@ -112,32 +114,9 @@ func (s *Server) apiSavePage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// The page must be visible and reached: every visible page before it
-	// complete, or reached before.
-	res := svc.Evaluate(d.Data, engine.Options{Today: s.today()})
-	idx, reach := -1, 0
-	for i, p := range res.Pages {
-		if p == pageID {
-			idx = i
-		}
-		if p == d.Page && i > reach {
-			reach = i
-		}
-	}
-	if first := res.FirstIncompletePage(svc); first == "" {
-		reach = len(res.Pages) - 1
-	} else {
-		for i, p := range res.Pages {
-			if p == first && i > reach {
-				reach = i
-			}
-		}
-	}
-	if idx < 0 {
-		return notFound("page %q is not shown for the answers given", pageID)
-	}
-	if idx > reach {
-		return notFound("page %q is not reached yet; continue with page %q", pageID, res.Pages[reach])
+	// The page must be visible and reached (see intake.Reached).
+	if err := intake.Reached(svc, svc.Evaluate(d.Data, engine.Options{Today: s.today()}), pageID); err != nil {
+		return err
 	}
 	var unknown []engine.FieldError
 	for k, v := range values {
@@ -150,7 +129,7 @@ func (s *Server) apiSavePage(c *fiber.Ctx) error {
 	}
 	// Saving against the version just checked makes a concurrent change
 	// a 409 rather than a save on data the checks above did not see.
-	pr, err := s.eng.SavePage(ctx, tenant, token, d.Version, pageID, values)
+	pr, err := s.in.SavePage(ctx, tenant, token, d.Version, pageID, values)
 	if err != nil {
 		return s.apiError(c, svc, err)
 	}
@@ -204,7 +183,8 @@ func (s *Server) apiUpload(c *fiber.Ctx) error {
 	if err != nil || mt != fiber.MIMEMultipartForm || params["boundary"] == "" {
 		return fiber.NewError(fiber.StatusUnsupportedMediaType, "expected multipart/form-data with a part named \"file\"")
 	}
-	if _, _, err := s.eng.Draft(ctx, tenant, token); err != nil {
+	d, _, err := s.in.Draft(ctx, tenant, token)
+	if err != nil {
 		return err
 	}
 	var body io.Reader = c.Context().RequestBodyStream()
@@ -224,7 +204,7 @@ func (s *Server) apiUpload(c *fiber.Ctx) error {
 			_ = part.Close()
 			continue
 		}
-		att, err := s.eng.Store.PutFile(ctx, tenant, token, cleanName(part.FileName()), part)
+		att, err := s.in.Upload(ctx, d, cleanName(part.FileName()), part)
 		_ = part.Close()
 		if err != nil {
 			return err

@@ -16,7 +16,7 @@ type serviceSummary struct {
 }
 
 func (s *Server) apiServices(c *fiber.Ctx) error {
-	svcs := s.eng.Catalog.List()
+	svcs := s.in.Catalog.List(tenantOf(c))
 	out := make([]serviceSummary, len(svcs))
 	for i, sv := range svcs {
 		out[i] = serviceSummary{ID: sv.ID, Version: sv.Version, Hash: sv.Hash, Title: sv.Form.Title, Description: sv.Form.Description}

@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // submissionJSON is the answer of a submit. The status secret, with the
@@ -25,8 +26,8 @@ type submissionJSON struct {
 
 // submitted answers a submit: 201 for a new submission, 200 with
 // Idempotent-Replayed: true for a replay of an earlier one.
-func (s *Server) submitted(c *fiber.Ctx, tenant string, sub *engine.Submission, created bool) error {
-	secret := s.eng.StatusSecret(tenant, sub.Ref)
+func (s *Server) submitted(c *fiber.Ctx, tenant string, sub *record.Submission, created bool) error {
+	secret := s.in.StatusSecret(tenant, sub.Ref)
 	q := "?secret=" + url.QueryEscape(secret)
 	out := submissionJSON{
 		Reference:    sub.Ref,
@@ -74,11 +75,11 @@ func (s *Server) apiSubmit(c *fiber.Ctx) error {
 		defer release()
 		// The key stands for this request: the service and the document
 		// as sent (member order and white space do not matter).
-		hash = engine.HashPayload("api/v1/submissions", svc.ID, doc)
+		hash = record.HashPayload("api/v1/submissions", svc.ID, doc)
 	}
 	// Files named in the document must have been uploaded for the draft
 	// given as ?draft=.
-	sub, created, err := s.eng.SubmitDocument(c.UserContext(), tenant, svc.ID, doc, key, hash, c.Query("draft"))
+	sub, created, err := s.in.SubmitDocument(c.UserContext(), tenant, svc.ID, doc, key, hash, c.Query("draft"))
 	if err != nil {
 		return s.apiError(c, svc, err)
 	}
@@ -96,11 +97,11 @@ func (s *Server) apiSubmitDraft(c *fiber.Ctx) error {
 		return err
 	}
 	defer release()
-	_, svc, err := s.eng.Draft(ctx, tenant, token)
+	_, svc, err := s.in.Draft(ctx, tenant, token)
 	if err != nil {
 		return err
 	}
-	sub, created, err := s.eng.SubmitDraft(ctx, tenant, token)
+	sub, created, err := s.in.SubmitDraft(ctx, tenant, token)
 	if err != nil {
 		return s.apiError(c, svc, err)
 	}
@@ -110,7 +111,7 @@ func (s *Server) apiSubmitDraft(c *fiber.Ctx) error {
 // statusJSON is what a status lookup shows: no answers, no personal data.
 type statusJSON struct {
 	Reference string            `json:"reference"`
-	Service   engine.ServiceRef `json:"service"`
+	Service   record.ServiceRef `json:"service"`
 	Status    string            `json:"status"`
 	Office    string            `json:"office"`
 	Created   time.Time         `json:"created"`
@@ -127,7 +128,7 @@ type eventJSON struct {
 // is asked: a wrong secret must not tell whether the reference exists.
 func (s *Server) checkSecret(c *fiber.Ctx) (tenant, ref string, err error) {
 	tenant, ref = tenantOf(c), c.Params("ref")
-	if !s.eng.CheckStatusSecret(tenant, ref, c.Query("secret")) {
+	if !s.in.CheckStatusSecret(tenant, ref, c.Query("secret")) {
 		return "", "", notFound("no submission with this reference and secret")
 	}
 	return tenant, ref, nil
@@ -139,11 +140,11 @@ func (s *Server) apiStatus(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	sub, err := s.eng.Store.GetSubmission(ctx, tenant, ref)
+	sub, _, err := s.in.Submission(ctx, tenant, ref, c.Query("secret"))
 	if err != nil {
 		return err
 	}
-	evs, err := s.eng.Store.Events(ctx, tenant, ref)
+	evs, err := s.in.Events(ctx, tenant, ref, c.Query("secret"))
 	if err != nil {
 		return err
 	}
@@ -159,7 +160,7 @@ func (s *Server) apiStatus(c *fiber.Ctx) error {
 // (api/receipt.go). It is looked up at run time so that the API builds
 // without it; without it receipts answer 501.
 type receiptMaker interface {
-	receiptPDF(svc *engine.Service, sub *engine.Submission, lang string) ([]byte, error)
+	receiptPDF(svc *engine.Service, sub *record.Submission, lang string) ([]byte, error)
 }
 
 func (s *Server) apiReceipt(c *fiber.Ctx) error {
@@ -171,11 +172,7 @@ func (s *Server) apiReceipt(c *fiber.Ctx) error {
 	if !ok {
 		return fiber.NewError(fiber.StatusNotImplemented, "receipts are not available on this server")
 	}
-	sub, err := s.eng.Store.GetSubmission(c.UserContext(), tenant, ref)
-	if err != nil {
-		return err
-	}
-	svc, err := s.eng.Catalog.Pinned(sub.Service)
+	sub, svc, err := s.in.Submission(c.UserContext(), tenant, ref, c.Query("secret"))
 	if err != nil {
 		return err
 	}

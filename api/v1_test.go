@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // storedState is what a tampering attempt must leave unchanged.
@@ -27,7 +28,7 @@ func snapshot(t *testing.T, ts *testServer, token string) storedState {
 	if err != nil {
 		t.Fatal(err)
 	}
-	subs, err := ts.store.ListSubmissions(ctx, engine.InboxQuery{Tenant: testTenant, Limit: 500})
+	subs, err := ts.store.ListSubmissions(ctx, record.InboxQuery{Tenant: testTenant, Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,12 +77,12 @@ func TestAPITampering(t *testing.T) {
 		{"unknown field in a list entry on a page", "PUT", page("kinder"), map[string]any{"children": []any{map[string]any{"name": "Mia", "birthDate": "2023-05-02", "careType": "krippe", "monthlyFee": 1, "x": 1}}}, nil, 422, "validation", "children[0].x"},
 		{"field of another page", "PUT", page("person"), map[string]any{"applicant": anna, "address": hofheim, "income": 1}, nil, 422, "validation", "income"},
 		{"made-up field on a page", "PUT", page("person"), map[string]any{"applicant": anna, "address": hofheim, "status": "approved"}, nil, 422, "validation", "status"},
-		{"page out of order", "PUT", page("einkommen"), map[string]any{"income": 1, "consent": true}, nil, 404, "", ""},
+		{"page out of order", "PUT", page("einkommen"), map[string]any{"income": 1, "consent": true}, nil, 409, "page-not-reached", ""},
 		{"unknown page", "PUT", page("admin"), map[string]any{}, nil, 404, "", ""},
 		{"another tenant's draft: read", "GET", "/api/v1/beispielstadt/drafts/" + d.Token, nil, nil, 404, "not-found", ""},
 		{"another tenant's draft: save", "PUT", "/api/v1/beispielstadt/drafts/" + d.Token + "/pages/person", map[string]any{"applicant": anna, "address": hofheim}, nil, 404, "not-found", ""},
 		{"another tenant's draft: submit", "POST", "/api/v1/beispielstadt/drafts/" + d.Token + "/submit", nil, nil, 404, "not-found", ""},
-		{"made-up draft token", "PUT", base + "/drafts/" + engine.NewToken() + "/pages/person", map[string]any{"applicant": anna, "address": hofheim}, nil, 404, "not-found", ""},
+		{"made-up draft token", "PUT", base + "/drafts/" + record.NewToken() + "/pages/person", map[string]any{"applicant": anna, "address": hofheim}, nil, 404, "not-found", ""},
 		{"unknown tenant", "GET", "/api/v1/nirgendwo/services", nil, nil, 404, "", ""},
 		{"unknown service", "POST", base + "/services/nope/submissions", kitaDoc(), nil, 404, "not-found", ""},
 		{"oversized body on submit", "POST", submit, huge, nil, 413, "too-large", ""},
@@ -209,7 +210,7 @@ func TestAPIValidate(t *testing.T) {
 	if resp := ts.do(t, "POST", url+"?page=nope", doc); resp.StatusCode != 404 {
 		t.Fatalf("unknown page: %d", resp.StatusCode)
 	}
-	subs, _ := ts.store.ListSubmissions(context.Background(), engine.InboxQuery{Tenant: testTenant})
+	subs, _ := ts.store.ListSubmissions(context.Background(), record.InboxQuery{Tenant: testTenant})
 	if len(subs) != 0 {
 		t.Fatalf("validate stored %d submissions", len(subs))
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/load"
@@ -19,9 +20,23 @@ import (
 	"github.com/amtsform/amtsform/specs"
 )
 
-// Source is a service definition as loaded from disk, before compilation:
-// the evaluated CUE value of the package's "service" field and the hash of
-// everything it was built from.
+// CompilerVersion names the semantics of this compiler. It is part of
+// every service's content hash: bump it whenever a change to the compiler
+// or evaluator can change what a definition means (a new check, another
+// default), so that drafts made before keep the version they were made
+// with.
+const CompilerVersion = "amtsform-engine/2"
+
+// SourceFile is one file a service was built from. Path is relative to
+// the service's module root, with forward slashes.
+type SourceFile struct {
+	Path string
+	Data []byte
+}
+
+// Source is a service definition as loaded, before compilation: the
+// evaluated CUE value of the package's "service" field, every file it was
+// built from, and their hash.
 type Source struct {
 	// Dir is the directory the package was loaded from.
 	Dir string
@@ -29,8 +44,13 @@ type Source struct {
 	Value cue.Value
 	// Root is the whole package value.
 	Root cue.Value
-	// Hash is the hex SHA-256 of the package files and the spec language,
-	// so that a submission can pin exactly the definition it was made with.
+	// Files are all files the package was built from: its own, those of
+	// every imported package (local or under cue.mod) including the spec
+	// language, and cue.mod/module.cue. LoadFiles(Files) builds the same
+	// service again.
+	Files []SourceFile
+	// Hash is the hex SHA-256 of Files and CompilerVersion, so that a
+	// submission can pin exactly the definition it was made with.
 	Hash string
 }
 
@@ -40,7 +60,14 @@ type Source struct {
 //
 // Each call uses a fresh cue.Context: a long-lived context grows with every
 // field name it sees, and loading happens once per service anyway.
-func LoadDir(dir string) (*Source, error) {
+func LoadDir(dir string) (*Source, error) { return LoadDirPackages(dir, nil) }
+
+// LoadDirPackages is LoadDir with local packages: each import path of
+// pkgs can be imported by the service and resolves to the .cue files of
+// the mapped directory (as if vendored under cue.mod/pkg). This is how a
+// municipality's overlay imports a shared service from an installation
+// (see LoadInstallation).
+func LoadDirPackages(dir string, pkgs map[string]string) (*Source, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -50,19 +77,61 @@ func LoadDir(dir string) (*Source, error) {
 	} else if !st.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory", dir)
 	}
-	overlay, specHash, err := specOverlay(abs)
+	overlay, err := specOverlay(abs)
 	if err != nil {
 		return nil, err
 	}
-	cfg := &load.Config{Dir: abs, ModuleRoot: abs, Overlay: overlay}
-	if _, err := os.Stat(filepath.Join(abs, "cue.mod")); err == nil {
-		// The package brings its own module; make the spec language
-		// available beside its other dependencies.
-		cfg.ModuleRoot = ""
+	for ip, pdir := range pkgs {
+		files, err := filepath.Glob(filepath.Join(pdir, "*.cue"))
+		if err != nil {
+			return nil, err
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("package %s: no .cue files in %s", ip, pdir)
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			overlay[filepath.Join(abs, "cue.mod", "pkg", filepath.FromSlash(ip), filepath.Base(f))] = b
+		}
 	}
+	return load1(abs, overlay, dir)
+}
+
+// LoadFiles loads a service from the files a Source recorded (for
+// example, a version stored by an earlier run of the server). Nothing is
+// read from disk: the files are placed below an empty virtual directory.
+func LoadFiles(files []SourceFile) (*Source, error) {
+	root := virtualRoot()
+	overlay := map[string][]byte{}
+	for _, f := range files {
+		p := path.Clean(f.Path)
+		if path.IsAbs(p) || p == ".." || strings.HasPrefix(p, "../") {
+			return nil, fmt.Errorf("stored service file %q: not a relative path", f.Path)
+		}
+		overlay[filepath.Join(root, filepath.FromSlash(p))] = f.Data
+	}
+	if _, ok := overlay[filepath.Join(root, "cue.mod", "module.cue")]; !ok {
+		return nil, fmt.Errorf("stored service files: no cue.mod/module.cue")
+	}
+	return load1(root, overlay, "(stored)")
+}
+
+// virtualRoot is the directory under which LoadFiles places files. It
+// does not exist on disk.
+func virtualRoot() string { return filepath.FromSlash("/amtsform-stored-service") }
+
+func load1(abs string, files map[string][]byte, name string) (*Source, error) {
+	overlay := make(map[string]load.Source, len(files))
+	for p, b := range files {
+		overlay[p] = load.FromBytes(b)
+	}
+	cfg := &load.Config{Dir: abs, ModuleRoot: abs, Overlay: overlay}
 	insts := load.Instances([]string{"."}, cfg)
 	if len(insts) != 1 {
-		return nil, fmt.Errorf("%s: expected one CUE package, found %d", dir, len(insts))
+		return nil, fmt.Errorf("%s: expected one CUE package, found %d", name, len(insts))
 	}
 	inst := insts[0]
 	if inst.Err != nil {
@@ -80,35 +149,82 @@ func LoadDir(dir string) (*Source, error) {
 	if err := svc.Validate(); err != nil {
 		return nil, checkErrorFromCUE(err)
 	}
-	h := sha256.New()
-	h.Write([]byte(specHash))
-	var files []string
-	for _, f := range inst.BuildFiles {
-		files = append(files, f.Filename)
+	srcFiles, err := buildFiles(abs, inst, files)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(files)
+	return &Source{Dir: abs, Value: svc, Root: root, Files: srcFiles, Hash: hashFiles(srcFiles)}, nil
+}
+
+// buildFiles collects every file of inst and of the packages it imports,
+// transitively, plus cue.mod/module.cue, relative to the module root abs.
+func buildFiles(abs string, inst *build.Instance, overlay map[string][]byte) ([]SourceFile, error) {
 	seen := map[string]bool{}
-	for _, f := range files {
-		if seen[f] || strings.Contains(f, "cue.mod") {
-			continue
+	var out []SourceFile
+	add := func(name string) error {
+		if seen[name] {
+			return nil
 		}
-		seen[f] = true
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
+		seen[name] = true
+		rel, err := filepath.Rel(abs, name)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return fmt.Errorf("%s: imported file outside the service's module", name)
 		}
-		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(f), len(b))
-		h.Write(b)
+		b, ok := overlay[name]
+		if !ok {
+			if b, err = os.ReadFile(name); err != nil {
+				return err
+			}
+		}
+		out = append(out, SourceFile{Path: filepath.ToSlash(rel), Data: b})
+		return nil
 	}
-	return &Source{Dir: abs, Value: svc, Root: root, Hash: hex.EncodeToString(h.Sum(nil))}, nil
+	if err := add(filepath.Join(abs, "cue.mod", "module.cue")); err != nil {
+		return nil, err
+	}
+	visited := map[*build.Instance]bool{}
+	var walk func(i *build.Instance) error
+	walk = func(i *build.Instance) error {
+		if visited[i] {
+			return nil
+		}
+		visited[i] = true
+		for _, f := range i.BuildFiles {
+			if err := add(f.Filename); err != nil {
+				return err
+			}
+		}
+		for _, imp := range i.Imports {
+			if err := walk(imp); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(inst); err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+// hashFiles is the content hash of a service: CompilerVersion and every
+// file's path and bytes, in path order.
+func hashFiles(files []SourceFile) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00", CompilerVersion)
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\x00%d\x00", f.Path, len(f.Data))
+		h.Write(f.Data)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // specOverlay places the embedded spec language at
 // cue.mod/pkg/amtsform.dev/spec and, where the directory is no CUE module
 // of its own, a minimal cue.mod/module.cue.
-func specOverlay(dir string) (map[string]load.Source, string, error) {
-	overlay := map[string]load.Source{}
-	h := sha256.New()
+func specOverlay(dir string) (map[string][]byte, error) {
+	overlay := map[string][]byte{}
 	err := fs.WalkDir(specs.FS, "spec", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -117,18 +233,17 @@ func specOverlay(dir string) (map[string]load.Source, string, error) {
 		if err != nil {
 			return err
 		}
-		h.Write(b)
 		dst := filepath.Join(dir, "cue.mod", "pkg", filepath.FromSlash(specs.ImportPath), path.Base(p))
-		overlay[dst] = load.FromBytes(b)
+		overlay[dst] = b
 		return nil
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(dir, "cue.mod")); err != nil {
-		overlay[filepath.Join(dir, "cue.mod", "module.cue")] = load.FromString("module: \"amtsform.local/service\"\nlanguage: version: \"v0.17.0\"\n")
+		overlay[filepath.Join(dir, "cue.mod", "module.cue")] = []byte("module: \"amtsform.local/service\"\nlanguage: version: \"v0.17.0\"\n")
 	}
-	return overlay, hex.EncodeToString(h.Sum(nil)), nil
+	return overlay, nil
 }
 
 // checkErrorFromCUE converts CUE's errors into problems with positions.

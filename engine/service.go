@@ -29,6 +29,9 @@ type Service struct {
 	Version   string
 	Hash      string
 	Reference string
+	// Files are the sources the service was compiled from (see
+	// Source.Files); LoadFiles and Compile build it again.
+	Files []SourceFile
 	// RetentionDays and DraftDays govern how long data is kept.
 	RetentionDays int
 	DraftDays     int
@@ -109,8 +112,12 @@ type Delivery struct {
 }
 
 // Load loads and compiles the service definition in dir.
-func Load(dir string) (*Service, error) {
-	src, err := LoadDir(dir)
+func Load(dir string) (*Service, error) { return LoadPackages(dir, nil) }
+
+// LoadPackages loads and compiles the service definition in dir with
+// local packages (see LoadDirPackages).
+func LoadPackages(dir string, pkgs map[string]string) (*Service, error) {
+	src, err := LoadDirPackages(dir, pkgs)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +129,7 @@ func Load(dir string) (*Service, error) {
 func Compile(src *Source) (*Service, error) {
 	v := src.Value
 	ce := &CheckError{}
-	s := &Service{Hash: src.Hash, hideable: map[string]bool{}, pageOf: map[string]string{}, pageShow: map[string]*Program{}}
+	s := &Service{Hash: src.Hash, Files: src.Files, hideable: map[string]bool{}, pageOf: map[string]string{}, pageShow: map[string]*Program{}}
 	str := func(p string) string {
 		x, _ := v.LookupPath(cue.ParsePath(p)).String()
 		return x

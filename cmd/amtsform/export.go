@@ -8,7 +8,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // runExport implements 'amtsform export [--tenant T] [--since TIME] > file.ndjson'.
@@ -31,7 +31,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	f := engine.ExportFilter{Tenant: *tenant}
+	f := record.ExportFilter{Tenant: *tenant}
 	if *since != "" {
 		t, err := parseTime(*since)
 		if err != nil {

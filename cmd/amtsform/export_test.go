@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 	"github.com/amtsform/amtsform/engine/storetest"
 )
 
@@ -27,13 +27,13 @@ func TestExportImportCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := engine.ServiceRef{ID: "kita", Version: "1.0.0", Hash: "h1"}
+	svc := record.ServiceRef{ID: "kita", Version: "1.0.0", Hash: "h1"}
 	var refs []string
 	for i := 0; i < 3; i++ {
-		req := &engine.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: svc, Office: "amt",
+		req := &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: svc, Office: "amt",
 			Data: map[string]any{"i": int64(i), "f": 0.5, "s": "Größe", "l": []any{int64(1), "x"}, "t": time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)}}
 		if i == 1 {
-			a, err := src.PutFile(ctx, "ffm", engine.NewToken(), "nachweis.pdf", bytes.NewReader(storetest.PDF(300<<10)))
+			a, err := src.PutFile(ctx, "ffm", record.NewToken(), "nachweis.pdf", bytes.NewReader(storetest.PDF(300<<10)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,10 +45,10 @@ func TestExportImportCLI(t *testing.T) {
 		}
 		refs = append(refs, sub.Ref)
 	}
-	if _, err := src.UpdateSubmission(ctx, "ffm", refs[0], 1, engine.SubmissionChange{Status: "done", Actor: "sb"}); err != nil {
+	if _, err := src.UpdateSubmission(ctx, "ffm", refs[0], 1, record.SubmissionChange{Status: "done", Actor: "sb"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := src.Submit(ctx, &engine.SubmitRequest{Tenant: "other", Prefix: "KITA", Service: svc, Data: map[string]any{}}); err != nil {
+	if _, _, err := src.Submit(ctx, &record.SubmitRequest{Tenant: "other", Prefix: "KITA", Service: svc, Data: map[string]any{}}); err != nil {
 		t.Fatal(err)
 	}
 	closeA()
@@ -117,7 +117,7 @@ func TestExportImportCLI(t *testing.T) {
 			}
 		}
 	}
-	if l, err := dst.ListSubmissions(ctx, engine.InboxQuery{Tenant: "other"}); err != nil || len(l) != 0 {
+	if l, err := dst.ListSubmissions(ctx, record.InboxQuery{Tenant: "other"}); err != nil || len(l) != 0 {
 		t.Fatalf("tenant filter: %v %d", err, len(l))
 	}
 }

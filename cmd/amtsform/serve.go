@@ -17,6 +17,10 @@ import (
 
 	"github.com/amtsform/amtsform/api"
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/catalog"
+	"github.com/amtsform/amtsform/engine/intake"
+	"github.com/amtsform/amtsform/engine/record"
+	"github.com/amtsform/amtsform/engine/sweep"
 	"github.com/amtsform/amtsform/mail"
 )
 
@@ -24,9 +28,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", stderr, "[flags]")
 	var sf storeFlags
 	sf.register(fs)
-	specs := fs.String("specs", "examples", "comma-separated spec directories (a service each, or directories of services)")
+	config := fs.String("config", envOr("AMTSFORM_CONFIG", "examples/installation"), "installation directory: the tenants and the services each offers (a CUE package \"installation\", see docs/operations.md; env AMTSFORM_CONFIG)")
+	specs := fs.String("specs", "", "comma-separated spec directories (a service each, or directories of services), offered by every tenant of --tenants; replaces --config")
 	addr := fs.String("addr", envOr("AMTSFORM_ADDR", "127.0.0.1:8080"), "address to listen on (env AMTSFORM_ADDR)")
-	tenants := fs.String("tenants", envOr("AMTSFORM_TENANTS", "musterstadt"), "comma-separated tenant ids; the first is the default")
+	tenants := fs.String("tenants", envOr("AMTSFORM_TENANTS", "musterstadt"), "with --specs: comma-separated tenant ids; the first is the default")
 	dev := fs.Bool("dev", false, "designer preview: watch the spec directories, recompile on change, show compile errors, reload open pages")
 	secure := fs.Bool("secure-cookies", os.Getenv("AMTSFORM_SECURE_COOKIES") == "true", "mark cookies Secure (set when served behind TLS)")
 	bodyLimit := fs.Int("body-limit", 25<<20, "largest request body in bytes, uploads included")
@@ -55,15 +60,18 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		log.Info("mail", "smtp", m.String())
 	}
 
-	dirs := strings.Split(*specs, ",")
-	svcs, err := engine.LoadServices(dirs)
+	inst, err := installationOf(*config, *specs, *tenants)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	svcs, err := inst.Load()
 	if err != nil && (!*dev || len(svcs) == 0) {
 		fmt.Fprintln(stderr, err)
 		if !*dev {
 			return 1
 		}
 	}
-	catalog := engine.NewCatalog(svcs...)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -80,13 +88,22 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return storeError(stderr, "serve", err)
 	}
-	eng := &engine.Engine{Store: store, Catalog: catalog, Secret: secret}
-	sweeper := &engine.Sweeper{Store: store, Retention: retention(catalog), Holder: "serve-" + engine.NewToken()[:8]}
+	cat := catalog.New(store)
+	if n, err := cat.Restore(ctx); err != nil {
+		// A stored version this binary cannot compile: drafts and
+		// submissions pinned to it cannot be served; the others are.
+		log.Error("stored service versions that cannot be served", "restored", n, "err", err)
+	}
+	if err := offer(ctx, cat, inst, svcs); err != nil {
+		return storeError(stderr, "serve", err)
+	}
+	in := &intake.Intake{Store: store, Catalog: cat, Secret: secret}
+	sweeper := &sweep.Sweeper{Store: store, Retention: cat.Retention, Holder: "serve-" + record.NewToken()[:8]}
 	go sweeper.Run(ctx, 10*time.Minute)
 
 	cfg := api.Config{
-		Engine:         eng,
-		Tenants:        strings.Split(*tenants, ","),
+		Intake:         in,
+		Tenants:        tenantIDs(inst),
 		Logger:         log,
 		BodyLimit:      *bodyLimit,
 		ReadTimeout:    *readTimeout,
@@ -99,14 +116,14 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		PublicURL:      *publicURL,
 		Ready: func(ctx context.Context) error {
 			_, err := store.GetDraft(ctx, "_readyz", "_readyz")
-			if errors.Is(err, engine.ErrNotFound) {
+			if errors.Is(err, record.ErrNotFound) {
 				return nil
 			}
 			return err
 		},
 	}
 	if *dev {
-		w := newWatcher(dirs, catalog, err, log)
+		w := newWatcher(inst, cat, err, log)
 		go w.run(ctx)
 		cfg.DevState = w.state
 	}
@@ -116,11 +133,14 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listen(*addr) }()
-	names := make([]string, 0, len(svcs))
-	for _, s := range svcs {
-		names = append(names, s.ID)
+	for _, t := range inst.Tenants {
+		var names []string
+		for _, s := range cat.List(t.ID) {
+			names = append(names, s.ID+" "+s.Version)
+		}
+		log.Info("tenant", "id", t.ID, "services", strings.Join(names, ", "))
 	}
-	log.Info("serving", "addr", "http://"+*addr, "services", strings.Join(names, ","), "tenants", *tenants, "dev", *dev)
+	log.Info("serving", "addr", "http://"+*addr, "dev", *dev)
 	select {
 	case err := <-errc:
 		if err != nil {
@@ -159,14 +179,56 @@ func envOr(name, def string) string {
 }
 
 // retention maps a service id to its retention period.
-func retention(c *engine.Catalog) func(string) (time.Duration, bool) {
-	return func(id string) (time.Duration, bool) {
-		s, err := c.Get(id)
+// installationOf reads the installation directory, or, when specs is
+// set, makes one in which every tenant of tenants offers the services
+// under specs.
+func installationOf(config, specs, tenants string) (*engine.Installation, error) {
+	if specs == "" {
+		in, err := engine.LoadInstallation(config)
 		if err != nil {
-			return 0, false
+			return nil, fmt.Errorf("installation %s: %w", config, err)
 		}
-		return time.Duration(s.RetentionDays) * 24 * time.Hour, true
+		return in, nil
 	}
+	dirs, err := engine.SpecDirs(strings.Split(specs, ","))
+	if err != nil {
+		return nil, err
+	}
+	in := &engine.Installation{Packages: map[string]string{}}
+	for i, d := range dirs {
+		if dirs[i], err = filepath.Abs(d); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range strings.Split(tenants, ",") {
+		in.Tenants = append(in.Tenants, engine.TenantConfig{ID: t, Name: engine.Text{De: t, En: t}, Services: dirs})
+	}
+	return in, nil
+}
+
+// offer makes each tenant's compiled services its current set. A
+// service that did not compile is left out (its problems were reported).
+func offer(ctx context.Context, cat *catalog.Catalog, in *engine.Installation, svcs map[string]*engine.Service) error {
+	for _, t := range in.Tenants {
+		var set []*engine.Service
+		for _, d := range t.Services {
+			if s, ok := svcs[d]; ok {
+				set = append(set, s)
+			}
+		}
+		if err := cat.Offer(ctx, t.ID, set); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func tenantIDs(in *engine.Installation) []string {
+	ids := make([]string, len(in.Tenants))
+	for i, t := range in.Tenants {
+		ids[i] = t.ID
+	}
+	return ids
 }
 
 // loadSecret returns the key for status secrets: AMTSFORM_SECRET, or a
@@ -194,8 +256,9 @@ func loadSecret(dataDir string) ([]byte, error) {
 
 // watcher recompiles the specs when their files change (designer preview).
 type watcher struct {
+	inst    *engine.Installation
 	dirs    []string
-	catalog *engine.Catalog
+	catalog *catalog.Catalog
 	log     *slog.Logger
 	mu      chan struct{} // 1-slot lock
 	probs   error
@@ -203,8 +266,12 @@ type watcher struct {
 	sig     string
 }
 
-func newWatcher(dirs []string, c *engine.Catalog, probs error, log *slog.Logger) *watcher {
-	w := &watcher{dirs: dirs, catalog: c, log: log, mu: make(chan struct{}, 1), probs: probs, changed: make(chan struct{})}
+func newWatcher(in *engine.Installation, c *catalog.Catalog, probs error, log *slog.Logger) *watcher {
+	dirs := in.ServiceDirs()
+	for _, p := range in.Packages {
+		dirs = append(dirs, p)
+	}
+	w := &watcher{inst: in, dirs: dirs, catalog: c, log: log, mu: make(chan struct{}, 1), probs: probs, changed: make(chan struct{})}
 	w.sig = signature(dirs)
 	return w
 }
@@ -231,9 +298,11 @@ func (w *watcher) run(ctx context.Context) {
 			continue
 		}
 		w.sig = sig
-		svcs, err := engine.LoadServices(w.dirs)
+		svcs, err := w.inst.Load()
 		if len(svcs) > 0 {
-			w.catalog.Replace(svcs)
+			if oerr := offer(ctx, w.catalog, w.inst, svcs); oerr != nil {
+				err = errors.Join(err, oerr)
+			}
 		}
 		if err != nil {
 			w.log.Warn("specs have problems", "err", err)

@@ -25,12 +25,59 @@ func newFlags(name string, stderr io.Writer, usage string) *flag.FlagSet {
 	return fs
 }
 
-// dirsOf returns the directories named, or ".".
-func dirsOf(args []string) []string {
-	if len(args) == 0 {
-		return []string{"."}
+// specDir is a service directory to load, with the local packages of
+// the installation it was named through.
+type specDir struct {
+	dir  string
+	pkgs map[string]string
+	err  error // the installation it stands for could not be read
+}
+
+func (d specDir) load() (*engine.Service, error) {
+	if d.err != nil {
+		return nil, d.err
 	}
-	return args
+	return engine.LoadPackages(d.dir, d.pkgs)
+}
+
+// dirsOf returns the service directories named, or ".". An installation
+// directory (see engine.LoadInstallation) stands for all its services;
+// a directory named twice is loaded once. An installation that cannot be
+// read is returned as a directory whose load reports the problem.
+func dirsOf(args []string) []specDir {
+	if len(args) == 0 {
+		args = []string{"."}
+	}
+	var out []specDir
+	seen := map[string]bool{}
+	wd, _ := os.Getwd()
+	add := func(d specDir) {
+		abs, err := filepath.Abs(d.dir)
+		if err == nil && seen[abs] {
+			return
+		}
+		seen[abs] = true
+		out = append(out, d)
+	}
+	for _, a := range args {
+		if !engine.IsInstallation(a) {
+			add(specDir{dir: a})
+			continue
+		}
+		in, err := engine.LoadInstallation(a)
+		if err != nil {
+			add(specDir{dir: a, err: err})
+			continue
+		}
+		for _, d := range in.ServiceDirs() {
+			rel, err := filepath.Rel(wd, d)
+			if err != nil || strings.HasPrefix(rel, "..") {
+				rel = d
+			}
+			add(specDir{dir: rel, pkgs: in.Packages})
+		}
+	}
+	return out
 }
 
 func runCheck(args []string, stdout, stderr io.Writer) int {
@@ -48,9 +95,10 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	var results []result
 	failed := false
-	for _, dir := range dirsOf(fs.Args()) {
+	for _, sd := range dirsOf(fs.Args()) {
+		dir := sd.dir
 		r := result{Dir: dir, Problems: []engine.Problem{}}
-		s, err := engine.Load(dir)
+		s, err := sd.load()
 		if err != nil {
 			failed = true
 			var ce *engine.CheckError
@@ -96,15 +144,15 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	passed, failed, broken := 0, 0, 0
-	for _, dir := range dirsOf(fs.Args()) {
-		s, err := engine.Load(dir)
+	for _, sd := range dirsOf(fs.Args()) {
+		s, err := sd.load()
 		if err != nil {
 			broken++
 			fmt.Fprintln(stderr, err)
 			continue
 		}
 		if len(s.Tests) == 0 {
-			fmt.Fprintf(stderr, "%s: no tests (add service.tests)\n", dir)
+			fmt.Fprintf(stderr, "%s: no tests (add service.tests)\n", sd.dir)
 		}
 		for _, t := range s.Tests {
 			if *only != "" && !strings.Contains(t.Name, *only) {
@@ -143,7 +191,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	s, err := engine.Load(dirs[0])
+	s, err := dirs[0].load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/mongostore"
 	"github.com/amtsform/amtsform/engine/mongostore/embedded"
 )
@@ -30,7 +29,7 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 // embedded FerretDB on dataDir and connects to that. It logs which store
 // is in use. The returned function closes the store (and stops the
 // embedded server); call it exactly once.
-func openStore(ctx context.Context, uri, dataDir string) (engine.Store, func(), error) {
+func openStore(ctx context.Context, uri, dataDir string) (*mongostore.Store, func(), error) {
 	log := slog.Default()
 	if uri != "" {
 		s, err := mongostore.Connect(ctx, uri, mongostore.Options{Logger: log})
@@ -69,7 +68,7 @@ func openStore(ctx context.Context, uri, dataDir string) (engine.Store, func(), 
 	}, nil
 }
 
-func closeStore(s engine.Store) {
+func closeStore(s *mongostore.Store) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.Close(ctx); err != nil {

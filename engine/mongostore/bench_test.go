@@ -12,7 +12,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // benchData is a realistic validated document (~1 KB as BSON).
@@ -37,9 +37,9 @@ func benchData(i int) map[string]any {
 // the replay path instead).
 var benchKeys atomic.Int64
 
-func benchReq(i int) *engine.SubmitRequest {
-	return &engine.SubmitRequest{
-		Tenant: "ffm", Prefix: "KITA", Service: engine.ServiceRef{ID: "kita-gebuehren", Version: "1.0.0", Hash: "sha256:0123456789abcdef"},
+func benchReq(i int) *record.SubmitRequest {
+	return &record.SubmitRequest{
+		Tenant: "ffm", Prefix: "KITA", Service: record.ServiceRef{ID: "kita-gebuehren", Version: "1.0.0", Hash: "sha256:0123456789abcdef"},
 		Data: benchData(i), Computed: map[string]any{"coveredFee": int64(41050)}, Office: "jugendamt-frankfurt",
 		IdempotencyKey: "bench-" + strconv.FormatInt(benchKeys.Add(1), 10),
 	}
@@ -104,7 +104,7 @@ func BenchmarkSubmit(b *testing.B) {
 func BenchmarkSubmitReplay(b *testing.B) {
 	s := open(b, dbName(), Options{}, true)
 	ctx := context.Background()
-	var reqs []*engine.SubmitRequest
+	var reqs []*record.SubmitRequest
 	for i := 0; i < 1000; i++ {
 		r := benchReq(i)
 		if _, _, err := s.Submit(ctx, r); err != nil {
@@ -172,7 +172,7 @@ func BenchmarkInboxScaling(b *testing.B) {
 			have += batch
 		}
 	}
-	q := engine.InboxQuery{Tenant: "ffm", Office: "jugendamt-frankfurt", Status: []string{"submitted", "in_review"}, Limit: 50}
+	q := record.InboxQuery{Tenant: "ffm", Office: "jugendamt-frankfurt", Status: []string{"submitted", "in_review"}, Limit: 50}
 	for _, n := range []int{100, 250, 500, 750, 1000, 2000, 5000, 10000, 20000, 50000} {
 		if n > maxDocs {
 			break

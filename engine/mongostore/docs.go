@@ -6,7 +6,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // Stored document shapes. Every stored field has a bson tag; the field
@@ -125,44 +125,44 @@ type chunkDoc struct {
 	Data    []byte `bson:"data"`
 }
 
-func toServiceDoc(r engine.ServiceRef) serviceDoc {
+func toServiceDoc(r record.ServiceRef) serviceDoc {
 	return serviceDoc{ID: r.ID, Version: r.Version, Hash: r.Hash}
 }
 
-func (d serviceDoc) ref() engine.ServiceRef {
-	return engine.ServiceRef{ID: d.ID, Version: d.Version, Hash: d.Hash}
+func (d serviceDoc) ref() record.ServiceRef {
+	return record.ServiceRef{ID: d.ID, Version: d.Version, Hash: d.Hash}
 }
 
-func (d *draftDoc) draft() *engine.Draft {
-	return &engine.Draft{
+func (d *draftDoc) draft() *record.Draft {
+	return &record.Draft{
 		ID: d.ID, Tenant: d.Tenant, Service: d.Service.ref(), Page: d.Page,
 		Data: normMap(d.Data), Created: d.Created.UTC(), Updated: d.Updated.UTC(),
 		Expires: d.Expires.UTC(), Version: d.Version,
 	}
 }
 
-func (d *submissionDoc) submission() *engine.Submission {
-	s := &engine.Submission{
+func (d *submissionDoc) submission() *record.Submission {
+	s := &record.Submission{
 		Ref: d.Ref, Tenant: d.Tenant, Service: d.Service.ref(),
 		Data: normMap(d.Data), Computed: computedMap(d.Computed), Office: d.Office,
 		Status: d.Status, Created: d.Created.UTC(), Updated: d.Updated.UTC(),
 		Version: d.Version, IdempotencyKey: d.IdemKey, PayloadHash: d.PayloadHash,
 	}
 	for _, a := range d.Attachments {
-		s.Attachments = append(s.Attachments, engine.Attachment(a))
+		s.Attachments = append(s.Attachments, record.Attachment(a))
 	}
 	return s
 }
 
-func (e *eventDoc) event() engine.Event {
-	return engine.Event{
+func (e *eventDoc) event() record.Event {
+	return record.Event{
 		ID: e.ID, Tenant: e.Tenant, Submission: e.Ref, Type: e.Type,
 		At: e.At.UTC(), Actor: e.Actor, Data: normMap(e.Data),
 	}
 }
 
-func (f *fileDoc) attachment() *engine.Attachment {
-	return &engine.Attachment{
+func (f *fileDoc) attachment() *record.Attachment {
+	return &record.Attachment{
 		ID: f.ID, Name: f.Filename, Size: f.Length,
 		SHA256: f.Metadata.SHA256, ContentType: f.Metadata.ContentType,
 	}

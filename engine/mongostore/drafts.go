@@ -8,18 +8,18 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
-// CreateDraft implements engine.Store.
-func (s *Store) CreateDraft(ctx context.Context, d *engine.Draft) error {
+// CreateDraft implements the store interface of its domain package.
+func (s *Store) CreateDraft(ctx context.Context, d *record.Draft) error {
 	if d.Tenant == "" {
 		return fmt.Errorf("mongostore: draft without tenant")
 	}
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
 	if d.ID == "" {
-		d.ID = engine.NewToken()
+		d.ID = record.NewToken()
 	}
 	t := now()
 	d.Created, d.Updated, d.Version = t, t, 1
@@ -30,7 +30,7 @@ func (s *Store) CreateDraft(ctx context.Context, d *engine.Draft) error {
 	}
 	if _, err := s.drafts.InsertOne(ctx, doc); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
-			return fmt.Errorf("mongostore: draft %s: %w", d.ID, engine.ErrConflict)
+			return fmt.Errorf("mongostore: draft %s: %w", d.ID, record.ErrConflict)
 		}
 		return fmt.Errorf("mongostore: create draft: %w", err)
 	}
@@ -42,14 +42,14 @@ func (s *Store) CreateDraft(ctx context.Context, d *engine.Draft) error {
 	return nil
 }
 
-// GetDraft implements engine.Store.
-func (s *Store) GetDraft(ctx context.Context, tenant, id string) (*engine.Draft, error) {
+// GetDraft implements the store interface of its domain package.
+func (s *Store) GetDraft(ctx context.Context, tenant, id string) (*record.Draft, error) {
 	return s.getDraft(ctx, tenant, id, false)
 }
 
 // getDraft reads a draft; locked tells that the caller holds the draft's
 // key lock already.
-func (s *Store) getDraft(ctx context.Context, tenant, id string, locked bool) (*engine.Draft, error) {
+func (s *Store) getDraft(ctx context.Context, tenant, id string, locked bool) (*record.Draft, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
 	raw, ok := s.draftCache.get(id)
@@ -64,7 +64,7 @@ func (s *Store) getDraft(ctx context.Context, tenant, id string, locked bool) (*
 		raw, err = s.drafts.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
 		if err != nil {
 			if isNoDocs(err) {
-				return nil, fmt.Errorf("draft: %w", engine.ErrNotFound)
+				return nil, fmt.Errorf("draft: %w", record.ErrNotFound)
 			}
 			return nil, fmt.Errorf("mongostore: get draft: %w", err)
 		}
@@ -75,16 +75,16 @@ func (s *Store) getDraft(ctx context.Context, tenant, id string, locked bool) (*
 		return nil, fmt.Errorf("mongostore: get draft: %w", err)
 	}
 	if doc.Tenant != tenant {
-		return nil, fmt.Errorf("draft: %w", engine.ErrNotFound)
+		return nil, fmt.Errorf("draft: %w", record.ErrNotFound)
 	}
 	if !doc.Expires.IsZero() && !now().Before(doc.Expires) {
-		return nil, fmt.Errorf("draft: %w", engine.ErrExpired)
+		return nil, fmt.Errorf("draft: %w", record.ErrExpired)
 	}
 	return doc.draft(), nil
 }
 
-// UpdateDraft implements engine.Store.
-func (s *Store) UpdateDraft(ctx context.Context, d *engine.Draft) error {
+// UpdateDraft implements the store interface of its domain package.
+func (s *Store) UpdateDraft(ctx context.Context, d *record.Draft) error {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
 	defer lockKey("drafts", d.ID)()
@@ -127,10 +127,10 @@ func (s *Store) UpdateDraft(ctx context.Context, d *engine.Draft) error {
 	if gerr != nil {
 		return gerr
 	}
-	return fmt.Errorf("draft version %d, stored %d: %w", d.Version, cur.Version, engine.ErrConflict)
+	return fmt.Errorf("draft version %d, stored %d: %w", d.Version, cur.Version, record.ErrConflict)
 }
 
-// DeleteDraft implements engine.Store. Files uploaded for the draft that
+// DeleteDraft implements the store interface of its domain package. Files uploaded for the draft that
 // were not attached to a submission are deleted too.
 func (s *Store) DeleteDraft(ctx context.Context, tenant, id string) error {
 	ctx, cancel := s.opctx(ctx)
@@ -139,7 +139,7 @@ func (s *Store) DeleteDraft(ctx context.Context, tenant, id string) error {
 	err := s.drafts.FindOne(ctx, bson.D{{Key: "_id", Value: id}},
 		options.FindOne().SetProjection(bson.D{{Key: "tenant", Value: 1}})).Decode(&doc)
 	if isNoDocs(err) || (err == nil && doc.Tenant != tenant) {
-		return fmt.Errorf("draft: %w", engine.ErrNotFound)
+		return fmt.Errorf("draft: %w", record.ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("mongostore: delete draft: %w", err)

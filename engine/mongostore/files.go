@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // Files are stored in GridFS format (collections files.files and
@@ -56,8 +57,8 @@ func (s *Store) allowed(mt string) bool {
 
 func chunkID(fileID string, n int) string { return fmt.Sprintf("%s#%06d", fileID, n) }
 
-// PutFile implements engine.Store.
-func (s *Store) PutFile(ctx context.Context, tenant, owner, name string, r io.Reader) (*engine.Attachment, error) {
+// PutFile implements the store interface of its domain package.
+func (s *Store) PutFile(ctx context.Context, tenant, owner, name string, r io.Reader) (*record.Attachment, error) {
 	if tenant == "" || owner == "" {
 		return nil, fmt.Errorf("mongostore: file needs tenant and owner")
 	}
@@ -69,7 +70,7 @@ func (s *Store) PutFile(ctx context.Context, tenant, owner, name string, r io.Re
 	eof := err != nil
 	mt := sniff(buf[:min(n, 512)])
 	if n == 0 || !s.allowed(mt) {
-		return nil, fmt.Errorf("file %q is %s: %w", name, mt, engine.ErrUnsupportedType)
+		return nil, fmt.Errorf("file %q is %s: %w", name, mt, record.ErrUnsupportedType)
 	}
 	limit := s.opts.MaxFileBytes
 	used, err := s.ownerBytes(ctx, owner)
@@ -79,11 +80,11 @@ func (s *Store) PutFile(ctx context.Context, tenant, owner, name string, r io.Re
 	if rest := s.opts.MaxSubmissionBytes - used; rest < limit {
 		limit = rest
 	}
-	id := engine.NewToken()
+	id := record.NewToken()
 	h := sha256.New()
 	var total int64
 	var written int
-	fail := func(err error) (*engine.Attachment, error) {
+	fail := func(err error) (*record.Attachment, error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.OpTimeout)
 		defer cancel()
 		_ = s.deleteChunks(cctx, id, written)
@@ -150,7 +151,7 @@ func (s *Store) getFile(ctx context.Context, tenant, id string) (*fileDoc, error
 	var fd fileDoc
 	err := s.files.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&fd)
 	if isNoDocs(err) || (err == nil && fd.Metadata.Tenant != tenant) {
-		return nil, fmt.Errorf("file %s: %w", id, engine.ErrNotFound)
+		return nil, fmt.Errorf("file %s: %w", id, record.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: get file: %w", err)
@@ -158,8 +159,8 @@ func (s *Store) getFile(ctx context.Context, tenant, id string) (*fileDoc, error
 	return &fd, nil
 }
 
-// OpenFile implements engine.Store.
-func (s *Store) OpenFile(ctx context.Context, tenant, id string) (io.ReadCloser, *engine.Attachment, error) {
+// OpenFile implements the store interface of its domain package.
+func (s *Store) OpenFile(ctx context.Context, tenant, id string) (io.ReadCloser, *record.Attachment, error) {
 	octx, cancel := s.opctx(ctx)
 	fd, err := s.getFile(octx, tenant, id)
 	cancel()
@@ -209,7 +210,7 @@ func (f *fileReader) Read(p []byte) (int, error) {
 
 func (f *fileReader) Close() error { f.buf = nil; f.err = errors.New("closed"); return nil }
 
-// DeleteFile implements engine.Store. Files attached to a submission are
+// DeleteFile implements the store interface of its domain package. Files attached to a submission are
 // deleted only with the submission.
 func (s *Store) DeleteFile(ctx context.Context, tenant, id string) error {
 	ctx, cancel := s.opctx(ctx)
@@ -219,7 +220,7 @@ func (s *Store) DeleteFile(ctx context.Context, tenant, id string) error {
 		return err
 	}
 	if fd.Metadata.Submission != "" && s.exists(ctx, fd.Metadata.Submission) {
-		return fmt.Errorf("file %s is attached to a submission: %w", id, engine.ErrConflict)
+		return fmt.Errorf("file %s is attached to a submission: %w", id, record.ErrConflict)
 	}
 	return s.removeFile(ctx, id)
 }
@@ -296,10 +297,10 @@ func (s *Store) checkAttachments(ctx context.Context, tenant, owner string, ids 
 			return nil, err
 		}
 		if owner != "" && fd.Metadata.Owner != owner {
-			return nil, fmt.Errorf("file %s: %w", id, engine.ErrNotFound)
+			return nil, fmt.Errorf("file %s: %w", id, record.ErrNotFound)
 		}
 		if fd.Metadata.Submission != "" && s.exists(ctx, fd.Metadata.Submission) {
-			return nil, fmt.Errorf("file %s already attached: %w", id, engine.ErrConflict)
+			return nil, fmt.Errorf("file %s already attached: %w", id, record.ErrConflict)
 		}
 		total += fd.Length
 		out = append(out, attachmentDoc{ID: fd.ID, Name: fd.Filename, Size: fd.Length,
@@ -319,7 +320,7 @@ func (s *Store) linkFiles(ctx context.Context, tenant string, atts []attachmentD
 		unlock := lockKey("files", a.ID)
 		fd, err := s.getFile(ctx, tenant, a.ID)
 		if err == nil && fd.Metadata.Submission != "" && fd.Metadata.Submission != sid && s.exists(ctx, fd.Metadata.Submission) {
-			err = fmt.Errorf("file %s already attached: %w", a.ID, engine.ErrConflict)
+			err = fmt.Errorf("file %s already attached: %w", a.ID, record.ErrConflict)
 		}
 		if err == nil {
 			_, err = s.files.UpdateOne(ctx, bson.D{{Key: "_id", Value: a.ID}},

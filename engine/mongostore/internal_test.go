@@ -16,8 +16,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/mongostore/embedded"
+	"github.com/amtsform/amtsform/engine/record"
 	"github.com/amtsform/amtsform/engine/storetest"
 )
 
@@ -34,12 +34,12 @@ func TestCrashRepair(t *testing.T) {
 	ctx := tctx(t)
 	db := dbName()
 	crashed := open(t, db, Options{disableEventCopy: true}, true)
-	req := &engine.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: engine.ServiceRef{ID: "kita"}, Data: map[string]any{"a": int64(1)}, Office: "amt"}
+	req := &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: record.ServiceRef{ID: "kita"}, Data: map[string]any{"a": int64(1)}, Office: "amt"}
 	sub, _, err := crashed.Submit(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := crashed.UpdateSubmission(ctx, "ffm", sub.Ref, 1, engine.SubmissionChange{Status: "in_review"}); err != nil {
+	if _, err := crashed.UpdateSubmission(ctx, "ffm", sub.Ref, 1, record.SubmissionChange{Status: "in_review"}); err != nil {
 		t.Fatal(err)
 	}
 	before, err := crashed.Events(ctx, "ffm", sub.Ref)
@@ -51,7 +51,7 @@ func TestCrashRepair(t *testing.T) {
 	}
 	restarted := open(t, db, Options{}, false) // Open repairs
 	var log eventLogDoc
-	if err := restarted.events.FindOne(ctx, bson.D{{Key: "_id", Value: subID("ffm", sub.Ref)}}).Decode(&log); err != nil || len(log.Events) != 1 || log.Events[0].Type != engine.EventStatusChanged {
+	if err := restarted.events.FindOne(ctx, bson.D{{Key: "_id", Value: subID("ffm", sub.Ref)}}).Decode(&log); err != nil || len(log.Events) != 1 || log.Events[0].Type != record.EventStatusChanged {
 		t.Fatalf("after repair: log %#v (%v), want the status change", log.Events, err)
 	}
 	var doc submissionDoc
@@ -91,7 +91,7 @@ func TestRestart(t *testing.T) {
 	if _, err := embedded.Start(dir, nil); err == nil {
 		t.Fatal("second server on the same data directory started")
 	}
-	d := &engine.Draft{Tenant: "ffm", Service: engine.ServiceRef{ID: "kita"}, Data: map[string]any{"x": "ä€"}, Expires: time.Now().Add(time.Hour)}
+	d := &record.Draft{Tenant: "ffm", Service: record.ServiceRef{ID: "kita"}, Data: map[string]any{"x": "ä€"}, Expires: time.Now().Add(time.Hour)}
 	if err := s.CreateDraft(ctx, d); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, _, err := s.Submit(ctx, &engine.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: engine.ServiceRef{ID: "kita"},
+	sub, _, err := s.Submit(ctx, &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: record.ServiceRef{ID: "kita"},
 		Data: map[string]any{"income": int64(123456), "f": 1.5}, AttachmentIDs: []string{f.ID}, IdempotencyKey: "k"})
 	if err != nil {
 		t.Fatal(err)
@@ -141,12 +141,12 @@ func TestRestart(t *testing.T) {
 		t.Fatal("file differs after restart")
 	}
 	// The reference counter survived: a new submission gets a new number.
-	sub3, created, err := s.Submit(ctx, &engine.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: engine.ServiceRef{ID: "kita"}, Data: map[string]any{}})
+	sub3, created, err := s.Submit(ctx, &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: record.ServiceRef{ID: "kita"}, Data: map[string]any{}})
 	if err != nil || !created || sub3.Ref == sub.Ref {
 		t.Fatalf("submit after restart: %v %v %s", err, created, sub3.Ref)
 	}
 	// So did the idempotency index.
-	if _, created, err := s.Submit(ctx, &engine.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: engine.ServiceRef{ID: "kita"},
+	if _, created, err := s.Submit(ctx, &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: record.ServiceRef{ID: "kita"},
 		Data: map[string]any{"income": int64(123456), "f": 1.5}, AttachmentIDs: []string{f.ID}, IdempotencyKey: "k"}); err != nil || created {
 		t.Fatalf("replay after restart: created=%v %v", created, err)
 	}
@@ -220,7 +220,7 @@ func TestLargeFileStreams(t *testing.T) {
 	stop := make(chan struct{})
 	peakc := heapPeak(stop)
 
-	a, err := s.PutFile(ctx, "ffm", engine.NewToken(), "scan.pdf", &patternReader{n: size})
+	a, err := s.PutFile(ctx, "ffm", record.NewToken(), "scan.pdf", &patternReader{n: size})
 	if err != nil {
 		close(stop)
 		t.Fatal(err)
@@ -295,18 +295,18 @@ func TestConditionalUpdateWithoutLock(t *testing.T) {
 func TestDeleteSubmissionResumes(t *testing.T) {
 	ctx := tctx(t)
 	s := open(t, dbName(), Options{}, true)
-	f, err := s.PutFile(ctx, "ffm", engine.NewToken(), "a.pdf", bytes.NewReader(storetest.PDF(300<<10)))
+	f, err := s.PutFile(ctx, "ffm", record.NewToken(), "a.pdf", bytes.NewReader(storetest.PDF(300<<10)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, _, err := s.Submit(ctx, &engine.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: engine.ServiceRef{ID: "kita"},
+	sub, _, err := s.Submit(ctx, &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: record.ServiceRef{ID: "kita"},
 		Data: map[string]any{"name": "Erika"}, AttachmentIDs: []string{f.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sid := subID("ffm", sub.Ref)
 	first := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	tomb := eventDoc{ID: tombstoneID(sid), Tenant: "ffm", Submission: sid, Ref: sub.Ref, Type: engine.EventDeleted, At: first, Actor: "system",
+	tomb := eventDoc{ID: tombstoneID(sid), Tenant: "ffm", Submission: sid, Ref: sub.Ref, Type: record.EventDeleted, At: first, Actor: "system",
 		Data: map[string]any{"reason": "retention"}}
 	if _, err := s.events.InsertOne(ctx, eventLogDoc{ID: sid, Tenant: "ffm", Ref: sub.Ref, Events: []eventDoc{}, Deleted: &tomb}); err != nil {
 		t.Fatal(err)
@@ -315,10 +315,10 @@ func TestDeleteSubmissionResumes(t *testing.T) {
 	if err := s.DeleteSubmission(ctx, "ffm", sub.Ref, "retention", first.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetSubmission(ctx, "ffm", sub.Ref); !errors.Is(err, engine.ErrNotFound) {
+	if _, err := s.GetSubmission(ctx, "ffm", sub.Ref); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("submission: %v", err)
 	}
-	if _, _, err := s.OpenFile(ctx, "ffm", f.ID); !errors.Is(err, engine.ErrNotFound) {
+	if _, _, err := s.OpenFile(ctx, "ffm", f.ID); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("file: %v", err)
 	}
 	if n, _ := s.chunks.CountDocuments(ctx, bson.D{}); n != 0 {
@@ -328,7 +328,7 @@ func TestDeleteSubmissionResumes(t *testing.T) {
 	if err != nil || len(evs) != 1 || !evs[0].At.Equal(first) {
 		t.Fatalf("tombstone: %v %#v", err, evs)
 	}
-	if err := s.DeleteSubmission(ctx, "ffm", sub.Ref, "retention", time.Time{}); !errors.Is(err, engine.ErrNotFound) {
+	if err := s.DeleteSubmission(ctx, "ffm", sub.Ref, "retention", time.Time{}); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("deleting again: %v", err)
 	}
 }

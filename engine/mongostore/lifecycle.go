@@ -10,10 +10,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
-// AcquireLease implements engine.Store. The lease document is taken with
+// AcquireLease implements the store interface of its domain package. The lease document is taken with
 // findOneAndUpdate + upsert: if another holder's unexpired lease exists,
 // the filter does not match and the upsert fails on the _id.
 func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
@@ -38,7 +38,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 	return false, fmt.Errorf("mongostore: acquire lease %s: %w", name, err)
 }
 
-// ReleaseLease implements engine.Store.
+// ReleaseLease implements the store interface of its domain package.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
@@ -50,7 +50,7 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	return nil
 }
 
-// DeleteExpiredDrafts implements engine.Store.
+// DeleteExpiredDrafts implements the store interface of its domain package.
 func (s *Store) DeleteExpiredDrafts(ctx context.Context, t time.Time) (int, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
@@ -93,7 +93,7 @@ func (s *Store) DeleteExpiredDrafts(ctx context.Context, t time.Time) (int, erro
 	return n, nil
 }
 
-// SubmissionServices implements engine.Store.
+// SubmissionServices implements the store interface of its domain package.
 func (s *Store) SubmissionServices(ctx context.Context) ([]string, error) {
 	// FerretDB rejects distinct with maxTimeMS, which the driver derives
 	// from a context deadline; cancel by timer instead.
@@ -119,8 +119,8 @@ func (s *Store) SubmissionServices(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// SubmissionsUpdatedBefore implements engine.Store.
-func (s *Store) SubmissionsUpdatedBefore(ctx context.Context, serviceID string, t time.Time, limit int) ([]engine.SubmissionKey, error) {
+// SubmissionsUpdatedBefore implements the store interface of its domain package.
+func (s *Store) SubmissionsUpdatedBefore(ctx context.Context, serviceID string, t time.Time, limit int) ([]record.SubmissionKey, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
 	if limit <= 0 {
@@ -136,14 +136,14 @@ func (s *Store) SubmissionsUpdatedBefore(ctx context.Context, serviceID string, 
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, err
 	}
-	out := make([]engine.SubmissionKey, len(docs))
+	out := make([]record.SubmissionKey, len(docs))
 	for i, d := range docs {
-		out[i] = engine.SubmissionKey{Tenant: d.Tenant, Ref: d.Ref}
+		out[i] = record.SubmissionKey{Tenant: d.Tenant, Ref: d.Ref}
 	}
 	return out, nil
 }
 
-// DeleteSubmission implements engine.Store. Order matters for crash
+// DeleteSubmission implements the store interface of its domain package. Order matters for crash
 // safety: the tombstone first (fixed _id, so repeating is harmless), then
 // events, files and finally the submission, whose presence makes the
 // sweeper try again.
@@ -155,7 +155,7 @@ func (s *Store) DeleteSubmission(ctx context.Context, tenant, ref, reason string
 	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
 		options.FindOne().SetProjection(bson.D{{Key: "service", Value: 1}, {Key: "attachments", Value: 1}, {Key: "created", Value: 1}})).Decode(&doc)
 	if isNoDocs(err) {
-		return fmt.Errorf("submission %s: %w", ref, engine.ErrNotFound)
+		return fmt.Errorf("submission %s: %w", ref, record.ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("mongostore: delete submission: %w", err)
@@ -165,7 +165,7 @@ func (s *Store) DeleteSubmission(ctx context.Context, tenant, ref, reason string
 	}
 	tomb := eventDoc{
 		ID: tombstoneID(sid), Tenant: tenant, Submission: sid, Ref: ref,
-		Type: engine.EventDeleted, At: bsonTime(at), Actor: "system",
+		Type: record.EventDeleted, At: bsonTime(at), Actor: "system",
 		Data: map[string]any{"reason": reason, "service": doc.Service.ID, "version": doc.Service.Version,
 			"created": doc.Created, "files": int64(len(doc.Attachments))},
 	}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/mongostore/embedded"
 	"github.com/amtsform/amtsform/engine/storetest"
 )
@@ -85,10 +84,10 @@ func open(t testing.TB, db string, opts Options, drop bool) *Store {
 	return s
 }
 
-func newStore(t *testing.T) (engine.Store, func() engine.Store) {
+func newStore(t *testing.T) (storetest.Store, func() storetest.Store) {
 	db := dbName()
 	s := open(t, db, Options{}, true)
-	return s, func() engine.Store { return open(t, db, Options{}, false) }
+	return s, func() storetest.Store { return open(t, db, Options{}, false) }
 }
 
 func TestContract(t *testing.T) {
@@ -102,10 +101,10 @@ func TestContractMongoPath(t *testing.T) {
 	if testServer == nil {
 		t.Skip("already covered by TestContract against MongoDB")
 	}
-	storetest.Run(t, func(t *testing.T) (engine.Store, func() engine.Store) {
+	storetest.Run(t, func(t *testing.T) (storetest.Store, func() storetest.Store) {
 		db := dbName()
 		s := open(t, db, Options{mongoPath: true}, true)
-		return s, func() engine.Store { return open(t, db, Options{mongoPath: true}, false) }
+		return s, func() storetest.Store { return open(t, db, Options{mongoPath: true}, false) }
 	})
 }
 
@@ -113,9 +112,9 @@ func TestContractMongoPath(t *testing.T) {
 // the embedded store. The cache requires a single writer, so the "second
 // client" is the same Store.
 func TestContractDraftCache(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) (engine.Store, func() engine.Store) {
+	storetest.Run(t, func(t *testing.T) (storetest.Store, func() storetest.Store) {
 		s := open(t, dbName(), Options{ExclusiveDrafts: true}, true)
-		return s, func() engine.Store { return s }
+		return s, func() storetest.Store { return s }
 	})
 }
 

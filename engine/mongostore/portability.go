@@ -14,7 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // Export format (NDJSON, one record a line):
@@ -43,8 +43,8 @@ type exportLine struct {
 	Since    string `json:"since,omitempty"`
 }
 
-// Export implements engine.Store.
-func (s *Store) Export(ctx context.Context, f engine.ExportFilter, w io.Writer) error {
+// Export implements the store interface of its domain package.
+func (s *Store) Export(ctx context.Context, f record.ExportFilter, w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	hdr := exportLine{Kind: "header", Format: exportFormat, Version: 1, Exported: now().Format(time.RFC3339Nano), Tenant: f.Tenant}
 	if !f.Since.IsZero() {
@@ -187,9 +187,9 @@ func writeDoc(w io.Writer, kind string, raw bson.Raw) error {
 	return writeJSONLine(w, exportLine{Kind: kind, Doc: doc})
 }
 
-// Import implements engine.Store.
-func (s *Store) Import(ctx context.Context, r io.Reader) (engine.ImportStats, error) {
-	var st engine.ImportStats
+// Import implements the store interface of its domain package.
+func (s *Store) Import(ctx context.Context, r io.Reader) (record.ImportStats, error) {
+	var st record.ImportStats
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
 	line := 0

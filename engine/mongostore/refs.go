@@ -41,7 +41,7 @@ func FormatRef(prefix string, year int, n int64) string {
 	return fmt.Sprintf("%s-%04d-%06d", prefix, year, n)
 }
 
-// NextReference implements engine.Store.
+// NextReference implements the store interface of its domain package.
 func (s *Store) NextReference(ctx context.Context, tenant, serviceID, prefix string, year int) (string, error) {
 	if !prefixRE.MatchString(prefix) {
 		return "", fmt.Errorf("mongostore: invalid reference prefix %q (want A-Z, 0-9, -)", prefix)

@@ -1,4 +1,5 @@
-// Package mongostore implements engine.Store on MongoDB with the official
+// Package mongostore implements the store interfaces of the domain
+// packages (intake, sweep, catalog; see engine/storetest) on MongoDB with the official
 // driver v2. It uses only features that FerretDB v1 also offers (see
 // docs/storage.md), so the same code runs against the embedded store.
 //
@@ -27,7 +28,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/amtsform/amtsform/engine"
 )
 
 // Options configure a Store. Zero values select the defaults.
@@ -56,7 +56,8 @@ type Options struct {
 	mongoPath bool
 }
 
-// Store is the MongoDB implementation of engine.Store.
+// Store is the MongoDB implementation of the domain packages' store
+// interfaces.
 type Store struct {
 	client *mongo.Client
 	owned  bool // Close disconnects the client
@@ -64,7 +65,7 @@ type Store struct {
 	opts   Options
 	log    *slog.Logger
 
-	drafts, subs, events, counters, leases, files, chunks *mongo.Collection
+	drafts, subs, events, counters, leases, files, chunks, versions *mongo.Collection
 
 	// draftCache is set with Options.ExclusiveDrafts.
 	draftCache *draftCache
@@ -79,8 +80,6 @@ type Store struct {
 	closeMu sync.Mutex
 	closed  bool
 }
-
-var _ engine.Store = (*Store)(nil)
 
 // Connect creates a client for uri and opens a Store that owns it.
 func Connect(ctx context.Context, uri string, opts Options) (*Store, error) {
@@ -133,6 +132,7 @@ func Open(ctx context.Context, client *mongo.Client, opts Options) (*Store, erro
 		leases:   db.Collection("leases"),
 		files:    db.Collection("files.files"),
 		chunks:   db.Collection("files.chunks"),
+		versions: db.Collection("service_versions"),
 		pools:    map[string]*refPool{},
 	}
 	var bi bson.M
@@ -182,7 +182,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 	}
 	// Create every collection up front (so that the embedded store can
 	// index them, see embedded.Server.IndexIDs).
-	for _, c := range []*mongo.Collection{s.drafts, s.subs, s.events, s.counters, s.leases, s.files, s.chunks} {
+	for _, c := range []*mongo.Collection{s.drafts, s.subs, s.events, s.counters, s.leases, s.files, s.chunks, s.versions} {
 		if err := s.db.CreateCollection(ctx, c.Name()); err != nil && !isNamespaceExists(err) {
 			return fmt.Errorf("mongostore: create collection %s: %w", c.Name(), err)
 		}

@@ -13,7 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // eventID returns an id that sorts by time within a submission. i
@@ -33,11 +33,11 @@ func idemValue(tenant, key, sid string) string {
 	return "key/" + tenant + "/" + key
 }
 
-// Submit implements engine.Store. The common path is one insert: the
+// Submit implements the store interface of its domain package. The common path is one insert: the
 // reference number comes from a reserved block, and the first events are
 // embedded in the submission; they are copied to the events collection
 // in the background (and on restart, if the process died before).
-func (s *Store) Submit(ctx context.Context, req *engine.SubmitRequest) (*engine.Submission, bool, error) {
+func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.Submission, bool, error) {
 	if req.Tenant == "" || req.Service.ID == "" {
 		return nil, false, fmt.Errorf("mongostore: submit needs tenant and service id")
 	}
@@ -49,7 +49,7 @@ func (s *Store) Submit(ctx context.Context, req *engine.SubmitRequest) (*engine.
 	}
 	hash := req.PayloadHash
 	if hash == "" {
-		hash = engine.HashPayload(req.Service.ID, req.Data, req.AttachmentIDs)
+		hash = record.HashPayload(req.Service.ID, req.Data, req.AttachmentIDs)
 	}
 	status := req.Status
 	if status == "" {
@@ -63,9 +63,9 @@ func (s *Store) Submit(ctx context.Context, req *engine.SubmitRequest) (*engine.
 	if len(req.AttachmentIDs) > 0 {
 		var err error
 		if atts, err = s.checkAttachments(ctx, req.Tenant, req.AttachmentOwner, req.AttachmentIDs); err != nil {
-			if errors.Is(err, engine.ErrConflict) && req.IdempotencyKey != "" {
+			if errors.Is(err, record.ErrConflict) && req.IdempotencyKey != "" {
 				// the files may belong to the first submission of this key
-				if sub, created, rerr := s.replay(ctx, req.Tenant, req.IdempotencyKey, hash); rerr == nil || !errors.Is(rerr, engine.ErrNotFound) {
+				if sub, created, rerr := s.replay(ctx, req.Tenant, req.IdempotencyKey, hash); rerr == nil || !errors.Is(rerr, record.ErrNotFound) {
 					return sub, created, rerr
 				}
 			}
@@ -81,13 +81,13 @@ func (s *Store) Submit(ctx context.Context, req *engine.SubmitRequest) (*engine.
 		sid := subID(req.Tenant, ref)
 		evs := []eventDoc{{
 			ID: eventID(sid, at, 0), Tenant: req.Tenant, Submission: sid, Ref: ref,
-			Type: engine.EventSubmitted, At: at, Actor: actor,
+			Type: record.EventSubmitted, At: at, Actor: actor,
 			Data: map[string]any{"service": req.Service.ID, "version": req.Service.Version, "status": status},
 		}}
 		if req.Office != "" {
 			evs = append(evs, eventDoc{
 				ID: eventID(sid, at, 1), Tenant: req.Tenant, Submission: sid, Ref: ref,
-				Type: engine.EventRouted, At: at, Actor: "system",
+				Type: record.EventRouted, At: at, Actor: "system",
 				Data: map[string]any{"office": req.Office},
 			})
 		}
@@ -112,42 +112,42 @@ func (s *Store) Submit(ctx context.Context, req *engine.SubmitRequest) (*engine.
 		}
 		if req.IdempotencyKey != "" {
 			sub, created, rerr := s.replay(ctx, req.Tenant, req.IdempotencyKey, hash)
-			if rerr == nil || !errors.Is(rerr, engine.ErrNotFound) {
+			if rerr == nil || !errors.Is(rerr, record.ErrNotFound) {
 				return sub, created, rerr
 			}
 		}
 		// The reference number is taken (e.g. imported data): skip the block.
 		s.dropBlock(req.Tenant, req.Service.ID, year)
 	}
-	return nil, false, fmt.Errorf("mongostore: submit: no free reference number: %w", engine.ErrConflict)
+	return nil, false, fmt.Errorf("mongostore: submit: no free reference number: %w", record.ErrConflict)
 }
 
 // replay returns the submission stored under an idempotency key.
-func (s *Store) replay(ctx context.Context, tenant, key, hash string) (*engine.Submission, bool, error) {
+func (s *Store) replay(ctx context.Context, tenant, key, hash string) (*record.Submission, bool, error) {
 	var doc submissionDoc
 	err := s.subs.FindOne(ctx, bson.D{{Key: "idem", Value: idemValue(tenant, key, "")}},
 		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 0}, {Key: "outbox", Value: 0}})).Decode(&doc)
 	if isNoDocs(err) {
-		return nil, false, engine.ErrNotFound
+		return nil, false, record.ErrNotFound
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("mongostore: idempotency lookup: %w", err)
 	}
 	if doc.PayloadHash != hash {
-		return nil, false, fmt.Errorf("idempotency key %q (submission %s): %w", key, doc.Ref, engine.ErrIdempotencyMismatch)
+		return nil, false, fmt.Errorf("idempotency key %q (submission %s): %w", key, doc.Ref, record.ErrIdempotencyMismatch)
 	}
 	return doc.submission(), false, nil
 }
 
-// GetSubmission implements engine.Store.
-func (s *Store) GetSubmission(ctx context.Context, tenant, ref string) (*engine.Submission, error) {
+// GetSubmission implements the store interface of its domain package.
+func (s *Store) GetSubmission(ctx context.Context, tenant, ref string) (*record.Submission, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
 	var doc submissionDoc
 	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: subID(tenant, ref)}},
 		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 0}, {Key: "outbox", Value: 0}})).Decode(&doc)
 	if isNoDocs(err) {
-		return nil, fmt.Errorf("submission %s: %w", ref, engine.ErrNotFound)
+		return nil, fmt.Errorf("submission %s: %w", ref, record.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: get submission: %w", err)
@@ -155,8 +155,8 @@ func (s *Store) GetSubmission(ctx context.Context, tenant, ref string) (*engine.
 	return doc.submission(), nil
 }
 
-// UpdateSubmission implements engine.Store.
-func (s *Store) UpdateSubmission(ctx context.Context, tenant, ref string, expectVersion int64, ch engine.SubmissionChange) (*engine.Submission, error) {
+// UpdateSubmission implements the store interface of its domain package.
+func (s *Store) UpdateSubmission(ctx context.Context, tenant, ref string, expectVersion int64, ch record.SubmissionChange) (*record.Submission, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
 	sub, pushed, err := s.updateSubmission(ctx, tenant, ref, expectVersion, ch)
@@ -173,7 +173,7 @@ func (s *Store) UpdateSubmission(ctx context.Context, tenant, ref string, expect
 	return sub, nil
 }
 
-func (s *Store) updateSubmission(ctx context.Context, tenant, ref string, expectVersion int64, ch engine.SubmissionChange) (*engine.Submission, bool, error) {
+func (s *Store) updateSubmission(ctx context.Context, tenant, ref string, expectVersion int64, ch record.SubmissionChange) (*record.Submission, bool, error) {
 	sid := subID(tenant, ref)
 	defer lockKey("submissions", sid)()
 	cur, err := s.GetSubmission(ctx, tenant, ref)
@@ -181,7 +181,7 @@ func (s *Store) updateSubmission(ctx context.Context, tenant, ref string, expect
 		return nil, false, err
 	}
 	if cur.Version != expectVersion {
-		return nil, false, fmt.Errorf("submission %s version %d, stored %d: %w", ref, expectVersion, cur.Version, engine.ErrConflict)
+		return nil, false, fmt.Errorf("submission %s version %d, stored %d: %w", ref, expectVersion, cur.Version, record.ErrConflict)
 	}
 	at := bsonTime(ch.At)
 	if ch.At.IsZero() {
@@ -201,11 +201,11 @@ func (s *Store) updateSubmission(ctx context.Context, tenant, ref string, expect
 	}
 	if ch.Status != "" && ch.Status != cur.Status {
 		set = append(set, bson.E{Key: "status", Value: ch.Status})
-		evs = append(evs, eventDoc{Type: engine.EventStatusChanged, Data: data(map[string]any{"from": cur.Status, "to": ch.Status})})
+		evs = append(evs, eventDoc{Type: record.EventStatusChanged, Data: data(map[string]any{"from": cur.Status, "to": ch.Status})})
 	}
 	if ch.Office != "" && ch.Office != cur.Office {
 		set = append(set, bson.E{Key: "office", Value: ch.Office})
-		evs = append(evs, eventDoc{Type: engine.EventReassigned, Data: data(map[string]any{"from": cur.Office, "to": ch.Office})})
+		evs = append(evs, eventDoc{Type: record.EventReassigned, Data: data(map[string]any{"from": cur.Office, "to": ch.Office})})
 	}
 	if len(evs) == 0 {
 		return cur, false, nil
@@ -226,7 +226,7 @@ func (s *Store) updateSubmission(ctx context.Context, tenant, ref string, expect
 		return nil, false, fmt.Errorf("mongostore: update submission: %w", err)
 	}
 	if raw == nil {
-		return nil, false, fmt.Errorf("submission %s version %d: %w", ref, expectVersion, engine.ErrConflict)
+		return nil, false, fmt.Errorf("submission %s version %d: %w", ref, expectVersion, record.ErrConflict)
 	}
 	var doc submissionDoc
 	if err := bson.Unmarshal(raw, &doc); err != nil {
@@ -235,8 +235,8 @@ func (s *Store) updateSubmission(ctx context.Context, tenant, ref string, expect
 	return doc.submission(), true, nil
 }
 
-// ListSubmissions implements engine.Store.
-func (s *Store) ListSubmissions(ctx context.Context, q engine.InboxQuery) ([]*engine.Submission, error) {
+// ListSubmissions implements the store interface of its domain package.
+func (s *Store) ListSubmissions(ctx context.Context, q record.InboxQuery) ([]*record.Submission, error) {
 	if q.Tenant == "" {
 		return nil, fmt.Errorf("mongostore: inbox query without tenant")
 	}
@@ -268,15 +268,15 @@ func (s *Store) ListSubmissions(ctx context.Context, q engine.InboxQuery) ([]*en
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("mongostore: list submissions: %w", err)
 	}
-	out := make([]*engine.Submission, len(docs))
+	out := make([]*record.Submission, len(docs))
 	for i := range docs {
 		out[i] = docs[i].submission()
 	}
 	return out, nil
 }
 
-// AppendEvent implements engine.Store.
-func (s *Store) AppendEvent(ctx context.Context, ev *engine.Event) error {
+// AppendEvent implements the store interface of its domain package.
+func (s *Store) AppendEvent(ctx context.Context, ev *record.Event) error {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
 	if ev.At.IsZero() {
@@ -290,7 +290,7 @@ func (s *Store) AppendEvent(ctx context.Context, ev *engine.Event) error {
 	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
 		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 	if isNoDocs(err) {
-		return fmt.Errorf("submission %s: %w", ev.Submission, engine.ErrNotFound)
+		return fmt.Errorf("submission %s: %w", ev.Submission, record.ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("mongostore: append event: %w", err)
@@ -321,7 +321,7 @@ func (s *Store) appendLog(ctx context.Context, sid, tenant, ref string, evs bson
 
 // Events implements engine.Store: the event log merged with embedded
 // events not yet copied.
-func (s *Store) Events(ctx context.Context, tenant, ref string) ([]engine.Event, error) {
+func (s *Store) Events(ctx context.Context, tenant, ref string) ([]record.Event, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
 	sid := subID(tenant, ref)
@@ -337,13 +337,13 @@ func (s *Store) Events(ctx context.Context, tenant, ref string) ([]engine.Event,
 		return nil, fmt.Errorf("mongostore: events: %w", err)
 	}
 	if isNoDocs(err) && isNoDocs(lerr) {
-		return nil, fmt.Errorf("submission %s: %w", ref, engine.ErrNotFound)
+		return nil, fmt.Errorf("submission %s: %w", ref, record.ErrNotFound)
 	}
 	if log.Deleted != nil {
 		log.Events = append(log.Events, *log.Deleted)
 	}
 	seen := map[string]bool{}
-	var out []engine.Event
+	var out []record.Event
 	for _, list := range [][]eventDoc{sub.Events, log.Events, sub.Outbox} {
 		for i := range list {
 			if !seen[list[i].ID] {
@@ -401,7 +401,7 @@ func (s *Store) copyEvents(ctx context.Context, sid string) error {
 	return err
 }
 
-// RepairEvents implements engine.Store.
+// RepairEvents implements the store interface of its domain package.
 func (s *Store) RepairEvents(ctx context.Context) (int, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()

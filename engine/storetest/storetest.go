@@ -1,4 +1,4 @@
-// Package storetest is the contract test suite for engine.Store
+// Package storetest is the contract test suite for Store
 // implementations. Run it from an implementation's tests:
 //
 //	func TestContract(t *testing.T) { storetest.Run(t, newStore) }
@@ -21,34 +21,124 @@ import (
 	"time"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/catalog"
+	"github.com/amtsform/amtsform/engine/intake"
+	"github.com/amtsform/amtsform/engine/record"
+	"github.com/amtsform/amtsform/engine/sweep"
 )
+
+// Cases is what the back office will ask of a store: state changes with
+// their events and inbox listings. The casework package will own it.
+type Cases interface {
+	// UpdateSubmission applies ch if the stored version equals
+	// expectVersion (else record.ErrConflict) and records the event in the
+	// same write. It returns the updated submission.
+	UpdateSubmission(ctx context.Context, tenant, ref string, expectVersion int64, ch record.SubmissionChange) (*record.Submission, error)
+	// ListSubmissions returns an inbox page without Data and Computed.
+	ListSubmissions(ctx context.Context, q record.InboxQuery) ([]*record.Submission, error)
+	// AppendEvent adds an event that changes no submission field. It sets
+	// ev.ID and ev.At when empty.
+	AppendEvent(ctx context.Context, ev *record.Event) error
+}
+
+// Portable moves a store's content losslessly (amtsform export/import).
+type Portable interface {
+	// Export writes submissions, their events and files, tombstones and
+	// reference counters as NDJSON.
+	Export(ctx context.Context, f record.ExportFilter, w io.Writer) error
+	// Import reads Export's output; records already present are skipped.
+	Import(ctx context.Context, r io.Reader) (record.ImportStats, error)
+}
+
+// Store is every interface the suites check, as one implementation
+// offers them.
+type Store interface {
+	intake.Store
+	sweep.Store
+	catalog.Versions
+	Cases
+	Portable
+	// NextReference allocates a reference number PREFIX-YEAR-NNNNNN.
+	NextReference(ctx context.Context, tenant, serviceID, prefix string, year int) (string, error)
+	DeleteFile(ctx context.Context, tenant, id string) error
+	Close(ctx context.Context) error
+}
 
 // NewStore returns a fresh, empty store for one test, and a function that
 // opens another, independent client on the same data (for tests across
 // store clients). Both are closed by the harness's t.Cleanup.
-type NewStore func(t *testing.T) (s engine.Store, another func() engine.Store)
+type NewStore func(t *testing.T) (s Store, another func() Store)
 
-// Run runs the contract suite.
-func Run(t *testing.T, newStore NewStore) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, NewStore)
-	}{
+type suiteCase struct {
+	name string
+	fn   func(*testing.T, NewStore)
+}
+
+func runCases(t *testing.T, ns NewStore, cases []suiteCase) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, ns) })
+	}
+}
+
+// Drafts checks intake.Drafts.
+func Drafts(t *testing.T, ns NewStore) {
+	runCases(t, ns, []suiteCase{
 		{"Drafts", testDrafts},
 		{"DraftConcurrentUpdate", testDraftConcurrentUpdate},
+	})
+}
+
+// Submissions checks intake.Submissions and reference numbers.
+func Submissions(t *testing.T, ns NewStore) {
+	runCases(t, ns, []suiteCase{
 		{"SubmitAndGet", testSubmitAndGet},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyConcurrent", testIdempotencyConcurrent},
 		{"ReferencesAcrossClients", testReferencesAcrossClients},
+	})
+}
+
+// CaseMethods checks Cases.
+func CaseMethods(t *testing.T, ns NewStore) {
+	runCases(t, ns, []suiteCase{
 		{"StatusAndEvents", testStatusAndEvents},
 		{"Inbox", testInbox},
-		{"Files", testFiles},
+	})
+}
+
+// Files checks intake.Files.
+func Files(t *testing.T, ns NewStore) {
+	runCases(t, ns, []suiteCase{{"Files", testFiles}})
+}
+
+// Sweep checks sweep.Store through the sweeper.
+func Sweep(t *testing.T, ns NewStore) {
+	runCases(t, ns, []suiteCase{
 		{"Sweeper", testSweeper},
 		{"SweeperLease", testSweeperLease},
-		{"ExportImport", testExportImport},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
+	})
+}
+
+// Versions checks catalog.Versions.
+func Versions(t *testing.T, ns NewStore) {
+	runCases(t, ns, []suiteCase{{"Versions", testVersions}})
+}
+
+// Portability checks Portable.
+func Portability(t *testing.T, ns NewStore) {
+	runCases(t, ns, []suiteCase{{"ExportImport", testExportImport}})
+}
+
+// Run runs every suite.
+func Run(t *testing.T, ns NewStore) {
+	for _, s := range []struct {
+		name string
+		fn   func(*testing.T, NewStore)
+	}{
+		{"Drafts", Drafts}, {"Submissions", Submissions}, {"Cases", CaseMethods}, {"Files", Files},
+		{"Sweep", Sweep}, {"Versions", Versions}, {"Portability", Portability},
+	} {
+		t.Run(s.name, func(t *testing.T) { s.fn(t, ns) })
 	}
 }
 
@@ -58,7 +148,7 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-var svc = engine.ServiceRef{ID: "kita-gebuehren", Version: "1.0.0", Hash: "sha256:abc"}
+var svc = record.ServiceRef{ID: "kita-gebuehren", Version: "1.0.0", Hash: "sha256:abc"}
 
 func sampleData(i int) map[string]any {
 	return map[string]any{
@@ -84,7 +174,7 @@ func must(t *testing.T, err error) {
 func testDrafts(t *testing.T, ns NewStore) {
 	s, _ := ns(t)
 	ctx := ctxT(t)
-	d := &engine.Draft{Tenant: "ffm", Service: svc, Page: "person", Data: sampleData(1), Expires: time.Now().Add(time.Hour)}
+	d := &record.Draft{Tenant: "ffm", Service: svc, Page: "person", Data: sampleData(1), Expires: time.Now().Add(time.Hour)}
 	must(t, s.CreateDraft(ctx, d))
 	if len(d.ID) < 22 || d.Version != 1 || strings.ContainsAny(d.ID, "+/=") {
 		t.Fatalf("draft id %q version %d: want >=128 bit URL-safe token, version 1", d.ID, d.Version)
@@ -94,10 +184,10 @@ func testDrafts(t *testing.T, ns NewStore) {
 	if !reflect.DeepEqual(got.Data, d.Data) || got.Page != "person" || got.Service != svc {
 		t.Fatalf("read back %#v, want %#v", got, d)
 	}
-	if _, err := s.GetDraft(ctx, "other", d.ID); !errors.Is(err, engine.ErrNotFound) {
+	if _, err := s.GetDraft(ctx, "other", d.ID); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("other tenant: %v, want ErrNotFound", err)
 	}
-	if _, err := s.GetDraft(ctx, "ffm", engine.NewToken()); !errors.Is(err, engine.ErrNotFound) {
+	if _, err := s.GetDraft(ctx, "ffm", record.NewToken()); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("unknown: %v, want ErrNotFound", err)
 	}
 	got.Page, got.Data["income"] = "income", int64(1)
@@ -106,7 +196,7 @@ func testDrafts(t *testing.T, ns NewStore) {
 		t.Fatalf("version after update %d", got.Version)
 	}
 	stale := *d // version 1
-	if err := s.UpdateDraft(ctx, &stale); !errors.Is(err, engine.ErrConflict) {
+	if err := s.UpdateDraft(ctx, &stale); !errors.Is(err, record.ErrConflict) {
 		t.Fatalf("stale update: %v, want ErrConflict", err)
 	}
 	again, err := s.GetDraft(ctx, "ffm", d.ID)
@@ -114,16 +204,16 @@ func testDrafts(t *testing.T, ns NewStore) {
 	if again.Page != "income" || again.Data["income"] != int64(1) || again.Version != 2 {
 		t.Fatalf("after update: %#v", again)
 	}
-	exp := &engine.Draft{Tenant: "ffm", Service: svc, Data: map[string]any{}, Expires: time.Now().Add(-time.Second)}
+	exp := &record.Draft{Tenant: "ffm", Service: svc, Data: map[string]any{}, Expires: time.Now().Add(-time.Second)}
 	must(t, s.CreateDraft(ctx, exp))
-	if _, err := s.GetDraft(ctx, "ffm", exp.ID); !errors.Is(err, engine.ErrExpired) {
+	if _, err := s.GetDraft(ctx, "ffm", exp.ID); !errors.Is(err, record.ErrExpired) {
 		t.Fatalf("expired: %v, want ErrExpired", err)
 	}
-	if err := s.UpdateDraft(ctx, exp); !errors.Is(err, engine.ErrExpired) {
+	if err := s.UpdateDraft(ctx, exp); !errors.Is(err, record.ErrExpired) {
 		t.Fatalf("update expired: %v, want ErrExpired", err)
 	}
 	must(t, s.DeleteDraft(ctx, "ffm", d.ID))
-	if _, err := s.GetDraft(ctx, "ffm", d.ID); !errors.Is(err, engine.ErrNotFound) {
+	if _, err := s.GetDraft(ctx, "ffm", d.ID); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("deleted: %v", err)
 	}
 }
@@ -132,21 +222,21 @@ func testDraftConcurrentUpdate(t *testing.T, ns NewStore) {
 	s, another := ns(t)
 	s2 := another()
 	ctx := ctxT(t)
-	d := &engine.Draft{Tenant: "ffm", Service: svc, Data: map[string]any{"n": int64(0)}, Expires: time.Now().Add(time.Hour)}
+	d := &record.Draft{Tenant: "ffm", Service: svc, Data: map[string]any{"n": int64(0)}, Expires: time.Now().Add(time.Hour)}
 	must(t, s.CreateDraft(ctx, d))
 	for round := 0; round < 5; round++ {
 		base, err := s.GetDraft(ctx, "ffm", d.ID)
 		must(t, err)
 		const writers = 8
 		var wins, conflicts atomic.Int64
-		inParallel(writers, s, s2, func(i int, st engine.Store) {
+		inParallel(writers, s, s2, func(i int, st Store) {
 			c := *base
 			c.Data = map[string]any{"n": int64(i)}
 			err := st.UpdateDraft(ctx, &c)
 			switch {
 			case err == nil:
 				wins.Add(1)
-			case errors.Is(err, engine.ErrConflict):
+			case errors.Is(err, record.ErrConflict):
 				conflicts.Add(1)
 			default:
 				t.Error(err)
@@ -163,8 +253,8 @@ func testDraftConcurrentUpdate(t *testing.T, ns NewStore) {
 	}
 }
 
-func submitReq(tenant string, i int) *engine.SubmitRequest {
-	return &engine.SubmitRequest{
+func submitReq(tenant string, i int) *record.SubmitRequest {
+	return &record.SubmitRequest{
 		Tenant: tenant, Prefix: "KITA", Service: svc, Data: sampleData(i),
 		Computed: map[string]any{"coveredFee": int64(23050)}, Office: "jugendamt-frankfurt",
 	}
@@ -191,12 +281,12 @@ func testSubmitAndGet(t *testing.T, ns NewStore) {
 	if !reflect.DeepEqual(got.Data, req.Data) || !reflect.DeepEqual(got.Computed, req.Computed) {
 		t.Fatalf("data changed:\n%#v\n%#v", got.Data, req.Data)
 	}
-	if _, err := s.GetSubmission(ctx, "other", sub.Ref); !errors.Is(err, engine.ErrNotFound) {
+	if _, err := s.GetSubmission(ctx, "other", sub.Ref); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("other tenant: %v", err)
 	}
 	evs, err := s.Events(ctx, "ffm", sub.Ref)
 	must(t, err)
-	if len(evs) != 2 || evs[0].Type != engine.EventSubmitted || evs[1].Type != engine.EventRouted || evs[1].Data["office"] != "jugendamt-frankfurt" {
+	if len(evs) != 2 || evs[0].Type != record.EventSubmitted || evs[1].Type != record.EventRouted || evs[1].Data["office"] != "jugendamt-frankfurt" {
 		t.Fatalf("first events: %#v", evs)
 	}
 	// Second tenant with the same prefix gets its own numbering.
@@ -224,7 +314,7 @@ func testIdempotency(t *testing.T, ns NewStore) {
 	}
 	diff := submitReq2(req)
 	diff.Data["income"] = int64(1)
-	if _, _, err := s.Submit(ctx, diff); !errors.Is(err, engine.ErrIdempotencyMismatch) {
+	if _, _, err := s.Submit(ctx, diff); !errors.Is(err, record.ErrIdempotencyMismatch) {
 		t.Fatalf("different payload: %v, want ErrIdempotencyMismatch", err)
 	}
 	// Same key, other tenant: independent.
@@ -237,7 +327,7 @@ func testIdempotency(t *testing.T, ns NewStore) {
 	}
 }
 
-func submitReq2(r *engine.SubmitRequest) *engine.SubmitRequest {
+func submitReq2(r *record.SubmitRequest) *record.SubmitRequest {
 	c := *r
 	c.Data = sampleData(1)
 	return &c
@@ -250,7 +340,7 @@ func testIdempotencyConcurrent(t *testing.T, ns NewStore) {
 	const n = 200
 	refs := make([]string, n)
 	var createdN atomic.Int64
-	inParallel(n, s, s2, func(i int, st engine.Store) {
+	inParallel(n, s, s2, func(i int, st Store) {
 		req := submitReq("ffm", 7)
 		req.IdempotencyKey = "double-click"
 		sub, created, err := st.Submit(ctx, req)
@@ -271,7 +361,7 @@ func testIdempotencyConcurrent(t *testing.T, ns NewStore) {
 			t.Fatalf("different references returned: %s vs %s", r, refs[0])
 		}
 	}
-	list, err := s.ListSubmissions(ctx, engine.InboxQuery{Tenant: "ffm", Limit: 500})
+	list, err := s.ListSubmissions(ctx, record.InboxQuery{Tenant: "ffm", Limit: 500})
 	must(t, err)
 	if len(list) != 1 {
 		t.Fatalf("%d submissions stored, want 1", len(list))
@@ -284,7 +374,7 @@ func testReferencesAcrossClients(t *testing.T, ns NewStore) {
 	ctx := ctxT(t)
 	const n = 50
 	refs := make([]string, n)
-	inParallel(n, s, s2, func(i int, st engine.Store) {
+	inParallel(n, s, s2, func(i int, st Store) {
 		r, err := st.NextReference(ctx, "ffm", svc.ID, "KITA", 2026)
 		if err != nil {
 			t.Error(err)
@@ -311,31 +401,31 @@ func testStatusAndEvents(t *testing.T, ns NewStore) {
 	ctx := ctxT(t)
 	sub, _, err := s.Submit(ctx, submitReq("ffm", 1))
 	must(t, err)
-	up, err := s.UpdateSubmission(ctx, "ffm", sub.Ref, 1, engine.SubmissionChange{Status: "in_review", Actor: "sb-17"})
+	up, err := s.UpdateSubmission(ctx, "ffm", sub.Ref, 1, record.SubmissionChange{Status: "in_review", Actor: "sb-17"})
 	must(t, err)
 	if up.Status != "in_review" || up.Version != 2 || !reflect.DeepEqual(up.Data, sub.Data) {
 		t.Fatalf("after update %#v", up)
 	}
-	if _, err := s.UpdateSubmission(ctx, "ffm", sub.Ref, 1, engine.SubmissionChange{Status: "rejected"}); !errors.Is(err, engine.ErrConflict) {
+	if _, err := s.UpdateSubmission(ctx, "ffm", sub.Ref, 1, record.SubmissionChange{Status: "rejected"}); !errors.Is(err, record.ErrConflict) {
 		t.Fatalf("stale status change: %v", err)
 	}
 	// concurrent: exactly one wins
 	s2 := another()
 	var wins atomic.Int64
-	inParallel(10, s, s2, func(i int, st engine.Store) {
-		_, err := st.UpdateSubmission(ctx, "ffm", sub.Ref, 2, engine.SubmissionChange{Status: fmt.Sprintf("s%d", i), Office: "amt-2", Actor: "sb"})
+	inParallel(10, s, s2, func(i int, st Store) {
+		_, err := st.UpdateSubmission(ctx, "ffm", sub.Ref, 2, record.SubmissionChange{Status: fmt.Sprintf("s%d", i), Office: "amt-2", Actor: "sb"})
 		if err == nil {
 			wins.Add(1)
-		} else if !errors.Is(err, engine.ErrConflict) {
+		} else if !errors.Is(err, record.ErrConflict) {
 			t.Error(err)
 		}
 	})
 	if wins.Load() != 1 {
 		t.Fatalf("%d concurrent status changes won, want 1", wins.Load())
 	}
-	ev := &engine.Event{Tenant: "ffm", Submission: sub.Ref, Type: engine.EventDelivered, Actor: "system", Data: map[string]any{"to": "webhook"}}
+	ev := &record.Event{Tenant: "ffm", Submission: sub.Ref, Type: record.EventDelivered, Actor: "system", Data: map[string]any{"to": "webhook"}}
 	must(t, s.AppendEvent(ctx, ev))
-	if err := s.AppendEvent(ctx, &engine.Event{Tenant: "ffm", Submission: "KITA-1999-000001", Type: "x"}); !errors.Is(err, engine.ErrNotFound) {
+	if err := s.AppendEvent(ctx, &record.Event{Tenant: "ffm", Submission: "KITA-1999-000001", Type: "x"}); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("event for unknown submission: %v", err)
 	}
 	evs, err := s.Events(ctx, "ffm", sub.Ref)
@@ -372,14 +462,14 @@ func testInbox(t *testing.T, ns NewStore) {
 		sub, _, err := s.Submit(ctx, r)
 		must(t, err)
 		if i%3 != 0 && i%2 == 0 {
-			_, err = s.UpdateSubmission(ctx, "ffm", sub.Ref, 1, engine.SubmissionChange{Status: "in_review"})
+			_, err = s.UpdateSubmission(ctx, "ffm", sub.Ref, 1, record.SubmissionChange{Status: "in_review"})
 			must(t, err)
 			want = append(want, sub.Ref)
 		}
 	}
 	_, _, err := s.Submit(ctx, submitReq("of", 1))
 	must(t, err)
-	got, err := s.ListSubmissions(ctx, engine.InboxQuery{Tenant: "ffm", Office: "jugendamt-frankfurt", Status: []string{"in_review"}})
+	got, err := s.ListSubmissions(ctx, record.InboxQuery{Tenant: "ffm", Office: "jugendamt-frankfurt", Status: []string{"in_review"}})
 	must(t, err)
 	var refs []string
 	for _, g := range got {
@@ -392,7 +482,7 @@ func testInbox(t *testing.T, ns NewStore) {
 	if !reflect.DeepEqual(refs, want) {
 		t.Fatalf("inbox %v, want %v (newest first)", refs, want)
 	}
-	page, err := s.ListSubmissions(ctx, engine.InboxQuery{Tenant: "ffm", Limit: 5, Skip: 5})
+	page, err := s.ListSubmissions(ctx, record.InboxQuery{Tenant: "ffm", Limit: 5, Skip: 5})
 	must(t, err)
 	if len(page) != 5 {
 		t.Fatalf("page size %d", len(page))
@@ -418,7 +508,7 @@ func PDF(n int) []byte {
 func testFiles(t *testing.T, ns NewStore) {
 	s, _ := ns(t)
 	ctx := ctxT(t)
-	owner := engine.NewToken()
+	owner := record.NewToken()
 	content := PDF(600 << 10) // spans three chunks
 	a, err := s.PutFile(ctx, "ffm", owner, "bescheid.pdf", bytes.NewReader(content))
 	must(t, err)
@@ -434,11 +524,11 @@ func testFiles(t *testing.T, ns NewStore) {
 	if !bytes.Equal(got, content) || *info != *a {
 		t.Fatal("file content or metadata differ after round trip")
 	}
-	if _, _, err := s.OpenFile(ctx, "other", a.ID); !errors.Is(err, engine.ErrNotFound) {
+	if _, _, err := s.OpenFile(ctx, "other", a.ID); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("other tenant: %v", err)
 	}
 	// Sniffing, not names: an HTML file named .pdf is refused.
-	if _, err := s.PutFile(ctx, "ffm", owner, "x.pdf", strings.NewReader("<html><script>alert(1)</script>")); !errors.Is(err, engine.ErrUnsupportedType) {
+	if _, err := s.PutFile(ctx, "ffm", owner, "x.pdf", strings.NewReader("<html><script>alert(1)</script>")); !errors.Is(err, record.ErrUnsupportedType) {
 		t.Fatalf("html upload: %v", err)
 	}
 	png, err := s.PutFile(ctx, "ffm", owner, "foto.png", bytes.NewReader(pngHead))
@@ -454,22 +544,22 @@ func testFiles(t *testing.T, ns NewStore) {
 	if len(sub.Attachments) != 2 || sub.Attachments[0] != *a || sub.Attachments[1] != *png {
 		t.Fatalf("attachments %#v", sub.Attachments)
 	}
-	if err := s.DeleteFile(ctx, "ffm", a.ID); !errors.Is(err, engine.ErrConflict) {
+	if err := s.DeleteFile(ctx, "ffm", a.ID); !errors.Is(err, record.ErrConflict) {
 		t.Fatalf("deleting an attached file: %v", err)
 	}
 	// A second submission cannot take the same file.
 	req2 := submitReq("ffm", 2)
 	req2.AttachmentIDs = []string{a.ID}
-	if _, _, err := s.Submit(ctx, req2); !errors.Is(err, engine.ErrConflict) {
+	if _, _, err := s.Submit(ctx, req2); !errors.Is(err, record.ErrConflict) {
 		t.Fatalf("file attached twice: %v", err)
 	}
 	// Unattached files go with their draft; attached ones stay.
 	loose, err := s.PutFile(ctx, "ffm", owner, "loose.png", bytes.NewReader(pngHead))
 	must(t, err)
-	d := &engine.Draft{ID: owner, Tenant: "ffm", Service: svc, Data: map[string]any{}, Expires: time.Now().Add(time.Hour)}
+	d := &record.Draft{ID: owner, Tenant: "ffm", Service: svc, Data: map[string]any{}, Expires: time.Now().Add(time.Hour)}
 	must(t, s.CreateDraft(ctx, d))
 	must(t, s.DeleteDraft(ctx, "ffm", owner))
-	if _, _, err := s.OpenFile(ctx, "ffm", loose.ID); !errors.Is(err, engine.ErrNotFound) {
+	if _, _, err := s.OpenFile(ctx, "ffm", loose.ID); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("loose file after draft deletion: %v", err)
 	}
 	if _, _, err := s.OpenFile(ctx, "ffm", a.ID); err != nil {
@@ -479,9 +569,9 @@ func testFiles(t *testing.T, ns NewStore) {
 
 // FileLimits checks ErrTooLarge for a store configured with the given
 // per-file and per-owner limits.
-func FileLimits(t *testing.T, s engine.Store, maxFile, maxTotal int64) {
+func FileLimits(t *testing.T, s Store, maxFile, maxTotal int64) {
 	ctx := ctxT(t)
-	owner := engine.NewToken()
+	owner := record.NewToken()
 	if _, err := s.PutFile(ctx, "ffm", owner, "big.pdf", bytes.NewReader(PDF(int(maxFile)+1))); !errors.Is(err, engine.ErrTooLarge) {
 		t.Fatalf("file over limit: %v", err)
 	}
@@ -508,7 +598,7 @@ func testSweeper(t *testing.T, ns NewStore) {
 		if i%2 == 0 {
 			exp = now.Add(-time.Minute)
 		}
-		d := &engine.Draft{Tenant: "ffm", Service: svc, Data: sampleData(i), Expires: exp}
+		d := &record.Draft{Tenant: "ffm", Service: svc, Data: sampleData(i), Expires: exp}
 		must(t, s.CreateDraft(ctx, d))
 		if i%2 == 0 {
 			dead = append(dead, d.ID)
@@ -519,13 +609,13 @@ func testSweeper(t *testing.T, ns NewStore) {
 		}
 	}
 	// submissions: kita keeps 30 days, other keeps forever
-	var old, young []*engine.Submission
+	var old, young []*record.Submission
 	for i := 0; i < 6; i++ {
 		r := submitReq("ffm", i)
 		if i%2 == 0 {
 			r.At = now.Add(-40 * 24 * time.Hour)
 		}
-		f, err := s.PutFile(ctx, "ffm", engine.NewToken(), "a.pdf", bytes.NewReader(PDF(1000)))
+		f, err := s.PutFile(ctx, "ffm", record.NewToken(), "a.pdf", bytes.NewReader(PDF(1000)))
 		must(t, err)
 		r.AttachmentIDs = []string{f.ID}
 		sub, _, err := s.Submit(ctx, r)
@@ -537,13 +627,13 @@ func testSweeper(t *testing.T, ns NewStore) {
 		}
 	}
 	keep := submitReq("ffm", 9)
-	keep.Service = engine.ServiceRef{ID: "gewerbe", Version: "1", Hash: "h"}
+	keep.Service = record.ServiceRef{ID: "gewerbe", Version: "1", Hash: "h"}
 	keep.Prefix = "GEW"
 	keep.At = now.Add(-400 * 24 * time.Hour)
 	kept, _, err := s.Submit(ctx, keep)
 	must(t, err)
 
-	sw := &engine.Sweeper{Store: s, Holder: "test", Retention: func(id string) (time.Duration, bool) {
+	sw := &sweep.Sweeper{Store: s, Holder: "test", Retention: func(id string) (time.Duration, bool) {
 		if id == svc.ID {
 			return 30 * 24 * time.Hour, true
 		}
@@ -555,7 +645,7 @@ func testSweeper(t *testing.T, ns NewStore) {
 		t.Fatalf("sweep result %+v, want %d drafts and %d submissions", res, len(dead), len(old))
 	}
 	for _, id := range dead {
-		if _, err := s.GetDraft(ctx, "ffm", id); !errors.Is(err, engine.ErrNotFound) {
+		if _, err := s.GetDraft(ctx, "ffm", id); !errors.Is(err, record.ErrNotFound) {
 			t.Fatalf("expired draft %s: %v", id, err)
 		}
 	}
@@ -565,15 +655,15 @@ func testSweeper(t *testing.T, ns NewStore) {
 		}
 	}
 	for _, sub := range old {
-		if _, err := s.GetSubmission(ctx, "ffm", sub.Ref); !errors.Is(err, engine.ErrNotFound) {
+		if _, err := s.GetSubmission(ctx, "ffm", sub.Ref); !errors.Is(err, record.ErrNotFound) {
 			t.Fatalf("expired submission %s: %v", sub.Ref, err)
 		}
-		if _, _, err := s.OpenFile(ctx, "ffm", sub.Attachments[0].ID); !errors.Is(err, engine.ErrNotFound) {
+		if _, _, err := s.OpenFile(ctx, "ffm", sub.Attachments[0].ID); !errors.Is(err, record.ErrNotFound) {
 			t.Fatalf("file of deleted submission: %v", err)
 		}
 		evs, err := s.Events(ctx, "ffm", sub.Ref)
 		must(t, err)
-		if len(evs) != 1 || evs[0].Type != engine.EventDeleted || evs[0].Submission != sub.Ref {
+		if len(evs) != 1 || evs[0].Type != record.EventDeleted || evs[0].Submission != sub.Ref {
 			t.Fatalf("events after deletion: %#v, want only a tombstone", evs)
 		}
 		checkNoPersonalData(t, evs[0].Data)
@@ -618,7 +708,7 @@ func testSweeperLease(t *testing.T, ns NewStore) {
 	if !ok {
 		t.Fatal("lease not taken")
 	}
-	res, err := (&engine.Sweeper{Store: s2, Holder: "b"}).RunOnce(ctx)
+	res, err := (&sweep.Sweeper{Store: s2, Holder: "b"}).RunOnce(ctx)
 	must(t, err)
 	if !res.Skipped {
 		t.Fatal("second instance swept while the lease was held")
@@ -631,7 +721,7 @@ func testSweeperLease(t *testing.T, ns NewStore) {
 	must(t, s.ReleaseLease(ctx, "sweeper", "a"))
 	// concurrent acquisition: exactly one
 	var wins atomic.Int64
-	inParallel(10, s, s2, func(i int, st engine.Store) {
+	inParallel(10, s, s2, func(i int, st Store) {
 		ok, err := st.AcquireLease(ctx, "sweeper", fmt.Sprintf("h%d", i), time.Minute)
 		if err != nil {
 			t.Error(err)
@@ -658,18 +748,18 @@ func testExportImport(t *testing.T, ns NewStore) {
 	src, _ := ns(t)
 	dst, _ := ns(t)
 	ctx := ctxT(t)
-	var subs []*engine.Submission
+	var subs []*record.Submission
 	for i := 0; i < 5; i++ {
 		r := submitReq("ffm", i)
 		if i == 2 {
-			f, err := src.PutFile(ctx, "ffm", engine.NewToken(), "gross.pdf", bytes.NewReader(PDF(700<<10)))
+			f, err := src.PutFile(ctx, "ffm", record.NewToken(), "gross.pdf", bytes.NewReader(PDF(700<<10)))
 			must(t, err)
 			r.AttachmentIDs = []string{f.ID}
 		}
 		sub, _, err := src.Submit(ctx, r)
 		must(t, err)
 		if i == 1 {
-			sub, err = src.UpdateSubmission(ctx, "ffm", sub.Ref, 1, engine.SubmissionChange{Status: "done", Actor: "sb"})
+			sub, err = src.UpdateSubmission(ctx, "ffm", sub.Ref, 1, record.SubmissionChange{Status: "done", Actor: "sb"})
 			must(t, err)
 		}
 		subs = append(subs, sub)
@@ -681,7 +771,7 @@ func testExportImport(t *testing.T, ns NewStore) {
 	must(t, err)
 
 	var buf bytes.Buffer
-	must(t, src.Export(ctx, engine.ExportFilter{Tenant: "ffm"}, &buf))
+	must(t, src.Export(ctx, record.ExportFilter{Tenant: "ffm"}, &buf))
 	st, err := dst.Import(ctx, bytes.NewReader(buf.Bytes()))
 	must(t, err)
 	if st.Submissions != 4 || st.Files != 1 || st.Chunks != 3 || st.Events != 2 || st.Conflicts != 0 {
@@ -720,10 +810,10 @@ func testExportImport(t *testing.T, ns NewStore) {
 		}
 	}
 	tomb, err := dst.Events(ctx, "ffm", deletedRef)
-	if err != nil || len(tomb) != 1 || tomb[0].Type != engine.EventDeleted {
+	if err != nil || len(tomb) != 1 || tomb[0].Type != record.EventDeleted {
 		t.Fatalf("tombstone not imported: %v %#v", err, tomb)
 	}
-	if l, err := dst.ListSubmissions(ctx, engine.InboxQuery{Tenant: "of"}); err != nil || len(l) != 0 {
+	if l, err := dst.ListSubmissions(ctx, record.InboxQuery{Tenant: "of"}); err != nil || len(l) != 0 {
 		t.Fatalf("other tenant leaked into export: %v", err)
 	}
 	// New numbers in the target continue after the imported ones.
@@ -736,7 +826,7 @@ func testExportImport(t *testing.T, ns NewStore) {
 	}
 	// --since: only newer submissions
 	var since bytes.Buffer
-	must(t, src.Export(ctx, engine.ExportFilter{Tenant: "ffm", Since: time.Now().Add(time.Hour)}, &since))
+	must(t, src.Export(ctx, record.ExportFilter{Tenant: "ffm", Since: time.Now().Add(time.Hour)}, &since))
 	if c := strings.Count(since.String(), `"kind":"submission"`); c != 0 {
 		t.Fatalf("--since in the future exported %d submissions", c)
 	}
@@ -744,7 +834,7 @@ func testExportImport(t *testing.T, ns NewStore) {
 
 // inParallel runs f n times at once, handing the odd calls the second
 // client, and waits for all of them.
-func inParallel(n int, s, s2 engine.Store, f func(i int, st engine.Store)) {
+func inParallel(n int, s, s2 Store, f func(i int, st Store)) {
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
@@ -758,4 +848,40 @@ func inParallel(n int, s, s2 engine.Store, f func(i int, st engine.Store)) {
 		}()
 	}
 	wg.Wait()
+}
+
+func testVersions(t *testing.T, ns NewStore) {
+	s, another := ns(t)
+	ctx := ctxT(t)
+	if vs, err := s.ServiceVersions(ctx); err != nil || len(vs) != 0 {
+		t.Fatalf("empty store: %v, %v", vs, err)
+	}
+	at := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
+	v1 := &record.ServiceVersion{Hash: strings.Repeat("a", 64), ServiceID: "hundesteuer", Version: "1.0.0", Compiler: "c/1", Offered: at,
+		Files: []record.SourceFile{{Path: "cue.mod/module.cue", Data: []byte("module: \"x.example/a\"\n")}, {Path: "service.cue", Data: []byte("package a\n\x00\xff")}}}
+	must(t, s.PutVersion(ctx, v1))
+	// The first offer of a hash wins; a repeat is no error and changes nothing.
+	again := *v1
+	again.Version, again.Offered = "9.9.9", at.Add(time.Hour)
+	must(t, s.PutVersion(ctx, &again))
+	v2 := &record.ServiceVersion{Hash: strings.Repeat("b", 64), ServiceID: "hundesteuer", Version: "1.1.0", Compiler: "c/1", Offered: at.Add(24 * time.Hour),
+		Files: []record.SourceFile{{Path: "cue.mod/module.cue", Data: []byte("m")}}}
+	must(t, s.PutVersion(ctx, v2))
+	// Another client sees both, byte for byte.
+	vs, err := another().ServiceVersions(ctx)
+	must(t, err)
+	sort.Slice(vs, func(i, j int) bool { return vs[i].Hash < vs[j].Hash })
+	if len(vs) != 2 {
+		t.Fatalf("got %d versions, want 2", len(vs))
+	}
+	for i, want := range []*record.ServiceVersion{v1, v2} {
+		got := vs[i]
+		if !got.Offered.Equal(want.Offered) {
+			t.Errorf("version %d offered %v, want %v", i, got.Offered, want.Offered)
+		}
+		got.Offered = want.Offered
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("version %d:\n got %+v\nwant %+v", i, got, want)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package engine_test
+package intake_test
 
 import (
 	"context"
@@ -9,12 +9,15 @@ import (
 	"time"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/catalog"
+	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/mongostore"
 	"github.com/amtsform/amtsform/engine/mongostore/embedded"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // newEngine returns an engine with the examples on a fresh embedded store.
-func newEngine(t *testing.T) *engine.Engine {
+func newEngine(t *testing.T) *intake.Intake {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts an embedded store")
@@ -32,12 +35,16 @@ func newEngine(t *testing.T) *engine.Engine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close(context.Background()) })
-	svcs, err := engine.LoadServices([]string{"../examples"})
+	svcs, err := engine.LoadServices([]string{"../../examples"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &engine.Engine{
-		Store: st, Catalog: engine.NewCatalog(svcs...), Secret: []byte("test"),
+	cat := catalog.New(st)
+	if err := cat.Offer(ctx, "musterstadt", svcs); err != nil {
+		t.Fatal(err)
+	}
+	return &intake.Intake{
+		Store: st, Catalog: cat, Secret: []byte("test"),
 		Background: func(f func()) { f() },
 	}
 }
@@ -80,7 +87,7 @@ func TestDraftLifecycle(t *testing.T) {
 	}
 
 	// A stale version is a conflict; a field of another page is refused.
-	if _, err := e.SavePage(ctx, tenant, d.ID, d.Version, "person", map[string]any{}); !errors.Is(err, engine.ErrConflict) {
+	if _, err := e.SavePage(ctx, tenant, d.ID, d.Version, "person", map[string]any{}); !errors.Is(err, record.ErrConflict) {
 		t.Fatalf("stale save: %v", err)
 	}
 	var ve *engine.ValidationError
@@ -122,14 +129,14 @@ func TestDraftLifecycle(t *testing.T) {
 	if sub.Computed["coveredFee"] != int64(20000) {
 		t.Fatalf("computed %v: the client's coveredFee must be ignored", sub.Computed)
 	}
-	if _, _, err := e.Draft(ctx, tenant, d.ID); !errors.Is(err, engine.ErrNotFound) {
+	if _, _, err := e.Draft(ctx, tenant, d.ID); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("draft after submit: %v", err)
 	}
 	if !e.CheckStatusSecret(tenant, sub.Ref, e.StatusSecret(tenant, sub.Ref)) || e.CheckStatusSecret(tenant, sub.Ref, "x") {
 		t.Fatal("status secret")
 	}
 	// Another tenant cannot see the draft or the submission.
-	if _, err := e.Store.GetSubmission(ctx, "andere-stadt", sub.Ref); !errors.Is(err, engine.ErrNotFound) {
+	if _, err := e.Store.GetSubmission(ctx, "andere-stadt", sub.Ref); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("other tenant: %v", err)
 	}
 }
@@ -138,10 +145,10 @@ func TestSubmitDocumentInvalid(t *testing.T) {
 	e := newEngine(t)
 	_, _, err := e.SubmitDocument(context.Background(), "musterstadt", "kita-gebuehren", map[string]any{"income": "viel"}, "", "", "")
 	var ve *engine.ValidationError
-	if !errors.Is(err, engine.ErrInvalid) || !errors.As(err, &ve) || len(ve.Errors) == 0 {
+	if !errors.Is(err, intake.ErrInvalid) || !errors.As(err, &ve) || len(ve.Errors) == 0 {
 		t.Fatalf("err = %v", err)
 	}
-	if _, _, err := e.SubmitDocument(context.Background(), "musterstadt", "gibt-es-nicht", nil, "", "", ""); !errors.Is(err, engine.ErrNotFound) {
+	if _, _, err := e.SubmitDocument(context.Background(), "musterstadt", "gibt-es-nicht", nil, "", "", ""); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("unknown service: %v", err)
 	}
 }
@@ -154,7 +161,7 @@ func TestSubmitComputedInList(t *testing.T) {
 	e.Now = func() time.Time { return time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC) } // the spec tests' day
 	ctx := context.Background()
 	n := 0
-	for _, s := range e.Catalog.List() {
+	for _, s := range e.Catalog.List("musterstadt") {
 		for _, tc := range s.Tests {
 			if !tc.Valid || !tc.Today.IsZero() {
 				continue // inputs valid only on another day are skipped

@@ -1,4 +1,8 @@
-package engine
+// Package sweep runs the lifecycle jobs of stored applications: it
+// deletes expired drafts and, per the service's retention period,
+// submissions with their files and events, leaving a tombstone without
+// personal data. It owns the store interface it consumes.
+package sweep
 
 import (
 	"context"
@@ -6,7 +10,33 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/amtsform/amtsform/engine/record"
 )
+
+// Store is what the sweeper needs of a store.
+type Store interface {
+	// AcquireLease takes or renews the named lease for holder until
+	// now+ttl. It returns false when another holder has an unexpired lease.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
+	// DeleteExpiredDrafts deletes drafts with Expires <= now and their
+	// files not referenced by a submission. It returns the number of drafts.
+	DeleteExpiredDrafts(ctx context.Context, now time.Time) (int, error)
+	// SubmissionServices returns the service ids that have submissions.
+	SubmissionServices(ctx context.Context) ([]string, error)
+	// SubmissionsUpdatedBefore returns up to limit submissions of a
+	// service whose last change (Updated) is before t.
+	SubmissionsUpdatedBefore(ctx context.Context, serviceID string, t time.Time, limit int) ([]record.SubmissionKey, error)
+	// DeleteSubmission deletes a submission with its files and events and
+	// writes a tombstone event (reference, time, reason). It is idempotent
+	// and safe to repeat after a crash.
+	DeleteSubmission(ctx context.Context, tenant, ref, reason string, at time.Time) error
+	// RepairEvents copies embedded events that were not yet copied to the
+	// event log (e.g. after a crash) and returns how many submissions it
+	// repaired.
+	RepairEvents(ctx context.Context) (int, error)
+}
 
 // Sweeper runs the lifecycle jobs: it deletes expired drafts and, per the
 // service's retention period, submissions with their files and events,
@@ -42,7 +72,7 @@ const sweepLease = "sweeper"
 func (s *Sweeper) RunOnce(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
 	if s.Holder == "" {
-		s.Holder = NewToken()
+		s.Holder = record.NewToken()
 	}
 	ttl := s.LeaseTTL
 	if ttl <= 0 {
@@ -96,7 +126,7 @@ func (s *Sweeper) RunOnce(ctx context.Context) (SweepResult, error) {
 		reason := fmt.Sprintf("retention period of %s expired", d)
 		for _, k := range keys {
 			err := s.Store.DeleteSubmission(ctx, k.Tenant, k.Ref, reason, now)
-			if err != nil && !errors.Is(err, ErrNotFound) {
+			if err != nil && !errors.Is(err, record.ErrNotFound) {
 				return res, fmt.Errorf("sweep: delete %s: %w", k.Ref, err)
 			}
 			if err == nil {

@@ -1,24 +1,48 @@
-package engine
-
-import (
-	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"io"
-	"time"
-)
-
-// This file holds the storage-facing domain types and the Store interface.
-// Implementations live elsewhere (engine/mongostore); engine itself never
-// imports a database driver.
+// Package record holds the records Amtsform stores: drafts, submissions,
+// their events and attachments, and the sentinel errors stores return. It
+// is free of CUE and expr, so a storage adapter links no evaluator.
 //
 // Values in Data and Computed maps are plain Go values: string, bool,
 // int64, float64, nil, time.Time, map[string]any and []any. Stores return
 // integers as int64 whatever integer type was written. Money is integer
 // cents.
+package record
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"time"
+)
+
+// Sentinel errors returned by stores and by the domain packages. Callers
+// test for them with errors.Is.
+var (
+	// ErrNotFound reports that a draft, submission, file or service does not exist.
+	ErrNotFound = errors.New("not found")
+
+	// ErrConflict reports a lost optimistic-concurrency race or a
+	// uniqueness violation: the caller's view of the data is stale.
+	ErrConflict = errors.New("conflict")
+
+	// ErrExpired reports that a draft or token exists but is past its expiry.
+	ErrExpired = errors.New("expired")
+
+	// ErrTooLarge reports a file or record beyond a configured limit.
+	ErrTooLarge = errors.New("too large")
+
+	// ErrIdempotencyMismatch reports a repeated submit with a known
+	// idempotency key but a different payload (HTTP 422).
+	ErrIdempotencyMismatch = errors.New("idempotency key reused with a different payload")
+
+	// ErrUnsupportedType reports an upload whose sniffed content type is
+	// not on the allowlist (HTTP 415).
+	ErrUnsupportedType = errors.New("unsupported content type")
+)
 
 // ServiceRef pins the exact service definition a draft or submission was
 // made with.
@@ -93,7 +117,7 @@ type Submission struct {
 	PayloadHash    string
 }
 
-// SubmitRequest is what Store.Submit stores.
+// SubmitRequest is what Submit stores.
 type SubmitRequest struct {
 	Tenant string
 	// Prefix of the reference number, e.g. "KITA". Numbers are counted per
@@ -104,7 +128,7 @@ type SubmitRequest struct {
 	Computed map[string]any // recomputed on the server
 	Office   string         // routed office; a "routed" event is written when set
 	Status   string         // initial status; "submitted" when empty
-	// AttachmentIDs are ids returned by PutFile; the store copies their
+	// AttachmentIDs are ids of stored files; the store copies their
 	// measured metadata into the submission and enforces the total limit.
 	AttachmentIDs []string
 	// AttachmentOwner, when set, is the owner (draft token) every
@@ -160,88 +184,6 @@ type ImportStats struct {
 	Skipped, Conflicts                           int
 }
 
-// Store persists drafts, submissions, events and files. Every method
-// takes a context first; implementations apply a default deadline when the
-// context has none. Implementations must be safe for concurrent use.
-type Store interface {
-	// CreateDraft stores a new draft. It sets ID (when empty), Created,
-	// Updated and Version (1).
-	CreateDraft(ctx context.Context, d *Draft) error
-	// GetDraft returns ErrNotFound for unknown ids or another tenant's
-	// drafts and ErrExpired for drafts past Expires.
-	GetDraft(ctx context.Context, tenant, id string) (*Draft, error)
-	// UpdateDraft writes Page, Data and Expires if the stored version
-	// still equals d.Version; then d.Version and d.Updated are advanced.
-	// A stale version returns ErrConflict.
-	UpdateDraft(ctx context.Context, d *Draft) error
-	DeleteDraft(ctx context.Context, tenant, id string) error
-
-	// NextReference allocates a reference number PREFIX-YEAR-NNNNNN for a
-	// tenant's service. Numbers are never handed out twice; gaps are
-	// possible.
-	NextReference(ctx context.Context, tenant, serviceID, prefix string, year int) (string, error)
-	// Submit stores a submission with its first events in one write.
-	// A repeated call with the same tenant and IdempotencyKey returns the
-	// first submission and created == false if the payload hash matches,
-	// and an error wrapping ErrIdempotencyMismatch otherwise.
-	Submit(ctx context.Context, req *SubmitRequest) (sub *Submission, created bool, err error)
-	GetSubmission(ctx context.Context, tenant, ref string) (*Submission, error)
-	// UpdateSubmission applies ch if the stored version equals
-	// expectVersion (else ErrConflict) and records the event in the same
-	// write. It returns the updated submission.
-	UpdateSubmission(ctx context.Context, tenant, ref string, expectVersion int64, ch SubmissionChange) (*Submission, error)
-	// ListSubmissions returns an inbox page without Data and Computed.
-	ListSubmissions(ctx context.Context, q InboxQuery) ([]*Submission, error)
-
-	// AppendEvent adds an event that changes no submission field (e.g.
-	// delivered). It sets ev.ID and ev.At when empty.
-	AppendEvent(ctx context.Context, ev *Event) error
-	// Events returns a submission's history, oldest first, including a
-	// tombstone if the submission was deleted.
-	Events(ctx context.Context, tenant, ref string) ([]Event, error)
-
-	// PutFile streams r into the store. owner is the draft token (or any
-	// grouping id) the file belongs to until it is submitted; the
-	// per-owner total limit applies to it. It returns ErrTooLarge or
-	// ErrUnsupportedType (wrapped) when limits are violated; nothing is
-	// kept then.
-	PutFile(ctx context.Context, tenant, owner, name string, r io.Reader) (*Attachment, error)
-	// OpenFile streams a stored file. The caller must close the reader.
-	OpenFile(ctx context.Context, tenant, id string) (io.ReadCloser, *Attachment, error)
-	DeleteFile(ctx context.Context, tenant, id string) error
-
-	// AcquireLease takes or renews the named lease for holder until
-	// now+ttl. It returns false when another holder has an unexpired lease.
-	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
-	ReleaseLease(ctx context.Context, name, holder string) error
-	// DeleteExpiredDrafts deletes drafts with Expires <= now and their
-	// files not referenced by a submission. It returns the number of drafts.
-	DeleteExpiredDrafts(ctx context.Context, now time.Time) (int, error)
-	// SubmissionServices returns the service ids that have submissions.
-	SubmissionServices(ctx context.Context) ([]string, error)
-	// SubmissionsUpdatedBefore returns up to limit submissions of a
-	// service whose last change (Updated) is before t.
-	SubmissionsUpdatedBefore(ctx context.Context, serviceID string, t time.Time, limit int) ([]SubmissionKey, error)
-	// DeleteSubmission deletes a submission with its files and events and
-	// writes a tombstone event (reference, time, reason). It is idempotent
-	// and safe to repeat after a crash.
-	DeleteSubmission(ctx context.Context, tenant, ref, reason string, at time.Time) error
-	// RepairEvents copies embedded events that were not yet copied to the
-	// event log (e.g. after a crash) and returns how many submissions it
-	// repaired. Stores call it on open; the sweeper calls it too.
-	RepairEvents(ctx context.Context) (int, error)
-
-	// Export writes submissions, their events and files, tombstones and
-	// reference counters as NDJSON, losslessly.
-	Export(ctx context.Context, f ExportFilter, w io.Writer) error
-	// Import reads Export's output. Records already present are skipped,
-	// so importing twice creates no duplicates.
-	Import(ctx context.Context, r io.Reader) (ImportStats, error)
-
-	// Close waits for background work and releases resources.
-	Close(ctx context.Context) error
-}
-
 // NewToken returns a URL-safe random token with 192 bits of entropy from
 // crypto/rand.
 func NewToken() string {
@@ -264,4 +206,24 @@ func HashPayload(parts ...any) string {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// SourceFile is one file of a service definition, relative to the
+// service's module root.
+type SourceFile struct {
+	Path string
+	Data []byte
+}
+
+// ServiceVersion is a compiled service version as a server offered it:
+// the source files it was compiled from (not a serialisation of the
+// model), so that a later run can compile it again and serve the drafts
+// and submissions pinned to it.
+type ServiceVersion struct {
+	Hash      string // content hash, see ServiceRef.Hash
+	ServiceID string
+	Version   string // the definition's declared version
+	Compiler  string // compiler version that produced Hash
+	Files     []SourceFile
+	Offered   time.Time // when a server first offered it
 }

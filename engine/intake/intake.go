@@ -1,0 +1,372 @@
+// Package intake takes an application in: it starts drafts, saves them
+// page by page, hands them in as submissions (routed, with their first
+// events) and lets the citizen look a submission up by reference and
+// status secret. It owns the small store interfaces it consumes; front
+// ends (citizen pages, JSON API) call it and never a store.
+package intake
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/catalog"
+	"github.com/amtsform/amtsform/engine/record"
+)
+
+// Drafts stores citizens' unfinished applications.
+type Drafts interface {
+	// CreateDraft stores a new draft. It sets ID (when empty), Created,
+	// Updated and Version (1).
+	CreateDraft(ctx context.Context, d *record.Draft) error
+	// GetDraft returns record.ErrNotFound for unknown ids or another
+	// tenant's drafts and record.ErrExpired for drafts past Expires.
+	GetDraft(ctx context.Context, tenant, id string) (*record.Draft, error)
+	// UpdateDraft writes Page, Data and Expires if the stored version
+	// still equals d.Version; then d.Version and d.Updated are advanced.
+	// A stale version returns record.ErrConflict.
+	UpdateDraft(ctx context.Context, d *record.Draft) error
+	DeleteDraft(ctx context.Context, tenant, id string) error
+}
+
+// Submissions stores what was handed in.
+type Submissions interface {
+	// Submit stores a submission with its first events in one write.
+	// A repeated call with the same tenant and IdempotencyKey returns the
+	// first submission and created == false if the payload hash matches,
+	// and an error wrapping record.ErrIdempotencyMismatch otherwise.
+	Submit(ctx context.Context, req *record.SubmitRequest) (sub *record.Submission, created bool, err error)
+	GetSubmission(ctx context.Context, tenant, ref string) (*record.Submission, error)
+	// Events returns a submission's history, oldest first.
+	Events(ctx context.Context, tenant, ref string) ([]record.Event, error)
+}
+
+// Files stores uploads.
+type Files interface {
+	// PutFile streams r into the store under owner (a draft token); it
+	// returns record.ErrTooLarge or record.ErrUnsupportedType (wrapped)
+	// when limits are violated, and keeps nothing then.
+	PutFile(ctx context.Context, tenant, owner, name string, r io.Reader) (*record.Attachment, error)
+	// OpenFile streams a stored file. The caller must close the reader.
+	OpenFile(ctx context.Context, tenant, id string) (io.ReadCloser, *record.Attachment, error)
+}
+
+// Store is what intake needs of a store.
+type Store interface {
+	Drafts
+	Submissions
+	Files
+}
+
+// Errors of the intake rules.
+var (
+	// ErrInvalid wraps a *engine.ValidationError returned by a submit.
+	ErrInvalid = errors.New("submission rejected")
+	// ErrPageNotReached reports a page that is not shown for the answers
+	// given, or that comes after a visible page still incomplete: earlier
+	// pages are completed first. See *NotReachedError.
+	ErrPageNotReached = errors.New("page not reached")
+)
+
+// NotReachedError names the page to continue with instead ("review" when
+// every visible page is complete).
+type NotReachedError struct {
+	Page     string
+	Continue string
+}
+
+func (e *NotReachedError) Error() string {
+	return fmt.Sprintf("page %q is not reached yet; continue with %q", e.Page, e.Continue)
+}
+
+func (e *NotReachedError) Unwrap() error { return ErrPageNotReached }
+
+// Intake runs the life of an application up to its submission. It knows
+// nothing of HTTP.
+type Intake struct {
+	Store   Store
+	Catalog *catalog.Catalog
+	// Secret keys the status secrets handed to citizens (see StatusSecret).
+	Secret []byte
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// Background runs work that must not delay a response (removing a
+	// submitted draft); nil runs it in a goroutine.
+	Background func(func())
+}
+
+func (e *Intake) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+// Today is the date rules see as today.
+func (e *Intake) Today() time.Time { return e.now() }
+
+// NewDraft starts an application for one of a tenant's current services.
+func (e *Intake) NewDraft(ctx context.Context, tenant, serviceID string) (*record.Draft, *engine.Service, error) {
+	s, err := e.Catalog.Get(tenant, serviceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := e.now()
+	d := &record.Draft{
+		Tenant:  tenant,
+		Service: record.ServiceRef{ID: s.ID, Version: s.Version, Hash: s.Hash},
+		Page:    s.Form.Pages[0].ID,
+		Data:    map[string]any{},
+		Expires: now.AddDate(0, 0, s.DraftDays),
+	}
+	if err := e.Store.CreateDraft(ctx, d); err != nil {
+		return nil, nil, fmt.Errorf("create draft: %w", err)
+	}
+	return d, s, nil
+}
+
+// Draft returns a draft and exactly the service version it was started
+// with.
+func (e *Intake) Draft(ctx context.Context, tenant, token string) (*record.Draft, *engine.Service, error) {
+	d, err := e.Store.GetDraft(ctx, tenant, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := e.Catalog.Pinned(d.Service)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, s, nil
+}
+
+// Reached applies the page-order rule to the answers evaluated in res:
+// a page can be shown and saved when it is visible and every visible
+// page before it is complete. Otherwise it returns a *NotReachedError
+// naming the page to continue with.
+func Reached(svc *engine.Service, res *engine.Result, pageID string) error {
+	idx := indexOf(res.Pages, pageID)
+	first := res.FirstIncompletePage(svc)
+	if idx >= 0 && (first == "" || indexOf(res.Pages, first) >= idx) {
+		return nil
+	}
+	to := first
+	if to == "" {
+		to = "review"
+	}
+	return &NotReachedError{Page: pageID, Continue: to}
+}
+
+func indexOf(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// PageResult is the outcome of saving one page.
+type PageResult struct {
+	Draft *record.Draft
+	// Result is the evaluation of the whole draft after the save.
+	Result *engine.Result
+	// Errors are the errors of the saved page; empty means the page is
+	// complete and Next names the page to go to ("" after the last).
+	Errors []engine.FieldError
+	Next   string
+}
+
+// SavePage merges the values of one page into a draft, keeps them even if
+// they are invalid (nothing the citizen typed is lost), and reports the
+// page's errors. values holds the page's fields; a field of the page that
+// is absent is cleared. Values for fields of other pages are rejected
+// with engine.CodeUnknownField and change nothing. expectVersion guards against
+// lost updates (record.ErrConflict); 0 skips the check.
+func (e *Intake) SavePage(ctx context.Context, tenant, token string, expectVersion int64, pageID string, values map[string]any) (*PageResult, error) {
+	d, s, err := e.Draft(ctx, tenant, token)
+	if err != nil {
+		return nil, err
+	}
+	if expectVersion != 0 && expectVersion != d.Version {
+		return nil, fmt.Errorf("draft changed since it was read: %w", record.ErrConflict)
+	}
+	page := s.Form.Page(pageID)
+	if page == nil {
+		return nil, fmt.Errorf("page %q: %w", pageID, record.ErrNotFound)
+	}
+	if err := Reached(s, s.Evaluate(d.Data, engine.Options{Today: e.now()}), pageID); err != nil {
+		return nil, err
+	}
+	data, foreign := s.ApplyPage(d.Data, page, values)
+	if len(foreign) > 0 {
+		return nil, &engine.ValidationError{Errors: foreign}
+	}
+	res := s.Evaluate(data, engine.Options{Today: e.now()})
+	pr := &PageResult{Result: res, Errors: res.ErrorsOn(s, pageID)}
+	d.Data = s.StripComputed(data)
+	if len(pr.Errors) == 0 {
+		pr.Next = res.NextPage(pageID)
+		if pr.Next != "" {
+			d.Page = pr.Next
+		} else {
+			d.Page = pageID
+		}
+	}
+	d.Expires = e.now().AddDate(0, 0, s.DraftDays)
+	if err := e.Store.UpdateDraft(ctx, d); err != nil {
+		return nil, err
+	}
+	pr.Draft = d
+	return pr, nil
+}
+
+// SubmitDraft validates a draft as a whole and hands it in. The draft
+// token is the idempotency key: submitting the same draft twice returns
+// the first submission. The draft is removed in the background.
+func (e *Intake) SubmitDraft(ctx context.Context, tenant, token string) (*record.Submission, bool, error) {
+	d, s, err := e.Draft(ctx, tenant, token)
+	if err != nil {
+		return nil, false, err
+	}
+	sub, created, err := e.submit(ctx, tenant, s, d.Data, "draft:"+d.ID, "", d.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	e.background(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = e.Store.DeleteDraft(ctx, tenant, token)
+	})
+	return sub, created, nil
+}
+
+// SubmitDocument validates and hands in a whole document, as the JSON API
+// does. key is the client's idempotency key ("" for none); payloadHash
+// identifies the request body for it. owner is the draft token the
+// document's attachments were uploaded under ("" for none).
+func (e *Intake) SubmitDocument(ctx context.Context, tenant, serviceID string, doc map[string]any, key, payloadHash, owner string) (*record.Submission, bool, error) {
+	s, err := e.Catalog.Get(tenant, serviceID)
+	if err != nil {
+		return nil, false, err
+	}
+	return e.submit(ctx, tenant, s, doc, key, payloadHash, owner)
+}
+
+func (e *Intake) submit(ctx context.Context, tenant string, s *engine.Service, doc map[string]any, key, payloadHash, owner string) (*record.Submission, bool, error) {
+	res := s.Evaluate(doc, engine.Options{Today: e.now()})
+	if !res.Valid() {
+		return nil, false, fmt.Errorf("%w: %w", ErrInvalid, res.Err())
+	}
+	atts := s.Attachments(res.Data)
+	if len(atts) > 0 && owner == "" {
+		var errs []engine.FieldError
+		for _, p := range s.AttachmentPaths(res.Data) {
+			errs = append(errs, engine.FieldError{Path: p, Code: engine.CodeAttachment})
+		}
+		return nil, false, fmt.Errorf("%w: %w", ErrInvalid, &engine.ValidationError{Errors: errs})
+	}
+	req := &record.SubmitRequest{
+		Tenant:        tenant,
+		Prefix:        s.Reference,
+		Service:       record.ServiceRef{ID: s.ID, Version: s.Version, Hash: s.Hash},
+		Data:          res.Data,
+		Computed:      res.Computed,
+		Office:        res.Office,
+		Status:        s.Workflow.Initial,
+		AttachmentIDs: s.Attachments(res.Data),
+		// Files count only if they were uploaded for this application.
+		AttachmentOwner: owner,
+		IdempotencyKey:  key,
+		PayloadHash:     payloadHash,
+		Actor:           "citizen",
+		At:              e.now(),
+	}
+	if payloadHash == "" && key != "" {
+		req.PayloadHash = record.HashPayload(s.ID, res.Data, req.AttachmentIDs)
+	}
+	sub, created, err := e.Store.Submit(ctx, req)
+	if err != nil {
+		return nil, false, err
+	}
+	return sub, created, nil
+}
+
+func (e *Intake) background(f func()) {
+	if e.Background != nil {
+		e.Background(f)
+		return
+	}
+	go f()
+}
+
+// StatusSecret returns the secret a citizen needs, with the reference
+// number, to look up a submission's status. It is derived, not stored.
+func (e *Intake) StatusSecret(tenant, ref string) string {
+	m := hmac.New(sha256.New, e.Secret)
+	m.Write([]byte(tenant + "\x00" + ref))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:15])
+}
+
+// CheckStatusSecret reports whether secret is the status secret of ref.
+func (e *Intake) CheckStatusSecret(tenant, ref, secret string) bool {
+	return hmac.Equal([]byte(e.StatusSecret(tenant, ref)), []byte(secret))
+}
+
+// Upload stores a file for a draft. Limits of the store apply: a refused
+// file yields an error wrapping record.ErrTooLarge or
+// record.ErrUnsupportedType, and nothing is kept.
+func (e *Intake) Upload(ctx context.Context, d *record.Draft, name string, r io.Reader) (*record.Attachment, error) {
+	return e.Store.PutFile(ctx, d.Tenant, d.ID, name, r)
+}
+
+// FileNames returns the display names of the files a document refers to,
+// by attachment id. Ids that name no stored file are left out.
+func (e *Intake) FileNames(ctx context.Context, tenant string, svc *engine.Service, data map[string]any) map[string]string {
+	ids := svc.Attachments(data)
+	if len(ids) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(ids))
+	for _, id := range ids {
+		r, a, err := e.Store.OpenFile(ctx, tenant, id)
+		if err != nil {
+			continue
+		}
+		_ = r.Close()
+		out[id] = a.Name
+	}
+	return out
+}
+
+// Submission returns a submission for its citizen, who proves it with the
+// status secret, together with exactly the service version it was made
+// with. A wrong secret is reported as record.ErrNotFound, like an unknown
+// reference.
+func (e *Intake) Submission(ctx context.Context, tenant, ref, secret string) (*record.Submission, *engine.Service, error) {
+	if !e.CheckStatusSecret(tenant, ref, secret) {
+		return nil, nil, fmt.Errorf("submission with this reference and secret: %w", record.ErrNotFound)
+	}
+	sub, err := e.Store.GetSubmission(ctx, tenant, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := e.Catalog.Pinned(sub.Service)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sub, svc, nil
+}
+
+// Events returns a submission's history for its citizen (see Submission).
+func (e *Intake) Events(ctx context.Context, tenant, ref, secret string) ([]record.Event, error) {
+	if !e.CheckStatusSecret(tenant, ref, secret) {
+		return nil, fmt.Errorf("submission with this reference and secret: %w", record.ErrNotFound)
+	}
+	return e.Store.Events(ctx, tenant, ref)
+}

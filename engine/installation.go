@@ -92,7 +92,7 @@ func LoadInstallation(dir string) (*Installation, error) {
 		return nil, err
 	}
 	insts := load.Instances([]string{"."}, &load.Config{Dir: abs, ModuleRoot: abs, Overlay: map[string]load.Source{
-		filepath.Join(abs, "cue.mod", "module.cue"): load.FromString("module: \"amtsform.local/installation\"\nlanguage: version: \"v0.17.0\"\n"),
+		filepath.Join(abs, "cue.mod", "module.cue"):  load.FromString("module: \"amtsform.local/installation\"\nlanguage: version: \"v0.17.0\"\n"),
 		filepath.Join(abs, "zz_schema_amtsform.cue"): load.FromString("package installation\n" + installationSchema),
 	}})
 	if len(insts) != 1 || insts[0].Err != nil {

@@ -215,4 +215,3 @@ func (n *Node) hasFormat(f string) bool {
 	}
 	return false
 }
-

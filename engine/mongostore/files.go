@@ -14,7 +14,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/record"
 )
 
@@ -94,7 +93,7 @@ func (s *Store) PutFile(ctx context.Context, tenant, owner, name string, r io.Re
 		total += int64(n)
 		if total > limit {
 			return fail(fmt.Errorf("file %q exceeds %d bytes (file limit %d, per-submission limit %d): %w",
-				name, limit, s.opts.MaxFileBytes, s.opts.MaxSubmissionBytes, engine.ErrTooLarge))
+				name, limit, s.opts.MaxFileBytes, s.opts.MaxSubmissionBytes, record.ErrTooLarge))
 		}
 		if n > 0 {
 			h.Write(buf[:n])
@@ -307,7 +306,7 @@ func (s *Store) checkAttachments(ctx context.Context, tenant, owner string, ids 
 			SHA256: fd.Metadata.SHA256, ContentType: fd.Metadata.ContentType})
 	}
 	if total > s.opts.MaxSubmissionBytes {
-		return nil, fmt.Errorf("attachments total %d bytes, limit %d: %w", total, s.opts.MaxSubmissionBytes, engine.ErrTooLarge)
+		return nil, fmt.Errorf("attachments total %d bytes, limit %d: %w", total, s.opts.MaxSubmissionBytes, record.ErrTooLarge)
 	}
 	return out, nil
 }

@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
@@ -572,7 +571,7 @@ func testFiles(t *testing.T, ns NewStore) {
 func FileLimits(t *testing.T, s Store, maxFile, maxTotal int64) {
 	ctx := ctxT(t)
 	owner := record.NewToken()
-	if _, err := s.PutFile(ctx, "ffm", owner, "big.pdf", bytes.NewReader(PDF(int(maxFile)+1))); !errors.Is(err, engine.ErrTooLarge) {
+	if _, err := s.PutFile(ctx, "ffm", owner, "big.pdf", bytes.NewReader(PDF(int(maxFile)+1))); !errors.Is(err, record.ErrTooLarge) {
 		t.Fatalf("file over limit: %v", err)
 	}
 	if _, err := s.PutFile(ctx, "ffm", owner, "ok.pdf", bytes.NewReader(PDF(int(maxFile)))); err != nil {
@@ -582,7 +581,7 @@ func FileLimits(t *testing.T, s Store, maxFile, maxTotal int64) {
 	for used := maxFile; used <= maxTotal && err == nil; used += maxFile {
 		_, err = s.PutFile(ctx, "ffm", owner, "more.pdf", bytes.NewReader(PDF(int(maxFile))))
 	}
-	if !errors.Is(err, engine.ErrTooLarge) {
+	if !errors.Is(err, record.ErrTooLarge) {
 		t.Fatalf("owner total over limit: %v", err)
 	}
 }

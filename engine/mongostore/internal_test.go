@@ -332,3 +332,47 @@ func TestDeleteSubmissionResumes(t *testing.T) {
 		t.Fatalf("deleting again: %v", err)
 	}
 }
+
+// TestIdempotencyClaims covers the two states a crash or old data can
+// leave: a claim without its submission (the writer died between the two
+// inserts) and a submission without its claim (written before claims
+// existed). Both end in exactly one submission per key.
+func TestIdempotencyClaims(t *testing.T) {
+	ctx := tctx(t)
+	s := open(t, dbName(), Options{}, true)
+	req := func() *record.SubmitRequest {
+		return &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: record.ServiceRef{ID: "kita"},
+			Data: map[string]any{"a": int64(1)}, IdempotencyKey: "k1"}
+	}
+	// orphan claim
+	if _, err := s.idem.InsertOne(ctx, claimDoc{ID: idemValue("ffm", "k1", ""), Sub: "ffm/KITA-2026-999999", At: now()}); err != nil {
+		t.Fatal(err)
+	}
+	first, created, err := s.Submit(ctx, req())
+	if err != nil || !created {
+		t.Fatalf("submit over an orphan claim: %v created=%v", err, created)
+	}
+	again, created, err := s.Submit(ctx, req())
+	if err != nil || created || again.Ref != first.Ref {
+		t.Fatalf("replay after takeover: %v created=%v ref %s want %s", err, created, again.Ref, first.Ref)
+	}
+	// submission without claim
+	if _, err := s.idem.DeleteOne(ctx, bson.D{{Key: "_id", Value: idemValue("ffm", "k1", "")}}); err != nil {
+		t.Fatal(err)
+	}
+	again, created, err = s.Submit(ctx, req())
+	if err != nil || created || again.Ref != first.Ref {
+		t.Fatalf("replay without claim: %v created=%v ref %s want %s", err, created, again.Ref, first.Ref)
+	}
+	var c claimDoc
+	if err := s.idem.FindOne(ctx, bson.D{{Key: "_id", Value: idemValue("ffm", "k1", "")}}).Decode(&c); err != nil || c.Sub != subID("ffm", first.Ref) {
+		t.Fatalf("claim not repaired: %v %+v", err, c)
+	}
+	// deleting the submission drops its claim
+	if err := s.DeleteSubmission(ctx, "ffm", first.Ref, "test", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.idem.CountDocuments(ctx, bson.D{}); n != 0 {
+		t.Fatalf("%d claims left after deletion", n)
+	}
+}

@@ -153,7 +153,7 @@ func (s *Store) DeleteSubmission(ctx context.Context, tenant, ref, reason string
 	sid := subID(tenant, ref)
 	var doc submissionDoc
 	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
-		options.FindOne().SetProjection(bson.D{{Key: "service", Value: 1}, {Key: "attachments", Value: 1}, {Key: "created", Value: 1}})).Decode(&doc)
+		options.FindOne().SetProjection(bson.D{{Key: "service", Value: 1}, {Key: "attachments", Value: 1}, {Key: "created", Value: 1}, {Key: "idemKey", Value: 1}})).Decode(&doc)
 	if isNoDocs(err) {
 		return fmt.Errorf("submission %s: %w", ref, record.ErrNotFound)
 	}
@@ -203,6 +203,11 @@ func (s *Store) DeleteSubmission(ctx context.Context, tenant, ref, reason string
 	unlock()
 	if err != nil {
 		return fmt.Errorf("mongostore: delete submission: %w", err)
+	}
+	if doc.IdemKey != "" {
+		if err := s.dropKey(ctx, idemValue(tenant, doc.IdemKey, ""), sid); err != nil {
+			return err
+		}
 	}
 	return wipe() // again, in case an event copy raced with the deletion
 }

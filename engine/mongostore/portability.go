@@ -249,6 +249,11 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (record.ImportStats, er
 		switch res {
 		case inserted:
 			*counter++
+			if l.Kind == "submission" {
+				if err := s.claimImported(ctx, doc); err != nil {
+					return st, fmt.Errorf("import line %d: %w", line, err)
+				}
+			}
 		case identical:
 			st.Skipped++
 		case differs:
@@ -263,6 +268,26 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (record.ImportStats, er
 		return st, fmt.Errorf("import: copy events: %w", err)
 	}
 	return st, nil
+}
+
+// claimImported writes the idempotency claim of an imported submission
+// that carries a key (an existing claim is left alone).
+func (s *Store) claimImported(ctx context.Context, doc bson.D) error {
+	raw, err := bson.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	var d submissionDoc
+	if err := bson.Unmarshal(raw, &d); err != nil {
+		return err
+	}
+	if d.IdemKey == "" {
+		return nil
+	}
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	_, err = s.claimKey(ctx, d.Idem, d.ID, d.Created)
+	return err
 }
 
 type insertResult int

@@ -65,6 +65,12 @@ type Store struct {
 	log    *slog.Logger
 
 	drafts, subs, events, counters, leases, files, chunks, versions *mongo.Collection
+	// idem holds idempotency claims (idem.go), owners the files of each
+	// upload owner (files.go), due the expiry buckets of drafts
+	// (lifecycle.go), changes the markers of submissions written since
+	// the last index snapshot or with events still to copy, and caseIdx
+	// the snapshots of the in-memory case index (caseindex.go).
+	idem, owners, due, changes, caseIdx *mongo.Collection
 
 	// draftCache is set with Options.ExclusiveDrafts.
 	draftCache *draftCache
@@ -132,6 +138,11 @@ func Open(ctx context.Context, client *mongo.Client, opts Options) (*Store, erro
 		files:    db.Collection("files.files"),
 		chunks:   db.Collection("files.chunks"),
 		versions: db.Collection("service_versions"),
+		idem:     db.Collection("idempotency"),
+		owners:   db.Collection("file_owners"),
+		due:      db.Collection("due"),
+		changes:  db.Collection("changes"),
+		caseIdx:  db.Collection("case_index"),
 		pools:    map[string]*refPool{},
 	}
 	var bi bson.M
@@ -181,7 +192,8 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 	}
 	// Create every collection up front (so that the embedded store can
 	// index them, see embedded.Server.IndexIDs).
-	for _, c := range []*mongo.Collection{s.drafts, s.subs, s.events, s.counters, s.leases, s.files, s.chunks, s.versions} {
+	for _, c := range []*mongo.Collection{s.drafts, s.subs, s.events, s.counters, s.leases, s.files, s.chunks, s.versions,
+		s.idem, s.owners, s.due, s.changes, s.caseIdx} {
 		if err := s.db.CreateCollection(ctx, c.Name()); err != nil && !isNamespaceExists(err) {
 			return fmt.Errorf("mongostore: create collection %s: %w", c.Name(), err)
 		}

@@ -65,13 +65,15 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 		if atts, err = s.checkAttachments(ctx, req.Tenant, req.AttachmentOwner, req.AttachmentIDs); err != nil {
 			if errors.Is(err, record.ErrConflict) && req.IdempotencyKey != "" {
 				// the files may belong to the first submission of this key
-				if sub, created, rerr := s.replay(ctx, req.Tenant, req.IdempotencyKey, hash); rerr == nil || !errors.Is(rerr, record.ErrNotFound) {
+				if sub, created, _, rerr := s.replay(ctx, req.Tenant, req.IdempotencyKey, hash); rerr == nil || errors.Is(rerr, record.ErrIdempotencyMismatch) {
 					return sub, created, rerr
 				}
 			}
 			return nil, false, err
 		}
 	}
+	key := req.IdempotencyKey
+	claimID := idemValue(req.Tenant, key, "")
 	year := at.Year()
 	for attempt := 0; attempt < 20; attempt++ {
 		ref, err := s.NextReference(ctx, req.Tenant, req.Service.ID, req.Prefix, year)
@@ -79,6 +81,20 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 			return nil, false, err
 		}
 		sid := subID(req.Tenant, ref)
+		// With a key: claim it first (one insert). An existing claim is a
+		// replay unless its submission is missing (an orphan, see idem.go).
+		claimed := false
+		if key != "" {
+			if claimed, err = s.claimKey(ctx, claimID, sid, at); err != nil {
+				return nil, false, err
+			}
+			if !claimed {
+				sub, created, _, err := s.replay(ctx, req.Tenant, key, hash)
+				if !errors.Is(err, errOrphan) && !errors.Is(err, record.ErrNotFound) {
+					return sub, created, err
+				}
+			}
+		}
 		evs := []eventDoc{{
 			ID: eventID(sid, at, 0), Tenant: req.Tenant, Submission: sid, Ref: ref,
 			Type: record.EventSubmitted, At: at, Actor: actor,
@@ -95,7 +111,7 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 			ID: sid, Ref: ref, Tenant: req.Tenant, Service: toServiceDoc(req.Service),
 			Data: req.Data, Computed: computedList(req.Computed), Office: req.Office, Attachments: atts,
 			Status: status, Created: at, Updated: at, Version: 1,
-			IdemKey: req.IdempotencyKey, Idem: idemValue(req.Tenant, req.IdempotencyKey, sid),
+			IdemKey: key, Idem: idemValue(req.Tenant, key, sid),
 			PayloadHash: hash, Events: evs, Outbox: []eventDoc{}, Pending: false,
 		}
 		if len(atts) > 0 {
@@ -103,40 +119,31 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 				return nil, false, err
 			}
 		}
-		_, err = s.subs.InsertOne(ctx, doc)
+		err = s.insertSubmission(ctx, &doc)
 		if err == nil {
+			if key != "" && !claimed {
+				// We took over an orphan claim: point it to us.
+				if err := s.pointKey(ctx, claimID, sid); err != nil {
+					s.log.Warn("idempotency claim not repointed (repaired on replay)", "err", err)
+				}
+			}
 			return doc.submission(), true, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) {
 			return nil, false, fmt.Errorf("mongostore: submit: %w", err)
 		}
-		if req.IdempotencyKey != "" {
-			sub, created, rerr := s.replay(ctx, req.Tenant, req.IdempotencyKey, hash)
-			if rerr == nil || !errors.Is(rerr, record.ErrNotFound) {
-				return sub, created, rerr
+		if key != "" && !s.exists(ctx, sid) {
+			// Not our reference number but the key: another submission holds it.
+			mine := ""
+			if claimed {
+				mine = sid
 			}
+			return s.replayAfterConflict(ctx, req.Tenant, key, hash, mine)
 		}
 		// The reference number is taken (e.g. imported data): skip the block.
 		s.dropBlock(req.Tenant, req.Service.ID, year)
 	}
 	return nil, false, fmt.Errorf("mongostore: submit: no free reference number: %w", record.ErrConflict)
-}
-
-// replay returns the submission stored under an idempotency key.
-func (s *Store) replay(ctx context.Context, tenant, key, hash string) (*record.Submission, bool, error) {
-	var doc submissionDoc
-	err := s.subs.FindOne(ctx, bson.D{{Key: "idem", Value: idemValue(tenant, key, "")}},
-		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 0}, {Key: "outbox", Value: 0}})).Decode(&doc)
-	if isNoDocs(err) {
-		return nil, false, record.ErrNotFound
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("mongostore: idempotency lookup: %w", err)
-	}
-	if doc.PayloadHash != hash {
-		return nil, false, fmt.Errorf("idempotency key %q (submission %s): %w", key, doc.Ref, record.ErrIdempotencyMismatch)
-	}
-	return doc.submission(), false, nil
 }
 
 // GetSubmission implements the store interface of its domain package.
@@ -424,4 +431,10 @@ func (s *Store) RepairEvents(ctx context.Context) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// insertSubmission inserts a new submission document.
+func (s *Store) insertSubmission(ctx context.Context, doc *submissionDoc) error {
+	_, err := s.subs.InsertOne(ctx, doc)
+	return err
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/amtsform/amtsform/engine/record"
@@ -121,22 +122,73 @@ func (s *Store) PutFile(ctx context.Context, tenant, owner, name string, r io.Re
 	}
 	wctx, cancel := s.opctx(ctx)
 	defer cancel()
+	// The owner record first: a file is never stored without being
+	// findable by its owner (for the limit and the draft's deletion).
+	if err := s.addOwnerFile(wctx, tenant, owner, id); err != nil {
+		return fail(err)
+	}
 	if _, err := s.files.InsertOne(wctx, fd); err != nil {
 		return fail(fmt.Errorf("mongostore: write file: %w", err))
 	}
 	return fd.attachment(), nil
 }
 
+// ownerDoc lists the files uploaded under one owner (a draft token), so
+// that they are found by _id reads instead of a query on metadata.owner.
+// Ids are only added; a listed file that no longer exists is skipped.
+type ownerDoc struct {
+	ID     string   `bson:"_id"` // owner
+	Tenant string   `bson:"tenant"`
+	Files  []string `bson:"files"`
+}
+
+func (s *Store) addOwnerFile(ctx context.Context, tenant, owner, id string) error {
+	defer lockKey("owners", owner)() // FerretDB updates are read-modify-write
+	_, err := s.owners.UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "tenant", Value: tenant}}},
+			{Key: "$addToSet", Value: bson.D{{Key: "files", Value: id}}}},
+		options.UpdateOne().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) { // concurrent upsert
+		_, err = s.owners.UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
+			bson.D{{Key: "$addToSet", Value: bson.D{{Key: "files", Value: id}}}})
+	}
+	if err != nil {
+		return fmt.Errorf("mongostore: file owner: %w", err)
+	}
+	return nil
+}
+
+// ownerFiles returns the stored files of an owner: one _id read for the
+// owner record and one per file.
+func (s *Store) ownerFiles(ctx context.Context, owner string) ([]fileDoc, error) {
+	var od ownerDoc
+	err := s.owners.FindOne(ctx, bson.D{{Key: "_id", Value: owner}}).Decode(&od)
+	if isNoDocs(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: files of owner: %w", err)
+	}
+	var out []fileDoc
+	for _, id := range od.Files {
+		var fd fileDoc
+		err := s.files.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&fd)
+		if isNoDocs(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mongostore: files of owner: %w", err)
+		}
+		out = append(out, fd)
+	}
+	return out, nil
+}
+
 func (s *Store) ownerBytes(ctx context.Context, owner string) (int64, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
-	cur, err := s.files.Find(ctx, bson.D{{Key: "metadata.owner", Value: owner}},
-		options.Find().SetProjection(bson.D{{Key: "length", Value: 1}}))
+	docs, err := s.ownerFiles(ctx, owner)
 	if err != nil {
-		return 0, fmt.Errorf("mongostore: files of %s: %w", owner, err)
-	}
-	var docs []fileDoc
-	if err := cur.All(ctx, &docs); err != nil {
 		return 0, err
 	}
 	var sum int64
@@ -258,12 +310,8 @@ func (s *Store) deleteChunks(ctx context.Context, id string, n int) error {
 // deleteOwnerFiles removes the files uploaded for a draft that are not
 // attached to an existing submission.
 func (s *Store) deleteOwnerFiles(ctx context.Context, owner string) (int, error) {
-	cur, err := s.files.Find(ctx, bson.D{{Key: "metadata.owner", Value: owner}})
+	docs, err := s.ownerFiles(ctx, owner)
 	if err != nil {
-		return 0, fmt.Errorf("mongostore: files of %s: %w", owner, err)
-	}
-	var docs []fileDoc
-	if err := cur.All(ctx, &docs); err != nil {
 		return 0, err
 	}
 	n := 0
@@ -275,6 +323,10 @@ func (s *Store) deleteOwnerFiles(ctx context.Context, owner string) (int, error)
 			return n, err
 		}
 		n++
+	}
+	// Attached files go with their submission; the owner record is done.
+	if _, err := s.owners.DeleteOne(ctx, bson.D{{Key: "_id", Value: owner}}); err != nil {
+		return n, fmt.Errorf("mongostore: files of owner: %w", err)
 	}
 	return n, nil
 }

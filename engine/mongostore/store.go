@@ -72,8 +72,9 @@ type Store struct {
 	// the snapshots of the in-memory case index (caseindex.go).
 	idem, owners, due, changes, caseIdx *mongo.Collection
 
-	// draftCache is set with Options.ExclusiveDrafts.
+	// draftCache and cases are set with Options.ExclusiveDrafts.
 	draftCache *draftCache
+	cases      *caseIndex
 
 	// ferret is set when the server is FerretDB, whose findAndModify is
 	// not atomic and which pushes down only {_id: x} filters.
@@ -157,12 +158,59 @@ func Open(ctx context.Context, client *mongo.Client, opts Options) (*Store, erro
 	if err := s.ensureIndexes(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.upgrade(ctx); err != nil {
+		return nil, err
+	}
 	if n, err := s.RepairEvents(ctx); err != nil {
 		return nil, fmt.Errorf("mongostore: repair events: %w", err)
 	} else if n > 0 {
 		s.log.Warn("repaired event log after an interrupted write", "submissions", n)
 	}
 	return s, nil
+}
+
+// schemaVersion 2 added idempotency claims, file owner records, change
+// markers and draft expiry buckets.
+const schemaVersion = 2
+
+// upgrade brings data written by an earlier version up to schemaVersion,
+// once: submissions whose events were not copied get their change marker
+// (RepairEvents reads only markers now). Idempotency claims and owner
+// records of older data are repaired when first needed.
+func (s *Store) upgrade(ctx context.Context) error {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	var meta struct {
+		Version int `bson:"version"`
+	}
+	err := s.caseIdx.FindOne(ctx, bson.D{{Key: "_id", Value: "schema"}}).Decode(&meta)
+	if err != nil && !isNoDocs(err) {
+		return fmt.Errorf("mongostore: schema: %w", err)
+	}
+	if meta.Version >= schemaVersion {
+		return nil
+	}
+	cur, err := s.subs.Find(ctx, bson.D{{Key: "pending", Value: true}}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return fmt.Errorf("mongostore: upgrade: %w", err)
+	}
+	var ids []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &ids); err != nil {
+		return fmt.Errorf("mongostore: upgrade: %w", err)
+	}
+	for _, d := range ids {
+		if err := s.mark(ctx, d.ID); err != nil {
+			return err
+		}
+	}
+	_, err = s.caseIdx.UpdateOne(ctx, bson.D{{Key: "_id", Value: "schema"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "version", Value: schemaVersion}}}}, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("mongostore: schema: %w", err)
+	}
+	return nil
 }
 
 func (s *Store) ensureIndexes(ctx context.Context) error {

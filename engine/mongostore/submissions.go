@@ -166,18 +166,59 @@ func (s *Store) GetSubmission(ctx context.Context, tenant, ref string) (*record.
 func (s *Store) UpdateSubmission(ctx context.Context, tenant, ref string, expectVersion int64, ch record.SubmissionChange) (*record.Submission, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
+	sid := subID(tenant, ref)
+	// The marker first: a crash after the change and before the event
+	// copy leaves it, and RepairEvents finds the submission by it.
+	if err := s.mark(ctx, sid); err != nil {
+		return nil, err
+	}
 	sub, pushed, err := s.updateSubmission(ctx, tenant, ref, expectVersion, ch)
 	if err != nil || !pushed || s.opts.disableEventCopy {
 		return sub, err
 	}
 	// Right after the change: move its event to the log. Not under the
 	// submission's lock (locks are never nested).
-	if err := s.copyEvents(ctx, subID(tenant, ref)); err != nil {
+	if _, err := s.copyEvents(ctx, sid); err != nil {
 		// The change and its event are stored; RepairEvents (sweeper,
 		// restart) redoes the copy.
 		s.log.Warn("copy events (will be repaired)", "submission", ref, "err", err)
+		return sub, nil
 	}
+	s.unmark(ctx, sid)
 	return sub, nil
+}
+
+// changeDoc marks a submission whose event outbox may not be copied yet
+// (and, with the case index, one written since the last index snapshot).
+// Markers are few, so RepairEvents reads them instead of scanning the
+// submissions.
+type changeDoc struct {
+	ID string    `bson:"_id"` // submission _id
+	At time.Time `bson:"at"`
+}
+
+func (s *Store) mark(ctx context.Context, sid string) error {
+	defer lockKey("changes", sid)()
+	_, err := s.changes.UpdateOne(ctx, bson.D{{Key: "_id", Value: sid}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "at", Value: now()}}}}, options.UpdateOne().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) { // concurrent upsert: it exists
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("mongostore: change marker: %w", err)
+	}
+	return nil
+}
+
+// unmark removes the marker of sid after its events were copied, unless
+// the case index still needs it (it is removed with the next snapshot).
+// A failure only leaves work for RepairEvents.
+func (s *Store) unmark(ctx context.Context, sid string) {
+	if s.cases != nil {
+		return
+	}
+	defer lockKey("changes", sid)()
+	_, _ = s.changes.DeleteOne(ctx, bson.D{{Key: "_id", Value: sid}})
 }
 
 func (s *Store) updateSubmission(ctx context.Context, tenant, ref string, expectVersion int64, ch record.SubmissionChange) (*record.Submission, bool, error) {
@@ -366,15 +407,18 @@ func (s *Store) Events(ctx context.Context, tenant, ref string) ([]record.Event,
 // copyEvents moves the outbox of one submission to its log in the events
 // collection. Adding is idempotent ($addToSet of the same documents); the
 // outbox is cleared only if no new event was pushed meanwhile. The caller
-// must not hold a lock.
-func (s *Store) copyEvents(ctx context.Context, sid string) error {
+// must not hold a lock. It reports whether the submission was pending.
+func (s *Store) copyEvents(ctx context.Context, sid string) (bool, error) {
 	raw, err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
-		options.FindOne().SetProjection(bson.D{{Key: "tenant", Value: 1}, {Key: "ref", Value: 1}, {Key: "outbox", Value: 1}, {Key: "version", Value: 1}})).Raw()
+		options.FindOne().SetProjection(bson.D{{Key: "tenant", Value: 1}, {Key: "ref", Value: 1}, {Key: "outbox", Value: 1}, {Key: "version", Value: 1}, {Key: "pending", Value: 1}})).Raw()
 	if isNoDocs(err) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
+	}
+	if p, ok := raw.Lookup("pending").BooleanOK(); ok && !p {
+		return false, nil
 	}
 	tenant, _ := raw.Lookup("tenant").StringValueOK()
 	ref, _ := raw.Lookup("ref").StringValueOK()
@@ -385,7 +429,7 @@ func (s *Store) copyEvents(ctx context.Context, sid string) error {
 	if arr, ok := raw.Lookup("outbox").ArrayOK(); ok {
 		vals, err := arr.Values()
 		if err != nil {
-			return err
+			return false, err
 		}
 		for _, v := range vals {
 			evs = append(evs, v)
@@ -393,7 +437,7 @@ func (s *Store) copyEvents(ctx context.Context, sid string) error {
 	}
 	if len(evs) > 0 {
 		if err := s.appendLog(ctx, sid, tenant, ref, evs); err != nil {
-			return err
+			return false, err
 		}
 	}
 	defer lockKey("submissions", sid)()
@@ -405,30 +449,38 @@ func (s *Store) copyEvents(ctx context.Context, sid string) error {
 		// deleted meanwhile (retention): do not leave copied events behind
 		_, err = s.events.UpdateOne(ctx, bson.D{{Key: "_id", Value: sid}}, bson.D{{Key: "$set", Value: bson.D{{Key: "events", Value: bson.A{}}}}})
 	}
-	return err
+	return true, err
 }
 
-// RepairEvents implements the store interface of its domain package.
+// RepairEvents implements sweep.Store. It reads the change markers (few:
+// one per submission changed and not yet settled), not the submissions.
+// A marker is removed once its submission has no events left to copy and
+// the marker is older than two operation timeouts, so that the marker of
+// a change still in flight on another instance stays.
 func (s *Store) RepairEvents(ctx context.Context) (int, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
-	cur, err := s.subs.Find(ctx, bson.D{{Key: "pending", Value: true}},
-		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	cur, err := s.changes.Find(ctx, bson.D{})
 	if err != nil {
 		return 0, err
 	}
-	var ids []struct {
-		ID string `bson:"_id"`
-	}
-	if err := cur.All(ctx, &ids); err != nil {
+	var marks []changeDoc
+	if err := cur.All(ctx, &marks); err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, d := range ids {
-		if err := s.copyEvents(ctx, d.ID); err != nil {
+	old := now().Add(-2 * s.opts.OpTimeout)
+	for _, m := range marks {
+		copied, err := s.copyEvents(ctx, m.ID)
+		if err != nil {
 			return n, err
 		}
-		n++
+		if copied {
+			n++
+		}
+		if s.cases == nil && m.At.Before(old) {
+			s.unmark(ctx, m.ID)
+		}
 	}
 	return n, nil
 }

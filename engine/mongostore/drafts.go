@@ -28,6 +28,14 @@ func (s *Store) CreateDraft(ctx context.Context, d *record.Draft) error {
 		ID: d.ID, Tenant: d.Tenant, Service: toServiceDoc(d.Service), Page: d.Page,
 		Data: d.Data, Created: t, Updated: t, Expires: d.Expires, Version: 1,
 	}
+	// The expiry bucket first, so that no stored draft escapes the sweeper.
+	due := d.Expires
+	if due.Before(t) {
+		due = t
+	}
+	if err := s.addDue(ctx, draftBucket(due), d.ID); err != nil {
+		return err
+	}
 	if _, err := s.drafts.InsertOne(ctx, doc); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return fmt.Errorf("mongostore: draft %s: %w", d.ID, record.ErrConflict)

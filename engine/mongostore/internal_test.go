@@ -376,3 +376,38 @@ func TestIdempotencyClaims(t *testing.T) {
 		t.Fatalf("%d claims left after deletion", n)
 	}
 }
+
+// TestDraftExpiryBuckets follows drafts through the hourly expiry
+// buckets: an extended draft moves to its later bucket, and buckets are
+// gone once everything in them is handled.
+func TestDraftExpiryBuckets(t *testing.T) {
+	ctx := tctx(t)
+	s := open(t, dbName(), Options{}, true)
+	t0 := time.Now().UTC()
+	a := &record.Draft{Tenant: "ffm", Service: record.ServiceRef{ID: "kita"}, Data: map[string]any{}, Expires: t0.Add(2 * time.Hour)}
+	b := &record.Draft{Tenant: "ffm", Service: record.ServiceRef{ID: "kita"}, Data: map[string]any{}, Expires: t0.Add(2 * time.Hour)}
+	for _, d := range []*record.Draft{a, b} {
+		if err := s.CreateDraft(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Expires = t0.Add(5 * time.Hour)
+	if err := s.UpdateDraft(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		at   time.Duration
+		want int
+	}{{0, 0}, {3 * time.Hour, 1}, {4 * time.Hour, 0}, {6 * time.Hour, 1}, {9 * time.Hour, 0}} {
+		n, err := s.DeleteExpiredDrafts(ctx, t0.Add(step.at))
+		if err != nil || n != step.want {
+			t.Fatalf("sweep at +%v: %d deleted (%v), want %d", step.at, n, err, step.want)
+		}
+	}
+	if _, err := s.GetDraft(ctx, "ffm", a.ID); !errors.Is(err, record.ErrNotFound) {
+		t.Fatalf("draft a: %v", err)
+	}
+	if n, _ := s.due.CountDocuments(ctx, bson.D{}); n != 1 {
+		t.Fatalf("%d due documents left, want only the cursor", n)
+	}
+}

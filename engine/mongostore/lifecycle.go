@@ -50,49 +50,6 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	return nil
 }
 
-// DeleteExpiredDrafts implements the store interface of its domain package.
-func (s *Store) DeleteExpiredDrafts(ctx context.Context, t time.Time) (int, error) {
-	ctx, cancel := s.opctx(ctx)
-	defer cancel()
-	cur, err := s.drafts.Find(ctx, bson.D{{Key: "expires", Value: bson.D{{Key: "$lte", Value: t}}}},
-		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
-	if err != nil {
-		return 0, fmt.Errorf("mongostore: expired drafts: %w", err)
-	}
-	var ids []struct {
-		ID string `bson:"_id"`
-	}
-	if err := cur.All(ctx, &ids); err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, d := range ids {
-		unlock := lockKey("drafts", d.ID)
-		var cur draftDoc
-		err := s.drafts.FindOne(ctx, bson.D{{Key: "_id", Value: d.ID}}).Decode(&cur)
-		var res *mongo.DeleteResult
-		if err == nil && !cur.Expires.After(t) { // still expired (not extended meanwhile)
-			res, err = s.drafts.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}})
-			s.draftCache.drop(d.ID)
-		}
-		unlock()
-		if isNoDocs(err) {
-			continue
-		}
-		if err != nil {
-			return n, fmt.Errorf("mongostore: delete draft: %w", err)
-		}
-		if res == nil {
-			continue
-		}
-		n += int(res.DeletedCount)
-		if _, err := s.deleteOwnerFiles(ctx, d.ID); err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
 // SubmissionServices implements the store interface of its domain package.
 func (s *Store) SubmissionServices(ctx context.Context) ([]string, error) {
 	// FerretDB rejects distinct with maxTimeMS, which the driver derives

@@ -1,5 +1,495 @@
 package mongostore
 
-// caseIndex is the in-memory index of case summaries of the embedded
-// store (see Options.ExclusiveDrafts).
-type caseIndex struct{}
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/amtsform/amtsform/engine/record"
+)
+
+// The case index keeps a summary of every submission in memory (what an
+// inbox row shows: everything but Data and Computed, a few hundred bytes)
+// when this Store is the database's only writer (Options.ExclusiveDrafts,
+// the embedded store). ListSubmissions and the retention sweep then read
+// memory, at a cost that follows the page, not the archive.
+//
+// Exactness across crashes: before a write that changes a summary, the
+// submission gets a change marker (an _id-keyed document in "changes");
+// markers are removed only after a snapshot of the index that contains
+// the change was written (packed into a few large documents in
+// "case_index", because FerretDB decodes every document it scans at
+// ~50–200 µs each, so scanning 100,000 summaries would take seconds).
+// Opening the store loads the snapshot and re-reads the marked
+// submissions by _id. A snapshot is written after snapshotEvery marked
+// writes and on Close, so start-up reads at most about that many
+// submissions besides the snapshot.
+
+// snapshotEvery is the number of marked submissions after which the
+// index is written out.
+const snapshotEvery = 500
+
+// snapshotPage is the size of one snapshot document.
+const snapshotPage = 4 << 20
+
+type caseIndex struct {
+	// gate is held shared by every tracked write from its marker to its
+	// memory update, and exclusively while a snapshot is taken, so that
+	// a snapshot never misses a write whose marker it removes.
+	gate sync.RWMutex
+
+	mu    sync.RWMutex
+	rows  map[string]*record.Submission   // by submission _id
+	lists map[string][]*record.Submission // by listKey, ascending (created, _id)
+
+	markMu sync.Mutex
+	gen    uint64            // generation of marks; advanced by each snapshot
+	marked map[string]uint64 // submission _id → generation of its last mark
+	kept   map[string]bool   // events not copied: keep the marker
+	busy   atomic.Bool       // a snapshot is being written
+	wg     sync.WaitGroup
+}
+
+func newCaseIndex() *caseIndex {
+	return &caseIndex{rows: map[string]*record.Submission{}, lists: map[string][]*record.Submission{},
+		marked: map[string]uint64{}, kept: map[string]bool{}}
+}
+
+func listKey(tenant, office, status string) string { return tenant + "\x00" + office + "\x00" + status }
+
+func rowKeys(r *record.Submission) [4]string {
+	return [4]string{listKey(r.Tenant, r.Office, r.Status), listKey(r.Tenant, "", r.Status),
+		listKey(r.Tenant, r.Office, ""), listKey(r.Tenant, "", "")}
+}
+
+// less orders rows by creation, then _id (the inbox order reversed).
+func less(a, b *record.Submission) bool {
+	if !a.Created.Equal(b.Created) {
+		return a.Created.Before(b.Created)
+	}
+	return subID(a.Tenant, a.Ref) < subID(b.Tenant, b.Ref)
+}
+
+// summary strips a submission to its index row.
+func summary(sub *record.Submission) *record.Submission {
+	r := *sub
+	r.Data, r.Computed = nil, nil
+	r.Attachments = append([]record.Attachment(nil), sub.Attachments...)
+	return &r
+}
+
+// put sets (r != nil) or removes the row of sid. The caller holds mu.
+func (c *caseIndex) put(sid string, r *record.Submission) {
+	if old := c.rows[sid]; old != nil {
+		for _, k := range rowKeys(old) {
+			l := c.lists[k]
+			i := sort.Search(len(l), func(i int) bool { return !less(l[i], old) })
+			if i < len(l) && l[i] == old {
+				l = append(l[:i], l[i+1:]...)
+			}
+			if len(l) == 0 {
+				delete(c.lists, k)
+			} else {
+				c.lists[k] = l
+			}
+		}
+		delete(c.rows, sid)
+	}
+	if r == nil {
+		return
+	}
+	c.rows[sid] = r
+	for _, k := range rowKeys(r) {
+		l := c.lists[k]
+		i := sort.Search(len(l), func(i int) bool { return less(r, l[i]) })
+		l = append(l, nil)
+		copy(l[i+1:], l[i:])
+		l[i] = r
+		c.lists[k] = l
+	}
+}
+
+func (c *caseIndex) set(sid string, r *record.Submission) {
+	c.mu.Lock()
+	c.put(sid, r)
+	c.mu.Unlock()
+}
+
+// list answers an inbox query from memory: newest first, merging the
+// lists of the requested statuses.
+func (c *caseIndex) list(q record.InboxQuery) []*record.Submission {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var ls [][]*record.Submission
+	if len(q.Status) == 0 {
+		ls = append(ls, c.lists[listKey(q.Tenant, q.Office, "")])
+	} else {
+		seen := map[string]bool{}
+		for _, st := range q.Status {
+			if !seen[st] {
+				seen[st] = true
+				ls = append(ls, c.lists[listKey(q.Tenant, q.Office, st)])
+			}
+		}
+	}
+	pos := make([]int, len(ls))
+	for i, l := range ls {
+		pos[i] = len(l) - 1
+	}
+	out := make([]*record.Submission, 0, min(q.Limit, 64))
+	for skip := q.Skip; len(out) < q.Limit; {
+		best := -1
+		for i, l := range ls {
+			if pos[i] >= 0 && (best < 0 || less(ls[best][pos[best]], l[pos[i]])) {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		r := ls[best][pos[best]]
+		pos[best]--
+		if skip > 0 {
+			skip--
+			continue
+		}
+		cp := *r
+		cp.Attachments = append([]record.Attachment(nil), r.Attachments...)
+		out = append(out, &cp)
+	}
+	return out
+}
+
+// updatedBefore returns up to limit submissions of a service last
+// changed before t, oldest first.
+func (c *caseIndex) updatedBefore(serviceID string, t time.Time, limit int) []record.SubmissionKey {
+	c.mu.RLock()
+	var due []*record.Submission
+	for _, r := range c.rows {
+		if r.Service.ID == serviceID && r.Updated.Before(t) {
+			due = append(due, r)
+		}
+	}
+	c.mu.RUnlock()
+	sort.Slice(due, func(i, j int) bool { return due[i].Updated.Before(due[j].Updated) })
+	out := make([]record.SubmissionKey, 0, min(limit, len(due)))
+	for _, r := range due[:min(limit, len(due))] {
+		out = append(out, record.SubmissionKey{Tenant: r.Tenant, Ref: r.Ref})
+	}
+	return out
+}
+
+func (c *caseIndex) services() []string {
+	c.mu.RLock()
+	seen := map[string]bool{}
+	for _, r := range c.rows {
+		seen[r.Service.ID] = true
+	}
+	c.mu.RUnlock()
+	out := make([]string, 0, len(seen))
+	for id := range seen {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// track runs a write of submission sid. With the case index it holds the
+// gate, marks sid first and applies the row write returns (nil with
+// deleted: the submission is gone); when write fails, the row is re-read,
+// since a failed write may still have been applied. Without the index it
+// only marks sid when mark is set.
+func (s *Store) track(ctx context.Context, sid string, mark bool, write func() (row *record.Submission, deleted bool, err error)) error {
+	c := s.cases
+	if c == nil {
+		if mark {
+			if err := s.mark(ctx, sid); err != nil {
+				return err
+			}
+		}
+		_, _, err := write()
+		return err
+	}
+	c.gate.RLock()
+	defer c.gate.RUnlock()
+	c.markMu.Lock()
+	c.marked[sid] = c.gen
+	n := len(c.marked)
+	c.markMu.Unlock()
+	if err := s.mark(ctx, sid); err != nil {
+		return err
+	}
+	row, deleted, err := write()
+	switch {
+	case errors.Is(err, record.ErrConflict) || errors.Is(err, record.ErrNotFound) || mongo.IsDuplicateKeyError(err):
+		// nothing was written
+	case err != nil:
+		if rerr := s.reloadRow(context.WithoutCancel(ctx), sid); rerr != nil {
+			s.log.Warn("case index: row not reloaded after a failed write (exact again after restart)", "err", rerr)
+		}
+	case deleted:
+		c.set(sid, nil)
+	case row != nil:
+		c.set(sid, summary(row))
+	}
+	if n >= snapshotEvery && c.busy.CompareAndSwap(false, true) {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			defer c.busy.Store(false)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*s.opts.OpTimeout)
+			defer cancel()
+			if err := s.snapshot(ctx); err != nil {
+				s.log.Warn("case index snapshot failed (retried)", "err", err)
+			}
+		}()
+	}
+	return err
+}
+
+// keep records that sid has events still to copy (its marker stays).
+func (c *caseIndex) keep(sid string, pending bool) {
+	if c == nil {
+		return
+	}
+	c.markMu.Lock()
+	if pending {
+		c.kept[sid] = true
+	} else {
+		delete(c.kept, sid)
+	}
+	c.markMu.Unlock()
+}
+
+// closeIndex waits for a snapshot in progress and writes a final one if
+// anything changed since.
+func (s *Store) closeIndex(ctx context.Context) error {
+	c := s.cases
+	if c == nil {
+		return nil
+	}
+	c.wg.Wait()
+	c.markMu.Lock()
+	n := len(c.marked) - len(c.kept)
+	c.markMu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	return s.snapshot(ctx)
+}
+
+// reloadRow reads submission sid and sets its row.
+func (s *Store) reloadRow(ctx context.Context, sid string) error {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	var doc submissionDoc
+	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}}, options.FindOne().SetProjection(rowProjection)).Decode(&doc)
+	if isNoDocs(err) {
+		s.cases.set(sid, nil)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.cases.set(sid, doc.submission())
+	return nil
+}
+
+var rowProjection = bson.D{{Key: "data", Value: 0}, {Key: "computed", Value: 0}, {Key: "events", Value: 0}, {Key: "outbox", Value: 0}}
+
+// snapshotMeta is the "meta" document of case_index.
+type snapshotMeta struct {
+	ID    string `bson:"_id"`
+	Gen   int64  `bson:"gen"`
+	Pages int    `bson:"pages"`
+	Count int    `bson:"count"`
+}
+
+type snapshotPageDoc struct {
+	ID   string `bson:"_id"`
+	Data []byte `bson:"data"`
+}
+
+func pageID(gen int64, i int) string { return fmt.Sprintf("snap/%d/%d", gen, i) }
+
+// snapshot writes the index and then removes the markers it covers.
+func (s *Store) snapshot(ctx context.Context) error {
+	c := s.cases
+	c.gate.Lock()
+	c.mu.RLock()
+	rows := make([]*record.Submission, 0, len(c.rows))
+	for _, r := range c.rows {
+		rows = append(rows, r)
+	}
+	c.mu.RUnlock()
+	c.markMu.Lock()
+	covered := c.gen
+	c.gen++
+	c.markMu.Unlock()
+	c.gate.Unlock()
+
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(rows); err != nil {
+		return fmt.Errorf("mongostore: case index snapshot: %w", err)
+	}
+	var meta snapshotMeta
+	if err := s.caseIdx.FindOne(ctx, bson.D{{Key: "_id", Value: "meta"}}).Decode(&meta); err != nil && !isNoDocs(err) {
+		return fmt.Errorf("mongostore: case index snapshot: %w", err)
+	}
+	gen := meta.Gen + 1
+	b := buf.Bytes()
+	pages := 0
+	for off := 0; off < len(b) || pages == 0; off += snapshotPage {
+		end := min(off+snapshotPage, len(b))
+		_, err := s.caseIdx.ReplaceOne(ctx, bson.D{{Key: "_id", Value: pageID(gen, pages)}},
+			snapshotPageDoc{ID: pageID(gen, pages), Data: b[off:end]}, options.Replace().SetUpsert(true))
+		if err != nil {
+			return fmt.Errorf("mongostore: case index snapshot: %w", err)
+		}
+		pages++
+	}
+	_, err := s.caseIdx.ReplaceOne(ctx, bson.D{{Key: "_id", Value: "meta"}},
+		snapshotMeta{ID: "meta", Gen: gen, Pages: pages, Count: len(rows)}, options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("mongostore: case index snapshot: %w", err)
+	}
+	for i := 0; i < meta.Pages; i++ {
+		if _, err := s.caseIdx.DeleteOne(ctx, bson.D{{Key: "_id", Value: pageID(meta.Gen, i)}}); err != nil {
+			return fmt.Errorf("mongostore: case index snapshot: %w", err)
+		}
+	}
+	// Remove the markers of covered writes, unless the submission was
+	// marked again since or still has events to copy.
+	c.markMu.Lock()
+	var ids []string
+	for id, g := range c.marked {
+		if g <= covered && !c.kept[id] {
+			ids = append(ids, id)
+		}
+	}
+	c.markMu.Unlock()
+	for _, id := range ids {
+		c.markMu.Lock()
+		if g, ok := c.marked[id]; ok && g <= covered && !c.kept[id] {
+			unlock := lockKey("changes", id)
+			_, err = s.changes.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+			unlock()
+			if err == nil {
+				delete(c.marked, id)
+			}
+		}
+		c.markMu.Unlock()
+		if err != nil {
+			return fmt.Errorf("mongostore: case index snapshot: %w", err)
+		}
+	}
+	return nil
+}
+
+// loadCases builds the case index: from the last snapshot plus the marked
+// submissions, or, without a snapshot (first start with this version),
+// from a scan of all submissions. It returns the marked submissions whose
+// events still need copying.
+func (s *Store) loadCases(ctx context.Context) (pending []string, err error) {
+	c := newCaseIndex()
+	s.cases = c
+	var meta snapshotMeta
+	err = s.caseIdx.FindOne(ctx, bson.D{{Key: "_id", Value: "meta"}}).Decode(&meta)
+	fresh := isNoDocs(err)
+	if err != nil && !fresh {
+		return nil, fmt.Errorf("mongostore: case index: %w", err)
+	}
+	if fresh {
+		cur, err := s.subs.Find(ctx, bson.D{}, options.Find().SetProjection(rowProjection).SetBatchSize(1000))
+		if err != nil {
+			return nil, fmt.Errorf("mongostore: case index: %w", err)
+		}
+		defer cur.Close(context.WithoutCancel(ctx))
+		for cur.Next(ctx) {
+			var doc submissionDoc
+			if err := cur.Decode(&doc); err != nil {
+				return nil, fmt.Errorf("mongostore: case index: %w", err)
+			}
+			c.put(doc.ID, doc.submission())
+		}
+		if err := cur.Err(); err != nil {
+			return nil, fmt.Errorf("mongostore: case index: %w", err)
+		}
+	} else {
+		var b []byte
+		for i := 0; i < meta.Pages; i++ {
+			var p snapshotPageDoc
+			if err := s.caseIdx.FindOne(ctx, bson.D{{Key: "_id", Value: pageID(meta.Gen, i)}}).Decode(&p); err != nil {
+				return nil, fmt.Errorf("mongostore: case index page %d: %w", i, err)
+			}
+			b = append(b, p.Data...)
+		}
+		var rows []*record.Submission
+		if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&rows); err != nil {
+			return nil, fmt.Errorf("mongostore: case index: %w", err)
+		}
+		for _, r := range rows {
+			r.Created, r.Updated = r.Created.UTC(), r.Updated.UTC()
+			c.put(subID(r.Tenant, r.Ref), r)
+		}
+	}
+	cur, err := s.changes.Find(ctx, bson.D{})
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: case index: %w", err)
+	}
+	var marks []changeDoc
+	if err := cur.All(ctx, &marks); err != nil {
+		return nil, fmt.Errorf("mongostore: case index: %w", err)
+	}
+	for _, m := range marks {
+		var doc submissionDoc
+		err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: m.ID}}, options.FindOne().SetProjection(rowProjection)).Decode(&doc)
+		switch {
+		case isNoDocs(err):
+			c.put(m.ID, nil)
+		case err != nil:
+			return nil, fmt.Errorf("mongostore: case index: %w", err)
+		default:
+			c.put(m.ID, doc.submission())
+			if doc.Pending {
+				pending = append(pending, m.ID)
+				c.kept[m.ID] = true
+			}
+		}
+		c.marked[m.ID] = c.gen
+	}
+	if fresh || len(marks) >= snapshotEvery {
+		if err := s.snapshot(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return pending, nil
+}
+
+// scanCases returns the rows a full scan of the submissions gives (for
+// tests comparing the index with the data).
+func (s *Store) scanCases(ctx context.Context) (map[string]*record.Submission, error) {
+	cur, err := s.subs.Find(ctx, bson.D{}, options.Find().SetProjection(rowProjection))
+	if err != nil {
+		return nil, err
+	}
+	var docs []submissionDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, err
+	}
+	out := map[string]*record.Submission{}
+	for i := range docs {
+		out[docs[i].ID] = docs[i].submission()
+	}
+	return out, nil
+}

@@ -52,6 +52,9 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 
 // SubmissionServices implements the store interface of its domain package.
 func (s *Store) SubmissionServices(ctx context.Context) ([]string, error) {
+	if s.cases != nil {
+		return s.cases.services(), nil
+	}
 	// FerretDB rejects distinct with maxTimeMS, which the driver derives
 	// from a context deadline; cancel by timer instead.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -83,6 +86,9 @@ func (s *Store) SubmissionsUpdatedBefore(ctx context.Context, serviceID string, 
 	if limit <= 0 {
 		limit = 100
 	}
+	if s.cases != nil {
+		return s.cases.updatedBefore(serviceID, t, limit), nil
+	}
 	cur, err := s.subs.Find(ctx,
 		bson.D{{Key: "service.id", Value: serviceID}, {Key: "updated", Value: bson.D{{Key: "$lt", Value: t}}}},
 		options.Find().SetLimit(int64(limit)).SetProjection(bson.D{{Key: "tenant", Value: 1}, {Key: "ref", Value: 1}}))
@@ -108,6 +114,12 @@ func (s *Store) DeleteSubmission(ctx context.Context, tenant, ref, reason string
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
 	sid := subID(tenant, ref)
+	return s.track(ctx, sid, false, func() (*record.Submission, bool, error) {
+		return nil, true, s.deleteSubmission(ctx, tenant, ref, sid, reason, at)
+	})
+}
+
+func (s *Store) deleteSubmission(ctx context.Context, tenant, ref, sid, reason string, at time.Time) error {
 	var doc submissionDoc
 	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
 		options.FindOne().SetProjection(bson.D{{Key: "service", Value: 1}, {Key: "attachments", Value: 1}, {Key: "created", Value: 1}, {Key: "idemKey", Value: 1}})).Decode(&doc)

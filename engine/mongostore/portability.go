@@ -242,7 +242,20 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (record.ImportStats, er
 		default:
 			return st, fmt.Errorf("import line %d: unknown record kind %q", line, l.Kind)
 		}
-		res, err := s.insertOrCompare(ctx, c, doc)
+		var res insertResult
+		var err error
+		if l.Kind == "submission" {
+			sid, _ := docID(doc).(string)
+			err = s.track(ctx, sid, false, func() (*record.Submission, bool, error) {
+				var err error
+				if res, err = s.insertOrCompare(ctx, c, doc); err == nil && res == inserted && s.cases != nil {
+					err = s.reloadRow(ctx, sid)
+				}
+				return nil, false, err
+			})
+		} else {
+			res, err = s.insertOrCompare(ctx, c, doc)
+		}
 		if err != nil {
 			return st, fmt.Errorf("import line %d (%s): %w", line, l.Kind, err)
 		}

@@ -161,7 +161,23 @@ func Open(ctx context.Context, client *mongo.Client, opts Options) (*Store, erro
 	if err := s.upgrade(ctx); err != nil {
 		return nil, err
 	}
-	if n, err := s.RepairEvents(ctx); err != nil {
+	if opts.ExclusiveDrafts {
+		// The case index reads the marked submissions anyway; it copies
+		// their events instead of RepairEvents.
+		pending, err := s.loadCases(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, sid := range pending {
+			if _, err := s.copyEvents(ctx, sid); err != nil {
+				return nil, fmt.Errorf("mongostore: repair events: %w", err)
+			}
+			s.cases.keep(sid, false)
+		}
+		if len(pending) > 0 {
+			s.log.Warn("repaired event log after an interrupted write", "submissions", len(pending))
+		}
+	} else if n, err := s.RepairEvents(ctx); err != nil {
 		return nil, fmt.Errorf("mongostore: repair events: %w", err)
 	} else if n > 0 {
 		s.log.Warn("repaired event log after an interrupted write", "submissions", n)
@@ -285,6 +301,9 @@ func (s *Store) Close(ctx context.Context) error {
 	}
 	s.closed = true
 	s.closeMu.Unlock()
+	if err := s.closeIndex(ctx); err != nil {
+		s.log.Warn("case index not saved (rebuilt from change markers at next start)", "err", err)
+	}
 	if s.owned {
 		return s.client.Disconnect(ctx)
 	}

@@ -167,14 +167,24 @@ func (s *Store) UpdateSubmission(ctx context.Context, tenant, ref string, expect
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
 	sid := subID(tenant, ref)
-	// The marker first: a crash after the change and before the event
-	// copy leaves it, and RepairEvents finds the submission by it.
-	if err := s.mark(ctx, sid); err != nil {
-		return nil, err
+	// The marker first (track): a crash after the change and before the
+	// event copy leaves it, and RepairEvents finds the submission by it.
+	var sub *record.Submission
+	var pushed bool
+	err := s.track(ctx, sid, true, func() (*record.Submission, bool, error) {
+		var err error
+		sub, pushed, err = s.updateSubmission(ctx, tenant, ref, expectVersion, ch)
+		return sub, false, err
+	})
+	if errors.Is(err, record.ErrConflict) || errors.Is(err, record.ErrNotFound) || (err == nil && !pushed) {
+		s.unmark(ctx, sid) // nothing was written
 	}
-	sub, pushed, err := s.updateSubmission(ctx, tenant, ref, expectVersion, ch)
-	if err != nil || !pushed || s.opts.disableEventCopy {
+	if err != nil || !pushed {
 		return sub, err
+	}
+	if s.opts.disableEventCopy {
+		s.cases.keep(sid, true)
+		return sub, nil
 	}
 	// Right after the change: move its event to the log. Not under the
 	// submission's lock (locks are never nested).
@@ -182,6 +192,7 @@ func (s *Store) UpdateSubmission(ctx context.Context, tenant, ref string, expect
 		// The change and its event are stored; RepairEvents (sweeper,
 		// restart) redoes the copy.
 		s.log.Warn("copy events (will be repaired)", "submission", ref, "err", err)
+		s.cases.keep(sid, true)
 		return sub, nil
 	}
 	s.unmark(ctx, sid)
@@ -295,6 +306,9 @@ func (s *Store) ListSubmissions(ctx context.Context, q record.InboxQuery) ([]*re
 	}
 	if q.Limit > 500 {
 		q.Limit = 500
+	}
+	if s.cases != nil {
+		return s.cases.list(q), nil
 	}
 	filter := bson.D{{Key: "tenant", Value: q.Tenant}}
 	if q.Office != "" {
@@ -475,6 +489,7 @@ func (s *Store) RepairEvents(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
+		s.cases.keep(m.ID, false)
 		if copied {
 			n++
 		}
@@ -487,6 +502,10 @@ func (s *Store) RepairEvents(ctx context.Context) (int, error) {
 
 // insertSubmission inserts a new submission document.
 func (s *Store) insertSubmission(ctx context.Context, doc *submissionDoc) error {
-	_, err := s.subs.InsertOne(ctx, doc)
-	return err
+	return s.track(ctx, doc.ID, false, func() (*record.Submission, bool, error) {
+		if _, err := s.subs.InsertOne(ctx, doc); err != nil {
+			return nil, false, err
+		}
+		return doc.submission(), false, nil
+	})
 }

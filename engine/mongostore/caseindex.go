@@ -51,6 +51,8 @@ type caseIndex struct {
 	mu    sync.RWMutex
 	rows  map[string]*record.Submission   // by submission _id
 	lists map[string][]*record.Submission // by listKey, ascending (created, _id)
+	// byUpdated lists each service's rows by (updated, _id), for retention.
+	byUpdated map[string][]*record.Submission
 
 	markMu sync.Mutex
 	gen    uint64            // generation of marks; advanced by each snapshot
@@ -62,7 +64,7 @@ type caseIndex struct {
 
 func newCaseIndex() *caseIndex {
 	return &caseIndex{rows: map[string]*record.Submission{}, lists: map[string][]*record.Submission{},
-		marked: map[string]uint64{}, kept: map[string]bool{}}
+		byUpdated: map[string][]*record.Submission{}, marked: map[string]uint64{}, kept: map[string]bool{}}
 }
 
 func listKey(tenant, office, status string) string { return tenant + "\x00" + office + "\x00" + status }
@@ -80,6 +82,31 @@ func less(a, b *record.Submission) bool {
 	return subID(a.Tenant, a.Ref) < subID(b.Tenant, b.Ref)
 }
 
+func lessUpdated(a, b *record.Submission) bool {
+	if !a.Updated.Equal(b.Updated) {
+		return a.Updated.Before(b.Updated)
+	}
+	return subID(a.Tenant, a.Ref) < subID(b.Tenant, b.Ref)
+}
+
+// insertSorted inserts r into l, ordered by lt.
+func insertSorted(l []*record.Submission, r *record.Submission, lt func(a, b *record.Submission) bool) []*record.Submission {
+	i := sort.Search(len(l), func(i int) bool { return lt(r, l[i]) })
+	l = append(l, nil)
+	copy(l[i+1:], l[i:])
+	l[i] = r
+	return l
+}
+
+// removeSorted removes r from l, ordered by lt.
+func removeSorted(l []*record.Submission, r *record.Submission, lt func(a, b *record.Submission) bool) []*record.Submission {
+	i := sort.Search(len(l), func(i int) bool { return !lt(l[i], r) })
+	if i < len(l) && l[i] == r {
+		l = append(l[:i], l[i+1:]...)
+	}
+	return l
+}
+
 // summary strips a submission to its index row.
 func summary(sub *record.Submission) *record.Submission {
 	r := *sub
@@ -92,16 +119,16 @@ func summary(sub *record.Submission) *record.Submission {
 func (c *caseIndex) put(sid string, r *record.Submission) {
 	if old := c.rows[sid]; old != nil {
 		for _, k := range rowKeys(old) {
-			l := c.lists[k]
-			i := sort.Search(len(l), func(i int) bool { return !less(l[i], old) })
-			if i < len(l) && l[i] == old {
-				l = append(l[:i], l[i+1:]...)
-			}
-			if len(l) == 0 {
+			if l := removeSorted(c.lists[k], old, less); len(l) == 0 {
 				delete(c.lists, k)
 			} else {
 				c.lists[k] = l
 			}
+		}
+		if l := removeSorted(c.byUpdated[old.Service.ID], old, lessUpdated); len(l) == 0 {
+			delete(c.byUpdated, old.Service.ID)
+		} else {
+			c.byUpdated[old.Service.ID] = l
 		}
 		delete(c.rows, sid)
 	}
@@ -110,13 +137,9 @@ func (c *caseIndex) put(sid string, r *record.Submission) {
 	}
 	c.rows[sid] = r
 	for _, k := range rowKeys(r) {
-		l := c.lists[k]
-		i := sort.Search(len(l), func(i int) bool { return less(r, l[i]) })
-		l = append(l, nil)
-		copy(l[i+1:], l[i:])
-		l[i] = r
-		c.lists[k] = l
+		c.lists[k] = insertSorted(c.lists[k], r, less)
 	}
+	c.byUpdated[r.Service.ID] = insertSorted(c.byUpdated[r.Service.ID], r, lessUpdated)
 }
 
 func (c *caseIndex) set(sid string, r *record.Submission) {
@@ -171,19 +194,15 @@ func (c *caseIndex) list(q record.InboxQuery) []*record.Submission {
 }
 
 // updatedBefore returns up to limit submissions of a service last
-// changed before t, oldest first.
+// changed before t, oldest first: the front of the service's list.
 func (c *caseIndex) updatedBefore(serviceID string, t time.Time, limit int) []record.SubmissionKey {
 	c.mu.RLock()
-	var due []*record.Submission
-	for _, r := range c.rows {
-		if r.Service.ID == serviceID && r.Updated.Before(t) {
-			due = append(due, r)
+	defer c.mu.RUnlock()
+	var out []record.SubmissionKey
+	for _, r := range c.byUpdated[serviceID] {
+		if len(out) >= limit || !r.Updated.Before(t) {
+			break
 		}
-	}
-	c.mu.RUnlock()
-	sort.Slice(due, func(i, j int) bool { return due[i].Updated.Before(due[j].Updated) })
-	out := make([]record.SubmissionKey, 0, min(limit, len(due)))
-	for _, r := range due[:min(limit, len(due))] {
 		out = append(out, record.SubmissionKey{Tenant: r.Tenant, Ref: r.Ref})
 	}
 	return out
@@ -191,16 +210,23 @@ func (c *caseIndex) updatedBefore(serviceID string, t time.Time, limit int) []re
 
 func (c *caseIndex) services() []string {
 	c.mu.RLock()
-	seen := map[string]bool{}
-	for _, r := range c.rows {
-		seen[r.Service.ID] = true
-	}
-	c.mu.RUnlock()
-	out := make([]string, 0, len(seen))
-	for id := range seen {
+	out := make([]string, 0, len(c.byUpdated))
+	for id := range c.byUpdated {
 		out = append(out, id)
 	}
+	c.mu.RUnlock()
 	sort.Strings(out)
+	return out
+}
+
+// pendingIDs returns the submissions whose events are still to copy.
+func (c *caseIndex) pendingIDs() []string {
+	c.markMu.Lock()
+	defer c.markMu.Unlock()
+	out := make([]string, 0, len(c.kept))
+	for id := range c.kept {
+		out = append(out, id)
+	}
 	return out
 }
 

@@ -232,22 +232,35 @@ func (s *Store) upgrade(ctx context.Context) error {
 func (s *Store) ensureIndexes(ctx context.Context) error {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
+	// The indexes every query needs (docs/storage.md lists the queries).
+	// Everything else is read by _id.
+	inbox := func(name string, keys ...string) mongo.IndexModel {
+		d := bson.D{}
+		for _, k := range keys {
+			d = append(d, bson.E{Key: k, Value: 1})
+		}
+		d = append(d, bson.E{Key: "created", Value: -1}, bson.E{Key: "_id", Value: -1})
+		return mongo.IndexModel{Keys: d, Options: options.Index().SetName(name)}
+	}
 	idx := map[*mongo.Collection][]mongo.IndexModel{
-		s.drafts: {
-			{Keys: bson.D{{Key: "expires", Value: 1}}},
-		},
 		s.subs: {
+			// the authority for idempotency keys (see idem.go)
 			{Keys: bson.D{{Key: "idem", Value: 1}}, Options: options.Index().SetUnique(true).SetName("idem_unique")},
-			{Keys: bson.D{{Key: "tenant", Value: 1}, {Key: "office", Value: 1}, {Key: "status", Value: 1}, {Key: "created", Value: -1}}, Options: options.Index().SetName("inbox")},
+			// inbox pages: tenant, optional office, optional status, newest first
+			inbox("inbox_office_status", "tenant", "office", "status"),
+			inbox("inbox_status", "tenant", "status"),
+			inbox("inbox_office", "tenant", "office"),
+			inbox("inbox_tenant", "tenant"),
+			// retention: a service's submissions by last change; also
+			// serves distinct("service.id")
 			{Keys: bson.D{{Key: "service.id", Value: 1}, {Key: "updated", Value: 1}}, Options: options.Index().SetName("retention")},
-			{Keys: bson.D{{Key: "pending", Value: 1}}},
+			// export by tenant and creation time
 			{Keys: bson.D{{Key: "tenant", Value: 1}, {Key: "created", Value: 1}}, Options: options.Index().SetName("export")},
 		},
 		s.events: { // one log document per submission, _id = submission _id
-			{Keys: bson.D{{Key: "tenant", Value: 1}}},
+			{Keys: bson.D{{Key: "tenant", Value: 1}}, Options: options.Index().SetName("export")},
 		},
 		s.files: {
-			{Keys: bson.D{{Key: "metadata.owner", Value: 1}}},
 			{Keys: bson.D{{Key: "filename", Value: 1}, {Key: "uploadDate", Value: 1}}}, // GridFS standard
 		},
 		s.chunks: {
@@ -278,7 +291,25 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			}
 		}
 	}
+	if !s.ferret {
+		// Indexes of schema version 1 that no query uses any more: each
+		// cost every write.
+		for c, names := range map[*mongo.Collection][]string{
+			s.drafts: {"expires_1"}, s.subs: {"pending_1", "inbox"}, s.files: {"metadata.owner_1"},
+		} {
+			for _, n := range names {
+				if err := c.Indexes().DropOne(ctx, n); err != nil && !isIndexNotFound(err) {
+					return fmt.Errorf("mongostore: drop obsolete index %s on %s: %w", n, c.Name(), err)
+				}
+			}
+		}
+	}
 	return nil
+}
+
+func isIndexNotFound(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && (ce.Code == 27 || ce.Code == 26 || ce.Name == "IndexNotFound" || ce.Name == "NamespaceNotFound")
 }
 
 func isUnique(m mongo.IndexModel) bool {

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -53,6 +54,9 @@ type Options struct {
 	// mongoPath uses the MongoDB code path (conditions in the filter) even
 	// on FerretDB, so tests without MongoDB exercise it too.
 	mongoPath bool
+	// monitor observes the commands of a client made by Connect (tests
+	// count database operations per request).
+	monitor *event.CommandMonitor
 }
 
 // Store is the MongoDB implementation of the domain packages' store
@@ -89,9 +93,13 @@ type Store struct {
 
 // Connect creates a client for uri and opens a Store that owns it.
 func Connect(ctx context.Context, uri string, opts Options) (*Store, error) {
-	c, err := mongo.Connect(options.Client().ApplyURI(uri).
+	co := options.Client().ApplyURI(uri).
 		SetBSONOptions(&options.BSONOptions{DefaultDocumentMap: true}).
-		SetTimeout(0))
+		SetTimeout(0)
+	if opts.monitor != nil {
+		co.SetMonitor(opts.monitor)
+	}
+	c, err := mongo.Connect(co)
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: connect: %w", err)
 	}

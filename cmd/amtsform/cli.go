@@ -23,6 +23,7 @@ var commands = map[string]command{
 	"serve":    {"serve the citizen forms and the JSON API", runServe},
 	"export":   {"write submissions, events and files as NDJSON to stdout", runExport},
 	"import":   {"read an export file into the store (idempotent)", runImport},
+	"bench":    {"measure the store in a scratch database: submit throughput, read and inbox latency", runBench},
 }
 
 // Main runs the amtsform command line with os.Args and returns the exit code.

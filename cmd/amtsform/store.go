@@ -58,7 +58,7 @@ func openStore(ctx context.Context, uri, dataDir string) (*mongostore.Store, fun
 	}
 	log.Info("store: embedded FerretDB (SQLite), for development, evaluation and small installations",
 		"data_dir", srv.Dir(),
-		"limits", "one process per data directory; lists and searches scan whole collections and pass 100 ms at a few hundred submissions (see docs/storage.md)",
+		"limits", "one process per data directory (no second server instance); reads by _id and in-memory indexes keep request paths flat to 100,000 submissions (see docs/storage.md)",
 		"switch", "set --mongodb-uri or AMTSFORM_MONGODB_URI to use MongoDB; move data with 'amtsform export' and 'amtsform import'")
 	return s, func() {
 		closeStore(s)

@@ -200,7 +200,7 @@ func BenchmarkScale(b *testing.B) {
 			b.Run("sweep", func(b *testing.B) {
 				const perRun = 50
 				for b.Loop() {
-					sw := &sweep.Sweeper{Store: s, Holder: "bench",
+					sw := &sweep.Sweeper{Store: s, Holder: "bench", Duty: 1,
 						Retention: func(string) (time.Duration, bool) { return 365 * 24 * time.Hour, true },
 						Now:       func() time.Time { return scaleBase.Add(365*24*time.Hour + time.Duration(deleted+perRun)*time.Minute) }}
 					c0, t0 := cpuTime(), time.Now()
@@ -212,6 +212,57 @@ func BenchmarkScale(b *testing.B) {
 					b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1000/perRun, "cpu-ms/deleted")
 					b.ReportMetric(float64(time.Since(t0).Microseconds())/1000, "ms/sweep")
 					deleted += perRun
+				}
+			})
+			// Serving while the sweeper works off a backlog: reads by
+			// reference during a sweep of 100 deletions (paced, the
+			// default) compared with reads just before.
+			b.Run("get-during-sweep", func(b *testing.B) {
+				const backlog = 100
+				for b.Loop() {
+					get := func() time.Duration {
+						t0 := time.Now()
+						if _, err := s.GetSubmission(ctx, "ffm", scaleDoc(deleted+backlog+rand.IntN(n-deleted-backlog)).Ref); err != nil {
+							b.Fatal(err)
+						}
+						return time.Since(t0)
+					}
+					median := func(l []time.Duration) float64 {
+						sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+						return float64(l[len(l)/2].Microseconds()) / 1000
+					}
+					var idle []time.Duration
+					for i := 0; i < 100; i++ {
+						idle = append(idle, get())
+					}
+					sw := &sweep.Sweeper{Store: s, Holder: "bench", Batch: backlog,
+						Retention: func(string) (time.Duration, bool) { return 365 * 24 * time.Hour, true },
+						Now:       func() time.Time { return scaleBase.Add(365*24*time.Hour + time.Duration(deleted+backlog)*time.Minute) }}
+					done := make(chan error, 1)
+					go func() {
+						res, err := sw.RunOnce(ctx)
+						if err == nil && res.Submissions != backlog {
+							err = fmt.Errorf("sweep deleted %d, want %d", res.Submissions, backlog)
+						}
+						done <- err
+					}()
+					var busy []time.Duration
+				loop:
+					for {
+						select {
+						case err := <-done:
+							if err != nil {
+								b.Fatal(err)
+							}
+							break loop
+						default:
+							busy = append(busy, get())
+						}
+					}
+					deleted += backlog
+					b.ReportMetric(median(idle), "ms-p50-idle")
+					b.ReportMetric(median(busy), "ms-p50-sweeping")
+					b.ReportMetric(median(busy)/median(idle), "slowdown")
 				}
 			})
 		})

@@ -53,7 +53,13 @@ type Sweeper struct {
 	// LeaseTTL bounds how long a crashed holder blocks others; default 5m.
 	LeaseTTL time.Duration
 	// Batch is the number of submissions deleted per service and run; default 500.
-	Batch  int
+	Batch int
+	// Duty is the share of time the sweeper works while it deletes
+	// submissions, in (0, 1]; default 0.5: after each deletion it rests
+	// as long as the deletion took, so a large backlog (retention
+	// switched on for a decade of data) never takes more than half a
+	// core from serving. 1 disables the rests.
+	Duty   float64
 	Now    func() time.Time // default time.Now
 	Logger *slog.Logger
 }
@@ -125,12 +131,16 @@ func (s *Sweeper) RunOnce(ctx context.Context) (SweepResult, error) {
 		}
 		reason := fmt.Sprintf("retention period of %s expired", d)
 		for _, k := range keys {
+			t0 := time.Now()
 			err := s.Store.DeleteSubmission(ctx, k.Tenant, k.Ref, reason, now)
 			if err != nil && !errors.Is(err, record.ErrNotFound) {
 				return res, fmt.Errorf("sweep: delete %s: %w", k.Ref, err)
 			}
 			if err == nil {
 				res.Submissions++
+			}
+			if err := s.rest(ctx, time.Since(t0)); err != nil {
+				return res, err
 			}
 		}
 		// Renew the lease between services so long runs keep it.
@@ -139,6 +149,25 @@ func (s *Sweeper) RunOnce(ctx context.Context) (SweepResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// rest pauses after work that took d, per Duty.
+func (s *Sweeper) rest(ctx context.Context, d time.Duration) error {
+	duty := s.Duty
+	if duty <= 0 || duty > 1 {
+		duty = 0.5
+	}
+	if duty == 1 {
+		return nil
+	}
+	t := time.NewTimer(time.Duration(float64(d) * (1 - duty) / duty))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("sweep: %w", ctx.Err())
+	case <-t.C:
+		return nil
+	}
 }
 
 // Run sweeps every interval until ctx is done. Errors are logged, not

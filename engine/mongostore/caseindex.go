@@ -59,8 +59,9 @@ type caseIndex struct {
 	gen    uint64            // generation of marks; advanced by each snapshot
 	marked map[string]uint64 // submission _id → generation of its last mark
 	kept   map[string]bool   // events not copied: keep the marker
-	busy   atomic.Bool       // a snapshot is being written
+	busy   atomic.Bool       // a background snapshot is running
 	wg     sync.WaitGroup
+	snapMu sync.Mutex // one snapshot at a time
 }
 
 func newCaseIndex() *caseIndex {
@@ -376,6 +377,8 @@ func pageID(gen int64, i int) string { return fmt.Sprintf("snap/%d/%d", gen, i) 
 // snapshot writes the index and then removes the markers it covers.
 func (s *Store) snapshot(ctx context.Context) error {
 	c := s.cases
+	c.snapMu.Lock()
+	defer c.snapMu.Unlock()
 	c.gate.Lock()
 	c.mu.RLock()
 	rows := make([]*record.Submission, 0, len(c.rows))
@@ -533,6 +536,19 @@ func (s *Store) loadCases(ctx context.Context) (pending []string, err error) {
 		}
 	}
 	return pending, nil
+}
+
+// dropCaseSnapshot invalidates the case index snapshot when a Store
+// without the index opens the database: its writes leave no markers for
+// submits and deletions, so the next Store with the index must rebuild it
+// by a scan instead of trusting a snapshot that may miss them.
+func (s *Store) dropCaseSnapshot(ctx context.Context) error {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	if _, err := s.caseIdx.DeleteOne(ctx, bson.D{{Key: "_id", Value: "meta"}}); err != nil {
+		return fmt.Errorf("mongostore: case index: %w", err)
+	}
+	return nil
 }
 
 // scanCases returns the rows a full scan of the submissions gives (for

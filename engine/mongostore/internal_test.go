@@ -503,4 +503,19 @@ func TestCaseIndexAfterCrash(t *testing.T) {
 			t.Fatalf("query %+v: index gives %d rows, query %d\n%+v\n%+v", q, len(a), len(b), a, b)
 		}
 	}
+	// A store without the index writes no markers for submits; it
+	// invalidates the snapshot, so the next store with the index scans.
+	if _, _, err := plain.Submit(ctx, &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: record.ServiceRef{ID: "kita"}, Data: map[string]any{}}); err != nil {
+		t.Fatal(err)
+	}
+	s3 := open(t, db, Options{ExclusiveDrafts: true}, false)
+	want, err = s3.scanCases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3.cases.mu.RLock()
+	defer s3.cases.mu.RUnlock()
+	if !reflect.DeepEqual(s3.cases.rows, want) {
+		t.Fatalf("after a write without the index: index has %d rows, scan %d", len(s3.cases.rows), len(want))
+	}
 }

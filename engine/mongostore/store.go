@@ -185,6 +185,8 @@ func Open(ctx context.Context, client *mongo.Client, opts Options) (*Store, erro
 		if len(pending) > 0 {
 			s.log.Warn("repaired event log after an interrupted write", "submissions", len(pending))
 		}
+	} else if err := s.dropCaseSnapshot(ctx); err != nil {
+		return nil, err
 	} else if n, err := s.RepairEvents(ctx); err != nil {
 		return nil, fmt.Errorf("mongostore: repair events: %w", err)
 	} else if n > 0 {

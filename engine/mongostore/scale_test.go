@@ -214,6 +214,20 @@ func BenchmarkScale(b *testing.B) {
 					deleted += perRun
 				}
 			})
+			// A sweep with nothing due: the cost every 10 minutes.
+			b.Run("sweep-idle", func(b *testing.B) {
+				for b.Loop() {
+					sw := &sweep.Sweeper{Store: s, Holder: "bench",
+						Retention: func(string) (time.Duration, bool) { return 365 * 24 * time.Hour, true },
+						Now:       func() time.Time { return scaleBase.Add(365*24*time.Hour + time.Duration(deleted)*time.Minute) }}
+					c0 := cpuTime()
+					res, err := sw.RunOnce(ctx)
+					if err != nil || res.Submissions != 0 {
+						b.Fatalf("idle sweep deleted %d: %v", res.Submissions, err)
+					}
+					b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1000, "cpu-ms/sweep")
+				}
+			})
 			// Serving while the sweeper works off a backlog: reads by
 			// reference during a sweep of 100 deletions (paced, the
 			// default) compared with reads just before.

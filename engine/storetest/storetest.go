@@ -92,6 +92,7 @@ func Submissions(t *testing.T, ns NewStore) {
 	runCases(t, ns, []suiteCase{
 		{"SubmitAndGet", testSubmitAndGet},
 		{"Idempotency", testIdempotency},
+		{"IdempotencyManyKeys", testIdempotencyManyKeys},
 		{"IdempotencyConcurrent", testIdempotencyConcurrent},
 		{"ReferencesAcrossClients", testReferencesAcrossClients},
 	})
@@ -102,6 +103,7 @@ func CaseMethods(t *testing.T, ns NewStore) {
 	runCases(t, ns, []suiteCase{
 		{"StatusAndEvents", testStatusAndEvents},
 		{"Inbox", testInbox},
+		{"InboxPages", testInboxPages},
 	})
 }
 
@@ -114,6 +116,7 @@ func Files(t *testing.T, ns NewStore) {
 func Sweep(t *testing.T, ns NewStore) {
 	runCases(t, ns, []suiteCase{
 		{"Sweeper", testSweeper},
+		{"SweeperExtendedDraft", testSweeperExtendedDraft},
 		{"SweeperLease", testSweeperLease},
 	})
 }
@@ -326,6 +329,38 @@ func testIdempotency(t *testing.T, ns NewStore) {
 	}
 }
 
+// testIdempotencyManyKeys replays the oldest, a middle and the newest of
+// many keys: each finds its own submission.
+func testIdempotencyManyKeys(t *testing.T, ns NewStore) {
+	s, _ := ns(t)
+	ctx := ctxT(t)
+	const n = 30
+	refs := make([]string, n)
+	for i := 0; i < n; i++ {
+		r := submitReq("ffm", i)
+		r.IdempotencyKey = fmt.Sprintf("key-%d", i)
+		sub, created, err := s.Submit(ctx, r)
+		must(t, err)
+		if !created {
+			t.Fatalf("submit %d not created", i)
+		}
+		refs[i] = sub.Ref
+	}
+	for _, i := range []int{0, n / 2, n - 1, 7} {
+		r := submitReq("ffm", i)
+		r.IdempotencyKey = fmt.Sprintf("key-%d", i)
+		sub, created, err := s.Submit(ctx, r)
+		must(t, err)
+		if created || sub.Ref != refs[i] {
+			t.Fatalf("replay of key %d: ref %s created %v, want %s", i, sub.Ref, created, refs[i])
+		}
+		r.Data["income"] = int64(-1)
+		if _, _, err := s.Submit(ctx, r); !errors.Is(err, record.ErrIdempotencyMismatch) {
+			t.Fatalf("key %d with another payload: %v", i, err)
+		}
+	}
+}
+
 func submitReq2(r *record.SubmitRequest) *record.SubmitRequest {
 	c := *r
 	c.Data = sampleData(1)
@@ -485,6 +520,76 @@ func testInbox(t *testing.T, ns NewStore) {
 	must(t, err)
 	if len(page) != 5 {
 		t.Fatalf("page size %d", len(page))
+	}
+}
+
+// testInboxPages walks every filter combination page by page: the pages
+// together are exactly the matching submissions, newest first.
+func testInboxPages(t *testing.T, ns NewStore) {
+	s, _ := ns(t)
+	ctx := ctxT(t)
+	base := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	offices := []string{"amt-a", "amt-b"}
+	statuses := []string{"submitted", "in_review", "done"}
+	type row struct {
+		ref, office, status string
+		at                  time.Time
+	}
+	var all []row
+	for i := 0; i < 24; i++ {
+		r := submitReq("ffm", i)
+		r.Office = offices[i%2]
+		r.At = base.Add(time.Duration(i/2) * time.Minute) // pairs share a creation time
+		sub, _, err := s.Submit(ctx, r)
+		must(t, err)
+		st := statuses[(i/2)%3]
+		if st != "submitted" {
+			_, err = s.UpdateSubmission(ctx, "ffm", sub.Ref, 1, record.SubmissionChange{Status: st})
+			must(t, err)
+		}
+		all = append(all, row{sub.Ref, r.Office, st, r.At})
+	}
+	_, _, err := s.Submit(ctx, submitReq("of", 1))
+	must(t, err)
+	for _, office := range []string{"", "amt-a"} {
+		for _, sts := range [][]string{nil, {"in_review"}, {"done", "submitted"}} {
+			var want []string
+			for i := len(all) - 1; i >= 0; i-- {
+				r := all[i]
+				ok := office == "" || r.office == office
+				if len(sts) > 0 {
+					in := false
+					for _, st := range sts {
+						in = in || st == r.status
+					}
+					ok = ok && in
+				}
+				if ok {
+					want = append(want, r.ref)
+				}
+			}
+			var got []string
+			for skip := 0; ; skip += 5 {
+				page, err := s.ListSubmissions(ctx, record.InboxQuery{Tenant: "ffm", Office: office, Status: sts, Skip: skip, Limit: 5})
+				must(t, err)
+				for i, p := range page {
+					got = append(got, p.Ref)
+					if i > 0 && p.Created.After(page[i-1].Created) {
+						t.Fatalf("page not newest first: %v after %v", p.Created, page[i-1].Created)
+					}
+				}
+				if len(page) < 5 {
+					break
+				}
+			}
+			// Equal creation times may come in either order; compare sets
+			// and the order of creation times.
+			sort.Strings(got)
+			sort.Strings(want)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("office %q statuses %v: pages %v, want %v", office, sts, got, want)
+			}
+		}
 	}
 }
 
@@ -683,6 +788,40 @@ func testSweeper(t *testing.T, ns NewStore) {
 	must(t, err)
 	if res.Drafts != 0 || res.Submissions != 0 {
 		t.Fatalf("second sweep %+v", res)
+	}
+}
+
+// testSweeperExtendedDraft: a draft saved with a later expiry survives a
+// sweep past its first expiry and goes with the sweep past the new one.
+func testSweeperExtendedDraft(t *testing.T, ns NewStore) {
+	s, _ := ns(t)
+	ctx := ctxT(t)
+	now := time.Now()
+	d := &record.Draft{Tenant: "ffm", Service: svc, Data: map[string]any{}, Expires: now.Add(time.Hour)}
+	must(t, s.CreateDraft(ctx, d))
+	keep := &record.Draft{Tenant: "ffm", Service: svc, Data: map[string]any{}, Expires: now.Add(30 * 24 * time.Hour)}
+	must(t, s.CreateDraft(ctx, keep))
+	d.Expires = now.Add(5 * time.Hour)
+	must(t, s.UpdateDraft(ctx, d))
+	at := now
+	sweepAt := func(after time.Duration, want int) {
+		t.Helper()
+		at = now.Add(after)
+		res, err := (&sweep.Sweeper{Store: s, Holder: "test", Now: func() time.Time { return at }}).RunOnce(ctx)
+		must(t, err)
+		if res.Drafts != want {
+			t.Fatalf("sweep at +%v deleted %d drafts, want %d", after, res.Drafts, want)
+		}
+	}
+	sweepAt(0, 0)
+	sweepAt(3*time.Hour, 0)
+	if _, err := s.GetDraft(ctx, "ffm", d.ID); err != nil {
+		t.Fatalf("extended draft after its first expiry: %v", err)
+	}
+	sweepAt(7*time.Hour, 1)
+	sweepAt(8*time.Hour, 0)
+	if _, err := s.GetDraft(ctx, "ffm", keep.ID); err != nil {
+		t.Fatalf("draft not yet due: %v", err)
 	}
 }
 

@@ -71,9 +71,15 @@ func newCaseIndex() *caseIndex {
 
 func listKey(tenant, office, status string) string { return tenant + "\x00" + office + "\x00" + status }
 
-func rowKeys(r *record.Submission) [4]string {
-	return [4]string{listKey(r.Tenant, r.Office, r.Status), listKey(r.Tenant, "", r.Status),
-		listKey(r.Tenant, r.Office, ""), listKey(r.Tenant, "", "")}
+// rowKeys returns the lists a row is in: its office and any office, its
+// status and any status (each once; a row without office is only in the
+// lists of any office).
+func rowKeys(r *record.Submission) []string {
+	keys := []string{listKey(r.Tenant, "", r.Status), listKey(r.Tenant, "", "")}
+	if r.Office != "" {
+		keys = append(keys, listKey(r.Tenant, r.Office, r.Status), listKey(r.Tenant, r.Office, ""))
+	}
+	return keys
 }
 
 // less orders rows by creation, then _id (the inbox order reversed).

@@ -429,6 +429,9 @@ func TestCaseIndexAfterCrash(t *testing.T) {
 		for i := from; i < to; i++ {
 			r := &record.SubmitRequest{Tenant: []string{"ffm", "of"}[i%2], Prefix: "KITA", Service: record.ServiceRef{ID: "kita"},
 				Data: map[string]any{"i": int64(i)}, Office: offices[i%3], At: time.Now().Add(time.Duration(i) * time.Second)}
+			if i%5 == 0 {
+				r.Office = "" // not routed
+			}
 			if i%4 == 0 {
 				r.IdempotencyKey = fmt.Sprintf("k%d", i)
 			}
@@ -517,5 +520,58 @@ func TestCaseIndexAfterCrash(t *testing.T) {
 	defer s3.cases.mu.RUnlock()
 	if !reflect.DeepEqual(s3.cases.rows, want) {
 		t.Fatalf("after a write without the index: index has %d rows, scan %d", len(s3.cases.rows), len(want))
+	}
+}
+
+// TestUpgradeFromVersion1 opens a database as schema version 1 left it: a
+// submission with an uncopied event and no change marker, a keyed
+// submission without idempotency claim, an expired draft without due
+// bucket, and no case index snapshot. The first Open and sweep find all
+// of them once.
+func TestUpgradeFromVersion1(t *testing.T) {
+	ctx := tctx(t)
+	db := dbName()
+	s := open(t, db, Options{}, true)
+	at := now().Add(-time.Hour)
+	ref := FormatRef("KITA", 2026, 1)
+	sid := subID("ffm", ref)
+	ev := eventDoc{ID: eventID(sid, at, 0), Tenant: "ffm", Submission: sid, Ref: ref, Type: record.EventStatusChanged, At: at, Actor: "sb",
+		Data: map[string]any{"from": "submitted", "to": "in_review"}}
+	old := submissionDoc{ID: sid, Ref: ref, Tenant: "ffm", Service: serviceDoc{ID: "kita"}, Data: map[string]any{"a": int64(1)},
+		Status: "in_review", Created: at, Updated: at, Version: 2, IdemKey: "old-key", Idem: idemValue("ffm", "old-key", sid),
+		PayloadHash: record.HashPayload("kita", map[string]any{"a": int64(1)}, []string(nil)), Events: []eventDoc{}, Outbox: []eventDoc{ev}, Pending: true}
+	if _, err := s.subs.InsertOne(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.drafts.InsertOne(ctx, draftDoc{ID: "old-draft", Tenant: "ffm", Data: map[string]any{}, Created: at, Updated: at, Expires: at, Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.caseIdx.DeleteMany(ctx, bson.D{}); err != nil { // no schema version, no snapshot
+		t.Fatal(err)
+	}
+	if _, err := s.due.DeleteMany(ctx, bson.D{}); err != nil { // no sweeper cursor
+		t.Fatal(err)
+	}
+	s2 := open(t, db, Options{ExclusiveDrafts: true}, false)
+	evs, err := s2.Events(ctx, "ffm", ref)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("events: %v %+v", err, evs)
+	}
+	var log eventLogDoc
+	if err := s2.events.FindOne(ctx, bson.D{{Key: "_id", Value: sid}}).Decode(&log); err != nil || len(log.Events) != 1 {
+		t.Fatalf("event not copied by the upgrade: %v %+v", err, log)
+	}
+	rows, err := s2.ListSubmissions(ctx, record.InboxQuery{Tenant: "ffm", Status: []string{"in_review"}})
+	if err != nil || len(rows) != 1 || rows[0].Ref != ref {
+		t.Fatalf("case index after upgrade: %v %+v", err, rows)
+	}
+	sub, created, err := s2.Submit(ctx, &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: record.ServiceRef{ID: "kita"},
+		Data: map[string]any{"a": int64(1)}, IdempotencyKey: "old-key"})
+	if err != nil || created || sub.Ref != ref {
+		t.Fatalf("replay of a version 1 key: %v created=%v %+v", err, created, sub)
+	}
+	n, err := s2.DeleteExpiredDrafts(ctx, now())
+	if err != nil || n != 1 {
+		t.Fatalf("first sweep of version 1 drafts: %d %v", n, err)
 	}
 }

@@ -43,9 +43,11 @@ type Options struct {
 	Logger *slog.Logger
 
 	// ExclusiveDrafts declares that this Store is the only writer of the
-	// database's drafts, as with the embedded store (one process per data
+	// database, as with the embedded store (one process per data
 	// directory). Drafts are then also kept in memory, so that reading one
-	// needs no round trip. Never set it with several server instances.
+	// needs no round trip, and so is the case index (caseindex.go), which
+	// answers inbox pages and the retention sweep without a query. Never
+	// set it with several server instances.
 	ExclusiveDrafts bool
 
 	// disableEventCopy leaves embedded events in place (tests simulate a

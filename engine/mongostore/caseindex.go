@@ -367,11 +367,17 @@ var rowProjection = bson.D{{Key: "data", Value: 0}, {Key: "computed", Value: 0},
 
 // snapshotMeta is the "meta" document of case_index.
 type snapshotMeta struct {
-	ID    string `bson:"_id"`
-	Gen   int64  `bson:"gen"`
-	Pages int    `bson:"pages"`
-	Count int    `bson:"count"`
+	ID     string `bson:"_id"`
+	Format int    `bson:"format"` // snapshotFormat of the writer
+	Gen    int64  `bson:"gen"`
+	Pages  int    `bson:"pages"`
+	Count  int    `bson:"count"`
 }
+
+// snapshotFormat changes when the rows mean something else (a field of
+// record.Submission filled differently); a snapshot of another format is
+// ignored and the index is rebuilt by a scan.
+const snapshotFormat = 1
 
 type snapshotPageDoc struct {
 	ID   string `bson:"_id"`
@@ -425,7 +431,7 @@ func (s *Store) snapshot(ctx context.Context) error {
 		pages++
 	}
 	_, err := s.caseIdx.ReplaceOne(ctx, bson.D{{Key: "_id", Value: "meta"}},
-		snapshotMeta{ID: "meta", Gen: gen, Pages: pages, Count: len(rows)}, options.Replace().SetUpsert(true))
+		snapshotMeta{ID: "meta", Format: snapshotFormat, Gen: gen, Pages: pages, Count: len(rows)}, options.Replace().SetUpsert(true))
 	if err != nil {
 		return fmt.Errorf("mongostore: case index snapshot: %w", err)
 	}
@@ -474,6 +480,9 @@ func (s *Store) loadCases(ctx context.Context) (pending []string, err error) {
 	fresh := isNoDocs(err)
 	if err != nil && !fresh {
 		return nil, fmt.Errorf("mongostore: case index: %w", err)
+	}
+	if meta.Format != snapshotFormat {
+		fresh = true
 	}
 	if fresh {
 		cur, err := s.subs.Find(ctx, bson.D{}, options.Find().SetProjection(rowProjection).SetBatchSize(1000))

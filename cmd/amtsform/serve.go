@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -73,6 +75,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	secret, err := loadSecret(sf.dataDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "amtsform serve:", err)
+		return 2
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -84,10 +92,6 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeFn()
 
-	secret, err := loadSecret(sf.dataDir)
-	if err != nil {
-		return storeError(stderr, "serve", err)
-	}
 	cat := catalog.New(store)
 	if n, err := cat.Restore(ctx); err != nil {
 		// A stored version this binary cannot compile: drafts and
@@ -231,25 +235,67 @@ func tenantIDs(in *engine.Installation) []string {
 	return ids
 }
 
-// loadSecret returns the key for status secrets: AMTSFORM_SECRET, or a
-// random key kept in the data directory so that secrets survive restarts.
+// loadSecret returns the key for status secrets and CSRF tokens:
+// AMTSFORM_SECRET, or a random key kept in the data directory so that
+// secrets survive restarts. Several instances behind one proxy need the
+// same AMTSFORM_SECRET (their data directories differ, or they have none).
 func loadSecret(dataDir string) ([]byte, error) {
 	if s := os.Getenv("AMTSFORM_SECRET"); s != "" {
-		return []byte(s), nil
+		return parseSecret(s)
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, err
 	}
 	p := filepath.Join(dataDir, "status-secret")
-	if b, err := os.ReadFile(p); err == nil && len(b) >= 32 {
+	if b, err := os.ReadFile(p); err == nil && len(b) >= minSecretBytes {
 		return b, nil
 	}
-	b := make([]byte, 32)
+	b := make([]byte, minSecretBytes)
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		return nil, err
+	}
+	return b, nil
+}
+
+// minSecretBytes is the least key material a configured secret must
+// carry: 256 bits, so that it cannot be recovered offline from a
+// citizen's own reference and status secret.
+const minSecretBytes = 32
+
+// errWeakSecret explains how to make a good secret.
+var errWeakSecret = fmt.Errorf("AMTSFORM_SECRET must be at least %d random bytes, written as hex or base64; generate one with: openssl rand -hex %d", minSecretBytes, minSecretBytes)
+
+// parseSecret decodes a configured secret written as hex or base64 (std
+// or URL alphabet, padded or not) and refuses one with fewer than
+// minSecretBytes bytes or with visibly little entropy (few distinct
+// bytes), such as a word or a repeated character.
+func parseSecret(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	var b []byte
+	if x, err := hex.DecodeString(s); err == nil {
+		b = x
+	} else {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if x, err := enc.DecodeString(s); err == nil {
+				b = x
+				break
+			}
+		}
+	}
+	if len(b) < minSecretBytes {
+		return nil, errWeakSecret
+	}
+	distinct := map[byte]bool{}
+	for _, c := range b {
+		distinct[c] = true
+	}
+	// 32 random bytes have about 30 distinct values; fewer than 16
+	// means a pattern, not randomness.
+	if len(distinct) < 16 {
+		return nil, errWeakSecret
 	}
 	return b, nil
 }

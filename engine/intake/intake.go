@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"time"
+	_ "time/tzdata" // Europe/Berlin on hosts without a zone database
 
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
@@ -96,19 +97,44 @@ type Intake struct {
 	Secret []byte
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Location is the time zone of the installation: the date rules see
+	// as today, the year of reference numbers and the dates on receipts
+	// are taken in it. nil means Europe/Berlin.
+	Location *time.Location
 	// Background runs work that must not delay a response (removing a
 	// submitted draft); nil runs it in a goroutine.
 	Background func(func())
 }
 
+// now is the current time in the installation's time zone.
 func (e *Intake) now() time.Time {
+	t := time.Now()
 	if e.Now != nil {
-		return e.Now()
+		t = e.Now()
 	}
-	return time.Now()
+	return t.In(e.Zone())
 }
 
-// Today is the date rules see as today.
+// Zone is the installation's time zone (see Location).
+func (e *Intake) Zone() *time.Location {
+	if e.Location != nil {
+		return e.Location
+	}
+	return berlin
+}
+
+// berlin is the default zone. The zone database is embedded in the
+// binary (time/tzdata), so it loads on hosts without one.
+var berlin = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		panic("intake: " + err.Error()) // time/tzdata is linked in
+	}
+	return l
+}()
+
+// Today is the current time in the installation's time zone: its date is
+// what rules see as today.
 func (e *Intake) Today() time.Time { return e.now() }
 
 // NewDraft starts an application for one of a tenant's current services.
@@ -285,8 +311,9 @@ func (e *Intake) submit(ctx context.Context, tenant string, s *engine.Service, d
 		IdempotencyKey:  key,
 		PayloadHash:     payloadHash,
 		Actor:           "citizen",
-		At:              e.now(),
 	}
+	req.At = e.now()
+	req.Year = req.At.Year()
 	if payloadHash == "" && key != "" {
 		req.PayloadHash = record.HashPayload(s.ID, res.Data, req.AttachmentIDs)
 	}

@@ -57,7 +57,9 @@ type Node struct {
 	// Fields are a struct's members, in declaration order.
 	Fields []*Node
 	fieldx map[string]*Node
-	// Elem describes the entries of a list.
+	// Elem describes the entries of a list. Every list node has one; for
+	// a list the compiler could not translate (and reported), it is a
+	// node of no kind.
 	Elem               *Node
 	MinItems, MaxItems int // -1: no bound
 	// Alts are the alternatives a scalar must match one of (a CUE
@@ -196,6 +198,9 @@ func compileNode(n *Node, v cue.Value, ce *CheckError, depth int) {
 		n.Kind = KindList
 		n.Source = syntaxString(v)
 		if !ok {
+			// The rest of the compiler walks into n.Elem; a node of no
+			// kind lets it go on and report the spec's other problems.
+			n.Elem = &Node{Name: n.Name, Path: n.Path, Pos: n.Pos, MinItems: -1, MaxItems: -1}
 			ce.add(n.Pos, n.Path, "unsupported", "%s: only open lists of one type ([...T]) are supported", n.Path)
 			return
 		}

@@ -286,6 +286,31 @@ func TestCompileProblems(t *testing.T) {
 		}, []string{
 			"service.cue:13:15: kids.pair: only open lists of one type ([...T]) are supported",
 		}},
+		{"misspelt member of a group", map[string]string{"income > 5": "applicant.birthDat > '2000'"}, []string{
+			"service.cue:29:32: rules.show.note: applicant has no field birthDat (fields: givenName, familyName, birthDate); did you mean birthDate?",
+		}},
+		{"misspelt member of a repeating group's entry", map[string]string{
+			"DATA":       "kids?: [...{name: string, age: int}]",
+			"UI":         `kids: {label: {de: "K", en: "K"}, fields: {name: label: {de: "N", en: "N"}, age: label: {de: "A", en: "A"}}}`,
+			`"note"]`:    `"note", "kids"]`,
+			"income > 5": "any(kids, .ag > 3)",
+		}, []string{
+			"service.cue:29:33: rules.show.note: an entry of kids has no field ag (fields: name, age); did you mean age?",
+		}},
+		{"groups of the same shape", map[string]string{
+			"DATA":       "spouse?: spec.#Person",
+			"UI":         `spouse: {label: {de: "P", en: "P"}, fields: {givenName: label: {de: "V", en: "G"}, familyName: label: {de: "N", en: "F"}, birthDate: label: {de: "G", en: "B"}}}`,
+			`"note"]`:    `"note", "spouse"]`,
+			"income > 5": "spouse.givenNam != ''",
+		}, []string{
+			"service.cue:29:29: rules.show.note: spouse has no field givenNam (fields: givenName, familyName, birthDate); did you mean givenName?",
+		}},
+		{"a member far from every field", map[string]string{"income > 5": "applicant.xyz == ''"}, []string{
+			"service.cue:29:32: rules.show.note: applicant has no field xyz (fields: givenName, familyName, birthDate)",
+		}},
+		{"misspelt name", map[string]string{"income > 5": "Income > 5"}, []string{
+			"service.cue:29:22: rules.show.note: unknown name Income; did you mean income?",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,9 +3,11 @@ package engine
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"cuelang.org/go/cue"
 	"github.com/expr-lang/expr"
@@ -132,7 +134,7 @@ func (rc *ruleCompiler) compile(v cue.Value, scope *Node, w want, target *Node, 
 	}
 	typed, err := expr.Compile(src, opts...)
 	if err != nil {
-		rc.ce.add(exprPos(pos, err), "", "rule", "%s: %s", what, exprMessage(err))
+		rc.exprError(v, src, scope, what, err)
 		return nil
 	}
 	if target != nil {
@@ -153,7 +155,7 @@ func (rc *ruleCompiler) compile(v cue.Value, scope *Node, w want, target *Node, 
 	}
 	prog, err := expr.Compile(src, rt...)
 	if err != nil {
-		rc.ce.add(exprPos(pos, err), "", "rule", "%s: %s", what, exprMessage(err))
+		rc.exprError(v, src, scope, what, err)
 		return nil
 	}
 	p.prog = prog
@@ -183,6 +185,16 @@ func assignable(t reflect.Type, k Kind) bool {
 	return false
 }
 
+// exprError reports an error of expr in the expression src, read from v.
+func (rc *ruleCompiler) exprError(v cue.Value, src string, scope *Node, what string, err error) {
+	fe, ok := err.(*file.Error)
+	if !ok {
+		rc.ce.add(posOf(v), "", "rule", "%s: %v", what, err)
+		return
+	}
+	rc.ce.add(exprPos(posOf(v), err), "", "rule", "%s: %s", what, rc.explain(fe.Message, src, fe.From, scope))
+}
+
 // exprPos maps an expr error position into the spec file: the expression
 // starts one column after the opening quote of the CUE string.
 func exprPos(pos Pos, err error) Pos {
@@ -197,11 +209,147 @@ func exprPos(pos Pos, err error) Pos {
 	return Pos{File: pos.File, Line: pos.Line + line - 1, Col: col + 1}
 }
 
-func exprMessage(err error) string {
-	if fe, ok := err.(*file.Error); ok {
-		return fe.Message
+// noField matches expr's error for a missing member of a struct, which
+// names the Go type the rule compiler derived for a group.
+var noField = regexp.MustCompile(`^type (struct \{.*\}) has no field (\S+)$`)
+
+// explain rewrites an error message of expr in the terms of the data
+// model: a misspelt member of a group names the group, its fields and the
+// closest one; a misspelt name the closest field.
+func (rc *ruleCompiler) explain(msg, src string, from int, scope *Node) string {
+	if m := noField.FindStringSubmatch(msg); m != nil {
+		if s, ok := rc.explainNoField(m[1], m[2], src, from, scope); ok {
+			return s
+		}
+		return msg
 	}
-	return err.Error()
+	if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
+		var names []string
+		for _, f := range rc.root.Fields {
+			names = append(names, f.Name)
+		}
+		names = append(names, envToday)
+		if scope != nil {
+			names = append(names, envItem)
+		}
+		if s := closest(name, names); s != "" {
+			msg += "; did you mean " + s + "?"
+		}
+	}
+	return msg
+}
+
+// explainNoField describes the group whose Go type is typ, and that has no
+// member name. Groups of the same shape (two #Person) have the same type;
+// the text before the member in src tells them apart.
+func (rc *ruleCompiler) explainNoField(typ, name, src string, from int, scope *Node) (string, bool) {
+	entryOf := map[*Node]*Node{}
+	var groups []*Node
+	for n, t := range rc.types {
+		if n.Kind == KindList {
+			entryOf[n.Elem] = n
+		}
+		if n.Kind == KindStruct && n != rc.root && t.String() == typ {
+			groups = append(groups, n)
+		}
+	}
+	if len(groups) == 0 {
+		return "", false
+	}
+	sort.Slice(groups, func(i, j int) bool { return groups[i].Path < groups[j].Path })
+	if len(groups) > 1 {
+		base := memberBase(src, from)
+		if base == envItem && scope != nil {
+			base = scope.Path
+		} else if rest, ok := strings.CutPrefix(base, envItem+"."); ok && scope != nil {
+			base = scope.Path + "." + rest
+		}
+		for _, g := range groups {
+			if g.Path == base {
+				groups = []*Node{g}
+				break
+			}
+		}
+	}
+	var who []string
+	for _, g := range groups {
+		if _, ok := entryOf[g]; ok {
+			who = append(who, "an entry of "+g.Path)
+		} else {
+			who = append(who, g.Path)
+		}
+	}
+	var fields []string
+	for _, f := range groups[0].Fields {
+		fields = append(fields, f.Name)
+	}
+	msg := fmt.Sprintf("%s has no field %s (fields: %s)", strings.Join(who, " or "), name, strings.Join(fields, ", "))
+	if s := closest(name, fields); s != "" {
+		msg += "; did you mean " + s + "?"
+	}
+	return msg, true
+}
+
+var indexes = regexp.MustCompile(`\[[^\]]*\]`)
+
+// memberBase returns the dotted path written before the member access
+// at rune offset from of src ("applicant" in "applicant.birthDat"),
+// without list indexes, or "".
+func memberBase(src string, from int) string {
+	rs := []rune(src)
+	if from > len(rs) {
+		return ""
+	}
+	i := from
+	for i > 0 && (rs[i-1] == '.' || rs[i-1] == '?') {
+		i--
+	}
+	end := i
+	for i > 0 {
+		r := rs[i-1]
+		if r == '_' || r == '.' || r == '[' || r == ']' || r == '?' || unicode.IsLetter(r) || unicode.IsDigit(r) {
+			i--
+			continue
+		}
+		break
+	}
+	base := indexes.ReplaceAllString(string(rs[i:end]), "")
+	return strings.ReplaceAll(base, "?", "")
+}
+
+// closest returns the name among names nearest to s by edit distance, if
+// it is near enough to be a likely misspelling, or "".
+func closest(s string, names []string) string {
+	best, bestD := "", 0
+	for _, n := range names {
+		d := editDistance(strings.ToLower(s), strings.ToLower(n))
+		if d <= 2 && d < len([]rune(n)) && (best == "" || d < bestD) {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, in runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
 }
 
 // refsOf collects the data paths an expression reads.

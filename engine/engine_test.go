@@ -311,6 +311,31 @@ func TestCompileProblems(t *testing.T) {
 		{"misspelt name", map[string]string{"income > 5": "Income > 5"}, []string{
 			"service.cue:29:22: rules.show.note: unknown name Income; did you mean income?",
 		}},
+		{"misspelt constant used by three rules", map[string]string{
+			"CONSTS":       `high: "incme > 5"`,
+			"ROUTING":      `{when: "\(high)", to: "amt-a"}, {when: "!(\(high))", to: "amt-b"},`,
+			`"income > 5"`: `"note != '' && \(high)"`,
+		}, []string{
+			"service.cue:5:8: high: unknown name incme; did you mean income? (used by rules.show.note and 2 other rules)",
+		}},
+		{"misspelt let constant", map[string]string{
+			"CONSTS":  `let high = "incme > 5"`,
+			"ROUTING": `{when: "\(high)", to: "amt-a"},`,
+		}, []string{
+			"service.cue:5:13: high: unknown name incme; did you mean income? (used by routing to amt-a)",
+		}},
+		{"a rule that is just a constant", map[string]string{
+			"CONSTS":       `high: "incme > 5"`,
+			`"income > 5"`: `high`,
+		}, []string{
+			"service.cue:5:8: high: unknown name incme; did you mean income? (used by rules.show.note)",
+		}},
+		{"columns after an interpolated number", map[string]string{
+			"CONSTS":       `limit: 1000`,
+			`"income > 5"`: `"income > \(limit) && incme > 2"`,
+		}, []string{
+			"service.cue:29:43: rules.show.note: unknown name incme; did you mean income?",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

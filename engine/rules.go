@@ -10,6 +10,8 @@ import (
 	"unicode"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/token"
 	"github.com/expr-lang/expr"
 	exprast "github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
@@ -48,10 +50,23 @@ type ruleCompiler struct {
 	types  map[*Node]reflect.Type
 	envs   map[*Node]any // sample environments per scope (nil key: root)
 	static []expr.Option
+	// constErrs are the problems found in expression constants, by
+	// position and message, so that a constant used by many rules is
+	// reported once.
+	constErrs map[string]*constError
+}
+
+// constError is a problem in an expression constant and the rules that
+// use the constant.
+type constError struct {
+	index int // in ce.Problems
+	name  string
+	msg   string
+	uses  []string
 }
 
 func newRuleCompiler(root *Node, ce *CheckError) *ruleCompiler {
-	rc := &ruleCompiler{root: root, ce: ce, types: map[*Node]reflect.Type{}, envs: map[*Node]any{}}
+	rc := &ruleCompiler{root: root, ce: ce, types: map[*Node]reflect.Type{}, envs: map[*Node]any{}, constErrs: map[string]*constError{}}
 	rc.static = append(rc.static, ruleFunctions()...)
 	rc.static = append(rc.static, expr.MaxNodes(maxExprNodes), expr.DisableBuiltin("now"))
 	return rc
@@ -186,13 +201,174 @@ func assignable(t reflect.Type, k Kind) bool {
 }
 
 // exprError reports an error of expr in the expression src, read from v.
+// An error that lies in the text of an expression constant (a string
+// interpolated with \(name)) is reported once, at the constant, however
+// many rules use it.
 func (rc *ruleCompiler) exprError(v cue.Value, src string, scope *Node, what string, err error) {
 	fe, ok := err.(*file.Error)
 	if !ok {
 		rc.ce.add(posOf(v), "", "rule", "%s: %v", what, err)
 		return
 	}
-	rc.ce.add(exprPos(posOf(v), err), "", "rule", "%s: %s", what, rc.explain(fe.Message, src, fe.From, scope))
+	msg := rc.explain(fe.Message, src, fe.From, scope)
+	spans := spansOf(v, src)
+	if spans == nil {
+		rc.ce.add(exprPos(posOf(v), err), "", "rule", "%s: %s", what, msg)
+		return
+	}
+	sp, pos := locate(spans, src, fe.From)
+	if sp.constant == "" {
+		rc.ce.add(pos, "", "rule", "%s: %s", what, msg)
+		return
+	}
+	key := fmt.Sprintf("%s:%d:%d\x00%s", pos.File, pos.Line, pos.Col, msg)
+	c := rc.constErrs[key]
+	if c == nil {
+		c = &constError{index: len(rc.ce.Problems), name: sp.constant, msg: msg}
+		rc.constErrs[key] = c
+		rc.ce.add(pos, "", "rule", "")
+	}
+	c.uses = append(c.uses, what)
+	rc.ce.Problems[c.index].Message = c.message()
+}
+
+func (c *constError) message() string {
+	used := c.uses[0]
+	switch n := len(c.uses) - 1; n {
+	case 0:
+	case 1:
+		used += " and 1 other rule"
+	default:
+		used += fmt.Sprintf(" and %d other rules", n)
+	}
+	return fmt.Sprintf("%s: %s (used by %s)", c.name, c.msg, used)
+}
+
+// A span is a piece of a rule's expression and where it is written. CUE
+// builds a string with interpolations from pieces: literal text and the
+// values of the interpolated expressions, often constants shared by many
+// rules.
+type span struct {
+	start, end int // rune offsets in the expression
+	// pos is where the piece's first rune is written.
+	pos Pos
+	// constant is the name of the expression constant the piece is
+	// the text of, if any.
+	constant string
+}
+
+// spansOf splits the expression src, read from v, into its pieces, or
+// returns nil if v is a plain string literal or its pieces cannot be
+// told apart.
+func spansOf(v cue.Value, src string) []span {
+	var parts []cue.Value
+	var whole *span
+	var find func(v cue.Value)
+	find = func(v cue.Value) {
+		op, args := v.Expr()
+		switch op {
+		case cue.AndOp:
+			for _, a := range args {
+				find(a)
+			}
+		case cue.InterpolationOp:
+			if parts == nil {
+				parts = args
+			}
+		default:
+			// A rule that is just a constant: show: iban: lowIncome.
+			if name, pos, ok := constantOf(v); ok && whole == nil {
+				if s, err := v.String(); err == nil && s == src {
+					whole = &span{start: 0, end: len([]rune(src)), pos: pos, constant: name}
+				}
+			}
+		}
+	}
+	find(v)
+	if parts == nil {
+		if whole != nil {
+			return []span{*whole}
+		}
+		return nil
+	}
+	var spans []span
+	var text strings.Builder
+	off := 0
+	for _, p := range parts {
+		s, err := p.String()
+		if err != nil {
+			s = fmt.Sprint(p) // a number, formatted as CUE interpolates it
+		}
+		text.WriteString(s)
+		sp := span{start: off, end: off + len([]rune(s)), pos: posOf(p)}
+		off = sp.end
+		if name, pos, ok := constantOf(p); ok {
+			sp.pos, sp.constant = pos, name
+		} else if _, ok := p.Source().(*ast.BasicLit); ok {
+			// The text of a literal piece starts after the opening quote
+			// or the closing parenthesis of the interpolation before it.
+			sp.pos.Col++
+		}
+		spans = append(spans, sp)
+	}
+	if text.String() != src {
+		return nil
+	}
+	return spans
+}
+
+// constantOf reports whether v is a reference to a string constant
+// written in the service's own files (a field or a let clause), and
+// returns the constant's name and where its text starts.
+func constantOf(v cue.Value) (name string, pos Pos, ok bool) {
+	var decl ast.Node
+	if id, ok := v.Source().(*ast.Ident); ok {
+		name, decl = id.Name, id.Node
+	} else if root, p := v.ReferencePath(); root.Exists() && len(p.Selectors()) > 0 {
+		// A reference as a whole value, as in show: iban: lowIncome.
+		name, decl = p.String(), root.LookupPath(p).Source()
+	}
+	var lit ast.Expr
+	switch n := decl.(type) {
+	case *ast.BasicLit:
+		lit = n
+	case *ast.LetClause:
+		lit = n.Expr
+	case *ast.Field:
+		lit = n.Value
+	}
+	b, ok := lit.(*ast.BasicLit)
+	if !ok || b.Kind != token.STRING || strings.HasPrefix(b.Value, `"""`) || !strings.HasPrefix(b.Value, `"`) {
+		return "", Pos{}, false
+	}
+	p := b.Pos()
+	if !p.IsValid() || strings.Contains(p.Filename(), "cue.mod") {
+		return "", Pos{}, false
+	}
+	return name, Pos{File: p.Filename(), Line: p.Line(), Col: p.Column() + 1}, true
+}
+
+// locate finds the span the rune offset from of src lies in, and the
+// position of that rune in the spec.
+func locate(spans []span, src string, from int) (span, Pos) {
+	sp := spans[len(spans)-1]
+	for _, s := range spans {
+		if from >= s.start && from < s.end {
+			sp = s
+			break
+		}
+	}
+	pos := sp.pos
+	rs := []rune(src)
+	for i := sp.start; i < from && i < len(rs); i++ {
+		if rs[i] == '\n' {
+			pos.Line++
+			pos.Col = 1
+		} else {
+			pos.Col++
+		}
+	}
+	return sp, pos
 }
 
 // exprPos maps an expr error position into the spec file: the expression

@@ -336,6 +336,18 @@ func TestCompileProblems(t *testing.T) {
 		}, []string{
 			"service.cue:29:43: rules.show.note: unknown name incme; did you mean income?",
 		}},
+		{"unknown widget", map[string]string{"UI": `income: widget: "slider"`}, []string{
+			`service.cue:26:19: ui.income.widget: "slider" is not allowed; use one of "checkbox", "date", "email", "file", "money", "number", "radio", "select", "tel", "text", "textarea"`,
+		}},
+		{"widget of the wrong type", map[string]string{"UI": `income: widget: 3`}, []string{
+			`service.cue:26:19: ui.income.widget: 3 is not allowed; use one of "checkbox", "date", "email", "file", "money", "number", "radio", "select", "tel", "text", "textarea"`,
+		}},
+		{"misspelt ui attribute", map[string]string{"UI": `note: widgt: "textarea"`}, []string{
+			`service.cue:26:9: ui.note: field "widgt" is not allowed; did you mean widget?`,
+		}},
+		{"misspelt service attribute", map[string]string{"retentionDays: 30": "retentionDays: 30, referenc: \"X\""}, []string{
+			`service.cue:7:95: service: field "referenc" is not allowed; did you mean reference?`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

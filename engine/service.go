@@ -112,7 +112,7 @@ type Delivery struct {
 func Load(dir string) (*Service, error) {
 	src, err := LoadDir(dir)
 	if err != nil {
-		return nil, err
+		return nil, explainLoadError(dir, err)
 	}
 	return Compile(src)
 }

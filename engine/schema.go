@@ -4,14 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"os"
+	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/format"
 	"cuelang.org/go/cue/literal"
+	"cuelang.org/go/cue/load"
 	"cuelang.org/go/cue/token"
 )
 
@@ -57,7 +63,9 @@ type Node struct {
 	// Fields are a struct's members, in declaration order.
 	Fields []*Node
 	fieldx map[string]*Node
-	// Elem describes the entries of a list.
+	// Elem describes the entries of a list. Every list node has one; for
+	// a list the compiler could not translate (and reported), it is a
+	// node of no kind.
 	Elem               *Node
 	MinItems, MaxItems int // -1: no bound
 	// Alts are the alternatives a scalar must match one of (a CUE
@@ -196,6 +204,9 @@ func compileNode(n *Node, v cue.Value, ce *CheckError, depth int) {
 		n.Kind = KindList
 		n.Source = syntaxString(v)
 		if !ok {
+			// The rest of the compiler walks into n.Elem; a node of no
+			// kind lets it go on and report the spec's other problems.
+			n.Elem = &Node{Name: n.Name, Path: n.Path, Pos: n.Pos, MinItems: -1, MaxItems: -1}
 			ce.add(n.Pos, n.Path, "unsupported", "%s: only open lists of one type ([...T]) are supported", n.Path)
 			return
 		}
@@ -840,4 +851,194 @@ func equalValues(a, b any) bool {
 		return false
 	}
 	return a == b
+}
+
+// explainLoadError rewrites the problems CUE reports for a spec that does
+// not unify with the spec language into the designer's terms:
+//
+//   - a value outside an enumeration of the spec language (a widget, say)
+//     is one problem at the designer's value that lists the allowed
+//     values, not one per alternative at the spec language's line;
+//   - a field a closed definition does not allow names the field and
+//     the nearest allowed one.
+//
+// The position of the designer's value is not among the problems, so the
+// package in dir is evaluated again to find it; that happens only for a
+// spec that failed anyway.
+func explainLoadError(dir string, err error) error {
+	var ce *CheckError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	var raw []cueerrors.Error
+	var root cue.Value
+	evaluated := false
+	evaluate := func() {
+		if !evaluated {
+			evaluated = true
+			root, raw = evaluateAgain(dir)
+		}
+	}
+	out := &CheckError{}
+	for i := 0; i < len(ce.Problems); i++ {
+		p := ce.Problems[i]
+		if p.Code != "cue" || p.Path == "" {
+			out.Problems = append(out.Problems, p)
+			continue
+		}
+		if n := emptyDisjunction(p.Message); n > 0 {
+			evaluate()
+			if q, ok := explainDisjunction(p.Path, raw); ok {
+				out.Problems = append(out.Problems, q)
+				for j := 0; j < n && i+1 < len(ce.Problems) && ce.Problems[i+1].Path == p.Path; j++ {
+					i++
+				}
+				continue
+			}
+		}
+		if p.Message == "field not allowed" {
+			evaluate()
+			p.Message = explainNotAllowed(p.Path, root)
+		}
+		out.Problems = append(out.Problems, p)
+	}
+	return out
+}
+
+// emptyDisjunction returns N for CUE's "N errors in empty disjunction:",
+// or 0.
+func emptyDisjunction(msg string) int {
+	var n int
+	if _, err := fmt.Sscanf(msg, "%d errors in empty disjunction:", &n); err != nil {
+		return 0
+	}
+	return n
+}
+
+// evaluateAgain loads and evaluates the package in dir as LoadDir does,
+// and returns the package value and CUE's errors for the service, with
+// all their positions.
+func evaluateAgain(dir string) (cue.Value, []cueerrors.Error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return cue.Value{}, nil
+	}
+	overlay, _, err := specOverlay(abs)
+	if err != nil {
+		return cue.Value{}, nil
+	}
+	cfg := &load.Config{Dir: abs, ModuleRoot: abs, Overlay: overlay}
+	if _, err := os.Stat(filepath.Join(abs, "cue.mod")); err == nil {
+		cfg.ModuleRoot = ""
+	}
+	insts := load.Instances([]string{"."}, cfg)
+	if len(insts) != 1 || insts[0].Err != nil {
+		return cue.Value{}, nil
+	}
+	root := cuecontext.New().BuildInstance(insts[0])
+	if err := root.Err(); err != nil {
+		return root, cueerrors.Errors(err)
+	}
+	return root, cueerrors.Errors(root.LookupPath(cue.ParsePath("service")).Validate())
+}
+
+// explainDisjunction turns CUE's errors for a value that matches no
+// alternative of an enumeration at path into one problem at the value.
+func explainDisjunction(path string, raw []cueerrors.Error) (Problem, bool) {
+	var pairs [][2]string
+	var pos Pos
+	for _, e := range raw {
+		if strings.Join(e.Path(), ".") != path {
+			continue
+		}
+		format, args := e.Msg()
+		if strings.HasSuffix(format, "errors in empty disjunction:") {
+			continue
+		}
+		if !strings.HasPrefix(format, "conflicting values %s and %s") || len(args) < 2 {
+			return Problem{}, false
+		}
+		pairs = append(pairs, [2]string{fmt.Sprint(args[0]), fmt.Sprint(args[1])})
+		for _, q := range cueerrors.Positions(e) {
+			if q.IsValid() && !strings.Contains(q.Filename(), "cue.mod") {
+				pos = Pos{File: q.Filename(), Line: q.Line(), Col: q.Column()}
+			}
+		}
+	}
+	if len(pairs) < 2 || pos.File == "" {
+		return Problem{}, false
+	}
+	// The designer's value is the one every alternative conflicts with;
+	// CUE names it first or second.
+	value, allowed := "", []string{}
+	for side := 0; side < 2 && value == ""; side++ {
+		allowed = allowed[:0]
+		for _, pr := range pairs {
+			if pr[side] != pairs[0][side] {
+				allowed = nil
+				break
+			}
+			allowed = append(allowed, pr[1-side])
+		}
+		if allowed != nil {
+			value = pairs[0][side]
+		}
+	}
+	if value == "" {
+		return Problem{}, false
+	}
+	for _, a := range allowed {
+		if !isLiteral(a) {
+			return Problem{}, false
+		}
+	}
+	sort.Strings(allowed)
+	msg := fmt.Sprintf("%s: %s is not allowed; use one of %s", designerPath(path), value, strings.Join(allowed, ", "))
+	return Problem{Pos: pos, Path: path, Code: "cue", Message: msg}, true
+}
+
+// isLiteral reports whether s is CUE's rendering of a scalar literal.
+func isLiteral(s string) bool {
+	if _, err := strconv.Unquote(s); err == nil {
+		return true
+	}
+	if _, err := strconv.ParseFloat(s, 64); err == nil {
+		return true
+	}
+	return s == "true" || s == "false" || s == "null"
+}
+
+// explainNotAllowed describes a field at path that a closed definition
+// does not allow, with the nearest allowed name.
+func explainNotAllowed(path string, root cue.Value) string {
+	i := strings.LastIndexByte(path, '.')
+	if i < 0 {
+		return fmt.Sprintf("field %q is not allowed here", path)
+	}
+	parent, name := path[:i], path[i+1:]
+	msg := fmt.Sprintf("%s: field %q is not allowed", designerPath(parent), name)
+	if !root.Exists() {
+		return msg
+	}
+	var names []string
+	if it, err := root.LookupPath(cue.ParsePath(parent)).Fields(cue.Optional(true)); err == nil {
+		for it.Next() {
+			if n := it.Selector().Unquoted(); n != name {
+				names = append(names, n)
+			}
+		}
+	}
+	if s := closest(name, names); s != "" {
+		msg += "; did you mean " + s + "?"
+	}
+	return msg
+}
+
+// designerPath drops the leading "service." of a CUE path: the designer
+// writes the service's fields inside it.
+func designerPath(path string) string {
+	if p, ok := strings.CutPrefix(path, "service."); ok {
+		return p
+	}
+	return path
 }

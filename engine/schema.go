@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -13,11 +11,9 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
-	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/format"
 	"cuelang.org/go/cue/literal"
-	"cuelang.org/go/cue/load"
 	"cuelang.org/go/cue/token"
 )
 
@@ -853,7 +849,7 @@ func equalValues(a, b any) bool {
 	return a == b
 }
 
-// explainLoadError rewrites the problems CUE reports for a spec that does
+// explainProblems rewrites the problems CUE reports for a spec that does
 // not unify with the spec language into the designer's terms:
 //
 //   - a value outside an enumeration of the spec language (a widget, say)
@@ -862,23 +858,9 @@ func equalValues(a, b any) bool {
 //   - a field a closed definition does not allow names the field and
 //     the nearest allowed one.
 //
-// The position of the designer's value is not among the problems, so the
-// package in dir is evaluated again to find it; that happens only for a
-// spec that failed anyway.
-func explainLoadError(dir string, err error) error {
-	var ce *CheckError
-	if !errors.As(err, &ce) {
-		return err
-	}
-	var raw []cueerrors.Error
-	var root cue.Value
-	evaluated := false
-	evaluate := func() {
-		if !evaluated {
-			evaluated = true
-			root, raw = evaluateAgain(dir)
-		}
-	}
+// raw are CUE's errors with all their positions (the designer's value is
+// among them); root is the package value.
+func explainProblems(ce *CheckError, raw []cueerrors.Error, root cue.Value) *CheckError {
 	out := &CheckError{}
 	for i := 0; i < len(ce.Problems); i++ {
 		p := ce.Problems[i]
@@ -887,7 +869,6 @@ func explainLoadError(dir string, err error) error {
 			continue
 		}
 		if n := emptyDisjunction(p.Message); n > 0 {
-			evaluate()
 			if q, ok := explainDisjunction(p.Path, raw); ok {
 				out.Problems = append(out.Problems, q)
 				for j := 0; j < n && i+1 < len(ce.Problems) && ce.Problems[i+1].Path == p.Path; j++ {
@@ -896,8 +877,7 @@ func explainLoadError(dir string, err error) error {
 				continue
 			}
 		}
-		if p.Message == "field not allowed" {
-			evaluate()
+		if p.Message == "field not allowed" && root.Exists() {
 			p.Message = explainNotAllowed(p.Path, root)
 		}
 		out.Problems = append(out.Problems, p)
@@ -913,33 +893,6 @@ func emptyDisjunction(msg string) int {
 		return 0
 	}
 	return n
-}
-
-// evaluateAgain loads and evaluates the package in dir as LoadDir does,
-// and returns the package value and CUE's errors for the service, with
-// all their positions.
-func evaluateAgain(dir string) (cue.Value, []cueerrors.Error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return cue.Value{}, nil
-	}
-	overlay, _, err := specOverlay(abs)
-	if err != nil {
-		return cue.Value{}, nil
-	}
-	cfg := &load.Config{Dir: abs, ModuleRoot: abs, Overlay: overlay}
-	if _, err := os.Stat(filepath.Join(abs, "cue.mod")); err == nil {
-		cfg.ModuleRoot = ""
-	}
-	insts := load.Instances([]string{"."}, cfg)
-	if len(insts) != 1 || insts[0].Err != nil {
-		return cue.Value{}, nil
-	}
-	root := cuecontext.New().BuildInstance(insts[0])
-	if err := root.Err(); err != nil {
-		return root, cueerrors.Errors(err)
-	}
-	return root, cueerrors.Errors(root.LookupPath(cue.ParsePath("service")).Validate())
 }
 
 // explainDisjunction turns CUE's errors for a value that matches no

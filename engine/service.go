@@ -119,7 +119,7 @@ func Load(dir string) (*Service, error) { return LoadPackages(dir, nil) }
 func LoadPackages(dir string, pkgs map[string]string) (*Service, error) {
 	src, err := LoadDirPackages(dir, pkgs)
 	if err != nil {
-		return nil, explainLoadError(dir, err)
+		return nil, err
 	}
 	return Compile(src)
 }

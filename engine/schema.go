@@ -540,7 +540,7 @@ func parseConjunction(cs []ast.Expr) (*Constraint, any, error) {
 				return nil, nil, err
 			}
 			if c.HasLiteral && !equalValues(c.Literal, v) {
-				return nil, nil, fmt.Errorf("conflicting values %v and %v", c.Literal, v)
+				return nil, nil, errImpossible // this alternative conflicts with a narrowing literal
 			}
 			c.Literal, c.HasLiteral, lit = v, true, v
 		case *ast.BinaryExpr:

@@ -12,8 +12,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 
+	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
@@ -115,19 +115,9 @@ func (s *Server) registerCitizen(app *fiber.App) {
 	if s.cfg.Dev {
 		app.Get("/_dev/wait", s.devWait)
 	}
-	submitLimit := limiter.New(limiter.Config{
-		Max:          s.cfg.SubmitRate,
-		Expiration:   time.Minute,
-		KeyGenerator: func(c *fiber.Ctx) string { return c.IP() },
-		LimitReached: func(c *fiber.Ctx) error { return fiber.ErrTooManyRequests },
-	})
-	startLimit := limiter.New(limiter.Config{
-		Max:          3 * s.cfg.SubmitRate,
-		Expiration:   time.Minute,
-		KeyGenerator: func(c *fiber.Ctx) string { return c.IP() },
-		LimitReached: func(c *fiber.Ctx) error { return fiber.ErrTooManyRequests },
-	})
-	pre := []fiber.Handler{s.czLang, s.devProblems}
+	submitLimit := httpx.Limit{Max: s.cfg.SubmitRate, Per: time.Minute}.Handler()
+	startLimit := httpx.Limit{Max: 3 * s.cfg.SubmitRate, Per: time.Minute}.Handler()
+	pre := []fiber.Handler{httpx.RememberLang(s.cookies), s.devProblems}
 	h := func(hs ...fiber.Handler) []fiber.Handler { return append(append([]fiber.Handler{}, pre...), hs...) }
 	app.Get("/:tenant", h(s.czServices)...)
 	app.Get("/:tenant/:service", h(s.czStart)...)
@@ -143,21 +133,13 @@ func (s *Server) registerCitizen(app *fiber.App) {
 	app.Get("/:tenant/:service/r/:ref/receipt.pdf", h(s.czReceipt)...)
 }
 
-// czLang remembers a language chosen with ?lang= in a cookie.
-func (s *Server) czLang(c *fiber.Ctx) error {
-	if l := c.Query("lang"); (l == "de" || l == "en") && c.Cookies(langCookie) != l {
-		s.setCookie(c, langCookie, l, 365*24*time.Hour)
-	}
-	return c.Next()
-}
-
 func (s *Server) now() time.Time {
 	return s.in.Today()
 }
 
 // base fills what every page has.
 func (s *Server) base(c *fiber.Ctx, tenant, title string) *pageData {
-	lang := langOf(c)
+	lang := httpx.Lang(c)
 	p := &pageData{Lang: lang, Title: title, Heading: title, Home: "/" + tenant + "/", Dev: s.cfg.Dev, Status: fiber.StatusOK}
 	other, name := "en", "English"
 	if lang == "en" {
@@ -171,11 +153,7 @@ func (s *Server) base(c *fiber.Ctx, tenant, title string) *pageData {
 }
 
 func (s *Server) render(c *fiber.Ctx, name string, p *pageData) error {
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	if p.Status != 0 {
-		c.Status(p.Status)
-	}
-	return s.tmpl.ExecuteTemplate(c, name, p)
+	return httpx.Render(c, s.tmpl, name, p.Status, p)
 }
 
 // message renders a short page with a status, a title and a sentence;
@@ -194,11 +172,11 @@ func noStore(c *fiber.Ctx) {
 
 // czServices lists the services of a tenant.
 func (s *Server) czServices(c *fiber.Ctx) error {
-	tenant, err := s.tenant(c)
+	tenant, err := s.tenants.Of(c)
 	if err != nil {
 		return err
 	}
-	lang := langOf(c)
+	lang := httpx.Lang(c)
 	p := s.base(c, tenant, tr(lang, "Online-Anträge", "Online applications"))
 	for _, svc := range s.in.Catalog.List(tenant) {
 		l := serviceLink{Title: svc.Form.Title.In(lang), URL: "/" + tenant + "/" + svc.ID + "/"}
@@ -214,7 +192,7 @@ func (s *Server) czServices(c *fiber.Ctx) error {
 // czStart shows what a service needs, how long it takes and how data is
 // used, with a button that starts an application.
 func (s *Server) czStart(c *fiber.Ctx) error {
-	tenant, err := s.tenant(c)
+	tenant, err := s.tenants.Of(c)
 	if err != nil {
 		return err
 	}
@@ -222,7 +200,7 @@ func (s *Server) czStart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	lang := langOf(c)
+	lang := httpx.Lang(c)
 	p := s.base(c, tenant, svc.Form.Title.In(lang))
 	p.ServiceTitle, p.ServiceURL = p.Title, "/"+tenant+"/"+svc.ID+"/"
 	if svc.Form.Description != nil {
@@ -240,13 +218,13 @@ func (s *Server) czStart(c *fiber.Ctx) error {
 		}
 	}
 	p.Action = p.ServiceURL
-	p.CSRF = s.csrfToken(c)
+	p.CSRF = s.csrf.Token(c)
 	return s.render(c, "start.html", p)
 }
 
 // czCreate starts a draft and goes to its first page.
 func (s *Server) czCreate(c *fiber.Ctx) error {
-	tenant, err := s.tenant(c)
+	tenant, err := s.tenants.Of(c)
 	if err != nil {
 		return err
 	}
@@ -279,8 +257,8 @@ func (s *Server) checkFormPost(c *fiber.Ctx) error {
 
 // refused renders a 4xx for a refused post; nothing was changed.
 func (s *Server) refused(c *fiber.Ctx, err error) error {
-	status, _ := statusOf(err)
-	lang := langOf(c)
+	status, _ := httpx.StatusOf(err)
+	lang := httpx.Lang(c)
 	msg := tr(lang, "Bitte gehen Sie zurück und versuchen Sie es erneut. Es wurde nichts gespeichert.", "Please go back and try again. Nothing was saved.")
 	switch status {
 	case fiber.StatusUnsupportedMediaType:
@@ -290,13 +268,13 @@ func (s *Server) refused(c *fiber.Ctx, err error) error {
 			"Das Formular ist abgelaufen oder wurde nicht von dieser Seite gesendet. Bitte laden Sie die Seite neu und senden Sie sie noch einmal. Cookies müssen erlaubt sein. Es wurde nichts gespeichert.",
 			"The form has expired or was not sent from this site. Please reload the page and send it again. Cookies must be enabled. Nothing was saved.")
 	}
-	return s.message(c, status, titleOf(status, lang), msg, "", "")
+	return s.message(c, status, httpx.TitleOf(status, lang), msg, "", "")
 }
 
 // draft loads the draft of the URL and its service, checking tenant and
 // service.
 func (s *Server) draft(c *fiber.Ctx) (string, *record.Draft, *engine.Service, error) {
-	tenant, err := s.tenant(c)
+	tenant, err := s.tenants.Of(c)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -317,7 +295,7 @@ func (s *Server) czResume(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
+	httpx.NoStore(c)
 	res := svc.Evaluate(d.Data, engine.Options{Today: s.now()})
 	to := res.FirstIncompletePage(svc)
 	if to == "" {
@@ -362,7 +340,7 @@ func (s *Server) czPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
+	httpx.NoStore(c)
 	page := svc.Form.Page(c.Params("page"))
 	if page == nil {
 		return fiber.ErrNotFound
@@ -376,7 +354,7 @@ func (s *Server) czPage(c *fiber.Ctx) error {
 
 // renderPage renders one page with the draft's values and errors.
 func (s *Server) renderPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *engine.Service, page *engine.Page, res *engine.Result, errs []engine.FieldError, toReview bool, extra ...map[string]string) error {
-	lang := langOf(c)
+	lang := httpx.Lang(c)
 	st := &formState{
 		svc: svc, lang: lang, data: d.Data, computed: res.Computed, hidden: hiddenSet(res.Hidden),
 		errs:   formErrorMessages(svc, lang, errs),
@@ -402,7 +380,7 @@ func (s *Server) renderPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *e
 	}
 	p.Action = draftURL(tenant, svc.ID, d.ID, page.ID)
 	p.SaveURL = draftURL(tenant, svc.ID, d.ID, "saved")
-	p.CSRF = s.csrfToken(c)
+	p.CSRF = s.csrf.Token(c)
 	p.Multipart = hasFile(p.Fields)
 	if toReview {
 		p.Return = "review"
@@ -506,15 +484,15 @@ func (s *Server) czSavePage(c *fiber.Ctx) error {
 		return s.refused(c, err)
 	}
 	csrf, _ := form.get(csrfField)
-	if err := s.checkCSRF(c, csrf); err != nil {
+	if err := s.csrf.Check(c, csrf); err != nil {
 		return s.refused(c, err)
 	}
 	tenant, d, svc, err := s.draft(c)
 	if err != nil {
 		return err
 	}
-	noStore(c)
-	lang := langOf(c)
+	httpx.NoStore(c)
+	lang := httpx.Lang(c)
 	page := svc.Form.Page(c.Params("page"))
 	if page == nil {
 		return fiber.ErrNotFound
@@ -543,7 +521,7 @@ func (s *Server) czSavePage(c *fiber.Ctx) error {
 				names[i] = n[:60] + "…"
 			}
 		}
-		return s.message(c, fiber.StatusBadRequest, titleOf(400, lang),
+		return s.message(c, fiber.StatusBadRequest, httpx.TitleOf(400, lang),
 			tr(lang, "Das Formular enthielt Angaben, die auf dieser Seite nicht eingegeben werden können: ", "The form contained values that cannot be entered on this page: ")+
 				strings.Join(names, ", ")+tr(lang, ". Es wurde nichts gespeichert.", ". Nothing was saved."),
 			draftURL(tenant, svc.ID, d.ID, page.ID), tr(lang, "Zurück zur Seite", "Back to the page"))
@@ -668,7 +646,7 @@ func (s *Server) czSaved(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
+	httpx.NoStore(c)
 	p := s.savedPage(c, tenant, d, svc)
 	if s.cfg.Mail != nil {
 		s.addMailForm(c, p, "", "")
@@ -678,7 +656,7 @@ func (s *Server) czSaved(c *fiber.Ctx) error {
 
 // savedPage is the saved page without the mail form.
 func (s *Server) savedPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *engine.Service) *pageData {
-	lang := langOf(c)
+	lang := httpx.Lang(c)
 	p := s.base(c, tenant, tr(lang, "Ihre Angaben sind gespeichert", "Your answers are saved"))
 	p.ServiceTitle, p.ServiceURL = svc.Form.Title.In(lang), "/"+tenant+"/"+svc.ID+"/"
 	p.ResumeURL = s.publicBase(c) + "/" + tenant + "/" + svc.ID + "/d/" + d.ID
@@ -697,8 +675,8 @@ func (s *Server) czReview(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
-	lang := langOf(c)
+	httpx.NoStore(c)
+	lang := httpx.Lang(c)
 	res := svc.Evaluate(d.Data, engine.Options{Today: s.now()})
 	if first := res.FirstIncompletePage(svc); first != "" {
 		return c.Redirect(draftURL(tenant, svc.ID, d.ID, first), fiber.StatusSeeOther)
@@ -722,7 +700,7 @@ func (s *Server) czReview(c *fiber.Ctx) error {
 	}
 	p.Action = draftURL(tenant, svc.ID, d.ID, "review")
 	p.SaveURL = draftURL(tenant, svc.ID, d.ID, "saved")
-	p.CSRF = s.csrfToken(c)
+	p.CSRF = s.csrf.Token(c)
 	return s.render(c, "review.html", p)
 }
 
@@ -734,7 +712,7 @@ func (s *Server) checkPlainPost(c *fiber.Ctx) (ok bool, err error) {
 	if err := s.checkFormPost(c); err != nil {
 		return false, s.refused(c, err)
 	}
-	if err := s.checkCSRF(c, c.FormValue(csrfField)); err != nil {
+	if err := s.csrf.Check(c, c.FormValue(csrfField)); err != nil {
 		return false, s.refused(c, err)
 	}
 	return true, nil
@@ -749,7 +727,7 @@ func (s *Server) czSubmit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
+	httpx.NoStore(c)
 	sub, _, err := s.in.SubmitDraft(c.UserContext(), tenant, d.ID)
 	if errors.Is(err, intake.ErrInvalid) {
 		res := svc.Evaluate(d.Data, engine.Options{Today: s.now()})
@@ -771,7 +749,7 @@ func confirmationURL(tenant, svc, ref, secret string) string {
 
 // submission loads the submission of the URL after checking its secret.
 func (s *Server) submission(c *fiber.Ctx) (string, *record.Submission, *engine.Service, error) {
-	tenant, err := s.tenant(c)
+	tenant, err := s.tenants.Of(c)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -792,8 +770,8 @@ func (s *Server) czConfirmation(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
-	lang := langOf(c)
+	httpx.NoStore(c)
+	lang := httpx.Lang(c)
 	p := s.base(c, tenant, tr(lang, "Antrag eingegangen", "Application received"))
 	p.ServiceTitle, p.ServiceURL = svc.Form.Title.In(lang), "/"+tenant+"/"+svc.ID+"/"
 	p.Ref, p.Office = sub.Ref, officeName(sub.Office)
@@ -812,12 +790,12 @@ func (s *Server) czReceipt(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	pdf, err := s.receiptPDF(svc, sub, langOf(c))
+	pdf, err := s.receiptPDF(svc, sub, httpx.Lang(c))
 	if err != nil {
 		return err
 	}
-	noStore(c)
+	httpx.NoStore(c)
 	c.Set(fiber.HeaderContentType, "application/pdf")
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+tr(langOf(c), "Eingangsbestaetigung-", "Receipt-")+sub.Ref+`.pdf"`)
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+tr(httpx.Lang(c), "Eingangsbestaetigung-", "Receipt-")+sub.Ref+`.pdf"`)
 	return c.Send(pdf)
 }

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
+
+	"github.com/amtsform/amtsform/api/httpx"
 )
 
 // The resume link by email: when a Mailer is configured, the "saved"
@@ -39,21 +40,15 @@ func (s *Server) registerResumeMail(app *fiber.App, h func(...fiber.Handler) []f
 	if s.cfg.Mail == nil {
 		return
 	}
-	tooMany := func(c *fiber.Ctx) error { return fiber.ErrTooManyRequests }
-	perClient := limiter.New(limiter.Config{
-		Max:                max(1, s.cfg.SubmitRate/4), // 5 with the default submit rate
-		Expiration:         10 * time.Minute,
-		KeyGenerator:       func(c *fiber.Ctx) string { return "mail:" + c.IP() },
-		LimitReached:       tooMany,
-		SkipFailedRequests: true,
-	})
-	perDraft := limiter.New(limiter.Config{
-		Max:                3,
-		Expiration:         time.Hour,
-		KeyGenerator:       func(c *fiber.Ctx) string { return "mail-draft:" + c.Params("token") },
-		LimitReached:       tooMany,
-		SkipFailedRequests: true,
-	})
+	perClient := httpx.Limit{
+		Max: max(1, s.cfg.SubmitRate/4), // 5 with the default submit rate
+		Per: 10 * time.Minute, SkipFailed: true,
+		Key: func(c *fiber.Ctx) string { return "mail:" + c.IP() },
+	}.Handler()
+	perDraft := httpx.Limit{
+		Max: 3, Per: time.Hour, SkipFailed: true,
+		Key: func(c *fiber.Ctx) string { return "mail-draft:" + c.Params("token") },
+	}.Handler()
 	app.Post("/:tenant/:service/d/:token/saved", h(perClient, perDraft, s.czMailResume)...)
 }
 
@@ -73,7 +68,7 @@ func (s *Server) addMailForm(c *fiber.Ctx, p *pageData, value, errMsg string) {
 	if from := c.Query("from"); from != "" {
 		p.Action += "?from=" + url.QueryEscape(from)
 	}
-	p.CSRF = s.csrfToken(c)
+	p.CSRF = s.csrf.Token(c)
 	f := &fieldView{
 		Lang: lang, Kind: "email", ID: "f-email", Name: emailField,
 		Label:        tr(lang, "E-Mail-Adresse", "Email address"),
@@ -108,8 +103,8 @@ func (s *Server) czMailResume(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
-	lang := langOf(c)
+	httpx.NoStore(c)
+	lang := httpx.Lang(c)
 	addr, problem := checkEmail(c.FormValue(emailField), lang)
 	p := s.savedPage(c, tenant, d, svc)
 	if problem != "" {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -24,7 +25,7 @@ func (s *Server) devProblems(c *fiber.Ctx) error {
 	if problems == nil {
 		return c.Next()
 	}
-	lang := langOf(c)
+	lang := httpx.Lang(c)
 	p := s.base(c, c.Params("tenant"), tr(lang, "Die Spezifikation enthält Fehler", "The specification has errors"))
 	for _, line := range strings.Split(problems.Error(), "\n") {
 		if line = strings.TrimSpace(line); line != "" {
@@ -32,13 +33,13 @@ func (s *Server) devProblems(c *fiber.Ctx) error {
 		}
 	}
 	p.Status = fiber.StatusInternalServerError
-	noStore(c)
+	httpx.NoStore(c)
 	return s.render(c, "dev.html", p)
 }
 
 // devWait returns 200 when the specs change, or 204 after devWaitMax.
 func (s *Server) devWait(c *fiber.Ctx) error {
-	noStore(c)
+	httpx.NoStore(c)
 	if s.cfg.DevState == nil {
 		return c.SendStatus(fiber.StatusNoContent)
 	}

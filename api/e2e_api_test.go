@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/record"
 )
@@ -105,14 +106,14 @@ func multipartFile(t testing.TB, name string, content []byte, fields ...string) 
 }
 
 type problemJSON struct {
-	Type   string         `json:"type"`
-	Title  string         `json:"title"`
-	Status int            `json:"status"`
-	Detail string         `json:"detail"`
-	Errors []ProblemError `json:"errors"`
+	Type   string               `json:"type"`
+	Title  string               `json:"title"`
+	Status int                  `json:"status"`
+	Detail string               `json:"detail"`
+	Errors []httpx.ProblemError `json:"errors"`
 }
 
-func hasError(errs []ProblemError, path, code string) bool {
+func hasError(errs []httpx.ProblemError, path, code string) bool {
 	for _, e := range errs {
 		if e.Path == path && e.Code == code && e.Message != "" {
 			return true

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
+	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/ui"
 )
@@ -62,6 +63,10 @@ type Server struct {
 	log   *slog.Logger
 	tmpl  *template.Template
 	ready func(ctx context.Context) error
+
+	tenants httpx.Tenants
+	cookies httpx.Cookies
+	csrf    httpx.CSRF
 }
 
 // New returns the Fiber app serving cfg.
@@ -97,14 +102,16 @@ func New(cfg Config) (*fiber.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, in: cfg.Intake, log: cfg.Logger, tmpl: tmpl, ready: cfg.Ready}
+	s := &Server{cfg: cfg, in: cfg.Intake, log: cfg.Logger, tmpl: tmpl, ready: cfg.Ready,
+		tenants: cfg.Tenants, cookies: httpx.Cookies{Secure: cfg.Secure}}
+	s.csrf = httpx.CSRF{Secret: cfg.Intake.Secret, Cookies: s.cookies}
 	app := fiber.New(fiber.Config{
 		AppName:               "amtsform",
 		BodyLimit:             cfg.BodyLimit,
 		ReadTimeout:           cfg.ReadTimeout,
 		WriteTimeout:          cfg.WriteTimeout,
 		IdleTimeout:           cfg.IdleTimeout,
-		ErrorHandler:          s.errorHandler,
+		ErrorHandler:          httpx.ErrorHandler(cfg.Logger, httpx.TemplatePage(tmpl, "error.html")),
 		DisableStartupMessage: true,
 		// Multipart bodies are parsed by the handlers, so that a broken
 		// one fails inside the router, where the error handler knows the
@@ -116,10 +123,10 @@ func New(cfg Config) (*fiber.App, error) {
 		Immutable: true,
 	})
 	app.Use(requestid.New())
-	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
-	app.Use(s.requestContext)
-	app.Use(s.accessLog)
-	app.Use(securityHeaders)
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: httpx.LogPanic(s.log)}))
+	app.Use(httpx.RequestContext(cfg.RequestTimeout))
+	app.Use(httpx.AccessLog(s.log))
+	app.Use(httpx.SecurityHeaders)
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/readyz", s.readyz)
@@ -127,52 +134,6 @@ func New(cfg Config) (*fiber.App, error) {
 	s.registerCitizen(app)
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 	return app, nil
-}
-
-// requestContext gives every request a context with a deadline: Fiber's
-// UserContext is never cancelled on its own.
-func (s *Server) requestContext(c *fiber.Ctx) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
-	defer cancel()
-	c.SetUserContext(ctx)
-	return c.Next()
-}
-
-// accessLog logs method, route, status and duration. Paths are logged as
-// route patterns so that tokens and references never reach the log.
-func (s *Server) accessLog(c *fiber.Ctx) error {
-	start := time.Now()
-	err := c.Next()
-	status := c.Response().StatusCode()
-	if err != nil {
-		var fe *fiber.Error
-		if errors.As(err, &fe) {
-			status = fe.Code
-		}
-	}
-	s.log.Info("request",
-		"method", c.Method(),
-		"route", c.Route().Path,
-		"status", status,
-		"duration_ms", time.Since(start).Milliseconds(),
-		"request_id", c.GetRespHeader(fiber.HeaderXRequestID))
-	return err
-}
-
-func (s *Server) logPanic(c *fiber.Ctx, e any) {
-	s.log.Error("panic", "route", c.Route().Path, "request_id", c.GetRespHeader(fiber.HeaderXRequestID), "panic", e)
-}
-
-// securityHeaders sets a strict CSP (no inline script or style) and the
-// usual hardening headers.
-func securityHeaders(c *fiber.Ctx) error {
-	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
-	c.Set("X-Content-Type-Options", "nosniff")
-	c.Set("X-Frame-Options", "DENY")
-	c.Set("Referrer-Policy", "same-origin")
-	c.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-	c.Set("Cross-Origin-Opener-Policy", "same-origin")
-	return c.Next()
 }
 
 func (s *Server) readyz(c *fiber.Ctx) error {
@@ -183,15 +144,4 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		}
 	}
 	return c.SendString("ready")
-}
-
-// tenant returns the tenant named in the URL, or a 404 for unknown ones.
-func (s *Server) tenant(c *fiber.Ctx) (string, error) {
-	t := c.Params("tenant")
-	for _, x := range s.cfg.Tenants {
-		if x == t {
-			return t, nil
-		}
-	}
-	return "", fiber.ErrNotFound
 }

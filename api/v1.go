@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 
+	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/engine"
 )
 
@@ -43,16 +43,10 @@ func (s *Server) registerAPI(app *fiber.App) {
 	v1 := app.Group("/api/v1")
 	v1.Get("/openapi.json", s.apiOpenAPI)
 
-	submitLimit := limiter.New(limiter.Config{
-		Max:        s.cfg.SubmitRate,
-		Expiration: time.Minute,
-		KeyGenerator: func(c *fiber.Ctx) string {
-			return c.IP()
-		},
-		LimitReached: func(c *fiber.Ctx) error {
-			return fiber.NewError(fiber.StatusTooManyRequests, "too many submissions from this client; try again in a minute")
-		},
-	})
+	submitLimit := httpx.Limit{
+		Max: s.cfg.SubmitRate, Per: time.Minute,
+		Err: fiber.NewError(fiber.StatusTooManyRequests, "too many submissions from this client; try again in a minute"),
+	}.Handler()
 
 	t := v1.Group("/:tenant", s.apiTenant)
 	t.Get("/services", s.apiServices)
@@ -72,7 +66,7 @@ func (s *Server) registerAPI(app *fiber.App) {
 // apiTenant rejects unknown tenants with 404 and marks API responses as
 // not cacheable: most of them carry personal data or tokens.
 func (s *Server) apiTenant(c *fiber.Ctx) error {
-	t, err := s.tenant(c)
+	t, err := s.tenants.Of(c)
 	if err != nil {
 		return err
 	}
@@ -84,32 +78,6 @@ func (s *Server) apiTenant(c *fiber.Ctx) error {
 func tenantOf(c *fiber.Ctx) string {
 	t, _ := c.Locals("tenant").(string)
 	return t
-}
-
-// apiLang picks the language of messages: ?lang=, then the best of de and
-// en in Accept-Language, then German.
-func apiLang(c *fiber.Ctx) string {
-	if l := c.Query("lang"); l == "de" || l == "en" {
-		return l
-	}
-	best, bestQ := "de", -1.0
-	for _, part := range strings.Split(c.Get(fiber.HeaderAcceptLanguage), ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		tag, _, _ = strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
-		if tag != "de" && tag != "en" {
-			continue
-		}
-		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-				q = f
-			}
-		}
-		if q > bestQ {
-			best, bestQ = tag, q
-		}
-	}
-	return best
 }
 
 // today is the date the engine's rules see as today.
@@ -145,13 +113,13 @@ func (s *Server) apiError(c *fiber.Ctx, svc *engine.Service, err error) error {
 
 // invalid writes a 422 problem listing errs.
 func (s *Server) invalid(c *fiber.Ctx, svc *engine.Service, detail string, errs []engine.FieldError) error {
-	lang := apiLang(c)
-	p := Problem{
-		Type:      problemType("validation"),
-		Title:     titleOf(fiber.StatusUnprocessableEntity, lang),
+	lang := httpx.APILang(c)
+	p := httpx.Problem{
+		Type:      httpx.ProblemType("validation"),
+		Title:     httpx.TitleOf(fiber.StatusUnprocessableEntity, lang),
 		Status:    fiber.StatusUnprocessableEntity,
 		Detail:    detail,
-		Errors:    problemErrors(svc, lang, errs),
+		Errors:    httpx.ProblemErrors(svc, lang, errs),
 		RequestID: c.GetRespHeader(fiber.HeaderXRequestID),
 	}
 	c.Set(fiber.HeaderContentLanguage, lang)
@@ -160,13 +128,13 @@ func (s *Server) invalid(c *fiber.Ctx, svc *engine.Service, detail string, errs 
 
 // fieldErrors renders errors for a 200 response body (never nil, so
 // that clients always see a list).
-func fieldErrors(c *fiber.Ctx, svc *engine.Service, errs []engine.FieldError) []ProblemError {
-	lang := apiLang(c)
+func fieldErrors(c *fiber.Ctx, svc *engine.Service, errs []engine.FieldError) []httpx.ProblemError {
+	lang := httpx.APILang(c)
 	c.Set(fiber.HeaderContentLanguage, lang)
 	if len(errs) == 0 {
-		return []ProblemError{}
+		return []httpx.ProblemError{}
 	}
-	return problemErrors(svc, lang, errs)
+	return httpx.ProblemErrors(svc, lang, errs)
 }
 
 // unknownFields lists the members of v that the data model n does not

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
@@ -76,11 +77,11 @@ type pageResult struct {
 	Version int64  `json:"version"`
 	// Complete is true when the saved page has no errors; Next then names
 	// the page to continue with ("" after the last page).
-	Complete bool           `json:"complete"`
-	Next     string         `json:"next"`
-	Errors   []ProblemError `json:"errors"`
-	Pages    []string       `json:"pages"`
-	Computed map[string]any `json:"computed"`
+	Complete bool                 `json:"complete"`
+	Next     string               `json:"next"`
+	Errors   []httpx.ProblemError `json:"errors"`
+	Pages    []string             `json:"pages"`
+	Computed map[string]any       `json:"computed"`
 	// Reached is the draft's page reached after the save.
 	Reached string    `json:"reached"`
 	Expires time.Time `json:"expires"`

@@ -3,6 +3,7 @@ package api
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/engine"
 )
 
@@ -45,12 +46,12 @@ func (s *Server) apiSchema(c *fiber.Ctx) error {
 // validationResult is the answer of POST …/validate.
 type validationResult struct {
 	// Valid is true when there are no errors (on the page, with ?page=).
-	Valid    bool           `json:"valid"`
-	Errors   []ProblemError `json:"errors"`
-	Computed map[string]any `json:"computed"`
-	Hidden   []string       `json:"hidden"`
-	Pages    []string       `json:"pages"`
-	Office   string         `json:"office"`
+	Valid    bool                 `json:"valid"`
+	Errors   []httpx.ProblemError `json:"errors"`
+	Computed map[string]any       `json:"computed"`
+	Hidden   []string             `json:"hidden"`
+	Pages    []string             `json:"pages"`
+	Office   string               `json:"office"`
 }
 
 // apiValidate evaluates a whole document without storing anything. It

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/record"
 )
@@ -176,7 +177,7 @@ func (s *Server) apiReceipt(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	pdf, err := rm.receiptPDF(svc, sub, apiLang(c))
+	pdf, err := rm.receiptPDF(svc, sub, httpx.APILang(c))
 	if err != nil {
 		return fmt.Errorf("receipt %s: %w", sub.Ref, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amtsform/amtsform/api/apitest"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
 )
@@ -37,10 +38,10 @@ func BenchmarkRenderPage(b *testing.B) {
 	}
 	// Page 1 done, so that the children page (a repeating group with
 	// radios and money inputs) renders.
-	if _, err := ts.intake.SavePage(ctx, testTenant, d.ID, 0, "person", kitaData()); err == nil {
+	if _, err := ts.intake.SavePage(ctx, testTenant, d.ID, 0, "person", apitest.KitaData()); err == nil {
 		b.Fatal("foreign fields accepted")
 	}
-	data := kitaData()
+	data := apitest.KitaData()
 	if _, err := ts.intake.SavePage(ctx, testTenant, d.ID, 0, "person", map[string]any{
 		"applicant": data["applicant"], "address": data["address"],
 	}); err != nil {
@@ -90,14 +91,14 @@ func BenchmarkRenderPage(b *testing.B) {
 
 // BenchmarkRenderTemplate measures the template alone, without the store.
 func BenchmarkRenderTemplate(b *testing.B) {
-	svc := loadService(b, "kita-gebuehren")
+	svc := apitest.Example(b, "kita-gebuehren")
 	s := &Server{}
 	tmpl, err := uiTemplates()
 	if err != nil {
 		b.Fatal(err)
 	}
 	s.tmpl = tmpl
-	data := kitaData()
+	data := apitest.KitaData()
 	res := svc.Evaluate(data, evalOpts())
 	page := svc.Form.Page("kinder")
 	b.ReportAllocs()

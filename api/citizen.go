@@ -13,7 +13,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 
+	"github.com/amtsform/amtsform/api/answers"
 	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/api/receipt"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
@@ -99,7 +101,7 @@ type reviewSection struct {
 }
 
 type reviewRow struct {
-	answerRow
+	answers.Row
 	ChangeURL string
 }
 
@@ -177,7 +179,7 @@ func (s *Server) czServices(c *fiber.Ctx) error {
 		return err
 	}
 	lang := httpx.Lang(c)
-	p := s.base(c, tenant, tr(lang, "Online-Anträge", "Online applications"))
+	p := s.base(c, tenant, answers.Tr(lang, "Online-Anträge", "Online applications"))
 	for _, svc := range s.in.Catalog.List(tenant) {
 		l := serviceLink{Title: svc.Form.Title.In(lang), URL: "/" + tenant + "/" + svc.ID + "/"}
 		if svc.Form.Description != nil {
@@ -259,12 +261,12 @@ func (s *Server) checkFormPost(c *fiber.Ctx) error {
 func (s *Server) refused(c *fiber.Ctx, err error) error {
 	status, _ := httpx.StatusOf(err)
 	lang := httpx.Lang(c)
-	msg := tr(lang, "Bitte gehen Sie zurück und versuchen Sie es erneut. Es wurde nichts gespeichert.", "Please go back and try again. Nothing was saved.")
+	msg := answers.Tr(lang, "Bitte gehen Sie zurück und versuchen Sie es erneut. Es wurde nichts gespeichert.", "Please go back and try again. Nothing was saved.")
 	switch status {
 	case fiber.StatusUnsupportedMediaType:
-		msg = tr(lang, "Diese Adresse nimmt nur Formulare an. Es wurde nichts gespeichert.", "This address accepts only form posts. Nothing was saved.")
+		msg = answers.Tr(lang, "Diese Adresse nimmt nur Formulare an. Es wurde nichts gespeichert.", "This address accepts only form posts. Nothing was saved.")
 	case fiber.StatusForbidden:
-		msg = tr(lang,
+		msg = answers.Tr(lang,
 			"Das Formular ist abgelaufen oder wurde nicht von dieser Seite gesendet. Bitte laden Sie die Seite neu und senden Sie sie noch einmal. Cookies müssen erlaubt sein. Es wurde nichts gespeichert.",
 			"The form has expired or was not sent from this site. Please reload the page and send it again. Cookies must be enabled. Nothing was saved.")
 	}
@@ -403,13 +405,13 @@ func (s *Server) renderPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *e
 	order = append(order, rest...)
 	for _, path := range order {
 		label := st.labels[path]
-		href := "#" + fieldID(path)
+		href := "#" + answers.FieldID(path)
 		if !st.placed[path] {
 			// an error of a group or list as a whole, or of a field not
 			// shown: link to the nearest field that is shown
 			for q := path; q != ""; q = parentPath(q) {
 				if _, ok := st.labels[q]; ok {
-					href, label = "#"+fieldID(q), st.labels[q]
+					href, label = "#"+answers.FieldID(q), st.labels[q]
 					break
 				}
 			}
@@ -421,7 +423,7 @@ func (s *Server) renderPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *e
 		p.Errors = append(p.Errors, errorItem{Href: href, Message: msg})
 	}
 	if len(p.Errors) > 0 {
-		p.Title = tr(lang, "Fehler: ", "Error: ") + p.Title
+		p.Title = answers.Tr(lang, "Fehler: ", "Error: ") + p.Title
 		p.Status = fiber.StatusUnprocessableEntity
 	}
 	return s.render(c, "page.html", p)
@@ -499,9 +501,9 @@ func (s *Server) czSavePage(c *fiber.Ctx) error {
 	}
 	before := svc.Evaluate(d.Data, engine.Options{Today: s.now()})
 	if to := reachable(svc, before, page.ID); to != "" {
-		return s.message(c, fiber.StatusConflict, tr(lang, "Bitte zuerst die vorherigen Seiten ausfüllen", "Please complete the earlier pages first"),
-			tr(lang, "Diese Seite ist noch nicht an der Reihe. Es wurde nichts gespeichert.", "This page is not due yet. Nothing was saved."),
-			draftURL(tenant, svc.ID, d.ID, to), tr(lang, "Weiter zur nächsten offenen Seite", "Go to the next open page"))
+		return s.message(c, fiber.StatusConflict, answers.Tr(lang, "Bitte zuerst die vorherigen Seiten ausfüllen", "Please complete the earlier pages first"),
+			answers.Tr(lang, "Diese Seite ist noch nicht an der Reihe. Es wurde nichts gespeichert.", "This page is not due yet. Nothing was saved."),
+			draftURL(tenant, svc.ID, d.ID, to), answers.Tr(lang, "Weiter zur nächsten offenen Seite", "Go to the next open page"))
 	}
 	actRaw, _ := form.get(actionField)
 	act, err := parseAction(actRaw)
@@ -522,9 +524,9 @@ func (s *Server) czSavePage(c *fiber.Ctx) error {
 			}
 		}
 		return s.message(c, fiber.StatusBadRequest, httpx.TitleOf(400, lang),
-			tr(lang, "Das Formular enthielt Angaben, die auf dieser Seite nicht eingegeben werden können: ", "The form contained values that cannot be entered on this page: ")+
-				strings.Join(names, ", ")+tr(lang, ". Es wurde nichts gespeichert.", ". Nothing was saved."),
-			draftURL(tenant, svc.ID, d.ID, page.ID), tr(lang, "Zurück zur Seite", "Back to the page"))
+			answers.Tr(lang, "Das Formular enthielt Angaben, die auf dieser Seite nicht eingegeben werden können: ", "The form contained values that cannot be entered on this page: ")+
+				strings.Join(names, ", ")+answers.Tr(lang, ". Es wurde nichts gespeichert.", ". Nothing was saved."),
+			draftURL(tenant, svc.ID, d.ID, page.ID), answers.Tr(lang, "Zurück zur Seite", "Back to the page"))
 	}
 	uploadErrs := map[string]string{}
 	for path, v := range values {
@@ -568,11 +570,11 @@ func (s *Server) czSavePage(c *fiber.Ctx) error {
 	case "add":
 		anchor := ""
 		if l, ok := valueAt(pr.Draft.Data, act.path).([]any); ok && len(l) > 0 {
-			anchor = "#" + fieldID(fmt.Sprintf("%s[%d]", act.path, len(l)-1))
+			anchor = "#" + answers.FieldID(fmt.Sprintf("%s[%d]", act.path, len(l)-1))
 		}
 		return c.Redirect(here+ret+anchor, fiber.StatusSeeOther)
 	case "remove", "clear":
-		return c.Redirect(here+ret+"#"+fieldID(act.path), fiber.StatusSeeOther)
+		return c.Redirect(here+ret+"#"+answers.FieldID(act.path), fiber.StatusSeeOther)
 	case "save":
 		return c.Redirect(draftURL(tenant, svc.ID, d.ID, "saved")+"?from="+url.QueryEscape(page.ID), fiber.StatusSeeOther)
 	}
@@ -629,9 +631,9 @@ func (s *Server) upload(c *fiber.Ctx, d *record.Draft, pf *pendingFile, lang str
 	a, err := s.in.Upload(c.UserContext(), d, name, f)
 	switch {
 	case errors.Is(err, record.ErrTooLarge):
-		return "", tr(lang, "Die Datei ist zu groß. Bitte laden Sie eine Datei mit höchstens 20 MB hoch.", "The file is too large. Please upload a file of at most 20 MB."), nil
+		return "", answers.Tr(lang, "Die Datei ist zu groß. Bitte laden Sie eine Datei mit höchstens 20 MB hoch.", "The file is too large. Please upload a file of at most 20 MB."), nil
 	case errors.Is(err, record.ErrUnsupportedType):
-		return "", tr(lang, "Dieser Dateityp ist nicht erlaubt. Bitte laden Sie eine PDF-, PNG- oder JPEG-Datei hoch.", "This type of file is not allowed. Please upload a PDF, PNG or JPEG file."), nil
+		return "", answers.Tr(lang, "Dieser Dateityp ist nicht erlaubt. Bitte laden Sie eine PDF-, PNG- oder JPEG-Datei hoch.", "This type of file is not allowed. Please upload a PDF, PNG or JPEG file."), nil
 	case err != nil:
 		return "", "", err
 	}
@@ -657,10 +659,10 @@ func (s *Server) czSaved(c *fiber.Ctx) error {
 // savedPage is the saved page without the mail form.
 func (s *Server) savedPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *engine.Service) *pageData {
 	lang := httpx.Lang(c)
-	p := s.base(c, tenant, tr(lang, "Ihre Angaben sind gespeichert", "Your answers are saved"))
+	p := s.base(c, tenant, answers.Tr(lang, "Ihre Angaben sind gespeichert", "Your answers are saved"))
 	p.ServiceTitle, p.ServiceURL = svc.Form.Title.In(lang), "/"+tenant+"/"+svc.ID+"/"
 	p.ResumeURL = s.publicBase(c) + "/" + tenant + "/" + svc.ID + "/d/" + d.ID
-	p.Expires = formatDate(d.Expires.In(berlin).Format("2006-01-02"), lang)
+	p.Expires = answers.FormatDate(d.Expires.In(answers.Berlin).Format("2006-01-02"), lang)
 	back := d.Page
 	if from := c.Query("from"); svc.Form.Page(from) != nil {
 		back = from
@@ -681,13 +683,13 @@ func (s *Server) czReview(c *fiber.Ctx) error {
 	if first := res.FirstIncompletePage(svc); first != "" {
 		return c.Redirect(draftURL(tenant, svc.ID, d.ID, first), fiber.StatusSeeOther)
 	}
-	p := s.base(c, tenant, tr(lang, "Angaben prüfen", "Check your answers"))
+	p := s.base(c, tenant, answers.Tr(lang, "Angaben prüfen", "Check your answers"))
 	p.ServiceTitle, p.ServiceURL = svc.Form.Title.In(lang), "/"+tenant+"/"+svc.ID+"/"
 	files := s.fileNames(c.UserContext(), tenant, svc, res.Data)
-	for _, sec := range answers(svc, res.Data, res.Computed, files, lang) {
+	for _, sec := range answers.List(svc, res.Data, res.Computed, files, lang) {
 		rs := reviewSection{Title: sec.Title}
 		for _, r := range sec.Rows {
-			row := reviewRow{answerRow: r}
+			row := reviewRow{Row: r}
 			if !r.Heading && !r.Computed {
 				row.ChangeURL = draftURL(tenant, svc.ID, d.ID, sec.PageID) + "?return=review#" + r.Anchor
 			}
@@ -772,10 +774,10 @@ func (s *Server) czConfirmation(c *fiber.Ctx) error {
 	}
 	httpx.NoStore(c)
 	lang := httpx.Lang(c)
-	p := s.base(c, tenant, tr(lang, "Antrag eingegangen", "Application received"))
+	p := s.base(c, tenant, answers.Tr(lang, "Antrag eingegangen", "Application received"))
 	p.ServiceTitle, p.ServiceURL = svc.Form.Title.In(lang), "/"+tenant+"/"+svc.ID+"/"
-	p.Ref, p.Office = sub.Ref, officeName(sub.Office)
-	t := sub.Created.In(berlin)
+	p.Ref, p.Office = sub.Ref, answers.OfficeName(sub.Office)
+	t := sub.Created.In(answers.Berlin)
 	p.Received = t.Format("02.01.2006, 15:04 Uhr")
 	if lang == "en" {
 		p.Received = t.Format("2 January 2006, 15:04")
@@ -790,12 +792,12 @@ func (s *Server) czReceipt(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	pdf, err := s.receiptPDF(svc, sub, httpx.Lang(c))
+	pdf, err := receipt.PDF(svc, sub, httpx.Lang(c))
 	if err != nil {
 		return err
 	}
 	httpx.NoStore(c)
 	c.Set(fiber.HeaderContentType, "application/pdf")
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+tr(httpx.Lang(c), "Eingangsbestaetigung-", "Receipt-")+sub.Ref+`.pdf"`)
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+answers.Tr(httpx.Lang(c), "Eingangsbestaetigung-", "Receipt-")+sub.Ref+`.pdf"`)
 	return c.Send(pdf)
 }

@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/amtsform/amtsform/api/apitest"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
 	"github.com/amtsform/amtsform/engine/intake"
@@ -33,26 +33,6 @@ const testTenant = "musterstadt"
 
 // quietLog drops everything below ERROR so test output stays readable.
 var quietLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-
-// The example services are compiled once per test binary (CUE is slow);
-// compiled services are immutable and safe to share.
-var (
-	examplesOnce sync.Once
-	examplesSvcs []*engine.Service
-	examplesErr  error
-)
-
-// exampleServices returns the compiled services of examples/.
-func exampleServices(t testing.TB) []*engine.Service {
-	t.Helper()
-	examplesOnce.Do(func() {
-		examplesSvcs, examplesErr = engine.LoadServices([]string{filepath.Join("..", "examples")})
-	})
-	if examplesErr != nil {
-		t.Fatal(examplesErr)
-	}
-	return examplesSvcs
-}
 
 // testServer is an api.New app on an engine backed by an embedded
 // FerretDB store in a temporary directory.
@@ -101,7 +81,7 @@ func withNow(now func() time.Time) testOption {
 // work of the engine is waited for first.
 func newTestServer(t testing.TB, opts ...testOption) *testServer {
 	t.Helper()
-	setup := &testSetup{services: append([]*engine.Service(nil), exampleServices(t)...)}
+	setup := &testSetup{services: append([]*engine.Service(nil), apitest.Examples(t)...)}
 	for _, o := range opts {
 		o(setup)
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/amtsform/amtsform/api/httpx"
-	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/api/receipt"
 	"github.com/amtsform/amtsform/engine/record"
 )
 
@@ -157,27 +157,16 @@ func (s *Server) apiStatus(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-// receiptMaker is implemented by the citizen UI's receipt renderer
-// (api/receipt.go). It is looked up at run time so that the API builds
-// without it; without it receipts answer 501.
-type receiptMaker interface {
-	receiptPDF(svc *engine.Service, sub *record.Submission, lang string) ([]byte, error)
-}
-
 func (s *Server) apiReceipt(c *fiber.Ctx) error {
 	tenant, ref, err := s.checkSecret(c)
 	if err != nil {
 		return err
 	}
-	rm, ok := any(s).(receiptMaker)
-	if !ok {
-		return fiber.NewError(fiber.StatusNotImplemented, "receipts are not available on this server")
-	}
 	sub, svc, err := s.in.Submission(c.UserContext(), tenant, ref, c.Query("secret"))
 	if err != nil {
 		return err
 	}
-	pdf, err := rm.receiptPDF(svc, sub, httpx.APILang(c))
+	pdf, err := receipt.PDF(svc, sub, httpx.APILang(c))
 	if err != nil {
 		return fmt.Errorf("receipt %s: %w", sub.Ref, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
+	"github.com/amtsform/amtsform/api/apiv1"
 	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/ui"
@@ -130,7 +131,7 @@ func New(cfg Config) (*fiber.App, error) {
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/readyz", s.readyz)
-	s.registerAPI(app)
+	apiv1.Register(app, apiv1.Config{Intake: cfg.Intake, Tenants: cfg.Tenants, SubmitRate: cfg.SubmitRate})
 	s.registerCitizen(app)
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 	return app, nil

@@ -21,11 +21,23 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/amtsform/amtsform/api/apitest"
+	"github.com/amtsform/amtsform/api/apiv1"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/mongostore"
 	"github.com/amtsform/amtsform/engine/mongostore/embedded"
+)
+
+// The JSON API's wire types, under the names the tests have used.
+type (
+	draftJSON        = apiv1.Draft
+	pageResult       = apiv1.PageResult
+	attachmentJSON   = apiv1.Attachment
+	submissionJSON   = apiv1.Submission
+	statusJSON       = apiv1.Status
+	validationResult = apiv1.Validation
+	serviceSummary   = apiv1.ServiceSummary
 )
 
 // testTenant is the tenant every test server serves.

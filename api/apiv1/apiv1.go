@@ -1,23 +1,6 @@
-package api
-
-import (
-	"bytes"
-	"errors"
-	"fmt"
-	"mime"
-	"sort"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
-
-	"github.com/gofiber/fiber/v2"
-
-	"github.com/amtsform/amtsform/api/httpx"
-	"github.com/amtsform/amtsform/engine"
-)
-
-// The JSON API under /api/v1. The tenant is the first path segment:
+// Package apiv1 serves the JSON API under /api/v1, described by the
+// embedded OpenAPI document (openapi.json). The tenant is the first path
+// segment:
 //
 //	GET  /api/v1/openapi.json                                the OpenAPI document
 //	GET  /api/v1/{tenant}/services                           services offered
@@ -37,9 +20,47 @@ import (
 // errors are listed as {path, code, message} with messages in the
 // language of Accept-Language (de or en; ?lang= overrides). Every JSON body
 // is read by engine.ParseDocument within engine.DefaultLimits.
+package apiv1
 
-// registerAPI registers the JSON API under /api/v1.
-func (s *Server) registerAPI(app *fiber.App) {
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"mime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/intake"
+)
+
+// Config configures the JSON API.
+type Config struct {
+	Intake *intake.Intake
+	// Tenants are the tenants served.
+	Tenants httpx.Tenants
+	// SubmitRate is the number of submits allowed per client and minute.
+	SubmitRate int
+}
+
+// server holds what the handlers share.
+type server struct {
+	cfg     Config
+	in      *intake.Intake
+	tenants httpx.Tenants
+}
+
+// Register registers the JSON API under /api/v1 on app. Its errors go to
+// the app's error handler (httpx.ErrorHandler), which answers problem
+// documents under /api.
+func Register(app *fiber.App, cfg Config) {
+	s := &server{cfg: cfg, in: cfg.Intake, tenants: cfg.Tenants}
 	v1 := app.Group("/api/v1")
 	v1.Get("/openapi.json", s.apiOpenAPI)
 
@@ -65,7 +86,7 @@ func (s *Server) registerAPI(app *fiber.App) {
 
 // apiTenant rejects unknown tenants with 404 and marks API responses as
 // not cacheable: most of them carry personal data or tokens.
-func (s *Server) apiTenant(c *fiber.Ctx) error {
+func (s *server) apiTenant(c *fiber.Ctx) error {
 	t, err := s.tenants.Of(c)
 	if err != nil {
 		return err
@@ -81,12 +102,12 @@ func tenantOf(c *fiber.Ctx) string {
 }
 
 // today is the date the engine's rules see as today.
-func (s *Server) today() time.Time {
+func (s *server) today() time.Time {
 	return s.in.Today()
 }
 
 // service returns the current version of the service named in the URL.
-func (s *Server) service(c *fiber.Ctx) (*engine.Service, error) {
+func (s *server) service(c *fiber.Ctx) (*engine.Service, error) {
 	return s.in.Catalog.Get(tenantOf(c), c.Params("id"))
 }
 
@@ -103,7 +124,7 @@ func readDocument(c *fiber.Ctx) (map[string]any, error) {
 // apiError writes validation errors as a 422 problem with messages in the
 // request's language (check rules bring their own texts from svc); every
 // other error goes to the error handler.
-func (s *Server) apiError(c *fiber.Ctx, svc *engine.Service, err error) error {
+func (s *server) apiError(c *fiber.Ctx, svc *engine.Service, err error) error {
 	var ve *engine.ValidationError
 	if errors.As(err, &ve) {
 		return s.invalid(c, svc, "the document is invalid", ve.Errors)
@@ -112,7 +133,7 @@ func (s *Server) apiError(c *fiber.Ctx, svc *engine.Service, err error) error {
 }
 
 // invalid writes a 422 problem listing errs.
-func (s *Server) invalid(c *fiber.Ctx, svc *engine.Service, detail string, errs []engine.FieldError) error {
+func (s *server) invalid(c *fiber.Ctx, svc *engine.Service, detail string, errs []engine.FieldError) error {
 	lang := httpx.APILang(c)
 	p := httpx.Problem{
 		Type:      httpx.ProblemType("validation"),
@@ -181,8 +202,10 @@ type inflightKey struct {
 	tenant, key string
 }
 
-// claimKey marks key as in flight in app; the returned function releases it.
-func claimKey(app *fiber.App, tenant, key string) (func(), error) {
+// ClaimKey marks key as in flight in app, as a running request with that
+// Idempotency-Key does (tests use it to provoke the 409); the returned
+// function releases it.
+func ClaimKey(app *fiber.App, tenant, key string) (func(), error) {
 	k := inflightKey{app, tenant, key}
 	if _, busy := inflight.LoadOrStore(k, struct{}{}); busy {
 		return nil, fiber.NewError(fiber.StatusConflict, "a request with this Idempotency-Key is still being processed; retry later")

@@ -88,26 +88,3 @@ func BenchmarkRenderPage(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkRenderTemplate measures the template alone, without the store.
-func BenchmarkRenderTemplate(b *testing.B) {
-	svc := apitest.Example(b, "kita-gebuehren")
-	s := &Server{}
-	tmpl, err := uiTemplates()
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.tmpl = tmpl
-	data := apitest.KitaData()
-	res := svc.Evaluate(data, evalOpts())
-	page := svc.Form.Page("kinder")
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		st := &formState{svc: svc, lang: "de", data: data, computed: res.Computed, hidden: hiddenSet(res.Hidden),
-			errs: map[string]string{}, placed: map[string]bool{}, labels: map[string]string{}}
-		p := &pageData{Lang: "de", Fields: st.pageFields(page), Step: 2, Steps: 3}
-		if err := s.tmpl.ExecuteTemplate(io.Discard, "page.html", p); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

@@ -2,21 +2,11 @@ package api
 
 import (
 	"errors"
-	"html/template"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/amtsform/amtsform/engine"
-	"github.com/amtsform/amtsform/ui"
 )
-
-func uiTemplates() (*template.Template, error) { return ui.Templates() }
-
-func evalOpts() engine.Options {
-	return engine.Options{Today: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
-}
 
 // TestDevPreview: in dev mode compile problems replace every citizen page,
 // pages load dev.js, and /_dev/wait returns when the specs change.

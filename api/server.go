@@ -1,27 +1,32 @@
-// Package api serves Amtsform over HTTP with Fiber: the citizen forms
-// (server-rendered, working without JavaScript), the JSON API under
-// /api/v1, health checks, and one error handler that turns errors into
-// status codes, problem+json documents and friendly pages.
+// Package api assembles Amtsform's HTTP server: Config, and New, which
+// builds the Fiber app with its middleware (request id, recover, request
+// deadline, access log, security headers), the one error handler
+// (httpx.ErrorHandler), health checks, the static assets, and each
+// audience: the JSON API (apiv1) and the citizen pages (citizen).
+//
+// The handlers live in those packages; shared plumbing in httpx.
 package api
 
 import (
 	"context"
 	"errors"
-	"html/template"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
 	"github.com/amtsform/amtsform/api/apiv1"
+	"github.com/amtsform/amtsform/api/citizen"
 	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/ui"
 )
 
-// Config configures a Server. Zero values get sensible defaults.
+// Config configures the server. Zero values get sensible defaults.
 type Config struct {
 	Intake *intake.Intake
 	// Tenants are the tenants served; the first is the default that "/"
@@ -48,7 +53,7 @@ type Config struct {
 	// Ready reports whether the server can take traffic (store reachable).
 	Ready func(ctx context.Context) error
 	// Mail, when set, lets citizens have the resume link of a saved
-	// draft sent to them by email (see citizen_mail.go); nil: no mail.
+	// draft sent to them by email (see citizen/mail.go); nil: no mail.
 	Mail Mailer
 	// PublicURL is the site's external base URL (https://formulare.stadt.example)
 	// for links in mails; empty: taken from the request (Host and
@@ -57,18 +62,8 @@ type Config struct {
 	PublicURL string
 }
 
-// Server holds what the handlers share.
-type Server struct {
-	cfg   Config
-	in    *intake.Intake
-	log   *slog.Logger
-	tmpl  *template.Template
-	ready func(ctx context.Context) error
-
-	tenants httpx.Tenants
-	cookies httpx.Cookies
-	csrf    httpx.CSRF
-}
+// Mailer sends one plain-text mail; see citizen.Mailer.
+type Mailer = citizen.Mailer
 
 // New returns the Fiber app serving cfg.
 func New(cfg Config) (*fiber.App, error) {
@@ -103,9 +98,6 @@ func New(cfg Config) (*fiber.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, in: cfg.Intake, log: cfg.Logger, tmpl: tmpl, ready: cfg.Ready,
-		tenants: cfg.Tenants, cookies: httpx.Cookies{Secure: cfg.Secure}}
-	s.csrf = httpx.CSRF{Secret: cfg.Intake.Secret, Cookies: s.cookies}
 	app := fiber.New(fiber.Config{
 		AppName:               "amtsform",
 		BodyLimit:             cfg.BodyLimit,
@@ -124,25 +116,45 @@ func New(cfg Config) (*fiber.App, error) {
 		Immutable: true,
 	})
 	app.Use(requestid.New())
-	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: httpx.LogPanic(s.log)}))
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: httpx.LogPanic(cfg.Logger)}))
 	app.Use(httpx.RequestContext(cfg.RequestTimeout))
-	app.Use(httpx.AccessLog(s.log))
+	app.Use(httpx.AccessLog(cfg.Logger))
 	app.Use(httpx.SecurityHeaders)
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
-	app.Get("/readyz", s.readyz)
+	app.Get("/readyz", readyz(cfg.Logger, cfg.Ready))
+	app.Use("/static", filesystem.New(filesystem.Config{
+		Root:   http.FS(ui.Static()),
+		MaxAge: 365 * 24 * 3600, // links carry ?v=<content hash>
+	}))
 	apiv1.Register(app, apiv1.Config{Intake: cfg.Intake, Tenants: cfg.Tenants, SubmitRate: cfg.SubmitRate})
-	s.registerCitizen(app)
+	// The citizen pages come last: their /{tenant} routes would take
+	// every other first path segment.
+	citizen.Register(app, citizen.Config{
+		Intake:     cfg.Intake,
+		Tenants:    cfg.Tenants,
+		Templates:  tmpl,
+		Logger:     cfg.Logger,
+		Cookies:    httpx.Cookies{Secure: cfg.Secure},
+		SubmitRate: cfg.SubmitRate,
+		Dev:        cfg.Dev,
+		DevState:   cfg.DevState,
+		Mail:       cfg.Mail,
+		PublicURL:  cfg.PublicURL,
+	})
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 	return app, nil
 }
 
-func (s *Server) readyz(c *fiber.Ctx) error {
-	if s.ready != nil {
-		if err := s.ready(c.UserContext()); err != nil {
-			s.log.Warn("not ready", "err", err)
-			return c.Status(fiber.StatusServiceUnavailable).SendString("not ready")
+// readyz answers 200 when ready reports no error (or is nil), else 503.
+func readyz(log *slog.Logger, ready func(ctx context.Context) error) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if ready != nil {
+			if err := ready(c.UserContext()); err != nil {
+				log.Warn("not ready", "err", err)
+				return c.Status(fiber.StatusServiceUnavailable).SendString("not ready")
+			}
 		}
+		return c.SendString("ready")
 	}
-	return c.SendString("ready")
 }

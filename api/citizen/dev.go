@@ -1,4 +1,4 @@
-package api
+package citizen
 
 import (
 	"strings"
@@ -18,7 +18,7 @@ import (
 var devWaitMax = 25 * time.Second
 
 // devProblems shows the compile problems, if any, in place of a page.
-func (s *Server) devProblems(c *fiber.Ctx) error {
+func (s *server) devProblems(c *fiber.Ctx) error {
 	if !s.cfg.Dev || s.cfg.DevState == nil {
 		return c.Next()
 	}
@@ -39,7 +39,7 @@ func (s *Server) devProblems(c *fiber.Ctx) error {
 }
 
 // devWait returns 200 when the specs change, or 204 after devWaitMax.
-func (s *Server) devWait(c *fiber.Ctx) error {
+func (s *server) devWait(c *fiber.Ctx) error {
 	httpx.NoStore(c)
 	if s.cfg.DevState == nil {
 		return c.SendStatus(fiber.StatusNoContent)

@@ -1,4 +1,4 @@
-package api
+package citizen
 
 import (
 	"context"
@@ -37,7 +37,7 @@ const emailField = "email"
 
 // registerResumeMail registers the mail form's POST route; it must come
 // before the generic page route, which would take "saved" for a page id.
-func (s *Server) registerResumeMail(app *fiber.App, h func(...fiber.Handler) []fiber.Handler) {
+func (s *server) registerResumeMail(app *fiber.App, h func(...fiber.Handler) []fiber.Handler) {
 	if s.cfg.Mail == nil {
 		return
 	}
@@ -54,7 +54,7 @@ func (s *Server) registerResumeMail(app *fiber.App, h func(...fiber.Handler) []f
 }
 
 // publicBase is the base URL for links that leave the site.
-func (s *Server) publicBase(c *fiber.Ctx) string {
+func (s *server) publicBase(c *fiber.Ctx) string {
 	if s.cfg.PublicURL != "" {
 		return strings.TrimRight(s.cfg.PublicURL, "/")
 	}
@@ -63,7 +63,7 @@ func (s *Server) publicBase(c *fiber.Ctx) string {
 
 // addMailForm adds the mail form to the saved page p; value and errMsg
 // are what the citizen typed and what is wrong with it.
-func (s *Server) addMailForm(c *fiber.Ctx, p *pageData, value, errMsg string) {
+func (s *server) addMailForm(c *fiber.Ctx, p *pageData, value, errMsg string) {
 	lang := p.Lang
 	p.Action = c.Path()
 	if from := c.Query("from"); from != "" {
@@ -96,7 +96,7 @@ func (s *Server) addMailForm(c *fiber.Ctx, p *pageData, value, errMsg string) {
 }
 
 // czMailResume sends the resume link of the draft to the address posted.
-func (s *Server) czMailResume(c *fiber.Ctx) error {
+func (s *server) czMailResume(c *fiber.Ctx) error {
 	if ok, err := s.checkPlainPost(c); !ok {
 		return err
 	}

@@ -1,8 +1,9 @@
 package api
 
-// Shared test helpers for the api package: a Server on a real engine and
-// an embedded FerretDB store in a temporary directory. Both the JSON API
-// tests and the citizen UI tests use them.
+// Shared test helpers for the api package: the assembled app (New) on a
+// real engine and an embedded FerretDB store in a temporary directory.
+// Both the JSON API tests and the citizen UI tests use them; fixtures
+// other packages' tests need too are in api/apitest.
 
 import (
 	"bytes"

@@ -14,7 +14,7 @@ import (
 
 // czSaved shows the resume link after "save and continue later", and,
 // when a mailer is configured, a form to have it sent by email
-// (citizen_mail.go).
+// (mail.go).
 func (s *server) czSaved(c *fiber.Ctx) error {
 	tenant, d, svc, err := s.draft(c)
 	if err != nil {

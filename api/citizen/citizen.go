@@ -17,7 +17,7 @@
 //	GET  /{tenant}/{service}/r/{ref}/receipt.pdf?s=
 //
 // The page ids "review" and "saved" are therefore reserved.
-
+//
 // Files: citizen.go registers the routes; page.go has what every page
 // shares (page data, rendering, refused posts); start.go the service list
 // and start page; form.go shows a form page; save.go saves one (with

@@ -5,9 +5,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/amtsform/amtsform/api/answers"
 	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/api/receipt"
+	"github.com/amtsform/amtsform/api/render"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/record"
 )
@@ -41,10 +41,10 @@ func (s *server) czConfirmation(c *fiber.Ctx) error {
 	}
 	httpx.NoStore(c)
 	lang := httpx.Lang(c)
-	p := s.base(c, tenant, answers.Tr(lang, "Antrag eingegangen", "Application received"))
+	p := s.base(c, tenant, render.Tr(lang, "Antrag eingegangen", "Application received"))
 	p.ServiceTitle, p.ServiceURL = svc.Form.Title.In(lang), "/"+tenant+"/"+svc.ID+"/"
-	p.Ref, p.Office = sub.Ref, answers.OfficeName(sub.Office)
-	t := sub.Created.In(answers.Berlin)
+	p.Ref, p.Office = sub.Ref, render.OfficeName(sub.Office)
+	t := sub.Created.In(render.Berlin)
 	p.Received = t.Format("02.01.2006, 15:04 Uhr")
 	if lang == "en" {
 		p.Received = t.Format("2 January 2006, 15:04")
@@ -65,6 +65,6 @@ func (s *server) czReceipt(c *fiber.Ctx) error {
 	}
 	httpx.NoStore(c)
 	c.Set(fiber.HeaderContentType, "application/pdf")
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+answers.Tr(httpx.Lang(c), "Eingangsbestaetigung-", "Receipt-")+sub.Ref+`.pdf"`)
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+render.Tr(httpx.Lang(c), "Eingangsbestaetigung-", "Receipt-")+sub.Ref+`.pdf"`)
 	return c.Send(pdf)
 }

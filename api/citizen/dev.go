@@ -4,8 +4,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/amtsform/amtsform/api/answers"
 	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/api/render"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -27,7 +27,7 @@ func (s *server) devProblems(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	lang := httpx.Lang(c)
-	p := s.base(c, c.Params("tenant"), answers.Tr(lang, "Die Spezifikation enthält Fehler", "The specification has errors"))
+	p := s.base(c, c.Params("tenant"), render.Tr(lang, "Die Spezifikation enthält Fehler", "The specification has errors"))
 	for _, line := range strings.Split(problems.Error(), "\n") {
 		if line = strings.TrimSpace(line); line != "" {
 			p.Problems = append(p.Problems, line)

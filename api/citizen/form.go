@@ -9,8 +9,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/amtsform/amtsform/api/answers"
 	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/api/render"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
@@ -148,13 +148,13 @@ func (s *server) renderPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *e
 	order = append(order, rest...)
 	for _, path := range order {
 		label := st.labels[path]
-		href := "#" + answers.FieldID(path)
+		href := "#" + render.FieldID(path)
 		if !st.placed[path] {
 			// an error of a group or list as a whole, or of a field not
 			// shown: link to the nearest field that is shown
 			for q := path; q != ""; q = parentPath(q) {
 				if _, ok := st.labels[q]; ok {
-					href, label = "#"+answers.FieldID(q), st.labels[q]
+					href, label = "#"+render.FieldID(q), st.labels[q]
 					break
 				}
 			}
@@ -166,7 +166,7 @@ func (s *server) renderPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *e
 		p.Errors = append(p.Errors, errorItem{Href: href, Message: msg})
 	}
 	if len(p.Errors) > 0 {
-		p.Title = answers.Tr(lang, "Fehler: ", "Error: ") + p.Title
+		p.Title = render.Tr(lang, "Fehler: ", "Error: ") + p.Title
 		p.Status = fiber.StatusUnprocessableEntity
 	}
 	return s.render(c, "page.html", p)

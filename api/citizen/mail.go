@@ -10,8 +10,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/amtsform/amtsform/api/answers"
 	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/api/render"
 )
 
 // The resume link by email: when a Mailer is configured, the "saved"
@@ -72,8 +72,8 @@ func (s *server) addMailForm(c *fiber.Ctx, p *pageData, value, errMsg string) {
 	p.CSRF = s.csrf.Token(c)
 	f := &fieldView{
 		Lang: lang, Kind: "email", ID: "f-email", Name: emailField,
-		Label:        answers.Tr(lang, "E-Mail-Adresse", "Email address"),
-		Hint:         answers.Tr(lang, "Wir senden den Link nur an diese Adresse und speichern sie nicht.", "We send the link to this address only and do not store it."),
+		Label:        render.Tr(lang, "E-Mail-Adresse", "Email address"),
+		Hint:         render.Tr(lang, "Wir senden den Link nur an diese Adresse und speichern sie nicht.", "We send the link to this address only and do not store it."),
 		HintID:       "f-email-hint",
 		Value:        value,
 		Autocomplete: "email",
@@ -84,12 +84,12 @@ func (s *server) addMailForm(c *fiber.Ctx, p *pageData, value, errMsg string) {
 		f.ErrorID = f.ID + "-error"
 		f.Describedby += " " + f.ErrorID
 		p.Errors = append(p.Errors, errorItem{Href: "#" + f.ID, Message: f.Label + ": " + errMsg})
-		p.Title = answers.Tr(lang, "Fehler: ", "Error: ") + p.Title
+		p.Title = render.Tr(lang, "Fehler: ", "Error: ") + p.Title
 		p.Status = fiber.StatusUnprocessableEntity
 	}
 	p.Fields = []*fieldView{f}
 	if c.Method() == fiber.MethodGet && c.Query("sent") == "1" {
-		p.Message = answers.Tr(lang,
+		p.Message = render.Tr(lang,
 			"Wir haben Ihnen den Link per E-Mail gesendet. Wenn die E-Mail nicht ankommt, sehen Sie bitte auch im Spam-Ordner nach.",
 			"We have sent you the link by email. If it does not arrive, please also check your spam folder.")
 	}
@@ -117,10 +117,10 @@ func (s *server) czMailResume(c *fiber.Ctx) error {
 	if err := s.cfg.Mail.Send(c.UserContext(), addr, subject, body); err != nil {
 		s.log.Warn("resume link mail failed", "service", svc.ID, "reason", mailReason(err), "request_id", rid)
 		s.addMailForm(c, p, addr, "")
-		p.Errors = []errorItem{{Href: "#f-email", Message: answers.Tr(lang,
+		p.Errors = []errorItem{{Href: "#f-email", Message: render.Tr(lang,
 			"Die E-Mail konnte gerade nicht gesendet werden. Ihre Angaben bleiben gespeichert. Bitte versuchen Sie es später noch einmal oder notieren Sie sich den Link.",
 			"The email could not be sent just now. Your answers are still saved. Please try again later or note down the link.")}}
-		p.Title = answers.Tr(lang, "Fehler: ", "Error: ") + p.Title
+		p.Title = render.Tr(lang, "Fehler: ", "Error: ") + p.Title
 		p.Status = fiber.StatusServiceUnavailable
 		return s.render(c, "saved.html", p)
 	}
@@ -138,9 +138,9 @@ func (s *server) czMailResume(c *fiber.Ctx) error {
 func checkEmail(v, lang string) (string, string) {
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return v, answers.Tr(lang, "Geben Sie Ihre E-Mail-Adresse ein.", "Enter your email address.")
+		return v, render.Tr(lang, "Geben Sie Ihre E-Mail-Adresse ein.", "Enter your email address.")
 	}
-	bad := answers.Tr(lang, "Geben Sie eine E-Mail-Adresse im richtigen Format ein, zum Beispiel name@beispiel.de.",
+	bad := render.Tr(lang, "Geben Sie eine E-Mail-Adresse im richtigen Format ein, zum Beispiel name@beispiel.de.",
 		"Enter an email address in the correct format, like name@example.com.")
 	if len(v) > 254 || strings.ContainsAny(v, " \t\r\n<>,;\"()[]\\") {
 		return v, bad

@@ -7,8 +7,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/amtsform/amtsform/api/answers"
 	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/api/render"
 )
 
 // pageData is what every citizen template gets.
@@ -72,7 +72,7 @@ type reviewSection struct {
 }
 
 type reviewRow struct {
-	answers.Row
+	render.Row
 	ChangeURL string
 }
 
@@ -130,12 +130,12 @@ func (s *server) checkFormPost(c *fiber.Ctx) error {
 func (s *server) refused(c *fiber.Ctx, err error) error {
 	status, _ := httpx.StatusOf(err)
 	lang := httpx.Lang(c)
-	msg := answers.Tr(lang, "Bitte gehen Sie zurück und versuchen Sie es erneut. Es wurde nichts gespeichert.", "Please go back and try again. Nothing was saved.")
+	msg := render.Tr(lang, "Bitte gehen Sie zurück und versuchen Sie es erneut. Es wurde nichts gespeichert.", "Please go back and try again. Nothing was saved.")
 	switch status {
 	case fiber.StatusUnsupportedMediaType:
-		msg = answers.Tr(lang, "Diese Adresse nimmt nur Formulare an. Es wurde nichts gespeichert.", "This address accepts only form posts. Nothing was saved.")
+		msg = render.Tr(lang, "Diese Adresse nimmt nur Formulare an. Es wurde nichts gespeichert.", "This address accepts only form posts. Nothing was saved.")
 	case fiber.StatusForbidden:
-		msg = answers.Tr(lang,
+		msg = render.Tr(lang,
 			"Das Formular ist abgelaufen oder wurde nicht von dieser Seite gesendet. Bitte laden Sie die Seite neu und senden Sie sie noch einmal. Cookies müssen erlaubt sein. Es wurde nichts gespeichert.",
 			"The form has expired or was not sent from this site. Please reload the page and send it again. Cookies must be enabled. Nothing was saved.")
 	}

@@ -5,8 +5,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/amtsform/amtsform/api/answers"
 	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/api/render"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
@@ -31,10 +31,10 @@ func (s *server) czSaved(c *fiber.Ctx) error {
 // savedPage is the saved page without the mail form.
 func (s *server) savedPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *engine.Service) *pageData {
 	lang := httpx.Lang(c)
-	p := s.base(c, tenant, answers.Tr(lang, "Ihre Angaben sind gespeichert", "Your answers are saved"))
+	p := s.base(c, tenant, render.Tr(lang, "Ihre Angaben sind gespeichert", "Your answers are saved"))
 	p.ServiceTitle, p.ServiceURL = svc.Form.Title.In(lang), "/"+tenant+"/"+svc.ID+"/"
 	p.ResumeURL = s.publicBase(c) + "/" + tenant + "/" + svc.ID + "/d/" + d.ID
-	p.Expires = answers.FormatDate(d.Expires.In(answers.Berlin).Format("2006-01-02"), lang)
+	p.Expires = render.FormatDate(d.Expires.In(render.Berlin).Format("2006-01-02"), lang)
 	back := d.Page
 	if from := c.Query("from"); svc.Form.Page(from) != nil {
 		back = from
@@ -55,10 +55,10 @@ func (s *server) czReview(c *fiber.Ctx) error {
 	if first := res.FirstIncompletePage(svc); first != "" {
 		return c.Redirect(draftURL(tenant, svc.ID, d.ID, first), fiber.StatusSeeOther)
 	}
-	p := s.base(c, tenant, answers.Tr(lang, "Angaben prüfen", "Check your answers"))
+	p := s.base(c, tenant, render.Tr(lang, "Angaben prüfen", "Check your answers"))
 	p.ServiceTitle, p.ServiceURL = svc.Form.Title.In(lang), "/"+tenant+"/"+svc.ID+"/"
 	files := s.fileNames(c.UserContext(), tenant, svc, res.Data)
-	for _, sec := range answers.List(svc, res.Data, res.Computed, files, lang) {
+	for _, sec := range render.Answers(svc, res.Data, res.Computed, files, lang) {
 		rs := reviewSection{Title: sec.Title}
 		for _, r := range sec.Rows {
 			row := reviewRow{Row: r}

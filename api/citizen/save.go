@@ -9,8 +9,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/amtsform/amtsform/api/answers"
 	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/api/render"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/record"
 )
@@ -60,9 +60,9 @@ func (s *server) czSavePage(c *fiber.Ctx) error {
 	}
 	before := svc.Evaluate(d.Data, engine.Options{Today: s.now()})
 	if to := reachable(svc, before, page.ID); to != "" {
-		return s.message(c, fiber.StatusConflict, answers.Tr(lang, "Bitte zuerst die vorherigen Seiten ausfüllen", "Please complete the earlier pages first"),
-			answers.Tr(lang, "Diese Seite ist noch nicht an der Reihe. Es wurde nichts gespeichert.", "This page is not due yet. Nothing was saved."),
-			draftURL(tenant, svc.ID, d.ID, to), answers.Tr(lang, "Weiter zur nächsten offenen Seite", "Go to the next open page"))
+		return s.message(c, fiber.StatusConflict, render.Tr(lang, "Bitte zuerst die vorherigen Seiten ausfüllen", "Please complete the earlier pages first"),
+			render.Tr(lang, "Diese Seite ist noch nicht an der Reihe. Es wurde nichts gespeichert.", "This page is not due yet. Nothing was saved."),
+			draftURL(tenant, svc.ID, d.ID, to), render.Tr(lang, "Weiter zur nächsten offenen Seite", "Go to the next open page"))
 	}
 	actRaw, _ := form.get(actionField)
 	act, err := parseAction(actRaw)
@@ -83,9 +83,9 @@ func (s *server) czSavePage(c *fiber.Ctx) error {
 			}
 		}
 		return s.message(c, fiber.StatusBadRequest, httpx.TitleOf(400, lang),
-			answers.Tr(lang, "Das Formular enthielt Angaben, die auf dieser Seite nicht eingegeben werden können: ", "The form contained values that cannot be entered on this page: ")+
-				strings.Join(names, ", ")+answers.Tr(lang, ". Es wurde nichts gespeichert.", ". Nothing was saved."),
-			draftURL(tenant, svc.ID, d.ID, page.ID), answers.Tr(lang, "Zurück zur Seite", "Back to the page"))
+			render.Tr(lang, "Das Formular enthielt Angaben, die auf dieser Seite nicht eingegeben werden können: ", "The form contained values that cannot be entered on this page: ")+
+				strings.Join(names, ", ")+render.Tr(lang, ". Es wurde nichts gespeichert.", ". Nothing was saved."),
+			draftURL(tenant, svc.ID, d.ID, page.ID), render.Tr(lang, "Zurück zur Seite", "Back to the page"))
 	}
 	uploadErrs := map[string]string{}
 	for path, v := range values {
@@ -129,11 +129,11 @@ func (s *server) czSavePage(c *fiber.Ctx) error {
 	case "add":
 		anchor := ""
 		if l, ok := valueAt(pr.Draft.Data, act.path).([]any); ok && len(l) > 0 {
-			anchor = "#" + answers.FieldID(fmt.Sprintf("%s[%d]", act.path, len(l)-1))
+			anchor = "#" + render.FieldID(fmt.Sprintf("%s[%d]", act.path, len(l)-1))
 		}
 		return c.Redirect(here+ret+anchor, fiber.StatusSeeOther)
 	case "remove", "clear":
-		return c.Redirect(here+ret+"#"+answers.FieldID(act.path), fiber.StatusSeeOther)
+		return c.Redirect(here+ret+"#"+render.FieldID(act.path), fiber.StatusSeeOther)
 	case "save":
 		return c.Redirect(draftURL(tenant, svc.ID, d.ID, "saved")+"?from="+url.QueryEscape(page.ID), fiber.StatusSeeOther)
 	}
@@ -190,9 +190,9 @@ func (s *server) upload(c *fiber.Ctx, d *record.Draft, pf *pendingFile, lang str
 	a, err := s.in.Upload(c.UserContext(), d, name, f)
 	switch {
 	case errors.Is(err, record.ErrTooLarge):
-		return "", answers.Tr(lang, "Die Datei ist zu groß. Bitte laden Sie eine Datei mit höchstens 20 MB hoch.", "The file is too large. Please upload a file of at most 20 MB."), nil
+		return "", render.Tr(lang, "Die Datei ist zu groß. Bitte laden Sie eine Datei mit höchstens 20 MB hoch.", "The file is too large. Please upload a file of at most 20 MB."), nil
 	case errors.Is(err, record.ErrUnsupportedType):
-		return "", answers.Tr(lang, "Dieser Dateityp ist nicht erlaubt. Bitte laden Sie eine PDF-, PNG- oder JPEG-Datei hoch.", "This type of file is not allowed. Please upload a PDF, PNG or JPEG file."), nil
+		return "", render.Tr(lang, "Dieser Dateityp ist nicht erlaubt. Bitte laden Sie eine PDF-, PNG- oder JPEG-Datei hoch.", "This type of file is not allowed. Please upload a PDF, PNG or JPEG file."), nil
 	case err != nil:
 		return "", "", err
 	}

@@ -5,8 +5,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/amtsform/amtsform/api/answers"
 	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/api/render"
 )
 
 // czServices lists the services of a tenant.
@@ -16,7 +16,7 @@ func (s *server) czServices(c *fiber.Ctx) error {
 		return err
 	}
 	lang := httpx.Lang(c)
-	p := s.base(c, tenant, answers.Tr(lang, "Online-Anträge", "Online applications"))
+	p := s.base(c, tenant, render.Tr(lang, "Online-Anträge", "Online applications"))
 	for _, svc := range s.in.Catalog.List(tenant) {
 		l := serviceLink{Title: svc.Form.Title.In(lang), URL: "/" + tenant + "/" + svc.ID + "/"}
 		if svc.Form.Description != nil {

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
 
-	"github.com/amtsform/amtsform/api/answers"
+	"github.com/amtsform/amtsform/api/render"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/record"
 )
@@ -29,7 +29,7 @@ func PDF(svc *engine.Service, sub *record.Submission, lang string) ([]byte, erro
 	for _, a := range sub.Attachments {
 		files[a.ID] = a.Name
 	}
-	secs := answers.List(svc, sub.Data, sub.Computed, files, lang)
+	secs := render.Answers(svc, sub.Data, sub.Computed, files, lang)
 
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetCreationDate(sub.Created)
@@ -37,7 +37,7 @@ func PDF(svc *engine.Service, sub *record.Submission, lang string) ([]byte, erro
 	pdf.AddUTF8FontFromBytes("go", "", goregular.TTF)
 	pdf.AddUTF8FontFromBytes("go", "B", gobold.TTF)
 	title := svc.Form.Title.In(lang)
-	pdf.SetTitle(answers.Tr(lang, "Eingangsbestätigung", "Receipt")+" "+sub.Ref, true)
+	pdf.SetTitle(render.Tr(lang, "Eingangsbestätigung", "Receipt")+" "+sub.Ref, true)
 	pdf.SetAuthor("Amtsform", true)
 	pdf.SetSubject(title, true)
 	pdf.SetMargins(20, 20, 20)
@@ -47,7 +47,7 @@ func PDF(svc *engine.Service, sub *record.Submission, lang string) ([]byte, erro
 		pdf.SetY(-14)
 		pdf.SetFont("go", "", 8)
 		pdf.SetTextColor(80, 80, 80)
-		pdf.CellFormat(0, 5, fmt.Sprintf("%s · %s %d / {nb}", sub.Ref, answers.Tr(lang, "Seite", "Page"), pdf.PageNo()), "", 0, "R", false, 0, "")
+		pdf.CellFormat(0, 5, fmt.Sprintf("%s · %s %d / {nb}", sub.Ref, render.Tr(lang, "Seite", "Page"), pdf.PageNo()), "", 0, "R", false, 0, "")
 	})
 	pdf.AddPage()
 	width, _ := pdf.GetPageSize()
@@ -56,7 +56,7 @@ func PDF(svc *engine.Service, sub *record.Submission, lang string) ([]byte, erro
 
 	pdf.SetTextColor(0, 0, 0)
 	pdf.SetFont("go", "B", 16)
-	pdf.MultiCell(0, 8, answers.Tr(lang, "Eingangsbestätigung", "Receipt"), "", "L", false)
+	pdf.MultiCell(0, 8, render.Tr(lang, "Eingangsbestätigung", "Receipt"), "", "L", false)
 	pdf.SetFont("go", "B", 13)
 	pdf.MultiCell(0, 7, title, "", "L", false)
 	pdf.Ln(3)
@@ -65,15 +65,15 @@ func PDF(svc *engine.Service, sub *record.Submission, lang string) ([]byte, erro
 	if created.IsZero() {
 		created = time.Now()
 	}
-	created = created.In(answers.Berlin)
+	created = created.In(render.Berlin)
 	date := created.Format("02.01.2006, 15:04 Uhr")
 	if lang == "en" {
 		date = created.Format("2 January 2006, 15:04")
 	}
 	facts := [][2]string{
-		{answers.Tr(lang, "Aktenzeichen", "Reference number"), sub.Ref},
-		{answers.Tr(lang, "Eingegangen am", "Received on"), date},
-		{answers.Tr(lang, "Zuständige Stelle", "Responsible office"), answers.OfficeName(sub.Office)},
+		{render.Tr(lang, "Aktenzeichen", "Reference number"), sub.Ref},
+		{render.Tr(lang, "Eingegangen am", "Received on"), date},
+		{render.Tr(lang, "Zuständige Stelle", "Responsible office"), render.OfficeName(sub.Office)},
 	}
 	labelW := content * 0.42
 	row := func(label, value string, bold bool, indent float64) {
@@ -113,7 +113,7 @@ func PDF(svc *engine.Service, sub *record.Submission, lang string) ([]byte, erro
 	pdf.Ln(2)
 	pdf.SetFont("go", "", 9)
 	pdf.SetTextColor(60, 60, 60)
-	pdf.MultiCell(0, 4.5, answers.Tr(lang,
+	pdf.MultiCell(0, 4.5, render.Tr(lang,
 		"Bitte bewahren Sie diese Bestätigung auf. Geben Sie bei Rückfragen das Aktenzeichen an.",
 		"Please keep this receipt. Quote the reference number in any enquiry."), "", "L", false)
 	pdf.SetTextColor(0, 0, 0)
@@ -144,7 +144,7 @@ func PDF(svc *engine.Service, sub *record.Submission, lang string) ([]byte, erro
 	if len(sub.Attachments) > 0 {
 		pdf.Ln(4)
 		pdf.SetFont("go", "B", 12)
-		pdf.MultiCell(0, 6, answers.Tr(lang, "Anlagen", "Attachments"), "", "L", false)
+		pdf.MultiCell(0, 6, render.Tr(lang, "Anlagen", "Attachments"), "", "L", false)
 		for _, a := range sub.Attachments {
 			row(a.Name, fmt.Sprintf("%s, SHA-256 %s…", humanSize(a.Size), shortHash(a.SHA256)), false, 0)
 		}

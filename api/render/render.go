@@ -1,9 +1,10 @@
-// Package answers writes a document's answers for people, page by page
-// with labels and formatted values, as the "check your answers" page and
-// the PDF receipt show them, and holds the formatting rules they share
-// with the citizen pages: dates, money, numbers, yes/no, office names,
-// German or English texts, the HTML ids of fields.
-package answers
+// Package render writes documents for people: a document's answers page
+// by page, with labels and formatted values, as the "check your answers"
+// page and the PDF receipt show them, and the formatting rules these
+// share with the citizen pages: dates, money, numbers, yes/no, office
+// names, German or English texts, the HTML ids of fields. It knows
+// neither HTTP nor templates.
+package render
 
 import (
 	"fmt"
@@ -37,11 +38,11 @@ type Row struct {
 	Computed bool
 }
 
-// List walks the form model against data and lists every answer with
+// Answers walks the form model against data and lists every answer with
 // its label, page by page. Absent optional answers (and hidden fields,
 // which the server dropped) are left out; computed values are included.
 // files maps attachment ids to file names.
-func List(svc *engine.Service, data map[string]any, computed map[string]any, files map[string]string, lang string) []Section {
+func Answers(svc *engine.Service, data map[string]any, computed map[string]any, files map[string]string, lang string) []Section {
 	var out []Section
 	for _, p := range svc.Form.Pages {
 		sec := Section{PageID: p.ID, Title: p.Title.In(lang)}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amtsform/amtsform/api/apitest"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
 )
@@ -37,10 +38,10 @@ func BenchmarkRenderPage(b *testing.B) {
 	}
 	// Page 1 done, so that the children page (a repeating group with
 	// radios and money inputs) renders.
-	if _, err := ts.intake.SavePage(ctx, testTenant, d.ID, 0, "person", kitaData()); err == nil {
+	if _, err := ts.intake.SavePage(ctx, testTenant, d.ID, 0, "person", apitest.KitaData()); err == nil {
 		b.Fatal("foreign fields accepted")
 	}
-	data := kitaData()
+	data := apitest.KitaData()
 	if _, err := ts.intake.SavePage(ctx, testTenant, d.ID, 0, "person", map[string]any{
 		"applicant": data["applicant"], "address": data["address"],
 	}); err != nil {
@@ -85,28 +86,5 @@ func BenchmarkRenderPage(b *testing.B) {
 				resp.Body.Close()
 			}
 		})
-	}
-}
-
-// BenchmarkRenderTemplate measures the template alone, without the store.
-func BenchmarkRenderTemplate(b *testing.B) {
-	svc := loadService(b, "kita-gebuehren")
-	s := &Server{}
-	tmpl, err := uiTemplates()
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.tmpl = tmpl
-	data := kitaData()
-	res := svc.Evaluate(data, evalOpts())
-	page := svc.Form.Page("kinder")
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		st := &formState{svc: svc, lang: "de", data: data, computed: res.Computed, hidden: hiddenSet(res.Hidden),
-			errs: map[string]string{}, placed: map[string]bool{}, labels: map[string]string{}}
-		p := &pageData{Lang: "de", Fields: st.pageFields(page), Step: 2, Steps: 3}
-		if err := s.tmpl.ExecuteTemplate(io.Discard, "page.html", p); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

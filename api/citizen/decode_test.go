@@ -1,4 +1,4 @@
-package api
+package citizen
 
 import (
 	"net/url"

@@ -1,10 +1,11 @@
-package api
+package citizen
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/amtsform/amtsform/api/render"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/messages"
 )
@@ -105,7 +106,7 @@ func (st *formState) pageFields(p *engine.Page) []*fieldView {
 		if st.hidden[f.Path] {
 			continue
 		}
-		v, ok := lookupPath(st.data, f.Path)
+		v, ok := render.Lookup(st.data, f.Path)
 		out = append(out, st.field(f, f.Path, v, ok, "", f.Label.In(st.lang)))
 	}
 	return out
@@ -120,7 +121,7 @@ func (st *formState) field(f *engine.Field, path string, v any, present bool, la
 	fv := &fieldView{
 		Lang:         lang,
 		Kind:         kind,
-		ID:           fieldID(path),
+		ID:           render.FieldID(path),
 		Name:         path,
 		Label:        f.Label.In(lang),
 		Autocomplete: f.Autocomplete,
@@ -167,7 +168,7 @@ func (st *formState) field(f *engine.Field, path string, v any, present bool, la
 			}
 			ip := fmt.Sprintf("%s[%d]", path, i)
 			legend := fmt.Sprintf("%s %d", item, i+1)
-			it := &itemView{ID: fieldID(ip), Legend: legend, Path: path, Index: i, CanRemove: n > min || min == 0}
+			it := &itemView{ID: render.FieldID(ip), Legend: legend, Path: path, Index: i, CanRemove: n > min || min == 0}
 			if !scalarRepeat(f) {
 				m, _ := e.(map[string]any)
 				for _, c := range f.Fields {
@@ -194,7 +195,7 @@ func (st *formState) field(f *engine.Field, path string, v any, present bool, la
 	case "computed":
 		fv.Optional = false
 		if cv, ok := st.computed[path]; ok {
-			fv.Value = formatValue(f, cv, nil, lang)
+			fv.Value = render.FormatValue(f, cv, nil, lang)
 		}
 	case "radio", "select":
 		cur := ""
@@ -216,12 +217,12 @@ func (st *formState) field(f *engine.Field, path string, v any, present bool, la
 		if id, ok := v.(string); ok {
 			fv.FileName = st.files[id]
 			if fv.FileName == "" {
-				fv.FileName = tr(lang, "Datei hochgeladen", "File uploaded")
+				fv.FileName = render.Tr(lang, "Datei hochgeladen", "File uploaded")
 			}
 		}
 		fv.Accept = ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"
 		if fv.Hint == "" {
-			fv.Hint = tr(lang, "PDF, PNG oder JPEG, höchstens 20 MB", "PDF, PNG or JPEG, at most 20 MB")
+			fv.Hint = render.Tr(lang, "PDF, PNG oder JPEG, höchstens 20 MB", "PDF, PNG or JPEG, at most 20 MB")
 		}
 	default:
 		fv.Value = inputValue(f, v, present, lang)
@@ -251,7 +252,7 @@ func (st *formState) field(f *engine.Field, path string, v any, present bool, la
 		case "date":
 			fv.Width = "w-10"
 			if fv.Hint == "" {
-				fv.Hint = tr(lang, "Zum Beispiel 2019-03-27 oder 27.03.2019", "For example 2019-03-27 or 27.03.2019")
+				fv.Hint = render.Tr(lang, "Zum Beispiel 2019-03-27 oder 27.03.2019", "For example 2019-03-27 or 27.03.2019")
 			}
 		case "text":
 			if f.Format == "iban" {
@@ -303,8 +304,8 @@ func inputValue(f *engine.Field, v any, present bool, lang string) string {
 		return x
 	case float64:
 		if f.Widget == "money" {
-			if c, ok := toInt64(x); ok {
-				return moneyInput(c, lang)
+			if c, ok := render.Int64(x); ok {
+				return render.MoneyInput(c, lang)
 			}
 		}
 		s := strconv.FormatFloat(x, 'f', -1, 64)
@@ -314,8 +315,8 @@ func inputValue(f *engine.Field, v any, present bool, lang string) string {
 		return s
 	case int64, int, int32:
 		if f.Widget == "money" {
-			c, _ := toInt64(x)
-			return moneyInput(c, lang)
+			c, _ := render.Int64(x)
+			return render.MoneyInput(c, lang)
 		}
 		return fmt.Sprint(x)
 	case bool:
@@ -337,13 +338,13 @@ func formErrorMessages(svc *engine.Service, lang string, errs []engine.FieldErro
 			if f := formField(svc, e.Path); f != nil {
 				switch f.Widget {
 				case "money":
-					msg = tr(lang, "Bitte geben Sie einen Betrag in Euro ein, zum Beispiel 12,50.", "Please enter an amount in euros, for example 12.50.")
+					msg = render.Tr(lang, "Bitte geben Sie einen Betrag in Euro ein, zum Beispiel 12,50.", "Please enter an amount in euros, for example 12.50.")
 				case "number":
-					msg = tr(lang, "Bitte geben Sie eine Zahl ein, zum Beispiel 3.", "Please enter a number, for example 3.")
+					msg = render.Tr(lang, "Bitte geben Sie eine Zahl ein, zum Beispiel 3.", "Please enter a number, for example 3.")
 				case "date":
-					msg = tr(lang, "Bitte geben Sie ein gültiges Datum ein, zum Beispiel 2019-03-27 oder 27.03.2019.", "Please enter a real date, for example 2019-03-27 or 27.03.2019.")
+					msg = render.Tr(lang, "Bitte geben Sie ein gültiges Datum ein, zum Beispiel 2019-03-27 oder 27.03.2019.", "Please enter a real date, for example 2019-03-27 or 27.03.2019.")
 				case "checkbox":
-					msg = tr(lang, "Bitte setzen Sie das Häkchen oder lassen Sie es weg.", "Please tick the box or leave it empty.")
+					msg = render.Tr(lang, "Bitte setzen Sie das Häkchen oder lassen Sie es weg.", "Please tick the box or leave it empty.")
 				}
 			}
 		}
@@ -351,11 +352,11 @@ func formErrorMessages(svc *engine.Service, lang string, errs []engine.FieldErro
 			if f := formField(svc, e.Path); f != nil {
 				switch f.Widget {
 				case "radio", "select":
-					msg = tr(lang, "Bitte wählen Sie eine Möglichkeit aus.", "Please select an option.")
+					msg = render.Tr(lang, "Bitte wählen Sie eine Möglichkeit aus.", "Please select an option.")
 				case "checkbox":
-					msg = tr(lang, "Bitte bestätigen Sie dies, um fortzufahren.", "Please confirm this to continue.")
+					msg = render.Tr(lang, "Bitte bestätigen Sie dies, um fortzufahren.", "Please confirm this to continue.")
 				case "file":
-					msg = tr(lang, "Bitte laden Sie eine Datei hoch.", "Please upload a file.")
+					msg = render.Tr(lang, "Bitte laden Sie eine Datei hoch.", "Please upload a file.")
 				}
 			}
 		}

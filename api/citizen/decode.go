@@ -1,4 +1,4 @@
-package api
+package citizen
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amtsform/amtsform/api/render"
 	"github.com/amtsform/amtsform/engine"
 )
 
@@ -104,7 +105,7 @@ func (d *formDecoder) page(p *engine.Page, old map[string]any) map[string]any {
 		if d.hidden[f.Path] {
 			continue
 		}
-		ov, _ := lookupPath(old, f.Path)
+		ov, _ := render.Lookup(old, f.Path)
 		if v, ok := d.field(f, f.Path, ov); ok {
 			values[f.Path] = v
 		}

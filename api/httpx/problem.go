@@ -1,8 +1,7 @@
-package api
+package httpx
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -12,6 +11,9 @@ import (
 	"github.com/amtsform/amtsform/engine/messages"
 	"github.com/amtsform/amtsform/engine/record"
 )
+
+// MIMEProblemJSON is the media type of problem documents.
+const MIMEProblemJSON = "application/problem+json"
 
 // Problem is an RFC 9457 problem document.
 type Problem struct {
@@ -33,8 +35,8 @@ type ProblemError struct {
 	Params  map[string]any `json:"params,omitempty"`
 }
 
-// statusOf maps an error to an HTTP status and a stable problem type.
-func statusOf(err error) (int, string) {
+// StatusOf maps an error to an HTTP status and a stable problem type.
+func StatusOf(err error) (int, string) {
 	var fe *fiber.Error
 	var ve *engine.ValidationError
 	var de *engine.DocumentError
@@ -65,48 +67,17 @@ func statusOf(err error) (int, string) {
 	return fiber.StatusInternalServerError, "internal"
 }
 
-// errorHandler is the one place errors become responses: problem+json
-// under /api, a friendly page elsewhere. Internal errors are logged with
-// the request id and never echoed.
-func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
-	status, typ := statusOf(err)
-	rid := c.GetRespHeader(fiber.HeaderXRequestID)
-	if status >= 500 {
-		s.log.Error("request failed", "route", c.Route().Path, "status", status, "request_id", rid, "err", err)
-	}
-	lang := langOf(c)
-	if strings.HasPrefix(c.Path(), "/api/") {
-		p := Problem{Type: problemType(typ), Title: titleOf(status, "en"), Status: status, RequestID: rid}
-		if status < 500 {
-			p.Detail = detailOf(err)
-		}
-		var ve *engine.ValidationError
-		if errors.As(err, &ve) {
-			p.Errors = problemErrors(nil, lang, ve.Errors)
-		}
-		c.Set(fiber.HeaderContentType, "application/problem+json")
-		return c.Status(status).JSON(p, "application/problem+json")
-	}
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	c.Status(status)
-	return s.tmpl.ExecuteTemplate(c, "error.html", map[string]any{
-		"Lang":      lang,
-		"Status":    status,
-		"Title":     titleOf(status, lang),
-		"Type":      typ,
-		"RequestID": rid,
-	})
-}
-
-func problemType(t string) string {
+// ProblemType turns a short problem type from StatusOf into its URI.
+func ProblemType(t string) string {
 	if t == "about:blank" {
 		return t
 	}
 	return "https://amtsform.dev/problems/" + t
 }
 
-// problemErrors renders field errors with messages in lang.
-func problemErrors(svc *engine.Service, lang string, errs []engine.FieldError) []ProblemError {
+// ProblemErrors renders field errors with messages in lang; check rules
+// bring their own texts from svc (nil: the engine's texts only).
+func ProblemErrors(svc *engine.Service, lang string, errs []engine.FieldError) []ProblemError {
 	out := make([]ProblemError, len(errs))
 	for i, e := range errs {
 		out[i] = ProblemError{Path: e.Path, Code: e.Code, Message: messages.For(svc, lang, e), Params: e.Params}
@@ -114,8 +85,8 @@ func problemErrors(svc *engine.Service, lang string, errs []engine.FieldError) [
 	return out
 }
 
-// detailOf returns a client-safe description of a 4xx error.
-func detailOf(err error) string {
+// DetailOf returns a client-safe description of a 4xx error.
+func DetailOf(err error) string {
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		return fe.Message
@@ -148,7 +119,9 @@ var titles = map[int][2]string{
 	503: {"Vorübergehend nicht verfügbar", "Service unavailable"},
 }
 
-func titleOf(status int, lang string) string {
+// TitleOf is the title of a status in lang ("de" or "en"); statuses
+// without a title of their own get the one of 400 or 500.
+func TitleOf(status int, lang string) string {
 	t, ok := titles[status]
 	if !ok {
 		t = titles[500]
@@ -160,18 +133,4 @@ func titleOf(status int, lang string) string {
 		return t[1]
 	}
 	return t[0]
-}
-
-// langOf picks the language: ?lang=, then the lang cookie, then the
-// Accept-Language header, then German.
-func langOf(c *fiber.Ctx) string {
-	for _, l := range []string{c.Query("lang"), c.Cookies("lang")} {
-		if l == "de" || l == "en" {
-			return l
-		}
-	}
-	if l := c.AcceptsLanguages("de", "en"); l != "" {
-		return l
-	}
-	return "de"
 }

@@ -1,9 +1,11 @@
-package api
+package citizen
 
 import (
 	"strings"
 	"time"
 
+	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/api/render"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -16,7 +18,7 @@ import (
 var devWaitMax = 25 * time.Second
 
 // devProblems shows the compile problems, if any, in place of a page.
-func (s *Server) devProblems(c *fiber.Ctx) error {
+func (s *server) devProblems(c *fiber.Ctx) error {
 	if !s.cfg.Dev || s.cfg.DevState == nil {
 		return c.Next()
 	}
@@ -24,21 +26,21 @@ func (s *Server) devProblems(c *fiber.Ctx) error {
 	if problems == nil {
 		return c.Next()
 	}
-	lang := langOf(c)
-	p := s.base(c, c.Params("tenant"), tr(lang, "Die Spezifikation enthält Fehler", "The specification has errors"))
+	lang := httpx.Lang(c)
+	p := s.base(c, c.Params("tenant"), render.Tr(lang, "Die Spezifikation enthält Fehler", "The specification has errors"))
 	for _, line := range strings.Split(problems.Error(), "\n") {
 		if line = strings.TrimSpace(line); line != "" {
 			p.Problems = append(p.Problems, line)
 		}
 	}
 	p.Status = fiber.StatusInternalServerError
-	noStore(c)
+	httpx.NoStore(c)
 	return s.render(c, "dev.html", p)
 }
 
 // devWait returns 200 when the specs change, or 204 after devWaitMax.
-func (s *Server) devWait(c *fiber.Ctx) error {
-	noStore(c)
+func (s *server) devWait(c *fiber.Ctx) error {
+	httpx.NoStore(c)
 	if s.cfg.DevState == nil {
 		return c.SendStatus(fiber.StatusNoContent)
 	}

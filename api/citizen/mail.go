@@ -1,4 +1,4 @@
-package api
+package citizen
 
 import (
 	"context"
@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
+
+	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/api/render"
 )
 
 // The resume link by email: when a Mailer is configured, the "saved"
@@ -35,30 +37,24 @@ const emailField = "email"
 
 // registerResumeMail registers the mail form's POST route; it must come
 // before the generic page route, which would take "saved" for a page id.
-func (s *Server) registerResumeMail(app *fiber.App, h func(...fiber.Handler) []fiber.Handler) {
+func (s *server) registerResumeMail(app *fiber.App, h func(...fiber.Handler) []fiber.Handler) {
 	if s.cfg.Mail == nil {
 		return
 	}
-	tooMany := func(c *fiber.Ctx) error { return fiber.ErrTooManyRequests }
-	perClient := limiter.New(limiter.Config{
-		Max:                max(1, s.cfg.SubmitRate/4), // 5 with the default submit rate
-		Expiration:         10 * time.Minute,
-		KeyGenerator:       func(c *fiber.Ctx) string { return "mail:" + c.IP() },
-		LimitReached:       tooMany,
-		SkipFailedRequests: true,
-	})
-	perDraft := limiter.New(limiter.Config{
-		Max:                3,
-		Expiration:         time.Hour,
-		KeyGenerator:       func(c *fiber.Ctx) string { return "mail-draft:" + c.Params("token") },
-		LimitReached:       tooMany,
-		SkipFailedRequests: true,
-	})
+	perClient := httpx.Limit{
+		Max: max(1, s.cfg.SubmitRate/4), // 5 with the default submit rate
+		Per: 10 * time.Minute, SkipFailed: true,
+		Key: func(c *fiber.Ctx) string { return "mail:" + c.IP() },
+	}.Handler()
+	perDraft := httpx.Limit{
+		Max: 3, Per: time.Hour, SkipFailed: true,
+		Key: func(c *fiber.Ctx) string { return "mail-draft:" + c.Params("token") },
+	}.Handler()
 	app.Post("/:tenant/:service/d/:token/saved", h(perClient, perDraft, s.czMailResume)...)
 }
 
 // publicBase is the base URL for links that leave the site.
-func (s *Server) publicBase(c *fiber.Ctx) string {
+func (s *server) publicBase(c *fiber.Ctx) string {
 	if s.cfg.PublicURL != "" {
 		return strings.TrimRight(s.cfg.PublicURL, "/")
 	}
@@ -67,17 +63,17 @@ func (s *Server) publicBase(c *fiber.Ctx) string {
 
 // addMailForm adds the mail form to the saved page p; value and errMsg
 // are what the citizen typed and what is wrong with it.
-func (s *Server) addMailForm(c *fiber.Ctx, p *pageData, value, errMsg string) {
+func (s *server) addMailForm(c *fiber.Ctx, p *pageData, value, errMsg string) {
 	lang := p.Lang
 	p.Action = c.Path()
 	if from := c.Query("from"); from != "" {
 		p.Action += "?from=" + url.QueryEscape(from)
 	}
-	p.CSRF = s.csrfToken(c)
+	p.CSRF = s.csrf.Token(c)
 	f := &fieldView{
 		Lang: lang, Kind: "email", ID: "f-email", Name: emailField,
-		Label:        tr(lang, "E-Mail-Adresse", "Email address"),
-		Hint:         tr(lang, "Wir senden den Link nur an diese Adresse und speichern sie nicht.", "We send the link to this address only and do not store it."),
+		Label:        render.Tr(lang, "E-Mail-Adresse", "Email address"),
+		Hint:         render.Tr(lang, "Wir senden den Link nur an diese Adresse und speichern sie nicht.", "We send the link to this address only and do not store it."),
 		HintID:       "f-email-hint",
 		Value:        value,
 		Autocomplete: "email",
@@ -88,19 +84,19 @@ func (s *Server) addMailForm(c *fiber.Ctx, p *pageData, value, errMsg string) {
 		f.ErrorID = f.ID + "-error"
 		f.Describedby += " " + f.ErrorID
 		p.Errors = append(p.Errors, errorItem{Href: "#" + f.ID, Message: f.Label + ": " + errMsg})
-		p.Title = tr(lang, "Fehler: ", "Error: ") + p.Title
+		p.Title = render.Tr(lang, "Fehler: ", "Error: ") + p.Title
 		p.Status = fiber.StatusUnprocessableEntity
 	}
 	p.Fields = []*fieldView{f}
 	if c.Method() == fiber.MethodGet && c.Query("sent") == "1" {
-		p.Message = tr(lang,
+		p.Message = render.Tr(lang,
 			"Wir haben Ihnen den Link per E-Mail gesendet. Wenn die E-Mail nicht ankommt, sehen Sie bitte auch im Spam-Ordner nach.",
 			"We have sent you the link by email. If it does not arrive, please also check your spam folder.")
 	}
 }
 
 // czMailResume sends the resume link of the draft to the address posted.
-func (s *Server) czMailResume(c *fiber.Ctx) error {
+func (s *server) czMailResume(c *fiber.Ctx) error {
 	if ok, err := s.checkPlainPost(c); !ok {
 		return err
 	}
@@ -108,8 +104,8 @@ func (s *Server) czMailResume(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
-	lang := langOf(c)
+	httpx.NoStore(c)
+	lang := httpx.Lang(c)
 	addr, problem := checkEmail(c.FormValue(emailField), lang)
 	p := s.savedPage(c, tenant, d, svc)
 	if problem != "" {
@@ -121,10 +117,10 @@ func (s *Server) czMailResume(c *fiber.Ctx) error {
 	if err := s.cfg.Mail.Send(c.UserContext(), addr, subject, body); err != nil {
 		s.log.Warn("resume link mail failed", "service", svc.ID, "reason", mailReason(err), "request_id", rid)
 		s.addMailForm(c, p, addr, "")
-		p.Errors = []errorItem{{Href: "#f-email", Message: tr(lang,
+		p.Errors = []errorItem{{Href: "#f-email", Message: render.Tr(lang,
 			"Die E-Mail konnte gerade nicht gesendet werden. Ihre Angaben bleiben gespeichert. Bitte versuchen Sie es später noch einmal oder notieren Sie sich den Link.",
 			"The email could not be sent just now. Your answers are still saved. Please try again later or note down the link.")}}
-		p.Title = tr(lang, "Fehler: ", "Error: ") + p.Title
+		p.Title = render.Tr(lang, "Fehler: ", "Error: ") + p.Title
 		p.Status = fiber.StatusServiceUnavailable
 		return s.render(c, "saved.html", p)
 	}
@@ -142,9 +138,9 @@ func (s *Server) czMailResume(c *fiber.Ctx) error {
 func checkEmail(v, lang string) (string, string) {
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return v, tr(lang, "Geben Sie Ihre E-Mail-Adresse ein.", "Enter your email address.")
+		return v, render.Tr(lang, "Geben Sie Ihre E-Mail-Adresse ein.", "Enter your email address.")
 	}
-	bad := tr(lang, "Geben Sie eine E-Mail-Adresse im richtigen Format ein, zum Beispiel name@beispiel.de.",
+	bad := render.Tr(lang, "Geben Sie eine E-Mail-Adresse im richtigen Format ein, zum Beispiel name@beispiel.de.",
 		"Enter an email address in the correct format, like name@example.com.")
 	if len(v) > 254 || strings.ContainsAny(v, " \t\r\n<>,;\"()[]\\") {
 		return v, bad

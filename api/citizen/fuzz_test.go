@@ -1,10 +1,11 @@
-package api
+package citizen
 
 import (
 	"net/url"
 	"sync"
 	"testing"
 
+	"github.com/amtsform/amtsform/api/apitest"
 	"github.com/amtsform/amtsform/engine"
 )
 
@@ -19,7 +20,7 @@ var (
 func FuzzFormDecode(f *testing.F) {
 	fuzzOnce.Do(func() {
 		var err error
-		fuzzSvcs, err = engine.LoadServices([]string{"../examples"})
+		fuzzSvcs, err = engine.LoadServices([]string{apitest.ExamplesDir()})
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -1,34 +1,27 @@
-package api
+// Package receipt renders the PDF receipt of a submission, which the
+// citizen pages and the JSON API both hand out.
+package receipt
 
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"time"
-	_ "time/tzdata" // the receipt's date is German local time on any host
 
 	"github.com/go-pdf/fpdf"
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
 
+	"github.com/amtsform/amtsform/api/render"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/record"
 )
 
-var berlin = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		return time.UTC
-	}
-	return l
-}()
-
-// receiptPDF renders the citizen's receipt for a submission: service
+// PDF renders the citizen's receipt for a submission: service
 // title, reference number, date, responsible office and every answer with
 // its label (groups, repeating groups and computed values included, money
 // in euros). The fonts are the Go fonts, embedded as UTF-8 TrueType, so
 // umlauts and ß render and can be extracted as text.
-func (s *Server) receiptPDF(svc *engine.Service, sub *record.Submission, lang string) ([]byte, error) {
+func PDF(svc *engine.Service, sub *record.Submission, lang string) ([]byte, error) {
 	if svc == nil || sub == nil {
 		return nil, fmt.Errorf("receipt: no service or submission")
 	}
@@ -36,7 +29,7 @@ func (s *Server) receiptPDF(svc *engine.Service, sub *record.Submission, lang st
 	for _, a := range sub.Attachments {
 		files[a.ID] = a.Name
 	}
-	secs := answers(svc, sub.Data, sub.Computed, files, lang)
+	secs := render.Answers(svc, sub.Data, sub.Computed, files, lang)
 
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetCreationDate(sub.Created)
@@ -44,7 +37,7 @@ func (s *Server) receiptPDF(svc *engine.Service, sub *record.Submission, lang st
 	pdf.AddUTF8FontFromBytes("go", "", goregular.TTF)
 	pdf.AddUTF8FontFromBytes("go", "B", gobold.TTF)
 	title := svc.Form.Title.In(lang)
-	pdf.SetTitle(tr(lang, "Eingangsbestätigung", "Receipt")+" "+sub.Ref, true)
+	pdf.SetTitle(render.Tr(lang, "Eingangsbestätigung", "Receipt")+" "+sub.Ref, true)
 	pdf.SetAuthor("Amtsform", true)
 	pdf.SetSubject(title, true)
 	pdf.SetMargins(20, 20, 20)
@@ -54,7 +47,7 @@ func (s *Server) receiptPDF(svc *engine.Service, sub *record.Submission, lang st
 		pdf.SetY(-14)
 		pdf.SetFont("go", "", 8)
 		pdf.SetTextColor(80, 80, 80)
-		pdf.CellFormat(0, 5, fmt.Sprintf("%s · %s %d / {nb}", sub.Ref, tr(lang, "Seite", "Page"), pdf.PageNo()), "", 0, "R", false, 0, "")
+		pdf.CellFormat(0, 5, fmt.Sprintf("%s · %s %d / {nb}", sub.Ref, render.Tr(lang, "Seite", "Page"), pdf.PageNo()), "", 0, "R", false, 0, "")
 	})
 	pdf.AddPage()
 	width, _ := pdf.GetPageSize()
@@ -63,7 +56,7 @@ func (s *Server) receiptPDF(svc *engine.Service, sub *record.Submission, lang st
 
 	pdf.SetTextColor(0, 0, 0)
 	pdf.SetFont("go", "B", 16)
-	pdf.MultiCell(0, 8, tr(lang, "Eingangsbestätigung", "Receipt"), "", "L", false)
+	pdf.MultiCell(0, 8, render.Tr(lang, "Eingangsbestätigung", "Receipt"), "", "L", false)
 	pdf.SetFont("go", "B", 13)
 	pdf.MultiCell(0, 7, title, "", "L", false)
 	pdf.Ln(3)
@@ -72,15 +65,15 @@ func (s *Server) receiptPDF(svc *engine.Service, sub *record.Submission, lang st
 	if created.IsZero() {
 		created = time.Now()
 	}
-	created = created.In(berlin)
+	created = created.In(render.Berlin)
 	date := created.Format("02.01.2006, 15:04 Uhr")
 	if lang == "en" {
 		date = created.Format("2 January 2006, 15:04")
 	}
 	facts := [][2]string{
-		{tr(lang, "Aktenzeichen", "Reference number"), sub.Ref},
-		{tr(lang, "Eingegangen am", "Received on"), date},
-		{tr(lang, "Zuständige Stelle", "Responsible office"), officeName(sub.Office)},
+		{render.Tr(lang, "Aktenzeichen", "Reference number"), sub.Ref},
+		{render.Tr(lang, "Eingegangen am", "Received on"), date},
+		{render.Tr(lang, "Zuständige Stelle", "Responsible office"), render.OfficeName(sub.Office)},
 	}
 	labelW := content * 0.42
 	row := func(label, value string, bold bool, indent float64) {
@@ -120,7 +113,7 @@ func (s *Server) receiptPDF(svc *engine.Service, sub *record.Submission, lang st
 	pdf.Ln(2)
 	pdf.SetFont("go", "", 9)
 	pdf.SetTextColor(60, 60, 60)
-	pdf.MultiCell(0, 4.5, tr(lang,
+	pdf.MultiCell(0, 4.5, render.Tr(lang,
 		"Bitte bewahren Sie diese Bestätigung auf. Geben Sie bei Rückfragen das Aktenzeichen an.",
 		"Please keep this receipt. Quote the reference number in any enquiry."), "", "L", false)
 	pdf.SetTextColor(0, 0, 0)
@@ -151,7 +144,7 @@ func (s *Server) receiptPDF(svc *engine.Service, sub *record.Submission, lang st
 	if len(sub.Attachments) > 0 {
 		pdf.Ln(4)
 		pdf.SetFont("go", "B", 12)
-		pdf.MultiCell(0, 6, tr(lang, "Anlagen", "Attachments"), "", "L", false)
+		pdf.MultiCell(0, 6, render.Tr(lang, "Anlagen", "Attachments"), "", "L", false)
 		for _, a := range sub.Attachments {
 			row(a.Name, fmt.Sprintf("%s, SHA-256 %s…", humanSize(a.Size), shortHash(a.SHA256)), false, 0)
 		}
@@ -164,21 +157,6 @@ func (s *Server) receiptPDF(svc *engine.Service, sub *record.Submission, lang st
 		return nil, fmt.Errorf("receipt: %w", err)
 	}
 	return buf.Bytes(), nil
-}
-
-// officeName renders an office id for people until a directory of
-// offices with names exists: "jugendamt-frankfurt" → "Jugendamt Frankfurt".
-func officeName(id string) string {
-	if id == "" {
-		return "—"
-	}
-	parts := strings.Split(id, "-")
-	for i, p := range parts {
-		if p != "" {
-			parts[i] = strings.ToUpper(p[:1]) + p[1:]
-		}
-	}
-	return strings.Join(parts, " ")
 }
 
 func humanSize(n int64) string {

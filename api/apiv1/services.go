@@ -1,13 +1,14 @@
-package api
+package apiv1
 
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/engine"
 )
 
-// serviceSummary is one entry of the service list.
-type serviceSummary struct {
+// ServiceSummary is one entry of the service list.
+type ServiceSummary struct {
 	ID          string       `json:"id"`
 	Version     string       `json:"version"`
 	Hash        string       `json:"hash"`
@@ -15,16 +16,16 @@ type serviceSummary struct {
 	Description *engine.Text `json:"description,omitempty"`
 }
 
-func (s *Server) apiServices(c *fiber.Ctx) error {
+func (s *server) apiServices(c *fiber.Ctx) error {
 	svcs := s.in.Catalog.List(tenantOf(c))
-	out := make([]serviceSummary, len(svcs))
+	out := make([]ServiceSummary, len(svcs))
 	for i, sv := range svcs {
-		out[i] = serviceSummary{ID: sv.ID, Version: sv.Version, Hash: sv.Hash, Title: sv.Form.Title, Description: sv.Form.Description}
+		out[i] = ServiceSummary{ID: sv.ID, Version: sv.Version, Hash: sv.Hash, Title: sv.Form.Title, Description: sv.Form.Description}
 	}
 	return c.JSON(fiber.Map{"services": out})
 }
 
-func (s *Server) apiService(c *fiber.Ctx) error {
+func (s *server) apiService(c *fiber.Ctx) error {
 	svc, err := s.service(c)
 	if err != nil {
 		return err
@@ -33,7 +34,7 @@ func (s *Server) apiService(c *fiber.Ctx) error {
 	return c.JSON(svc.Form)
 }
 
-func (s *Server) apiSchema(c *fiber.Ctx) error {
+func (s *server) apiSchema(c *fiber.Ctx) error {
 	svc, err := s.service(c)
 	if err != nil {
 		return err
@@ -42,21 +43,21 @@ func (s *Server) apiSchema(c *fiber.Ctx) error {
 	return c.JSON(svc.JSONSchema(), "application/schema+json")
 }
 
-// validationResult is the answer of POST …/validate.
-type validationResult struct {
+// Validation is the answer of POST …/validate.
+type Validation struct {
 	// Valid is true when there are no errors (on the page, with ?page=).
-	Valid    bool           `json:"valid"`
-	Errors   []ProblemError `json:"errors"`
-	Computed map[string]any `json:"computed"`
-	Hidden   []string       `json:"hidden"`
-	Pages    []string       `json:"pages"`
-	Office   string         `json:"office"`
+	Valid    bool                 `json:"valid"`
+	Errors   []httpx.ProblemError `json:"errors"`
+	Computed map[string]any       `json:"computed"`
+	Hidden   []string             `json:"hidden"`
+	Pages    []string             `json:"pages"`
+	Office   string               `json:"office"`
 }
 
 // apiValidate evaluates a whole document without storing anything. It
 // answers 200 with valid and the errors; a document that cannot be read
 // is a problem (400, 413, 415). With ?page= only that page's errors count.
-func (s *Server) apiValidate(c *fiber.Ctx) error {
+func (s *server) apiValidate(c *fiber.Ctx) error {
 	svc, err := s.service(c)
 	if err != nil {
 		return err
@@ -73,7 +74,7 @@ func (s *Server) apiValidate(c *fiber.Ctx) error {
 		}
 		errs = res.ErrorsOn(svc, page)
 	}
-	out := validationResult{
+	out := Validation{
 		Valid:    len(errs) == 0,
 		Errors:   fieldErrors(c, svc, errs),
 		Computed: res.Computed,

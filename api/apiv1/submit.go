@@ -1,4 +1,4 @@
-package api
+package apiv1
 
 import (
 	"fmt"
@@ -7,14 +7,15 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/api/receipt"
 	"github.com/amtsform/amtsform/engine/record"
 )
 
-// submissionJSON is the answer of a submit. The status secret, with the
+// Submission is the answer of a submit. The status secret, with the
 // reference, is what the citizen needs to look the status up later; it
 // is derived (not stored) and the same on every replay.
-type submissionJSON struct {
+type Submission struct {
 	Reference    string    `json:"reference"`
 	Status       string    `json:"status"`
 	Office       string    `json:"office"`
@@ -26,10 +27,10 @@ type submissionJSON struct {
 
 // submitted answers a submit: 201 for a new submission, 200 with
 // Idempotent-Replayed: true for a replay of an earlier one.
-func (s *Server) submitted(c *fiber.Ctx, tenant string, sub *record.Submission, created bool) error {
+func (s *server) submitted(c *fiber.Ctx, tenant string, sub *record.Submission, created bool) error {
 	secret := s.in.StatusSecret(tenant, sub.Ref)
 	q := "?secret=" + url.QueryEscape(secret)
-	out := submissionJSON{
+	out := Submission{
 		Reference:    sub.Ref,
 		Status:       sub.Status,
 		Office:       sub.Office,
@@ -52,7 +53,7 @@ func (s *Server) submitted(c *fiber.Ctx, tenant string, sub *record.Submission, 
 // submission (200); with a different document 422; while a request with
 // the key is still running, 409. Invalid documents get 422 with every
 // error; nothing is stored then.
-func (s *Server) apiSubmit(c *fiber.Ctx) error {
+func (s *server) apiSubmit(c *fiber.Ctx) error {
 	tenant := tenantOf(c)
 	svc, err := s.service(c)
 	if err != nil {
@@ -68,7 +69,7 @@ func (s *Server) apiSubmit(c *fiber.Ctx) error {
 		if err := validKey(key); err != nil {
 			return err
 		}
-		release, err := claimKey(c.App(), tenant, key)
+		release, err := ClaimKey(c.App(), tenant, key)
 		if err != nil {
 			return err
 		}
@@ -89,10 +90,10 @@ func (s *Server) apiSubmit(c *fiber.Ctx) error {
 // apiSubmitDraft submits a draft as a whole. The draft token is its
 // idempotency key: submitting again returns the same submission (200).
 // An incomplete draft gets 422 with every error.
-func (s *Server) apiSubmitDraft(c *fiber.Ctx) error {
+func (s *server) apiSubmitDraft(c *fiber.Ctx) error {
 	tenant, token := tenantOf(c), c.Params("token")
 	ctx := c.UserContext()
-	release, err := claimKey(c.App(), tenant, "draft:"+token)
+	release, err := ClaimKey(c.App(), tenant, "draft:"+token)
 	if err != nil {
 		return err
 	}
@@ -108,25 +109,25 @@ func (s *Server) apiSubmitDraft(c *fiber.Ctx) error {
 	return s.submitted(c, tenant, sub, created)
 }
 
-// statusJSON is what a status lookup shows: no answers, no personal data.
-type statusJSON struct {
+// Status is what a status lookup shows: no answers, no personal data.
+type Status struct {
 	Reference string            `json:"reference"`
 	Service   record.ServiceRef `json:"service"`
 	Status    string            `json:"status"`
 	Office    string            `json:"office"`
 	Created   time.Time         `json:"created"`
 	Updated   time.Time         `json:"updated"`
-	Events    []eventJSON       `json:"events"`
+	Events    []Event           `json:"events"`
 }
 
-type eventJSON struct {
+type Event struct {
 	Type string    `json:"type"`
 	At   time.Time `json:"at"`
 }
 
 // checkSecret answers 404 for a wrong or missing secret, before the store
 // is asked: a wrong secret must not tell whether the reference exists.
-func (s *Server) checkSecret(c *fiber.Ctx) (tenant, ref string, err error) {
+func (s *server) checkSecret(c *fiber.Ctx) (tenant, ref string, err error) {
 	tenant, ref = tenantOf(c), c.Params("ref")
 	if !s.in.CheckStatusSecret(tenant, ref, c.Query("secret")) {
 		return "", "", notFound("no submission with this reference and secret")
@@ -134,7 +135,7 @@ func (s *Server) checkSecret(c *fiber.Ctx) (tenant, ref string, err error) {
 	return tenant, ref, nil
 }
 
-func (s *Server) apiStatus(c *fiber.Ctx) error {
+func (s *server) apiStatus(c *fiber.Ctx) error {
 	tenant, ref, err := s.checkSecret(c)
 	if err != nil {
 		return err
@@ -148,35 +149,24 @@ func (s *Server) apiStatus(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := statusJSON{Reference: sub.Ref, Service: sub.Service, Status: sub.Status, Office: sub.Office,
-		Created: sub.Created, Updated: sub.Updated, Events: make([]eventJSON, 0, len(evs))}
+	out := Status{Reference: sub.Ref, Service: sub.Service, Status: sub.Status, Office: sub.Office,
+		Created: sub.Created, Updated: sub.Updated, Events: make([]Event, 0, len(evs))}
 	for _, e := range evs {
-		out.Events = append(out.Events, eventJSON{Type: e.Type, At: e.At})
+		out.Events = append(out.Events, Event{Type: e.Type, At: e.At})
 	}
 	return c.JSON(out)
 }
 
-// receiptMaker is implemented by the citizen UI's receipt renderer
-// (api/receipt.go). It is looked up at run time so that the API builds
-// without it; without it receipts answer 501.
-type receiptMaker interface {
-	receiptPDF(svc *engine.Service, sub *record.Submission, lang string) ([]byte, error)
-}
-
-func (s *Server) apiReceipt(c *fiber.Ctx) error {
+func (s *server) apiReceipt(c *fiber.Ctx) error {
 	tenant, ref, err := s.checkSecret(c)
 	if err != nil {
 		return err
-	}
-	rm, ok := any(s).(receiptMaker)
-	if !ok {
-		return fiber.NewError(fiber.StatusNotImplemented, "receipts are not available on this server")
 	}
 	sub, svc, err := s.in.Submission(c.UserContext(), tenant, ref, c.Query("secret"))
 	if err != nil {
 		return err
 	}
-	pdf, err := rm.receiptPDF(svc, sub, apiLang(c))
+	pdf, err := receipt.PDF(svc, sub, httpx.APILang(c))
 	if err != nil {
 		return fmt.Errorf("receipt %s: %w", sub.Ref, err)
 	}

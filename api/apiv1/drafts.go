@@ -1,4 +1,4 @@
-package api
+package apiv1
 
 import (
 	"bytes"
@@ -13,14 +13,15 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
 )
 
-// draftJSON is a draft as the API shows it. The token is the only key to
+// Draft is a draft as the API shows it. The token is the only key to
 // it: whoever has it can read and change the draft.
-type draftJSON struct {
+type Draft struct {
 	Token   string            `json:"token"`
 	Service record.ServiceRef `json:"service"`
 	// Page is the page reached: the next page to fill in.
@@ -34,7 +35,7 @@ type draftJSON struct {
 	Expires time.Time      `json:"expires"`
 }
 
-func (s *Server) draftJSON(svc *engine.Service, d *record.Draft, pages []string) draftJSON {
+func (s *server) draft(svc *engine.Service, d *record.Draft, pages []string) Draft {
 	if pages == nil {
 		pages = svc.Evaluate(d.Data, engine.Options{Today: s.today()}).Pages
 	}
@@ -42,12 +43,12 @@ func (s *Server) draftJSON(svc *engine.Service, d *record.Draft, pages []string)
 	if data == nil {
 		data = map[string]any{}
 	}
-	return draftJSON{Token: d.ID, Service: d.Service, Page: d.Page, Pages: pages, Data: data,
+	return Draft{Token: d.ID, Service: d.Service, Page: d.Page, Pages: pages, Data: data,
 		Version: d.Version, Created: d.Created, Updated: d.Updated, Expires: d.Expires}
 }
 
 // apiNewDraft starts a draft: 201 with the draft and a Location header.
-func (s *Server) apiNewDraft(c *fiber.Ctx) error {
+func (s *server) apiNewDraft(c *fiber.Ctx) error {
 	tenant := tenantOf(c)
 	d, svc, err := s.in.NewDraft(c.UserContext(), tenant, c.Params("id"))
 	if err != nil {
@@ -55,32 +56,32 @@ func (s *Server) apiNewDraft(c *fiber.Ctx) error {
 	}
 	c.Location(apiPath(tenant, "drafts", d.ID))
 	c.Set(fiber.HeaderETag, etag(d.Version))
-	return c.Status(fiber.StatusCreated).JSON(s.draftJSON(svc, d, nil))
+	return c.Status(fiber.StatusCreated).JSON(s.draft(svc, d, nil))
 }
 
 // apiDraft reads a draft: 404 for unknown tokens (or another tenant's),
 // 410 for expired ones.
-func (s *Server) apiDraft(c *fiber.Ctx) error {
+func (s *server) apiDraft(c *fiber.Ctx) error {
 	d, svc, err := s.in.Draft(c.UserContext(), tenantOf(c), c.Params("token"))
 	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderETag, etag(d.Version))
-	return c.JSON(s.draftJSON(svc, d, nil))
+	return c.JSON(s.draft(svc, d, nil))
 }
 
-// pageResult is the answer of a page save.
-type pageResult struct {
+// PageResult is the answer of a page save.
+type PageResult struct {
 	Token   string `json:"token"`
 	Page    string `json:"page"`
 	Version int64  `json:"version"`
 	// Complete is true when the saved page has no errors; Next then names
 	// the page to continue with ("" after the last page).
-	Complete bool           `json:"complete"`
-	Next     string         `json:"next"`
-	Errors   []ProblemError `json:"errors"`
-	Pages    []string       `json:"pages"`
-	Computed map[string]any `json:"computed"`
+	Complete bool                 `json:"complete"`
+	Next     string               `json:"next"`
+	Errors   []httpx.ProblemError `json:"errors"`
+	Pages    []string             `json:"pages"`
+	Computed map[string]any       `json:"computed"`
 	// Reached is the draft's page reached after the save.
 	Reached string    `json:"reached"`
 	Expires time.Time `json:"expires"`
@@ -92,7 +93,7 @@ type pageResult struct {
 // incomplete page is the normal state of a draft, not a failed request.
 // Rejected with nothing stored: fields of other pages or unknown members
 // (422), pages not shown or not reached yet (409), a stale If-Match (409).
-func (s *Server) apiSavePage(c *fiber.Ctx) error {
+func (s *server) apiSavePage(c *fiber.Ctx) error {
 	tenant, token, pageID := tenantOf(c), c.Params("token"), c.Params("page")
 	ctx := c.UserContext()
 	want, err := ifMatch(c)
@@ -138,7 +139,7 @@ func (s *Server) apiSavePage(c *fiber.Ctx) error {
 	if computed == nil {
 		computed = map[string]any{}
 	}
-	return c.JSON(pageResult{
+	return c.JSON(PageResult{
 		Token:    token,
 		Page:     pageID,
 		Version:  pr.Draft.Version,
@@ -161,9 +162,9 @@ func onPage(p *engine.Page, path string) bool {
 	return false
 }
 
-// attachmentJSON describes a stored file; everything but the name was
+// Attachment describes a stored file; everything but the name was
 // measured by the store.
-type attachmentJSON struct {
+type Attachment struct {
 	ID          string `json:"id"`
 	Name        string `json:"name"`
 	Size        int64  `json:"size"`
@@ -176,7 +177,7 @@ type attachmentJSON struct {
 // into the store. The id it answers goes into the attachment field of a
 // page. 413 beyond the store's limits, 415 for a file type not allowed
 // (the store sniffs the content; the client's type is ignored).
-func (s *Server) apiUpload(c *fiber.Ctx) error {
+func (s *server) apiUpload(c *fiber.Ctx) error {
 	tenant, token := tenantOf(c), c.Params("token")
 	ctx := c.UserContext()
 	mt, params, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
@@ -210,7 +211,7 @@ func (s *Server) apiUpload(c *fiber.Ctx) error {
 			return err
 		}
 		c.Location(apiPath(tenant, "drafts", token))
-		return c.Status(fiber.StatusCreated).JSON(attachmentJSON{
+		return c.Status(fiber.StatusCreated).JSON(Attachment{
 			ID: att.ID, Name: att.Name, Size: att.Size, SHA256: att.SHA256, ContentType: att.ContentType,
 		})
 	}

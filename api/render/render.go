@@ -1,4 +1,10 @@
-package api
+// Package render writes documents for people: a document's answers page
+// by page, with labels and formatted values, as the "check your answers"
+// page and the PDF receipt show them, and the formatting rules these
+// share with the citizen pages: dates, money, numbers, yes/no, office
+// names, German or English texts, the HTML ids of fields. It knows
+// neither HTTP nor templates.
+package render
 
 import (
 	"fmt"
@@ -6,21 +12,22 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // times are German local time on any host
 
 	"github.com/amtsform/amtsform/engine"
 )
 
-// answerSection is one page of answers, as the "check your answers" page
+// Section is one page of answers, as the "check your answers" page
 // and the PDF receipt show them.
-type answerSection struct {
+type Section struct {
 	PageID string
 	Title  string
-	Rows   []answerRow
+	Rows   []Row
 }
 
-// answerRow is one answer, or a heading (a group or an entry of a
+// Row is one answer, or a heading (a group or an entry of a
 // repeating group) when Heading is set.
-type answerRow struct {
+type Row struct {
 	Label   string
 	Value   string
 	Depth   int
@@ -31,16 +38,16 @@ type answerRow struct {
 	Computed bool
 }
 
-// answers walks the form model against data and lists every answer with
+// Answers walks the form model against data and lists every answer with
 // its label, page by page. Absent optional answers (and hidden fields,
 // which the server dropped) are left out; computed values are included.
 // files maps attachment ids to file names.
-func answers(svc *engine.Service, data map[string]any, computed map[string]any, files map[string]string, lang string) []answerSection {
-	var out []answerSection
+func Answers(svc *engine.Service, data map[string]any, computed map[string]any, files map[string]string, lang string) []Section {
+	var out []Section
 	for _, p := range svc.Form.Pages {
-		sec := answerSection{PageID: p.ID, Title: p.Title.In(lang)}
+		sec := Section{PageID: p.ID, Title: p.Title.In(lang)}
 		for _, f := range p.Fields {
-			v, ok := lookupPath(data, f.Path)
+			v, ok := Lookup(data, f.Path)
 			if !ok && f.Computed {
 				v, ok = computed[f.Path]
 			}
@@ -56,11 +63,11 @@ func answers(svc *engine.Service, data map[string]any, computed map[string]any, 
 	return out
 }
 
-func appendAnswer(rows []answerRow, f *engine.Field, v any, path string, depth int, files map[string]string, lang string) []answerRow {
+func appendAnswer(rows []Row, f *engine.Field, v any, path string, depth int, files map[string]string, lang string) []Row {
 	switch f.Widget {
 	case "group":
 		m, _ := v.(map[string]any)
-		rows = append(rows, answerRow{Label: f.Label.In(lang), Depth: depth, Heading: true, Anchor: fieldID(path)})
+		rows = append(rows, Row{Label: f.Label.In(lang), Depth: depth, Heading: true, Anchor: FieldID(path)})
 		for _, c := range f.Fields {
 			if x, ok := m[c.Name]; ok {
 				rows = appendAnswer(rows, c, x, path+"."+c.Name, depth+1, files, lang)
@@ -69,14 +76,14 @@ func appendAnswer(rows []answerRow, f *engine.Field, v any, path string, depth i
 		return rows
 	case "repeat":
 		l, _ := v.([]any)
-		rows = append(rows, answerRow{Label: f.Label.In(lang), Depth: depth, Heading: true, Anchor: fieldID(path)})
+		rows = append(rows, Row{Label: f.Label.In(lang), Depth: depth, Heading: true, Anchor: FieldID(path)})
 		item := f.Label.In(lang)
 		if f.Repeat != nil {
 			item = f.Repeat.Item.In(lang)
 		}
 		for i, e := range l {
 			ip := fmt.Sprintf("%s[%d]", path, i)
-			rows = append(rows, answerRow{Label: fmt.Sprintf("%s %d", item, i+1), Depth: depth + 1, Heading: true, Anchor: fieldID(ip)})
+			rows = append(rows, Row{Label: fmt.Sprintf("%s %d", item, i+1), Depth: depth + 1, Heading: true, Anchor: FieldID(ip)})
 			if m, ok := e.(map[string]any); ok {
 				for _, c := range f.Fields {
 					if x, ok := m[c.Name]; ok {
@@ -89,12 +96,12 @@ func appendAnswer(rows []answerRow, f *engine.Field, v any, path string, depth i
 		}
 		return rows
 	}
-	return append(rows, answerRow{Label: f.Label.In(lang), Value: formatValue(f, v, files, lang), Depth: depth, Anchor: fieldID(path), Computed: f.Computed})
+	return append(rows, Row{Label: f.Label.In(lang), Value: FormatValue(f, v, files, lang), Depth: depth, Anchor: FieldID(path), Computed: f.Computed})
 }
 
-// formatValue renders one answer for people: option labels for
+// FormatValue renders one answer for people: option labels for
 // enumerations, euros for money, dates in the language's order, yes/no.
-func formatValue(f *engine.Field, v any, files map[string]string, lang string) string {
+func FormatValue(f *engine.Field, v any, files map[string]string, lang string) string {
 	if v == nil {
 		return ""
 	}
@@ -105,8 +112,8 @@ func formatValue(f *engine.Field, v any, files map[string]string, lang string) s
 	}
 	switch {
 	case isMoney(f):
-		if c, ok := toInt64(v); ok {
-			return formatMoney(c, lang)
+		if c, ok := Int64(v); ok {
+			return FormatMoney(c, lang)
 		}
 	case f.Widget == "file":
 		if s, ok := v.(string); ok {
@@ -118,12 +125,12 @@ func formatValue(f *engine.Field, v any, files map[string]string, lang string) s
 	switch x := v.(type) {
 	case bool:
 		if x {
-			return tr(lang, "Ja", "Yes")
+			return Tr(lang, "Ja", "Yes")
 		}
-		return tr(lang, "Nein", "No")
+		return Tr(lang, "Nein", "No")
 	case string:
 		if f.Format == "date" {
-			return formatDate(x, lang)
+			return FormatDate(x, lang)
 		}
 		return x
 	case float64:
@@ -150,7 +157,9 @@ func unitSuffix(f *engine.Field) string {
 	return ""
 }
 
-func toInt64(v any) (int64, bool) {
+// Int64 reads a whole number from a document value (int64, int, int32
+// or an integral float64).
+func Int64(v any) (int64, bool) {
 	switch x := v.(type) {
 	case int64:
 		return x, true
@@ -166,8 +175,8 @@ func toInt64(v any) (int64, bool) {
 	return 0, false
 }
 
-// formatMoney renders cents as euros: "1.234,50 €" (de), "€1,234.50" (en).
-func formatMoney(cents int64, lang string) string {
+// FormatMoney renders cents as euros: "1.234,50 €" (de), "€1,234.50" (en).
+func FormatMoney(cents int64, lang string) string {
 	neg := cents < 0
 	if neg {
 		cents = -cents
@@ -195,9 +204,9 @@ func formatMoney(cents int64, lang string) string {
 	return s + " €"
 }
 
-// moneyInput renders cents the way the money input shows them: "12,50"
+// MoneyInput renders cents the way the money input shows them: "12,50"
 // (de) or "12.50" (en), no thousands separators.
-func moneyInput(cents int64, lang string) string {
+func MoneyInput(cents int64, lang string) string {
 	neg := ""
 	if cents < 0 {
 		neg, cents = "-", -cents
@@ -209,8 +218,8 @@ func moneyInput(cents int64, lang string) string {
 	return fmt.Sprintf("%s%d%s%02d", neg, cents/100, dec, cents%100)
 }
 
-// formatDate renders an ISO date as 01.03.2026 (de) or 1 March 2026 (en).
-func formatDate(s, lang string) string {
+// FormatDate renders an ISO date as 01.03.2026 (de) or 1 March 2026 (en).
+func FormatDate(s, lang string) string {
 	t, err := time.Parse("2006-01-02", s)
 	if err != nil {
 		return s
@@ -221,16 +230,17 @@ func formatDate(s, lang string) string {
 	return t.Format("02.01.2006")
 }
 
-func tr(lang, de, en string) string {
+// Tr returns de, or en when lang is "en".
+func Tr(lang, de, en string) string {
 	if lang == "en" {
 		return en
 	}
 	return de
 }
 
-// fieldID turns a data path into an HTML id: children[1].name →
+// FieldID turns a data path into an HTML id: children[1].name →
 // f-children-1-name.
-func fieldID(path string) string {
+func FieldID(path string) string {
 	var b strings.Builder
 	b.WriteString("f-")
 	for _, r := range path {
@@ -245,8 +255,8 @@ func fieldID(path string) string {
 	return b.String()
 }
 
-// lookupPath finds a dotted path (no indexes) in a document.
-func lookupPath(data map[string]any, path string) (any, bool) {
+// Lookup finds a dotted path (no indexes) in a document.
+func Lookup(data map[string]any, path string) (any, bool) {
 	m := data
 	for {
 		i := strings.IndexByte(path, '.')
@@ -260,4 +270,28 @@ func lookupPath(data map[string]any, path string) (any, bool) {
 		}
 		m, path = next, path[i+1:]
 	}
+}
+
+// Berlin is the time zone in which times are shown to people.
+var Berlin = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		return time.UTC
+	}
+	return l
+}()
+
+// OfficeName renders an office id for people until a directory of
+// offices with names exists: "jugendamt-frankfurt" → "Jugendamt Frankfurt".
+func OfficeName(id string) string {
+	if id == "" {
+		return "—"
+	}
+	parts := strings.Split(id, "-")
+	for i, p := range parts {
+		if p != "" {
+			parts[i] = strings.ToUpper(p[:1]) + p[1:]
+		}
+	}
+	return strings.Join(parts, " ")
 }

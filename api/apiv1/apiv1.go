@@ -1,23 +1,6 @@
-package api
-
-import (
-	"bytes"
-	"errors"
-	"fmt"
-	"mime"
-	"sort"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
-
-	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
-
-	"github.com/amtsform/amtsform/engine"
-)
-
-// The JSON API under /api/v1. The tenant is the first path segment:
+// Package apiv1 serves the JSON API under /api/v1, described by the
+// embedded OpenAPI document (openapi.json). The tenant is the first path
+// segment:
 //
 //	GET  /api/v1/openapi.json                                the OpenAPI document
 //	GET  /api/v1/{tenant}/services                           services offered
@@ -37,22 +20,54 @@ import (
 // errors are listed as {path, code, message} with messages in the
 // language of Accept-Language (de or en; ?lang= overrides). Every JSON body
 // is read by engine.ParseDocument within engine.DefaultLimits.
+package apiv1
 
-// registerAPI registers the JSON API under /api/v1.
-func (s *Server) registerAPI(app *fiber.App) {
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"mime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/intake"
+)
+
+// Config configures the JSON API.
+type Config struct {
+	Intake *intake.Intake
+	// Tenants are the tenants served.
+	Tenants httpx.Tenants
+	// SubmitRate is the number of submits allowed per client and minute.
+	SubmitRate int
+}
+
+// server holds what the handlers share.
+type server struct {
+	cfg     Config
+	in      *intake.Intake
+	tenants httpx.Tenants
+}
+
+// Register registers the JSON API under /api/v1 on app. Its errors go to
+// the app's error handler (httpx.ErrorHandler), which answers problem
+// documents under /api.
+func Register(app *fiber.App, cfg Config) {
+	s := &server{cfg: cfg, in: cfg.Intake, tenants: cfg.Tenants}
 	v1 := app.Group("/api/v1")
 	v1.Get("/openapi.json", s.apiOpenAPI)
 
-	submitLimit := limiter.New(limiter.Config{
-		Max:        s.cfg.SubmitRate,
-		Expiration: time.Minute,
-		KeyGenerator: func(c *fiber.Ctx) string {
-			return c.IP()
-		},
-		LimitReached: func(c *fiber.Ctx) error {
-			return fiber.NewError(fiber.StatusTooManyRequests, "too many submissions from this client; try again in a minute")
-		},
-	})
+	submitLimit := httpx.Limit{
+		Max: s.cfg.SubmitRate, Per: time.Minute,
+		Err: fiber.NewError(fiber.StatusTooManyRequests, "too many submissions from this client; try again in a minute"),
+	}.Handler()
 
 	t := v1.Group("/:tenant", s.apiTenant)
 	t.Get("/services", s.apiServices)
@@ -71,8 +86,8 @@ func (s *Server) registerAPI(app *fiber.App) {
 
 // apiTenant rejects unknown tenants with 404 and marks API responses as
 // not cacheable: most of them carry personal data or tokens.
-func (s *Server) apiTenant(c *fiber.Ctx) error {
-	t, err := s.tenant(c)
+func (s *server) apiTenant(c *fiber.Ctx) error {
+	t, err := s.tenants.Of(c)
 	if err != nil {
 		return err
 	}
@@ -86,39 +101,13 @@ func tenantOf(c *fiber.Ctx) string {
 	return t
 }
 
-// apiLang picks the language of messages: ?lang=, then the best of de and
-// en in Accept-Language, then German.
-func apiLang(c *fiber.Ctx) string {
-	if l := c.Query("lang"); l == "de" || l == "en" {
-		return l
-	}
-	best, bestQ := "de", -1.0
-	for _, part := range strings.Split(c.Get(fiber.HeaderAcceptLanguage), ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		tag, _, _ = strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
-		if tag != "de" && tag != "en" {
-			continue
-		}
-		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-				q = f
-			}
-		}
-		if q > bestQ {
-			best, bestQ = tag, q
-		}
-	}
-	return best
-}
-
 // today is the date the engine's rules see as today.
-func (s *Server) today() time.Time {
+func (s *server) today() time.Time {
 	return s.in.Today()
 }
 
 // service returns the current version of the service named in the URL.
-func (s *Server) service(c *fiber.Ctx) (*engine.Service, error) {
+func (s *server) service(c *fiber.Ctx) (*engine.Service, error) {
 	return s.in.Catalog.Get(tenantOf(c), c.Params("id"))
 }
 
@@ -135,7 +124,7 @@ func readDocument(c *fiber.Ctx) (map[string]any, error) {
 // apiError writes validation errors as a 422 problem with messages in the
 // request's language (check rules bring their own texts from svc); every
 // other error goes to the error handler.
-func (s *Server) apiError(c *fiber.Ctx, svc *engine.Service, err error) error {
+func (s *server) apiError(c *fiber.Ctx, svc *engine.Service, err error) error {
 	var ve *engine.ValidationError
 	if errors.As(err, &ve) {
 		return s.invalid(c, svc, "the document is invalid", ve.Errors)
@@ -144,14 +133,14 @@ func (s *Server) apiError(c *fiber.Ctx, svc *engine.Service, err error) error {
 }
 
 // invalid writes a 422 problem listing errs.
-func (s *Server) invalid(c *fiber.Ctx, svc *engine.Service, detail string, errs []engine.FieldError) error {
-	lang := apiLang(c)
-	p := Problem{
-		Type:      problemType("validation"),
-		Title:     titleOf(fiber.StatusUnprocessableEntity, lang),
+func (s *server) invalid(c *fiber.Ctx, svc *engine.Service, detail string, errs []engine.FieldError) error {
+	lang := httpx.APILang(c)
+	p := httpx.Problem{
+		Type:      httpx.ProblemType("validation"),
+		Title:     httpx.TitleOf(fiber.StatusUnprocessableEntity, lang),
 		Status:    fiber.StatusUnprocessableEntity,
 		Detail:    detail,
-		Errors:    problemErrors(svc, lang, errs),
+		Errors:    httpx.ProblemErrors(svc, lang, errs),
 		RequestID: c.GetRespHeader(fiber.HeaderXRequestID),
 	}
 	c.Set(fiber.HeaderContentLanguage, lang)
@@ -160,13 +149,13 @@ func (s *Server) invalid(c *fiber.Ctx, svc *engine.Service, detail string, errs 
 
 // fieldErrors renders errors for a 200 response body (never nil, so
 // that clients always see a list).
-func fieldErrors(c *fiber.Ctx, svc *engine.Service, errs []engine.FieldError) []ProblemError {
-	lang := apiLang(c)
+func fieldErrors(c *fiber.Ctx, svc *engine.Service, errs []engine.FieldError) []httpx.ProblemError {
+	lang := httpx.APILang(c)
 	c.Set(fiber.HeaderContentLanguage, lang)
 	if len(errs) == 0 {
-		return []ProblemError{}
+		return []httpx.ProblemError{}
 	}
-	return problemErrors(svc, lang, errs)
+	return httpx.ProblemErrors(svc, lang, errs)
 }
 
 // unknownFields lists the members of v that the data model n does not
@@ -213,8 +202,10 @@ type inflightKey struct {
 	tenant, key string
 }
 
-// claimKey marks key as in flight in app; the returned function releases it.
-func claimKey(app *fiber.App, tenant, key string) (func(), error) {
+// ClaimKey marks key as in flight in app, as a running request with that
+// Idempotency-Key does (tests use it to provoke the 409); the returned
+// function releases it.
+func ClaimKey(app *fiber.App, tenant, key string) (func(), error) {
 	k := inflightKey{app, tenant, key}
 	if _, busy := inflight.LoadOrStore(k, struct{}{}); busy {
 		return nil, fiber.NewError(fiber.StatusConflict, "a request with this Idempotency-Key is still being processed; retry later")

@@ -68,6 +68,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	svcs, err := inst.Load()
+	if cerr := inst.CheckError(svcs); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
 	if err != nil && (!*dev || len(svcs) == 0) {
 		fmt.Fprintln(stderr, err)
 		if !*dev {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/messages"
 )
 
 // maxDocs bounds the documents checked per side.
@@ -428,7 +429,8 @@ func checkDrafts(old, new *Version, opt Options) Side {
 		}
 		side.Broken++
 		e := res.Errors[0]
-		side.add(Counterexample{Origin: smp.origin, Path: e.Path, Code: e.Code, Severity: Err, Document: smp.doc})
+		msg := messages.For(new.Service, "en", e)
+		side.add(Counterexample{Origin: smp.origin, Path: e.Path, Code: e.Code, Message: msg, Severity: Err, Document: smp.doc})
 	}
 	return side
 }

@@ -19,6 +19,7 @@
 package diff
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -39,11 +40,11 @@ const (
 	Err
 )
 
-var severityNames = [...]string{"", "INFO", "WARN", "ERR"}
+var severityNames = [...]string{"OK", "INFO", "WARN", "ERR"}
 
 func (s Severity) String() string { return severityNames[s] }
 
-// MarshalText writes the severity's name; None is the empty string.
+// MarshalText writes the severity's name; None is "OK".
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Version is one loaded and compiled version of a service.
@@ -222,9 +223,12 @@ func hasPrefix(p, prefix string) bool {
 
 // JSON returns the report as indented JSON.
 func (r *Report) JSON() []byte {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
 		panic(fmt.Sprintf("diff: %v", err)) // the report holds only JSON values
 	}
-	return append(b, '\n')
+	return buf.Bytes()
 }

@@ -44,15 +44,15 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "\ndrafts: %s: %d documents valid under %s checked against %s, %d rejected\n",
-		verdict(r.Drafts.Severity), r.Drafts.Checked, r.Old.Version, r.New.Version, r.Drafts.Broken)
+		r.Drafts.Severity, r.Drafts.Checked, r.Old.Version, r.New.Version, r.Drafts.Broken)
 	if r.Drafts.Broken > 0 {
 		fmt.Fprintf(w, "  Drafts in flight keep %s (pinned by content hash): they continue and submit under %s.\n", r.Old.Version, r.Old.Version)
 	}
 	writeCounterexamples(w, r.Drafts)
 	fmt.Fprintf(w, "\ndeliveries: %s: %d documents valid under %s checked against the JSON Schema and offices of %s, %d rejected or rerouted\n",
-		verdict(r.Deliveries.Severity), r.Deliveries.Checked, r.New.Version, r.Old.Version, r.Deliveries.Broken)
+		r.Deliveries.Severity, r.Deliveries.Checked, r.New.Version, r.Old.Version, r.Deliveries.Broken)
 	writeCounterexamples(w, r.Deliveries)
-	fmt.Fprintf(w, "\nverdict: %s\n", verdict(r.Severity))
+	fmt.Fprintf(w, "\nverdict: %s\n", r.Severity)
 }
 
 func writeCounterexamples(w io.Writer, s Side) {
@@ -67,11 +67,4 @@ func writeCounterexamples(w io.Writer, s Side) {
 		}
 		fmt.Fprintln(w)
 	}
-}
-
-func verdict(s Severity) string {
-	if s == None {
-		return "OK"
-	}
-	return s.String()
 }

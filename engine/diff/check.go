@@ -70,7 +70,12 @@ func samples(v *Version, today time.Time) []sample {
 				continue
 			}
 			seen[k] = true
-			doc, res := repair(s, doc, engine.Options{Today: b.today})
+			opt := engine.Options{Today: b.today}
+			res := s.Evaluate(doc, opt)
+			if onlyRequired(res) {
+				// The value made another answer required: give it.
+				doc, res = repair(s, doc, opt, 4)
+			}
 			if res.Valid() {
 				out = append(out, sample{origin: b.origin + " with " + vr.what, doc: doc, today: b.today, res: res})
 			}
@@ -272,7 +277,7 @@ func candidates(n *engine.Node) []any {
 			if hi >= 0 && hi != lo {
 				out = append(out, strings.Repeat("a", hi))
 			}
-			out = append(out, "Ab", "60311", "a@b.de", "+49 6192 2020", "HH-AB 123", "2026-01-15", "1990-06-30",
+			out = append(out, "Ab", "12", "60311", "a@b.de", "+49 6192 2020", "HH-AB 123", "2026-01-15", "1990-06-30",
 				"DE89370400440532013000", "123456789012345", "Attachment01")
 		}
 	}
@@ -329,43 +334,46 @@ func minimalValue(n *engine.Node) any {
 // minimal builds a document for a service without valid spec tests:
 // the minimal value of its data model, repaired.
 func minimal(s *engine.Service, today time.Time) (map[string]any, *engine.Result) {
-	return repair(s, minimalValue(s.Data).(map[string]any), engine.Options{Today: today})
+	return repair(s, minimalValue(s.Data).(map[string]any), engine.Options{Today: today}, 50)
 }
 
 // repair replaces rejected values of doc, one error at a time, by the
 // first value the service accepts there: the minimal value of a missing
-// field or another candidate. A variation that needs a second answer
+// field or another candidate, for at most rounds errors. A variation that needs a second answer
 // (another option that makes a field required) becomes valid this way.
-func repair(s *engine.Service, doc map[string]any, opt engine.Options) (map[string]any, *engine.Result) {
+func repair(s *engine.Service, doc map[string]any, opt engine.Options, rounds int) (map[string]any, *engine.Result) {
 	res := s.Evaluate(doc, opt)
-	for range 20 {
-		if res.Valid() {
+	stuck := map[string]bool{}
+	for range rounds {
+		var e *engine.FieldError
+		for i := range res.Errors {
+			if !stuck[res.Errors[i].Path] {
+				e = &res.Errors[i]
+				break
+			}
+		}
+		if e == nil {
 			break
 		}
-		e := res.Errors[0]
 		path := parsePath(e.Path)
-		n := nodeAt(s.Data, path)
-		if n == nil {
-			break
-		}
 		var vals []any
-		if v := minimalValue(n); v != nil {
-			vals = append(vals, v)
+		if n := nodeAt(s.Data, path); n != nil {
+			if v := minimalValue(n); v != nil {
+				vals = append(vals, v)
+			}
+			if n.Kind != engine.KindStruct && n.Kind != engine.KindList {
+				vals = append(vals, candidates(n)...)
+			}
 		}
-		if n.Kind != engine.KindStruct && n.Kind != engine.KindList {
-			vals = append(vals, candidates(n)...)
-		}
-		fixed := false
+		stuck[e.Path] = true
 		for _, v := range vals {
 			try := copyDoc(doc)
 			variation{path: path, val: v}.apply(try)
 			if r := s.Evaluate(try, opt); !hasErrorAt(r, e.Path) {
-				doc, res, fixed = try, r, true
+				doc, res = try, r
+				delete(stuck, e.Path)
 				break
 			}
-		}
-		if !fixed {
-			break
 		}
 	}
 	return doc, res
@@ -407,6 +415,17 @@ func nodeAt(n *engine.Node, path []any) *engine.Node {
 		}
 	}
 	return n
+}
+
+// onlyRequired reports whether a result has errors, all of them
+// missing values.
+func onlyRequired(r *engine.Result) bool {
+	for _, e := range r.Errors {
+		if e.Code != engine.CodeRequired {
+			return false
+		}
+	}
+	return len(r.Errors) > 0
 }
 
 func hasErrorAt(r *engine.Result, p string) bool {

@@ -447,9 +447,10 @@ func checkDrafts(old, new *Version, opt Options) Side {
 			continue
 		}
 		side.Broken++
-		e := res.Errors[0]
-		msg := messages.For(new.Service, "en", e)
-		side.add(Counterexample{Origin: smp.origin, Path: e.Path, Code: e.Code, Message: msg, Severity: Err, Document: smp.doc})
+		for _, e := range res.Errors {
+			msg := messages.For(new.Service, "en", e)
+			side.add(Counterexample{Origin: smp.origin, Path: e.Path, Code: e.Code, Message: msg, Severity: Err, Document: smp.doc})
+		}
 	}
 	return side
 }
@@ -472,8 +473,9 @@ func checkDeliveries(old, new *Version, opt Options, receivers Severity) Side {
 		inst, _ := jsonschema.UnmarshalJSON(strings.NewReader(key(data)))
 		if err := sch.Validate(inst); err != nil {
 			broken = true
-			path, code, msg := schemaError(err)
-			side.add(Counterexample{Origin: smp.origin, Path: path, Code: code, Message: msg, Severity: receivers, Document: data})
+			for _, e := range schemaErrors(err) {
+				side.add(Counterexample{Origin: smp.origin, Path: e.path, Code: e.code, Message: e.msg, Severity: receivers, Document: data})
+			}
 		}
 		switch office := smp.res.Office; {
 		case !known[office]:
@@ -526,44 +528,59 @@ func compileSchema(schema map[string]any) (*jsonschema.Schema, error) {
 
 var printer = message.NewPrinter(language.English)
 
-// schemaError returns the data path, keyword and message of the first
+type schemaErr struct{ path, code, msg string }
+
+// schemaErrors returns the data path, keyword and message of each
 // innermost error.
-func schemaError(err error) (path, code, msg string) {
+func schemaErrors(err error) []schemaErr {
 	ve, ok := err.(*jsonschema.ValidationError)
 	if !ok {
-		return "", "schema", err.Error()
+		return []schemaErr{{"", "schema", err.Error()}}
 	}
-	for len(ve.Causes) > 0 {
-		ve = ve.Causes[0]
-	}
-	var b strings.Builder
-	for _, seg := range ve.InstanceLocation {
-		if seg != "" && seg[0] >= '0' && seg[0] <= '9' {
-			fmt.Fprintf(&b, "[%s]", seg)
-			continue
+	var out []schemaErr
+	var walk func(ve *jsonschema.ValidationError)
+	walk = func(ve *jsonschema.ValidationError) {
+		for _, c := range ve.Causes {
+			walk(c)
 		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
+		if len(ve.Causes) > 0 {
+			return
 		}
-		b.WriteString(seg)
-	}
-	var prop string
-	switch k := ve.ErrorKind.(type) {
-	case *kind.AdditionalProperties:
-		prop = k.Properties[0]
-	case *kind.Required:
-		prop = k.Missing[0]
-	}
-	if prop != "" {
-		if b.Len() > 0 {
-			b.WriteByte('.')
+		var b strings.Builder
+		for _, seg := range ve.InstanceLocation {
+			if seg != "" && seg[0] >= '0' && seg[0] <= '9' {
+				fmt.Fprintf(&b, "[%s]", seg)
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(seg)
 		}
-		b.WriteString(prop)
+		var props []string
+		switch k := ve.ErrorKind.(type) {
+		case *kind.AdditionalProperties:
+			props = k.Properties
+		case *kind.Required:
+			props = k.Missing
+		}
+		code := "schema"
+		if kp := ve.ErrorKind.KeywordPath(); len(kp) > 0 {
+			code = kp[len(kp)-1]
+		}
+		msg := ve.ErrorKind.LocalizedString(printer)
+		if len(props) == 0 {
+			out = append(out, schemaErr{b.String(), code, msg})
+		}
+		sort.Strings(props)
+		for _, p := range props {
+			path := p
+			if b.Len() > 0 {
+				path = b.String() + "." + p
+			}
+			out = append(out, schemaErr{path, code, msg})
+		}
 	}
-	kp := ve.ErrorKind.KeywordPath()
-	code = "schema"
-	if len(kp) > 0 {
-		code = kp[len(kp)-1]
-	}
-	return b.String(), code, ve.ErrorKind.LocalizedString(printer)
+	walk(ve)
+	return out
 }

@@ -191,6 +191,9 @@ func receiverSeverity(s *engine.Service) Severity {
 func confirm(r *Report) {
 	for i := range r.Changes {
 		c := &r.Changes[i]
+		if c.Area == "service" {
+			continue // not about documents
+		}
 		if c.Drafts == Err && !touches(r.Drafts.Counterexamples, c) {
 			c.Drafts, c.Unconfirmed = Warn, true
 		}

@@ -104,7 +104,7 @@ func (d *differ) structs(o, n *engine.Node) {
 			if f.Required() {
 				del = d.receivers // OLD's schema requires it
 			}
-			d.add("data", f.Path, Err, del, "removed (%s)", requiredness(f))
+			d.add("data", f.Path, Err, del, "removed (%s)", d.describe(d.old, f))
 		}
 	}
 	for _, f := range n.Fields {
@@ -115,7 +115,7 @@ func (d *differ) structs(o, n *engine.Node) {
 		if f.Required() {
 			drafts = Err
 		}
-		d.add("data", f.Path, drafts, d.receivers, "added (%s)", requiredness(f))
+		d.add("data", f.Path, drafts, d.receivers, "added (%s)", d.describe(d.new, f))
 	}
 }
 
@@ -128,6 +128,14 @@ func requiredness(n *engine.Node) string {
 		s = fmt.Sprintf("default %v", n.Default)
 	}
 	return n.Kind.String() + ", " + s
+}
+
+// describe is requiredness, or "computed" for a field v computes.
+func (d *differ) describe(v *Version, n *engine.Node) string {
+	if _, ok := stringMap(v.Value.LookupPath(cue.ParsePath("rules.compute")))[n.Path]; ok {
+		return n.Kind.String() + ", computed"
+	}
+	return requiredness(n)
 }
 
 // sameShape reports whether two fields are declared alike.

@@ -377,6 +377,9 @@ func fillDefaults(n *Node, m map[string]any, hidden map[string]bool, p *pathElem
 
 // normalize deep-copies a document, turning numbers into int64 (integer
 // literals that fit) or float64, so that rules compute with Go numbers.
+// A number neither can hold (beyond int64, overflowing or underflowing
+// float64) keeps its exact text as a json.Number: validation reports it,
+// and nothing turns it into a different value.
 func normalize(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
@@ -393,14 +396,11 @@ func normalize(v any) any {
 		return l
 	case json.Number:
 		x, ok := toNum(v)
-		if !ok {
+		if !ok || x.out {
 			return v
 		}
 		if x.isInt {
-			if x.i64 {
-				return x.i
-			}
-			return v // beyond int64: keep the exact text
+			return x.i
 		}
 		return x.f
 	case int:

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"math/big"
 	"sort"
@@ -43,6 +44,11 @@ const (
 	// CodeAttachment: a file is named that was not uploaded for this
 	// application.
 	CodeAttachment = "attachment"
+	// CodeControl: a text holds a control character other than tab and
+	// line break (NUL, escape, a lone carriage return, C1 controls…).
+	CodeControl = "control"
+	// CodeEncoding: a text is not valid UTF-8.
+	CodeEncoding = "encoding"
 )
 
 // ValidationError reports every problem found in a document at once.
@@ -262,20 +268,54 @@ type num struct {
 	i64   bool // i holds the value
 	f     float64
 	text  string
+	// out is set for a number the engine cannot hold: an integer beyond
+	// int64, or a fraction beyond float64 (overflowing to ±Inf or
+	// underflowing to 0 although it is not 0). Such numbers are reported,
+	// never rounded into a different, perhaps valid, value.
+	out bool
 }
+
+// maxExactExponent bounds the decimal exponent rat expands exactly:
+// beyond it (only for numbers of float64 range written with many
+// digits) the float64 value is used, so that "1e999999999" cannot make
+// the validator compute a huge power of ten.
+const maxExactExponent = 400
 
 func (x num) rat() *big.Rat {
 	if x.i64 {
 		return new(big.Rat).SetInt64(x.i)
 	}
-	r, ok := new(big.Rat).SetString(x.text)
-	if !ok {
-		r = new(big.Rat)
-		if !math.IsInf(x.f, 0) && !math.IsNaN(x.f) {
-			r.SetFloat64(x.f)
+	if exponentOf(x.text) <= maxExactExponent {
+		if r, ok := new(big.Rat).SetString(x.text); ok {
+			return r
 		}
 	}
+	r := new(big.Rat)
+	if !math.IsInf(x.f, 0) && !math.IsNaN(x.f) {
+		r.SetFloat64(x.f)
+	}
 	return r
+}
+
+// exponentOf returns the magnitude of the exponent of a number literal,
+// 0 if it has none, or a large value if the exponent does not fit.
+func exponentOf(s string) int {
+	i := strings.IndexAny(s, "eE")
+	if i < 0 {
+		return 0
+	}
+	e := s[i+1:]
+	if e != "" && (e[0] == '+' || e[0] == '-') {
+		e = e[1:]
+	}
+	if len(e) > 6 {
+		return math.MaxInt32
+	}
+	n, err := strconv.Atoi(e)
+	if err != nil {
+		return math.MaxInt32
+	}
+	return n
 }
 
 // kindOf reports whether v has kind k and, for numbers, decodes it.
@@ -312,13 +352,14 @@ func toNum(v any) (num, bool) {
 				return num{isInt: true, i: i, i64: true, f: float64(i), text: s}, true
 			}
 			f, _ := strconv.ParseFloat(s, 64)
-			return num{isInt: true, f: f, text: s}, true
+			return num{isInt: true, f: f, text: s, out: true}, true
 		}
 		f, err := strconv.ParseFloat(s, 64)
-		if err != nil && !strings.Contains(err.Error(), "range") {
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return num{}, false
 		}
-		return num{f: f, text: s}, true
+		out := err != nil || (f == 0 && !zeroLiteral(s))
+		return num{f: f, text: s, out: out}, true
 	case int:
 		return num{isInt: true, i: int64(v), i64: true, f: float64(v), text: strconv.Itoa(v)}, true
 	case int64:
@@ -330,6 +371,20 @@ func toNum(v any) (num, bool) {
 		return num{f: v, text: strconv.FormatFloat(v, 'g', -1, 64)}, true
 	}
 	return num{}, false
+}
+
+// zeroLiteral reports whether a number literal denotes zero: its digits
+// before the exponent are all 0.
+func zeroLiteral(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == 'e' || c == 'E':
+			return true
+		case c >= '1' && c <= '9':
+			return false
+		}
+	}
+	return true
 }
 
 func isIntLiteral(s string) bool {
@@ -353,6 +408,16 @@ func isIntLiteral(s string) bool {
 func (c *Constraint) check(v any) (string, map[string]any) {
 	x, ok := kindOf(v, c.Kind)
 	if !ok {
+		return CodeType, map[string]any{"type": c.Kind.String()}
+	}
+	if x.out && !x.isInt {
+		// Beyond float64: only the sign is known for sure.
+		switch {
+		case x.f > 0 && c.Max != nil:
+			return CodeMax, map[string]any{"max": c.Max.Number(), "exclusive": c.Max.Exclusive}
+		case x.f < 0 && c.Min != nil:
+			return CodeMin, map[string]any{"min": c.Min.Number(), "exclusive": c.Min.Exclusive}
+		}
 		return CodeType, map[string]any{"type": c.Kind.String()}
 	}
 	if c.HasLiteral {
@@ -390,8 +455,15 @@ func (c *Constraint) check(v any) (string, map[string]any) {
 				return CodeNotEqual, map[string]any{"value": ne}
 			}
 		}
+		if x.out {
+			// An integer beyond int64 that no bound rejected.
+			return CodeType, map[string]any{"type": c.Kind.String()}
+		}
 	case KindString:
 		s := v.(string)
+		if code := checkText(s); code != "" {
+			return code, nil
+		}
 		if c.MinRunes >= 0 || c.MaxRunes >= 0 {
 			n := utf8.RuneCountInString(s)
 			if c.MinRunes >= 0 && n < c.MinRunes {
@@ -469,6 +541,38 @@ func literalEqual(lit, v any, x num) bool {
 		return !x.isInt && x.rat().Cmp(toRat(l)) == 0
 	}
 	return false
+}
+
+// checkText returns CodeEncoding for a text that is not valid UTF-8,
+// CodeControl for one holding a control character, or "". Tab and line
+// feed are allowed, and a carriage return directly before a line feed:
+// browsers send line breaks of a textarea as CR LF.
+func checkText(s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 0x20 && c < 0x7f:
+			continue
+		case c == '\t' || c == '\n':
+			continue
+		case c == '\r':
+			if i+1 < len(s) && s[i+1] == '\n' {
+				continue
+			}
+			return CodeControl
+		case c < 0x80:
+			return CodeControl // C0 controls and DEL
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return CodeEncoding
+		}
+		if r >= 0x80 && r <= 0x9f {
+			return CodeControl // C1 controls
+		}
+		i += size - 1
+	}
+	return ""
 }
 
 // validIBAN checks the ISO 13616 mod-97 check digits of an IBAN that

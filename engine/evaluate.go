@@ -74,15 +74,8 @@ func (s *Service) Evaluate(doc map[string]any, opt Options) *Result {
 			res.Pages = append(res.Pages, p.ID)
 		}
 	}
-	vd := validator{
-		skip: func(n *Node, p *pathElem) bool {
-			return s.hideable[n.Path] && ev.hidden[p.String()]
-		},
-		require: func(n *Node, p *pathElem) bool {
-			return ev.required[p.String()]
-		},
-	}
-	vd.structFields(s.Data, ev.data, nil)
+	vd := validator{ev: ev}
+	vd.structFields(s.Data, ev.data)
 	res.Errors = vd.errs
 	res.Errors = append(res.Errors, ev.runChecks(res.Errors)...)
 	sortErrors(res.Errors)

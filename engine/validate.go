@@ -5,10 +5,10 @@ import (
 	"errors"
 	"math"
 	"math/big"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -82,39 +82,101 @@ func (p *pathElem) String() string {
 	if p == nil {
 		return ""
 	}
-	var parts []*pathElem
-	for q := p; q != nil; q = q.parent {
-		parts = append(parts, q)
-	}
 	var b strings.Builder
-	for i := len(parts) - 1; i >= 0; i-- {
-		q := parts[i]
-		if q.index >= 0 {
+	p.write(&b)
+	return b.String()
+}
+
+// write renders the path, parents first. It recurses rather than
+// collecting the elements, so that paths built on the stack stay there.
+func (p *pathElem) write(b *strings.Builder) {
+	if p.parent != nil {
+		p.parent.write(b)
+	}
+	if p.index >= 0 {
+		b.WriteByte('[')
+		b.WriteString(strconv.Itoa(p.index))
+		b.WriteByte(']')
+		return
+	}
+	if b.Len() > 0 {
+		b.WriteByte('.')
+	}
+	b.WriteString(p.name)
+}
+
+// validator walks the data model and a document side by side. The path
+// it is at is a stack of segments, rendered only for an error or a rule
+// lookup: a valid document costs no allocation.
+type validator struct {
+	errs []FieldError
+	// ev, if set, is the evaluation whose rules hide fields (hidden ones
+	// are neither required nor validated) and require optional ones.
+	ev *evaluation
+	// segs[:depth] is the current path; deeper paths than segs holds
+	// continue in more (the data model's nesting is bounded, so this is
+	// not expected).
+	segs  [2*maxSchemaDepth + 4]pathSeg
+	depth int
+	more  []pathSeg
+}
+
+// pathSeg is one step of a path: a member name, or a list index.
+type pathSeg struct {
+	name  string
+	index int // -1 for a member name
+}
+
+func (vd *validator) push(name string, index int) {
+	if vd.depth < len(vd.segs) {
+		vd.segs[vd.depth] = pathSeg{name: name, index: index}
+	} else {
+		vd.more = append(vd.more[:vd.depth-len(vd.segs)], pathSeg{name: name, index: index})
+	}
+	vd.depth++
+}
+
+func (vd *validator) pop() { vd.depth-- }
+
+// path renders the current path: "children[1].birthDate".
+func (vd *validator) path() string {
+	var b strings.Builder
+	for i := 0; i < vd.depth; i++ {
+		var sg *pathSeg
+		if i < len(vd.segs) {
+			sg = &vd.segs[i]
+		} else {
+			sg = &vd.more[i-len(vd.segs)]
+		}
+		if sg.index >= 0 {
 			b.WriteByte('[')
-			b.WriteString(strconv.Itoa(q.index))
+			b.WriteString(strconv.Itoa(sg.index))
 			b.WriteByte(']')
 			continue
 		}
 		if b.Len() > 0 {
 			b.WriteByte('.')
 		}
-		b.WriteString(q.name)
+		b.WriteString(sg.name)
 	}
 	return b.String()
 }
 
-// validator walks the data model and a document side by side.
-type validator struct {
-	errs []FieldError
-	// skip reports whether the value at a node is hidden (and so neither
-	// required nor validated); nil skips nothing.
-	skip func(n *Node, p *pathElem) bool
-	// require reports whether an optional node is required by a rule.
-	require func(n *Node, p *pathElem) bool
+// skip reports whether the value at a node is hidden by a rule.
+func (vd *validator) skip(n *Node) bool {
+	ev := vd.ev
+	return ev != nil && len(ev.hidden) > 0 && ev.s.hideable[n.Path] && ev.hidden[vd.path()]
 }
 
-func (vd *validator) add(p *pathElem, code string, params map[string]any) {
-	vd.errs = append(vd.errs, FieldError{Path: p.String(), Code: code, Params: params})
+// required reports whether the optional node at the current path is
+// required by a rule.
+func (vd *validator) required() bool {
+	ev := vd.ev
+	return ev != nil && len(ev.required) > 0 && ev.required[vd.path()]
+}
+
+func (vd *validator) add(code string, params map[string]any) {
+	vd.errs = append(vd.errs, FieldError{Path: vd.path(), Code: code, Params: params})
 }
 
 // CheckData validates doc against the data model alone — types,
@@ -122,29 +184,33 @@ func (vd *validator) add(p *pathElem, code string, params map[string]any) {
 // errors, sorted by path.
 func (n *Node) CheckData(doc map[string]any) []FieldError {
 	var vd validator
-	vd.structFields(n, doc, nil)
+	vd.structFields(n, doc)
 	sortErrors(vd.errs)
 	return vd.errs
 }
 
 func sortErrors(errs []FieldError) {
-	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
+	slices.SortStableFunc(errs, func(a, b FieldError) int { return strings.Compare(a.Path, b.Path) })
 }
 
-func (vd *validator) structFields(n *Node, m map[string]any, p *pathElem) {
+func (vd *validator) structFields(n *Node, m map[string]any) {
+	known := 0
 	for _, f := range n.Fields {
-		fp := &pathElem{parent: p, name: f.Name, index: -1}
-		if vd.skip != nil && vd.skip(f, fp) {
-			continue
-		}
 		v, ok := m[f.Name]
-		if !ok {
-			vd.missing(f, fp)
-			continue
+		if ok {
+			known++
 		}
-		vd.value(f, v, fp)
+		vd.push(f.Name, -1)
+		switch {
+		case vd.skip(f):
+		case !ok:
+			vd.missing(f)
+		default:
+			vd.value(f, v)
+		}
+		vd.pop()
 	}
-	if len(m) > len(n.Fields) || n.hasUnknown(m) {
+	if known < len(m) {
 		var unknown []string
 		for k := range m {
 			if n.fieldx[k] == nil {
@@ -153,98 +219,91 @@ func (vd *validator) structFields(n *Node, m map[string]any, p *pathElem) {
 		}
 		sort.Strings(unknown)
 		for _, k := range unknown {
-			vd.add(&pathElem{parent: p, name: k, index: -1}, CodeUnknownField, nil)
+			vd.push(k, -1)
+			vd.add(CodeUnknownField, nil)
+			vd.pop()
 		}
 	}
-}
-
-func (n *Node) hasUnknown(m map[string]any) bool {
-	for k := range m {
-		if n.fieldx[k] == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // missing handles an absent field: a required scalar or list is an error;
 // a required group is checked member by member, as if empty.
-func (vd *validator) missing(f *Node, p *pathElem) {
+func (vd *validator) missing(f *Node) {
 	if f.HasDefault {
 		return
 	}
-	if f.Optional && (vd.require == nil || !vd.require(f, p)) {
+	if f.Optional && !vd.required() {
 		return
 	}
 	switch f.Kind {
 	case KindStruct:
 		if f.Optional {
-			vd.add(p, CodeRequired, nil)
+			vd.add(CodeRequired, nil)
 			return
 		}
-		vd.structFields(f, nil, p)
+		vd.structFields(f, nil)
 	case KindList:
 		if f.MinItems > 0 || f.Optional {
-			vd.add(p, CodeRequired, nil)
+			vd.add(CodeRequired, nil)
 		}
 	default:
-		vd.add(p, CodeRequired, nil)
+		vd.add(CodeRequired, nil)
 	}
 }
 
-func (vd *validator) value(n *Node, v any, p *pathElem) {
+func (vd *validator) value(n *Node, v any) {
 	switch n.Kind {
 	case KindStruct:
 		m, ok := v.(map[string]any)
 		if !ok {
-			vd.add(p, CodeType, map[string]any{"type": "struct"})
+			vd.add(CodeType, map[string]any{"type": "struct"})
 			return
 		}
-		vd.structFields(n, m, p)
+		vd.structFields(n, m)
 	case KindList:
 		l, ok := v.([]any)
 		if !ok {
-			vd.add(p, CodeType, map[string]any{"type": "list"})
+			vd.add(CodeType, map[string]any{"type": "list"})
 			return
 		}
 		if n.MinItems >= 0 && len(l) < n.MinItems {
-			vd.add(p, CodeMinItems, map[string]any{"min": n.MinItems})
+			vd.add(CodeMinItems, map[string]any{"min": n.MinItems})
 		}
 		if n.MaxItems >= 0 && len(l) > n.MaxItems {
-			vd.add(p, CodeMaxItems, map[string]any{"max": n.MaxItems})
+			vd.add(CodeMaxItems, map[string]any{"max": n.MaxItems})
 		}
 		for i, e := range l {
-			ep := &pathElem{parent: p, index: i}
+			vd.push("", i)
 			if e == nil && n.Elem.Kind != KindNull {
-				vd.add(ep, CodeType, map[string]any{"type": n.Elem.Kind.String()})
-				continue
+				vd.add(CodeType, map[string]any{"type": n.Elem.Kind.String()})
+			} else {
+				vd.value(n.Elem, e)
 			}
-			vd.value(n.Elem, e, ep)
+			vd.pop()
 		}
 	default:
 		if code, params := n.checkScalar(v); code != "" {
-			vd.add(p, code, params)
+			vd.add(code, params)
 		}
 	}
 }
 
 // checkScalar returns the code of the first failed constraint, or "".
+// Parameters are built only for the error it reports.
 func (n *Node) checkScalar(v any) (string, map[string]any) {
 	if len(n.Alts) == 1 {
-		return n.Alts[0].check(v)
+		return n.Alts[0].check(v, true)
 	}
 	allLiteral := true
-	var firstCode string
-	var firstParams map[string]any
+	var first *Constraint
 	for _, a := range n.Alts {
-		code, params := a.check(v)
-		if code == "" {
+		if code, _ := a.check(v, false); code == "" {
 			return "", nil
 		}
 		if !a.HasLiteral {
 			allLiteral = false
-			if firstCode == "" {
-				firstCode, firstParams = code, params
+			if first == nil {
+				first = a
 			}
 		}
 	}
@@ -258,7 +317,7 @@ func (n *Node) checkScalar(v any) (string, map[string]any) {
 		}
 		return CodeEnum, map[string]any{"values": vals}
 	}
-	return firstCode, firstParams
+	return first.check(v, true)
 }
 
 // num is a document number, exact where it matters.
@@ -405,9 +464,16 @@ func isIntLiteral(s string) bool {
 	return true
 }
 
-func (c *Constraint) check(v any) (string, map[string]any) {
+// check returns the code of the first constraint v fails, or "", and the
+// error's parameters. With params false, the parameters of the cheap
+// early failures (type, literal, enumeration), which the alternatives of
+// an enumeration meet on every valid value, are not built.
+func (c *Constraint) check(v any, params bool) (string, map[string]any) {
 	x, ok := kindOf(v, c.Kind)
 	if !ok {
+		if !params {
+			return CodeType, nil
+		}
 		return CodeType, map[string]any{"type": c.Kind.String()}
 	}
 	if x.out && !x.isInt {
@@ -422,6 +488,9 @@ func (c *Constraint) check(v any) (string, map[string]any) {
 	}
 	if c.HasLiteral {
 		if !literalEqual(c.Literal, v, x) {
+			if !params {
+				return CodeEnum, nil
+			}
 			return CodeEnum, map[string]any{"values": []any{c.Literal}}
 		}
 		return "", nil
@@ -435,6 +504,9 @@ func (c *Constraint) check(v any) (string, map[string]any) {
 			}
 		}
 		if !member {
+			if !params {
+				return CodeEnum, nil
+			}
 			return CodeEnum, map[string]any{"values": vals}
 		}
 	}
@@ -474,19 +546,19 @@ func (c *Constraint) check(v any) (string, map[string]any) {
 			}
 		}
 		for _, re := range c.Patterns {
-			if !re.MatchString(s) {
+			if !matchString(re, s) {
 				return CodePattern, map[string]any{"pattern": re.String()}
 			}
 		}
 		for _, re := range c.NotMatch {
-			if re.MatchString(s) {
+			if matchString(re, s) {
 				return CodePattern, map[string]any{"notPattern": re.String()}
 			}
 		}
 		for _, f := range c.Formats {
 			switch f {
 			case "date":
-				if _, err := time.Parse("2006-01-02", s); err != nil {
+				if !validDate(s) {
 					return CodeDate, nil
 				}
 			case "iban":

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,4 +214,73 @@ func TestGenerated200(t *testing.T) {
 	if got := len(s.Data.Fields); got != 200 {
 		t.Fatalf("got %d fields, want 200", got)
 	}
+}
+
+// peerDoc reads the Kita document with three children that the peer
+// benchmark (bench/) validates with ajv.
+func peerDoc(b *testing.B) []byte {
+	b.Helper()
+	raw, err := os.ReadFile("../bench/testdata/kita-3-children.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return raw
+}
+
+// BenchmarkPlan validates the peer benchmark's document with the
+// compiled plan alone, reporting allocations: a valid document should
+// cost none.
+func BenchmarkPlan(b *testing.B) {
+	s := kita(b)
+	doc, err := ParseDocument(bytes.NewReader(peerDoc(b)), Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if errs := s.Data.CheckData(doc); len(errs) != 0 {
+			b.Fatal(errs)
+		}
+	}
+}
+
+// BenchmarkPlanVsAjv runs bench/peer.sh, which times the plan and ajv on
+// the same document, and reports both and their ratio. It needs node
+// and bench/node_modules (npm ci in bench/); without them it is skipped.
+func BenchmarkPlanVsAjv(b *testing.B) {
+	if _, err := exec.LookPath("node"); err != nil {
+		b.Skip("node not installed")
+	}
+	if _, err := os.Stat("../bench/node_modules/ajv"); err != nil {
+		b.Skip("bench/node_modules missing: run npm ci in bench/")
+	}
+	var planNs, ajvNs float64
+	for b.Loop() {
+		out, err := exec.Command("../bench/peer.sh").CombinedOutput()
+		if err != nil {
+			b.Fatalf("peer.sh: %v\n%s", err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			v, err := strconv.ParseFloat(f[1], 64)
+			if err != nil {
+				continue
+			}
+			switch f[0] {
+			case "plan":
+				planNs = v
+			case "ajv":
+				ajvNs = v
+			}
+		}
+		if planNs == 0 || ajvNs == 0 {
+			b.Fatalf("peer.sh printed no numbers:\n%s", out)
+		}
+	}
+	b.ReportMetric(planNs, "plan-ns")
+	b.ReportMetric(ajvNs, "ajv-ns")
+	b.ReportMetric(planNs/ajvNs, "plan/ajv")
 }

@@ -20,15 +20,20 @@ var matchers sync.Map // *regexp.Regexp → func(string) bool
 // does, through a linear matcher without backtracking when the pattern
 // allows one.
 func matchString(re *regexp.Regexp, s string) bool {
+	return matcherFor(re)(s)
+}
+
+// matcherFor returns the function matchString uses for re.
+func matcherFor(re *regexp.Regexp) func(string) bool {
 	if m, ok := matchers.Load(re); ok {
-		return m.(func(string) bool)(s)
+		return m.(func(string) bool)
 	}
 	m := re.MatchString
 	if seq, ok := compileSeq(re.String()); ok {
 		m = seq.match
 	}
 	matchers.Store(re, m)
-	return m(s)
+	return m
 }
 
 // item is one step of a simple pattern: a character set repeated min to

@@ -282,9 +282,174 @@ func (vd *validator) value(n *Node, v any) {
 			vd.pop()
 		}
 	default:
+		if n.accept != nil && n.accept(v) {
+			return
+		}
 		if code, params := n.checkScalar(v); code != "" {
 			vd.add(code, params)
 		}
+	}
+}
+
+// compilePlan compiles, once per service, the check of every scalar of
+// the data model into a closure that answers only "valid": it does the
+// work of checkScalar for a valid value without its generality, and
+// leaves finding the error to checkScalar. Constraints it has no fast
+// form for (number bounds, enumerations narrowed by overlays, !=) get
+// none, and are checked by checkScalar alone.
+func compilePlan(n *Node) {
+	switch n.Kind {
+	case KindStruct:
+		for _, f := range n.Fields {
+			compilePlan(f)
+		}
+	case KindList:
+		if n.Elem != nil {
+			compilePlan(n.Elem)
+		}
+	default:
+		n.accept = acceptOf(n)
+	}
+}
+
+func acceptOf(n *Node) func(any) bool {
+	if len(n.Alts) == 0 {
+		return nil
+	}
+	var lits []string
+	for _, c := range n.Alts {
+		if s, ok := c.Literal.(string); ok && c.HasLiteral && c.Kind == KindString {
+			lits = append(lits, s)
+		}
+	}
+	if len(lits) == len(n.Alts) {
+		return func(v any) bool {
+			s, ok := v.(string)
+			return ok && slices.Contains(lits, s)
+		}
+	}
+	alts := make([]func(any) bool, len(n.Alts))
+	for i, c := range n.Alts {
+		if alts[i] = c.acceptOf(); alts[i] == nil {
+			return nil
+		}
+	}
+	if len(alts) == 1 {
+		return alts[0]
+	}
+	return func(v any) bool {
+		for _, a := range alts {
+			if a(v) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// acceptOf compiles one alternative; see compilePlan.
+func (c *Constraint) acceptOf() func(any) bool {
+	if len(c.OneOf) > 0 || len(c.NotEqual) > 0 {
+		return nil
+	}
+	switch c.Kind {
+	case KindNull:
+		return func(v any) bool { return v == nil }
+	case KindBool:
+		if !c.HasLiteral {
+			return func(v any) bool { _, ok := v.(bool); return ok }
+		}
+		lit, ok := c.Literal.(bool)
+		if !ok {
+			return nil
+		}
+		return func(v any) bool { b, ok := v.(bool); return ok && b == lit }
+	case KindString:
+		if c.HasLiteral {
+			lit, ok := c.Literal.(string)
+			if !ok {
+				return nil
+			}
+			return func(v any) bool { s, ok := v.(string); return ok && s == lit }
+		}
+		return c.acceptString()
+	case KindInt:
+		if c.HasLiteral {
+			return nil
+		}
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+		if b := c.Min; b != nil {
+			if !b.isI64 || (b.Exclusive && b.i64 == math.MaxInt64) {
+				return nil
+			}
+			lo = b.i64
+			if b.Exclusive {
+				lo++
+			}
+		}
+		if b := c.Max; b != nil {
+			if !b.isI64 || (b.Exclusive && b.i64 == math.MinInt64) {
+				return nil
+			}
+			hi = b.i64
+			if b.Exclusive {
+				hi--
+			}
+		}
+		return func(v any) bool {
+			var i int64
+			switch x := v.(type) {
+			case json.Number:
+				if !isIntLiteral(string(x)) {
+					return false
+				}
+				var err error
+				if i, err = strconv.ParseInt(string(x), 10, 64); err != nil {
+					return false
+				}
+			case int64:
+				i = x
+			case int:
+				i = int64(x)
+			default:
+				return false
+			}
+			return i >= lo && i <= hi
+		}
+	}
+	return nil
+}
+
+func (c *Constraint) acceptString() func(any) bool {
+	minRunes, maxRunes := c.MinRunes, c.MaxRunes
+	var match, notMatch []func(string) bool
+	for _, re := range c.Patterns {
+		match = append(match, matcherFor(re))
+	}
+	for _, re := range c.NotMatch {
+		notMatch = append(notMatch, matcherFor(re))
+	}
+	date, iban := slices.Contains(c.Formats, "date"), slices.Contains(c.Formats, "iban")
+	return func(v any) bool {
+		s, ok := v.(string)
+		if !ok {
+			return false
+		}
+		n, code := checkText(s)
+		if code != "" || (minRunes >= 0 && n < minRunes) || (maxRunes >= 0 && n > maxRunes) {
+			return false
+		}
+		for _, m := range match {
+			if !m(s) {
+				return false
+			}
+		}
+		for _, m := range notMatch {
+			if m(s) {
+				return false
+			}
+		}
+		return (!date || validDate(s)) && (!iban || validIBAN(s))
 	}
 }
 

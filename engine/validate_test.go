@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -194,4 +195,56 @@ func TestTextControlAndEncoding(t *testing.T) {
 	if len(errs) != 1 || errs[0].Code != CodeControl || errs[0].Path != "name" {
 		t.Errorf("JSON \\u0000: got %+v, want name:control", errs)
 	}
+}
+
+// TestAcceptAgreesWithCheck: a scalar's compiled check (accept) says
+// valid exactly when checkScalar finds no error, for the values the
+// differential test generates, on every example and the mini service.
+func TestAcceptAgreesWithCheck(t *testing.T) {
+	var svcs []*Service
+	for _, dir := range exampleDirs(t) {
+		s, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svcs = append(svcs, s)
+	}
+	svcs = append(svcs, mini(t))
+	compiled, tried := 0, 0
+	for _, s := range svcs {
+		g := &docGen{rnd: rand.New(rand.NewSource(2)), s: s}
+		var walk func(n *Node)
+		walk = func(n *Node) {
+			switch n.Kind {
+			case KindStruct:
+				for _, f := range n.Fields {
+					walk(f)
+				}
+				return
+			case KindList:
+				walk(n.Elem)
+				return
+			}
+			if n.accept == nil {
+				return
+			}
+			compiled++
+			for range 300 {
+				v := g.badValue(n)
+				if vv, ok := g.validValue(n); ok && g.rnd.Intn(3) == 0 {
+					v = vv
+				}
+				tried++
+				code, _ := n.checkScalar(v)
+				if got := n.accept(v); got != (code == "") {
+					t.Errorf("%s %s: %#v: accept %v, checkScalar %q", s.ID, n.Path, v, got, code)
+				}
+			}
+		}
+		walk(s.Data)
+	}
+	if compiled < 20 {
+		t.Errorf("only %d scalars have a compiled check", compiled)
+	}
+	t.Logf("%d compiled scalars, %d values", compiled, tried)
 }

@@ -284,3 +284,30 @@ func BenchmarkPlanVsAjv(b *testing.B) {
 	b.ReportMetric(ajvNs, "ajv-ns")
 	b.ReportMetric(planNs/ajvNs, "plan/ajv")
 }
+
+// BenchmarkParseDocument reads the Kita document with three children with
+// ParseDocument and, in the same loop, with json.Unmarshal into an any,
+// timing each, and reports their ratio (parse/json: at most 1 is the
+// goal) and both times. Allocations are those of both together.
+func BenchmarkParseDocument(b *testing.B) {
+	raw := peerDoc(b)
+	var parse, std time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := ParseDocument(bytes.NewReader(raw), Limits{}); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		parse += t1.Sub(t0)
+		std += t2.Sub(t1)
+	}
+	b.ReportMetric(float64(parse.Nanoseconds())/float64(std.Nanoseconds()), "parse/json")
+	b.ReportMetric(float64(parse.Nanoseconds())/float64(b.N), "parse-ns")
+	b.ReportMetric(float64(std.Nanoseconds())/float64(b.N), "json-ns")
+}

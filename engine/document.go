@@ -67,13 +67,13 @@ func ParseDocument(r io.Reader, lim Limits) (map[string]any, error) {
 	p := &docParser{data: data, lim: lim}
 	p.space()
 	if p.pos >= len(p.data) {
-		return nil, p.malformed(nil, "unexpected end")
+		return nil, p.malformed("unexpected end")
 	}
 	if p.data[p.pos] != '{' {
 		return nil, &DocumentError{Reason: "expected a JSON object"}
 	}
 	p.pos++
-	m, err := p.object(nil, 1)
+	m, err := p.object(1)
 	if err != nil {
 		return nil, err
 	}
@@ -111,22 +111,34 @@ type docParser struct {
 	pos  int
 	lim  Limits
 	buf  []byte // for strings with escapes
+	// segs is the path to the value being read, rendered only for an
+	// error.
+	segs []pathSeg
 }
 
-func (p *docParser) malformed(path *pathElem, format string, args ...any) error {
-	return &DocumentError{Path: path.String(), Offset: int64(p.pos), Reason: "malformed JSON: " + fmt.Sprintf(format, args...)}
+func (p *docParser) push(name string, index int) {
+	p.segs = append(p.segs, pathSeg{name: name, index: index})
 }
 
-func (p *docParser) tooLarge(path *pathElem, format string, args ...any) error {
-	return &DocumentError{Path: path.String(), Offset: int64(p.pos), Reason: fmt.Sprintf(format, args...), err: ErrTooLarge}
+func (p *docParser) pop() { p.segs = p.segs[:len(p.segs)-1] }
+
+// path renders the path to the value being read.
+func (p *docParser) path() string { return renderPath(p.segs) }
+
+func (p *docParser) malformed(format string, args ...any) error {
+	return &DocumentError{Path: p.path(), Offset: int64(p.pos), Reason: "malformed JSON: " + fmt.Sprintf(format, args...)}
+}
+
+func (p *docParser) tooLarge(format string, args ...any) error {
+	return &DocumentError{Path: p.path(), Offset: int64(p.pos), Reason: fmt.Sprintf(format, args...), err: ErrTooLarge}
 }
 
 // unexpected reports the byte at pos, or the end.
-func (p *docParser) unexpected(path *pathElem, what string) error {
+func (p *docParser) unexpected(what string) error {
 	if p.pos >= len(p.data) {
-		return p.malformed(path, "unexpected end")
+		return p.malformed("unexpected end")
 	}
-	return p.malformed(path, "invalid character %q %s", p.data[p.pos], what)
+	return p.malformed("invalid character %q %s", p.data[p.pos], what)
 }
 
 func (p *docParser) space() {
@@ -141,7 +153,7 @@ func (p *docParser) space() {
 }
 
 // object parses the members of an object whose '{' has been read.
-func (p *docParser) object(path *pathElem, depth int) (map[string]any, error) {
+func (p *docParser) object(depth int) (map[string]any, error) {
 	m := map[string]any{}
 	p.space()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
@@ -151,31 +163,32 @@ func (p *docParser) object(path *pathElem, depth int) (map[string]any, error) {
 	for {
 		p.space()
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
-			return nil, p.unexpected(path, "looking for the beginning of a member name")
+			return nil, p.unexpected("looking for the beginning of a member name")
 		}
-		key, err := p.str(path)
+		key, err := p.str()
 		if err != nil {
 			return nil, err
 		}
 		if len(m) >= p.lim.MaxKeys {
-			return nil, p.tooLarge(path, "more than %d members", p.lim.MaxKeys)
+			return nil, p.tooLarge("more than %d members", p.lim.MaxKeys)
 		}
 		if len(key) > 200 {
-			return nil, p.tooLarge(path, "member name longer than 200 bytes")
+			return nil, p.tooLarge("member name longer than 200 bytes")
 		}
-		kp := &pathElem{parent: path, name: key, index: -1}
+		p.push(key, -1)
 		if _, dup := m[key]; dup {
-			return nil, &DocumentError{Path: kp.String(), Offset: int64(p.pos), Reason: "member given twice"}
+			return nil, &DocumentError{Path: p.path(), Offset: int64(p.pos), Reason: "member given twice"}
 		}
 		p.space()
 		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
-			return nil, p.unexpected(kp, "after a member name")
+			return nil, p.unexpected("after a member name")
 		}
 		p.pos++
-		v, err := p.value(kp, depth)
+		v, err := p.value(depth)
 		if err != nil {
 			return nil, err
 		}
+		p.pop()
 		m[key] = v
 		p.space()
 		if p.pos < len(p.data) {
@@ -188,12 +201,12 @@ func (p *docParser) object(path *pathElem, depth int) (map[string]any, error) {
 				return m, nil
 			}
 		}
-		return nil, p.unexpected(path, "after an object member")
+		return nil, p.unexpected("after an object member")
 	}
 }
 
 // array parses the entries of an array whose '[' has been read.
-func (p *docParser) array(path *pathElem, depth int) ([]any, error) {
+func (p *docParser) array(depth int) ([]any, error) {
 	l := []any{}
 	p.space()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
@@ -202,12 +215,14 @@ func (p *docParser) array(path *pathElem, depth int) ([]any, error) {
 	}
 	for {
 		if len(l) >= p.lim.MaxItems {
-			return nil, p.tooLarge(path, "more than %d entries", p.lim.MaxItems)
+			return nil, p.tooLarge("more than %d entries", p.lim.MaxItems)
 		}
-		v, err := p.value(&pathElem{parent: path, index: len(l)}, depth)
+		p.push("", len(l))
+		v, err := p.value(depth)
 		if err != nil {
 			return nil, err
 		}
+		p.pop()
 		l = append(l, v)
 		p.space()
 		if p.pos < len(p.data) {
@@ -220,58 +235,58 @@ func (p *docParser) array(path *pathElem, depth int) ([]any, error) {
 				return l, nil
 			}
 		}
-		return nil, p.unexpected(path, "after an array entry")
+		return nil, p.unexpected("after an array entry")
 	}
 }
 
 // value parses one value; depth is the nesting of the container that
 // holds it.
-func (p *docParser) value(path *pathElem, depth int) (any, error) {
+func (p *docParser) value(depth int) (any, error) {
 	p.space()
 	if p.pos >= len(p.data) {
-		return nil, p.malformed(path, "unexpected end")
+		return nil, p.malformed("unexpected end")
 	}
 	switch c := p.data[p.pos]; {
 	case c == '{' || c == '[':
 		if depth >= p.lim.MaxDepth {
-			return nil, p.tooLarge(path, "nested deeper than %d levels", p.lim.MaxDepth)
+			return nil, p.tooLarge("nested deeper than %d levels", p.lim.MaxDepth)
 		}
 		p.pos++
 		if c == '{' {
-			return p.object(path, depth+1)
+			return p.object(depth + 1)
 		}
-		return p.array(path, depth+1)
+		return p.array(depth + 1)
 	case c == '"':
-		s, err := p.str(path)
+		s, err := p.str()
 		if err != nil {
 			return nil, err
 		}
 		if len(s) > p.lim.MaxString {
-			return nil, p.tooLarge(path, "text longer than %d bytes", p.lim.MaxString)
+			return nil, p.tooLarge("text longer than %d bytes", p.lim.MaxString)
 		}
 		return s, nil
 	case c == '-' || c >= '0' && c <= '9':
-		return p.number(path)
+		return p.number()
 	case c == 't':
-		return true, p.literal(path, "true")
+		return true, p.literal("true")
 	case c == 'f':
-		return false, p.literal(path, "false")
+		return false, p.literal("false")
 	case c == 'n':
-		return nil, p.literal(path, "null")
+		return nil, p.literal("null")
 	}
-	return nil, p.unexpected(path, "looking for the beginning of a value")
+	return nil, p.unexpected("looking for the beginning of a value")
 }
 
-func (p *docParser) literal(path *pathElem, lit string) error {
+func (p *docParser) literal(lit string) error {
 	if len(p.data)-p.pos < len(lit) || p.data[p.pos:p.pos+len(lit)] != lit {
-		return p.malformed(path, "invalid literal, expected %s", lit)
+		return p.malformed("invalid literal, expected %s", lit)
 	}
 	p.pos += len(lit)
 	return nil
 }
 
 // number reads a number by the JSON grammar, keeping its text.
-func (p *docParser) number(path *pathElem) (any, error) {
+func (p *docParser) number() (any, error) {
 	start := p.pos
 	digits := func() int {
 		n := 0
@@ -287,12 +302,12 @@ func (p *docParser) number(path *pathElem) (any, error) {
 	if p.pos < len(p.data) && p.data[p.pos] == '0' {
 		p.pos++
 	} else if digits() == 0 {
-		return nil, p.unexpected(path, "in a number")
+		return nil, p.unexpected("in a number")
 	}
 	if p.pos < len(p.data) && p.data[p.pos] == '.' {
 		p.pos++
 		if digits() == 0 {
-			return nil, p.unexpected(path, "after a decimal point")
+			return nil, p.unexpected("after a decimal point")
 		}
 	}
 	if p.pos < len(p.data) && (p.data[p.pos] == 'e' || p.data[p.pos] == 'E') {
@@ -301,17 +316,17 @@ func (p *docParser) number(path *pathElem) (any, error) {
 			p.pos++
 		}
 		if digits() == 0 {
-			return nil, p.unexpected(path, "in an exponent")
+			return nil, p.unexpected("in an exponent")
 		}
 	}
 	if p.pos-start > p.lim.MaxNumbers {
-		return nil, p.tooLarge(path, "number longer than %d digits", p.lim.MaxNumbers)
+		return nil, p.tooLarge("number longer than %d digits", p.lim.MaxNumbers)
 	}
 	return json.Number(p.data[start:p.pos]), nil
 }
 
 // str reads a string whose '"' is at pos. The document is valid UTF-8.
-func (p *docParser) str(path *pathElem) (string, error) {
+func (p *docParser) str() (string, error) {
 	p.pos++
 	start := p.pos
 	for p.pos < len(p.data) {
@@ -322,17 +337,17 @@ func (p *docParser) str(path *pathElem) (string, error) {
 			p.pos++
 			return s, nil
 		case c == '\\':
-			return p.escaped(path, start)
+			return p.escaped(start)
 		case c < 0x20:
-			return "", p.malformed(path, "control character %q in a string", c)
+			return "", p.malformed("control character %q in a string", c)
 		}
 		p.pos++
 	}
-	return "", p.malformed(path, "unexpected end in a string")
+	return "", p.malformed("unexpected end in a string")
 }
 
 // escaped continues a string at its first backslash.
-func (p *docParser) escaped(path *pathElem, start int) (string, error) {
+func (p *docParser) escaped(start int) (string, error) {
 	b := append(p.buf[:0], p.data[start:p.pos]...)
 	for p.pos < len(p.data) {
 		c := p.data[p.pos]
@@ -342,7 +357,7 @@ func (p *docParser) escaped(path *pathElem, start int) (string, error) {
 			p.buf = b
 			return string(b), nil
 		case c < 0x20:
-			return "", p.malformed(path, "control character %q in a string", c)
+			return "", p.malformed("control character %q in a string", c)
 		case c != '\\':
 			b = append(b, c)
 			p.pos++
@@ -370,7 +385,7 @@ func (p *docParser) escaped(path *pathElem, start int) (string, error) {
 		case 'u':
 			r, ok := p.hex4()
 			if !ok {
-				return "", p.malformed(path, "invalid \\u escape")
+				return "", p.malformed("invalid \\u escape")
 			}
 			if utf16.IsSurrogate(r) {
 				// A pair makes one character; a lone half is replaced,
@@ -381,10 +396,10 @@ func (p *docParser) escaped(path *pathElem, start int) (string, error) {
 			b = utf8.AppendRune(b, r)
 		default:
 			p.pos--
-			return "", p.malformed(path, "invalid escape \\%c", e)
+			return "", p.malformed("invalid escape \\%c", e)
 		}
 	}
-	return "", p.malformed(path, "unexpected end in a string")
+	return "", p.malformed("unexpected end in a string")
 }
 
 // hex4 reads the four hex digits of a \u escape.

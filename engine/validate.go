@@ -140,14 +140,16 @@ func (vd *validator) pop() { vd.depth-- }
 
 // path renders the current path: "children[1].birthDate".
 func (vd *validator) path() string {
+	if vd.depth <= len(vd.segs) {
+		return renderPath(vd.segs[:vd.depth])
+	}
+	return renderPath(append(vd.segs[:len(vd.segs):len(vd.segs)], vd.more[:vd.depth-len(vd.segs)]...))
+}
+
+// renderPath writes segments as a path: "children[1].birthDate".
+func renderPath(segs []pathSeg) string {
 	var b strings.Builder
-	for i := 0; i < vd.depth; i++ {
-		var sg *pathSeg
-		if i < len(vd.segs) {
-			sg = &vd.segs[i]
-		} else {
-			sg = &vd.more[i-len(vd.segs)]
-		}
+	for _, sg := range segs {
 		if sg.index >= 0 {
 			b.WriteByte('[')
 			b.WriteString(strconv.Itoa(sg.index))

@@ -62,6 +62,7 @@ func BenchmarkValidate(b *testing.B) {
 		oracle := newCUEOracle(b, src)
 		name := filepath.Base(dir)
 		b.Run(name+"/plan", func(b *testing.B) {
+			b.ReportAllocs()
 			for b.Loop() {
 				if errs := s.Data.CheckData(doc); len(errs) != 0 {
 					b.Fatal(errs)
@@ -69,6 +70,7 @@ func BenchmarkValidate(b *testing.B) {
 			}
 		})
 		b.Run(name+"/evaluate", func(b *testing.B) {
+			b.ReportAllocs()
 			for b.Loop() {
 				s.Evaluate(doc, Options{})
 			}

@@ -204,7 +204,7 @@ func (vd *validator) structFields(n *Node, m map[string]any) {
 		}
 		vd.push(f.Name, -1)
 		switch {
-		case vd.skip(f):
+		case vd.ev != nil && vd.skip(f):
 		case !ok:
 			vd.missing(f)
 		default:
@@ -402,11 +402,8 @@ func (c *Constraint) acceptOf() func(any) bool {
 			var i int64
 			switch x := v.(type) {
 			case json.Number:
-				if !isIntLiteral(string(x)) {
-					return false
-				}
-				var err error
-				if i, err = strconv.ParseInt(string(x), 10, 64); err != nil {
+				var ok bool
+				if i, ok = parseIntLiteral(string(x)); !ok {
 					return false
 				}
 			case int64:
@@ -611,6 +608,35 @@ func zeroLiteral(s string) bool {
 		}
 	}
 	return true
+}
+
+// parseIntLiteral returns the value of an integer literal (isIntLiteral)
+// that fits int64, as toNum decodes it.
+func parseIntLiteral(s string) (int64, bool) {
+	digits := s
+	if digits != "" && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 {
+		// No digits, or possibly beyond int64: the general way.
+		if !isIntLiteral(s) {
+			return 0, false
+		}
+		i, err := strconv.ParseInt(s, 10, 64)
+		return i, err == nil
+	}
+	var i int64
+	for k := 0; k < len(digits); k++ {
+		c := digits[k]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		i = i*10 + int64(c-'0')
+	}
+	if len(digits) < len(s) {
+		i = -i
+	}
+	return i, true
 }
 
 func isIntLiteral(s string) bool {

@@ -248,3 +248,17 @@ func TestAcceptAgreesWithCheck(t *testing.T) {
 	}
 	t.Logf("%d compiled scalars, %d values", compiled, tried)
 }
+
+// TestParseIntLiteral: the fast integer decoding agrees with toNum.
+func TestParseIntLiteral(t *testing.T) {
+	for _, s := range []string{"0", "-0", "7", "007", "-12", "+5", "", "-", "1.0", "1e3", "12a",
+		"999999999999999999", "-999999999999999999", "9223372036854775807", "-9223372036854775808",
+		"9223372036854775808", "-9223372036854775809", "99999999999999999999"} {
+		i, ok := parseIntLiteral(s)
+		x, isNum := toNum(json.Number(s))
+		want := isNum && x.isInt && x.i64
+		if ok != want || (ok && i != x.i) {
+			t.Errorf("parseIntLiteral(%q) = %d, %v; toNum: %d, int64 %v", s, i, ok, x.i, want)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package engine
 import (
 	"regexp"
 	"regexp/syntax"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -11,29 +10,15 @@ import (
 // validation of a typical form: patterns of the simple, anchored kind
 // service designers write (^[0-9]{5}$), and ISO dates.
 
-// matchers caches a matcher per compiled pattern; patterns belong to
-// compiled services, which live as long as the process or are replaced,
-// so the cache is small.
-var matchers sync.Map // *regexp.Regexp → func(string) bool
-
-// matchString reports whether s matches re, exactly as re.MatchString
-// does, through a linear matcher without backtracking when the pattern
-// allows one.
-func matchString(re *regexp.Regexp, s string) bool {
-	return matcherFor(re)(s)
-}
-
-// matcherFor returns the function matchString uses for re.
+// matcherFor returns a function that reports whether a string matches
+// re, exactly as re.MatchString does: a linear matcher without
+// backtracking when the pattern allows one, else re.MatchString. It is
+// called once per pattern when a service is compiled (compilePlan).
 func matcherFor(re *regexp.Regexp) func(string) bool {
-	if m, ok := matchers.Load(re); ok {
-		return m.(func(string) bool)
-	}
-	m := re.MatchString
 	if seq, ok := compileSeq(re.String()); ok {
-		m = seq.match
+		return seq.match
 	}
-	matchers.Store(re, m)
-	return m
+	return re.MatchString
 }
 
 // item is one step of a simple pattern: a character set repeated min to

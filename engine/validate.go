@@ -764,12 +764,12 @@ func (c *Constraint) checkString(s string) (string, map[string]any) {
 		}
 	}
 	for _, re := range c.Patterns {
-		if !matchString(re, s) {
+		if !re.MatchString(s) {
 			return CodePattern, map[string]any{"pattern": re.String()}
 		}
 	}
 	for _, re := range c.NotMatch {
-		if matchString(re, s) {
+		if re.MatchString(s) {
 			return CodePattern, map[string]any{"notPattern": re.String()}
 		}
 	}

@@ -369,7 +369,7 @@ func TestDifferential(t *testing.T) {
 				t.Fatal(err)
 			}
 			oracle := newCUEOracle(t, src)
-			g := &docGen{rnd: rand.New(rand.NewSource(1)), s: s}
+			g := &docGen{rnd: rand.New(rand.NewSource(1)), s: s, strict: true}
 			seeds := g.seeds()
 			if len(seeds) == 0 {
 				t.Fatal("no valid seed documents: add valid spec tests")
@@ -423,6 +423,10 @@ func TestDifferential(t *testing.T) {
 type docGen struct {
 	rnd *rand.Rand
 	s   *Service
+	// strict adds the values the engine rejects on purpose while CUE
+	// accepts them (see engineOnly): numbers beyond int64 and float64,
+	// texts with control characters.
+	strict bool
 }
 
 // seeds are the valid inputs of the designer's tests, valid also by the
@@ -702,9 +706,11 @@ func (g *docGen) badValue(n *Node) any {
 				}
 			}
 		}
-		cands = append(cands, json.Number("100000000000000000000000"), json.Number("3.0"), json.Number("1e3"), "12",
-			json.Number("99999999999999999999"), json.Number("-99999999999999999999"), json.Number("9223372036854775808"),
-			json.Number("1e400"), json.Number("-1e400"), json.Number("1e-400"), json.Number("0e-400"))
+		cands = append(cands, json.Number("100000000000000000000000"), json.Number("3.0"), json.Number("1e3"), "12")
+		if g.strict {
+			cands = append(cands, json.Number("99999999999999999999"), json.Number("-99999999999999999999"), json.Number("9223372036854775808"),
+				json.Number("1e400"), json.Number("-1e400"), json.Number("1e-400"), json.Number("0e-400"))
+		}
 	case KindString:
 		if c.MinRunes > 0 {
 			cands = append(cands, strings.Repeat("ä", c.MinRunes-1), strings.Repeat("ä", c.MinRunes))
@@ -713,8 +719,10 @@ func (g *docGen) badValue(n *Node) any {
 			cands = append(cands, strings.Repeat("ö", c.MaxRunes), strings.Repeat("ö", c.MaxRunes+1))
 		}
 		cands = append(cands, "2026-02-30", "2026-02-28", "1999-12-31", "DE89370400440532013000", "DE00370400440532013000",
-			"60311", "6031", "123a", "12-14", "a@b.de", "kein@", " ", "Ä", json.Number("12"),
-			"Jürgen\x00", "a\x1bb", "Zeile\r\nZeile", "Ende\r", "Zeile\nZeile\tTab", "C1\u0085")
+			"60311", "6031", "123a", "12-14", "a@b.de", "kein@", " ", "Ä", json.Number("12"))
+		if g.strict {
+			cands = append(cands, "Jürgen\x00", "a\x1bb", "Zeile\r\nZeile", "Ende\r", "Zeile\nZeile\tTab", "C1\u0085")
+		}
 	case KindBool:
 		cands = append(cands, false, "true", json.Number("1"))
 	}

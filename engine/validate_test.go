@@ -212,7 +212,7 @@ func TestAcceptAgreesWithCheck(t *testing.T) {
 	svcs = append(svcs, mini(t))
 	compiled, tried := 0, 0
 	for _, s := range svcs {
-		g := &docGen{rnd: rand.New(rand.NewSource(2)), s: s}
+		g := &docGen{rnd: rand.New(rand.NewSource(2)), s: s, strict: true}
 		var walk func(n *Node)
 		walk = func(n *Node) {
 			switch n.Kind {

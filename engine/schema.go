@@ -74,6 +74,9 @@ type Node struct {
 	mustGive bool
 	// Source is the CUE syntax of the field's constraints.
 	Source string
+	// accept is a scalar's compiled check (see compilePlan): true means
+	// valid; on false, checkScalar finds the error. Nil: checkScalar only.
+	accept func(any) bool
 }
 
 // Field returns the member with the given name.
@@ -144,6 +147,7 @@ const attachmentMarker = "^amtsform:attachment$"
 func compileData(v cue.Value, ce *CheckError) *Node {
 	root := &Node{Kind: KindStruct, Pos: posOf(v), MinItems: -1, MaxItems: -1}
 	compileStruct(root, v, ce, 0)
+	compilePlan(root)
 	return root
 }
 

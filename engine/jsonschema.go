@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"regexp"
 	"strings"
 )
@@ -125,6 +126,13 @@ func constraintSchema(c *Constraint) map[string]any {
 		m["type"] = "string"
 	case KindInt:
 		m["type"] = "integer"
+		// The server's integers are 64 bits; larger ones are a type error.
+		if c.Min == nil {
+			m["minimum"] = int64(math.MinInt64)
+		}
+		if c.Max == nil {
+			m["maximum"] = int64(math.MaxInt64)
+		}
 	case KindNumber:
 		m["type"] = "number"
 	case KindBool:
@@ -179,6 +187,11 @@ func constraintSchema(c *Constraint) map[string]any {
 		}
 		all = append(all, map[string]any{"not": map[string]any{"pattern": ecmaOrSame(re.String())}})
 	}
+	if c.Kind == KindString {
+		// Texts hold no control characters but tab and line breaks
+		// (CodeControl).
+		all = append(all, map[string]any{"not": map[string]any{"pattern": controlPattern}})
+	}
 	if len(all) > 0 {
 		m["allOf"] = all
 	}
@@ -195,6 +208,17 @@ func constraintSchema(c *Constraint) map[string]any {
 	}
 	return m
 }
+
+// controlPattern matches a text the server refuses with CodeControl: a
+// C0 or C1 control character other than tab and line feed, or a carriage
+// return not followed by a line feed.
+var controlPattern = func() string {
+	p, err := ecmaPattern(`[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x{9F}]|\r(?:[^\n]|$)`)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
 
 // datePattern is the shape of a date the server accepts (YYYY-MM-DD);
 // format "date" alone only annotates in JSON Schema 2020-12. That the

@@ -52,7 +52,7 @@ func TestJSONSchemaAgreesWithThePlan(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the exported schema does not compile: %v", err)
 			}
-			g := &docGen{rnd: rand.New(rand.NewSource(2)), s: s}
+			g := &docGen{rnd: rand.New(rand.NewSource(2)), s: s, strict: true}
 			docs := g.corpus(g.seeds(), 600)
 			for _, tc := range s.Tests {
 				docs = append(docs, tc.Input)

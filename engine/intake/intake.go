@@ -12,7 +12,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"encoding/json"
 	"io"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 	_ "time/tzdata" // Europe/Berlin on hosts without a zone database
 
@@ -235,7 +239,7 @@ func (e *Intake) SavePage(ctx context.Context, tenant, token string, expectVersi
 	}
 	res := s.Evaluate(data, engine.Options{Today: e.now()})
 	pr := &PageResult{Result: res, Errors: res.ErrorsOn(s, pageID)}
-	d.Data = s.StripComputed(data)
+	d.Data = storable(s.StripComputed(data)).(map[string]any)
 	if len(pr.Errors) == 0 {
 		pr.Next = res.NextPage(pageID)
 		if pr.Next != "" {
@@ -396,4 +400,51 @@ func (e *Intake) Events(ctx context.Context, tenant, ref, secret string) ([]reco
 		return nil, fmt.Errorf("submission with this reference and secret: %w", record.ErrNotFound)
 	}
 	return e.Store.Events(ctx, tenant, ref)
+}
+
+// storable makes a draft's answers fit a store without changing them: a
+// number a store cannot hold exactly (1e400, 1e-400, an integer beyond
+// 64 bits) is kept as the text the citizen wrote, so it is neither lost
+// nor silently changed, and stays an error (a text in a number field)
+// until corrected. Other numbers become int64 or float64.
+func storable(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = storable(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = storable(e)
+		}
+		return x
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		if strings.ContainsAny(string(x), ".eE") {
+			f, err := strconv.ParseFloat(string(x), 64)
+			if err == nil && !math.IsInf(f, 0) && (f != 0 || onlyZeros(string(x))) {
+				return f
+			}
+		}
+		return string(x)
+	}
+	return v
+}
+
+// onlyZeros reports whether a number literal has no digit but zeros in
+// its mantissa (0, 0.0, 0e5), so that a zero from underflow is told
+// apart from a written zero.
+func onlyZeros(lit string) bool {
+	for _, r := range lit {
+		switch {
+		case r == 'e' || r == 'E':
+			return true
+		case r >= '1' && r <= '9':
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -215,4 +216,31 @@ func TestCitizenExpiredDraft(t *testing.T) {
 	b := newBrowser(t, ts.URL(t))
 	b.get("/"+testTenant+"/kita-gebuehren/d/"+d.ID+"/person").must(t, 410, "", "abgelaufen")
 	b.get("/"+testTenant+"/kita-gebuehren/d/"+d.ID).must(t, 410, "", "abgelaufen")
+}
+
+// TestCitizenOtherService: a draft or a submission looked up under
+// another service's URL is not found, with the same problem type
+// (not-found) whichever it is.
+func TestCitizenOtherService(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	var sub submissionJSON
+	readJSON(t, ts.do(t, "POST", "/api/v1/"+testTenant+"/services/kita-gebuehren/submissions", kitaDoc()), &sub)
+	if sub.Reference == "" {
+		t.Fatalf("setup: %+v", sub)
+	}
+	d, _, err := ts.intake.NewDraft(ctx, testTenant, "kita-gebuehren")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, ts.URL(t))
+	for _, u := range []string{
+		"/" + testTenant + "/hundesteuer/d/" + d.ID + "/person",
+		"/" + testTenant + "/hundesteuer/r/" + sub.Reference + "?s=" + url.QueryEscape(sub.StatusSecret),
+		"/" + testTenant + "/hundesteuer/r/" + sub.Reference + "/receipt.pdf?s=" + url.QueryEscape(sub.StatusSecret),
+	} {
+		b.get(u).must(t, 404, "", `data-problem="not-found"`)
+	}
+	// The right service still finds it.
+	b.get("/"+testTenant+"/kita-gebuehren/r/"+sub.Reference+"?s="+url.QueryEscape(sub.StatusSecret)).must(t, 200, "", sub.Reference)
 }

@@ -183,11 +183,7 @@ func (s *server) upload(c *fiber.Ctx, d *record.Draft, pf *pendingFile, lang str
 		return "", "", err
 	}
 	defer f.Close()
-	name := pf.header.Filename
-	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
-		name = name[i+1:]
-	}
-	a, err := s.in.Upload(c.UserContext(), d, name, f)
+	a, err := s.in.Upload(c.UserContext(), d, httpx.FileName(pf.header.Filename), f)
 	switch {
 	case errors.Is(err, record.ErrTooLarge):
 		return "", render.Tr(lang, "Die Datei ist zu groß. Bitte laden Sie eine Datei mit höchstens 20 MB hoch.", "The file is too large. Please upload a file of at most 20 MB."), nil

@@ -134,7 +134,7 @@ func (s *server) apiError(c *fiber.Ctx, svc *engine.Service, err error) error {
 
 // invalid writes a 422 problem listing errs.
 func (s *server) invalid(c *fiber.Ctx, svc *engine.Service, detail string, errs []engine.FieldError) error {
-	lang := httpx.APILang(c)
+	lang := httpx.Lang(c)
 	p := httpx.Problem{
 		Type:      httpx.ProblemType("validation"),
 		Title:     httpx.TitleOf(fiber.StatusUnprocessableEntity, lang),
@@ -150,7 +150,7 @@ func (s *server) invalid(c *fiber.Ctx, svc *engine.Service, detail string, errs 
 // fieldErrors renders errors for a 200 response body (never nil, so
 // that clients always see a list).
 func fieldErrors(c *fiber.Ctx, svc *engine.Service, errs []engine.FieldError) []httpx.ProblemError {
-	lang := httpx.APILang(c)
+	lang := httpx.Lang(c)
 	c.Set(fiber.HeaderContentLanguage, lang)
 	if len(errs) == 0 {
 		return []httpx.ProblemError{}

@@ -36,7 +36,7 @@ func ErrorHandler(log *slog.Logger, page PageRenderer) fiber.ErrorHandler {
 		}
 		lang := Lang(c)
 		if strings.HasPrefix(c.Path(), "/api/") {
-			p := Problem{Type: ProblemType(typ), Title: TitleOf(status, "en"), Status: status, RequestID: rid}
+			p := Problem{Type: ProblemType(typ), Title: TitleOf(status, lang), Status: status, RequestID: rid}
 			if status < 500 {
 				p.Detail = DetailOf(err)
 			}
@@ -45,6 +45,7 @@ func ErrorHandler(log *slog.Logger, page PageRenderer) fiber.ErrorHandler {
 				p.Errors = ProblemErrors(nil, lang, ve.Errors)
 			}
 			c.Set(fiber.HeaderContentType, MIMEProblemJSON)
+			c.Set(fiber.HeaderContentLanguage, lang)
 			return c.Status(status).JSON(p, MIMEProblemJSON)
 		}
 		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)

@@ -50,6 +50,13 @@ type Config struct {
 	// SubmitRate is the number of submits allowed per client and minute
 	// (default 20).
 	SubmitRate int
+	// DraftRate is the number of drafts a client may start per minute,
+	// on the citizen pages and the JSON API together (default 60).
+	DraftRate int
+	// SaveRate is the number of page saves and uploads a client may send
+	// per minute, on the citizen pages and the JSON API together
+	// (default 300).
+	SaveRate int
 	// Ready reports whether the server can take traffic (store reachable).
 	Ready func(ctx context.Context) error
 	// Mail, when set, lets citizens have the resume link of a saved
@@ -94,6 +101,12 @@ func New(cfg Config) (*fiber.App, error) {
 	if cfg.SubmitRate == 0 {
 		cfg.SubmitRate = 20
 	}
+	if cfg.DraftRate == 0 {
+		cfg.DraftRate = 60
+	}
+	if cfg.SaveRate == 0 {
+		cfg.SaveRate = 300
+	}
 	tmpl, err := ui.Templates()
 	if err != nil {
 		return nil, err
@@ -127,7 +140,14 @@ func New(cfg Config) (*fiber.App, error) {
 		Root:   http.FS(ui.Static()),
 		MaxAge: 365 * 24 * 3600, // links carry ?v=<content hash>
 	}))
-	apiv1.Register(app, apiv1.Config{Intake: cfg.Intake, Tenants: cfg.Tenants, SubmitRate: cfg.SubmitRate})
+	// One count per client for starts and one for saves, whichever
+	// audience they come through.
+	draftLimit := httpx.Limit{Max: cfg.DraftRate, Per: time.Minute,
+		Err: fiber.NewError(fiber.StatusTooManyRequests, "too many drafts started from this client; try again in a minute")}.Handler()
+	saveLimit := httpx.Limit{Max: cfg.SaveRate, Per: time.Minute,
+		Err: fiber.NewError(fiber.StatusTooManyRequests, "too many saves from this client; try again in a minute")}.Handler()
+	apiv1.Register(app, apiv1.Config{Intake: cfg.Intake, Tenants: cfg.Tenants, SubmitRate: cfg.SubmitRate,
+		DraftLimit: draftLimit, SaveLimit: saveLimit})
 	// The citizen pages come last: their /{tenant} routes would take
 	// every other first path segment.
 	citizen.Register(app, citizen.Config{
@@ -137,6 +157,8 @@ func New(cfg Config) (*fiber.App, error) {
 		Logger:     cfg.Logger,
 		Cookies:    httpx.Cookies{Secure: cfg.Secure},
 		SubmitRate: cfg.SubmitRate,
+		DraftLimit: draftLimit,
+		SaveLimit:  saveLimit,
 		Dev:        cfg.Dev,
 		DevState:   cfg.DevState,
 		Mail:       cfg.Mail,

@@ -104,6 +104,14 @@ func (l Limit) Handler() fiber.Handler {
 	})
 }
 
+// Optional returns h, or for nil a handler that does nothing.
+func Optional(h fiber.Handler) fiber.Handler {
+	if h == nil {
+		return func(c *fiber.Ctx) error { return c.Next() }
+	}
+	return h
+}
+
 // Tenants are the tenants served; the first is the default.
 type Tenants []string
 

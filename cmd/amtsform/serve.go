@@ -41,6 +41,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	readTimeout := fs.Duration("read-timeout", 30*time.Second, "time limit for reading a request")
 	writeTimeout := fs.Duration("write-timeout", 60*time.Second, "time limit for writing a response")
 	submitRate := fs.Int("submit-rate", 20, "submits allowed per client and minute")
+	draftRate := fs.Int("draft-rate", 60, "drafts a client may start per minute (citizen pages and API together)")
+	saveRate := fs.Int("save-rate", 300, "page saves and uploads allowed per client and minute (citizen pages and API together)")
 	smtpURL := fs.String("smtp-url", "", "send resume links by email through this server, e.g. smtp://user:pass@host:587?from=noreply@stadt.example (smtps:// for TLS on connect; empty: no mail; env AMTSFORM_SMTP_URL)")
 	publicURL := fs.String("public-url", os.Getenv("AMTSFORM_PUBLIC_URL"), "the site's external base URL, e.g. https://formulare.stadt.example, for links in mails; needed with --smtp-url (env AMTSFORM_PUBLIC_URL)")
 	if err := fs.Parse(args); err != nil {
@@ -115,6 +117,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		RequestTimeout: *reqTimeout,
 		Secure:         *secure,
 		SubmitRate:     *submitRate,
+		DraftRate:      *draftRate,
+		SaveRate:       *saveRate,
 		Dev:            *dev,
 		Mail:           mailer,
 		PublicURL:      *publicURL,

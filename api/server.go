@@ -10,8 +10,10 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -39,8 +41,15 @@ type Config struct {
 	// ReadTimeout, WriteTimeout and IdleTimeout bound connections;
 	// RequestTimeout bounds the work of one request (default 15 s).
 	ReadTimeout, WriteTimeout, IdleTimeout, RequestTimeout time.Duration
-	// Secure marks cookies Secure: set it when served behind TLS.
+	// Secure marks every cookie Secure. Without it cookies are Secure
+	// when the request came over https (TLS, or X-Forwarded-Proto from a
+	// trusted proxy) or PublicURL is https.
 	Secure bool
+	// TrustedProxies are the addresses and CIDR ranges of the reverse
+	// proxies in front of the server. Only from them are X-Forwarded-For
+	// (the client address rate limits count by), X-Forwarded-Proto and
+	// X-Forwarded-Host believed; empty: from nobody.
+	TrustedProxies []string
 	// Dev enables the designer preview: compile errors are shown as a
 	// page and open previews reload when specs change.
 	Dev bool
@@ -63,9 +72,10 @@ type Config struct {
 	// draft sent to them by email (see citizen/mail.go); nil: no mail.
 	Mail Mailer
 	// PublicURL is the site's external base URL (https://formulare.stadt.example)
-	// for links in mails; empty: taken from the request (Host and
-	// X-Forwarded-* headers, which a client can set, so set it whenever
-	// Mail is set).
+	// for links in mails, the origin form posts must come from (CSRF),
+	// and, when https, Secure cookies and HSTS on every response; empty:
+	// taken from the request (Host, or X-Forwarded-Host and
+	// X-Forwarded-Proto from a trusted proxy; set it whenever Mail is set).
 	PublicURL string
 }
 
@@ -107,6 +117,18 @@ func New(cfg Config) (*fiber.App, error) {
 	if cfg.SaveRate == 0 {
 		cfg.SaveRate = 300
 	}
+	proxies, err := httpx.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	publicHTTPS := false
+	if cfg.PublicURL != "" {
+		o := httpx.OriginOf(cfg.PublicURL)
+		if o == "" {
+			return nil, fmt.Errorf("api: public URL %q is not an http(s) URL", cfg.PublicURL)
+		}
+		publicHTTPS = strings.HasPrefix(o, "https://")
+	}
 	tmpl, err := ui.Templates()
 	if err != nil {
 		return nil, err
@@ -127,12 +149,19 @@ func New(cfg Config) (*fiber.App, error) {
 		// Values from the context are kept beyond the handler in places
 		// (drafts, logs); copying everything is the safe default.
 		Immutable: true,
+		// X-Forwarded-Proto and X-Forwarded-Host count only from the
+		// trusted proxies (c.Protocol, c.Hostname); the client address
+		// is found by httpx.Proxies.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          cfg.TrustedProxies,
 	})
 	app.Use(requestid.New())
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: httpx.LogPanic(cfg.Logger)}))
+	app.Use(httpx.OneContentLength)
+	app.Use(proxies.ClientAddr())
 	app.Use(httpx.RequestContext(cfg.RequestTimeout))
 	app.Use(httpx.AccessLog(cfg.Logger))
-	app.Use(httpx.SecurityHeaders)
+	app.Use(httpx.SecurityHeaders(publicHTTPS))
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/readyz", readyz(cfg.Logger, cfg.Ready))
@@ -155,7 +184,7 @@ func New(cfg Config) (*fiber.App, error) {
 		Tenants:    cfg.Tenants,
 		Templates:  tmpl,
 		Logger:     cfg.Logger,
-		Cookies:    httpx.Cookies{Secure: cfg.Secure},
+		Cookies:    httpx.Cookies{Secure: cfg.Secure || publicHTTPS},
 		SubmitRate: cfg.SubmitRate,
 		DraftLimit: draftLimit,
 		SaveLimit:  saveLimit,

@@ -86,7 +86,7 @@ type server struct {
 func Register(app *fiber.App, cfg Config) {
 	s := &server{cfg: cfg, in: cfg.Intake, log: cfg.Logger, tmpl: cfg.Templates,
 		tenants: cfg.Tenants, cookies: cfg.Cookies,
-		csrf: httpx.CSRF{Secret: cfg.Intake.Secret, Cookies: cfg.Cookies}}
+		csrf: httpx.CSRF{Secret: cfg.Intake.Secret, Cookies: cfg.Cookies, Origin: httpx.OriginOf(cfg.PublicURL)}}
 	app.Get("/", func(c *fiber.Ctx) error {
 		return c.Redirect("/"+s.cfg.Tenants[0]+"/", fiber.StatusFound)
 	})

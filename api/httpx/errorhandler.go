@@ -26,13 +26,15 @@ type PageRenderer func(c *fiber.Ctx, e ErrorPage) error
 
 // ErrorHandler is the one place errors become responses: problem+json
 // under /api, a page rendered by page elsewhere. Internal errors are
-// logged with the request id and never echoed.
+// logged with the request id, the route and the kind of error
+// (ErrorKind), never with the error's text, and never echoed.
 func ErrorHandler(log *slog.Logger, page PageRenderer) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		status, typ := StatusOf(err)
 		rid := c.GetRespHeader(fiber.HeaderXRequestID)
 		if status >= 500 {
-			log.Error("request failed", "route", c.Route().Path, "status", status, "request_id", rid, "err", err)
+			// Never err.Error(): it can carry what the citizen sent.
+			log.Error("request failed", "method", c.Method(), "route", c.Route().Path, "status", status, "request_id", rid, "kind", ErrorKind(err))
 		}
 		lang := Lang(c)
 		if strings.HasPrefix(c.Path(), "/api/") {

@@ -45,10 +45,11 @@ func AccessLog(log *slog.Logger) fiber.Handler {
 }
 
 // LogPanic is a StackTraceHandler for Fiber's recover middleware: it logs
-// the route, not the path.
+// the route, not the path, and the kind of panic (PanicKind), not its
+// value.
 func LogPanic(log *slog.Logger) func(c *fiber.Ctx, e any) {
 	return func(c *fiber.Ctx, e any) {
-		log.Error("panic", "route", c.Route().Path, "request_id", c.GetRespHeader(fiber.HeaderXRequestID), "panic", e)
+		log.Error("panic", "method", c.Method(), "route", c.Route().Path, "request_id", c.GetRespHeader(fiber.HeaderXRequestID), "kind", PanicKind(e))
 	}
 }
 

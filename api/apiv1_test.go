@@ -268,3 +268,53 @@ func TestAPIUploadLimits(t *testing.T) {
 	var raw json.RawMessage
 	readJSON(t, ts.do(t, "GET", base+"/drafts/"+d.Token, nil), &raw)
 }
+
+// TestLanguageOrder: the start page stays German unless Accept-Language
+// names a supported language; under /api every problem, whichever path
+// produced it (the handler's 422, the error handler's 404), is in the
+// same language, and the page cookie does not change it.
+func TestLanguageOrder(t *testing.T) {
+	ts := newTestServer(t)
+	start := "/" + testTenant + "/kita-gebuehren/"
+	for accept, want := range map[string]string{
+		"":                          `<html lang="de">`,
+		"fr-CH, fr;q=0.9, it;q=0.8": `<html lang="de">`,
+		"en-GB, en;q=0.9":           `<html lang="en">`,
+		"fr, en;q=0.3, de;q=0.7":    `<html lang="de">`,
+	} {
+		body := readBody(t, ts.do(t, "GET", start, nil, "Accept-Language", accept))
+		if !strings.Contains(body, want) {
+			t.Errorf("start page with Accept-Language %q: no %s", accept, want)
+		}
+	}
+	doc := kitaDoc()
+	delete(doc, "consent")
+	submit := "/api/v1/" + testTenant + "/services/kita-gebuehren/submissions"
+	missing := "/api/v1/" + testTenant + "/drafts/" + record.NewToken()
+	for _, tc := range []struct {
+		headers          []string
+		lang, title422   string
+		title404, consen string
+	}{
+		{[]string{"Cookie", "lang=en"}, "de", "Angaben unvollständig oder fehlerhaft", "Seite nicht gefunden", "Bitte"},
+		{[]string{"Cookie", "lang=en", "Accept-Language", "en"}, "en", "Unprocessable content", "Not found", "Please"},
+		{[]string{"Accept-Language", "de;q=0.2, en;q=0.8"}, "en", "Unprocessable content", "Not found", "Please"},
+	} {
+		resp := ts.do(t, "POST", submit, doc, tc.headers...)
+		var p problemJSON
+		readJSON(t, resp, &p)
+		if resp.StatusCode != 422 || p.Title != tc.title422 || resp.Header.Get("Content-Language") != tc.lang {
+			t.Errorf("%v: 422 %q %q", tc.headers, p.Title, resp.Header.Get("Content-Language"))
+		}
+		for _, e := range p.Errors {
+			if e.Path == "consent" && !strings.HasPrefix(e.Message, tc.consen) {
+				t.Errorf("%v: consent message %q", tc.headers, e.Message)
+			}
+		}
+		resp = ts.do(t, "GET", missing, nil, tc.headers...)
+		readJSON(t, resp, &p)
+		if resp.StatusCode != 404 || p.Title != tc.title404 || resp.Header.Get("Content-Language") != tc.lang {
+			t.Errorf("%v: 404 %q %q", tc.headers, p.Title, resp.Header.Get("Content-Language"))
+		}
+	}
+}

@@ -10,8 +10,10 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -39,8 +41,15 @@ type Config struct {
 	// ReadTimeout, WriteTimeout and IdleTimeout bound connections;
 	// RequestTimeout bounds the work of one request (default 15 s).
 	ReadTimeout, WriteTimeout, IdleTimeout, RequestTimeout time.Duration
-	// Secure marks cookies Secure: set it when served behind TLS.
+	// Secure marks every cookie Secure. Without it cookies are Secure
+	// when the request came over https (TLS, or X-Forwarded-Proto from a
+	// trusted proxy) or PublicURL is https.
 	Secure bool
+	// TrustedProxies are the addresses and CIDR ranges of the reverse
+	// proxies in front of the server. Only from them are X-Forwarded-For
+	// (the client address rate limits count by), X-Forwarded-Proto and
+	// X-Forwarded-Host believed; empty: from nobody.
+	TrustedProxies []string
 	// Dev enables the designer preview: compile errors are shown as a
 	// page and open previews reload when specs change.
 	Dev bool
@@ -50,15 +59,23 @@ type Config struct {
 	// SubmitRate is the number of submits allowed per client and minute
 	// (default 20).
 	SubmitRate int
+	// DraftRate is the number of drafts a client may start per minute,
+	// on the citizen pages and the JSON API together (default 60).
+	DraftRate int
+	// SaveRate is the number of page saves and uploads a client may send
+	// per minute, on the citizen pages and the JSON API together
+	// (default 300).
+	SaveRate int
 	// Ready reports whether the server can take traffic (store reachable).
 	Ready func(ctx context.Context) error
 	// Mail, when set, lets citizens have the resume link of a saved
 	// draft sent to them by email (see citizen/mail.go); nil: no mail.
 	Mail Mailer
 	// PublicURL is the site's external base URL (https://formulare.stadt.example)
-	// for links in mails; empty: taken from the request (Host and
-	// X-Forwarded-* headers, which a client can set, so set it whenever
-	// Mail is set).
+	// for links in mails, the origin form posts must come from (CSRF),
+	// and, when https, Secure cookies and HSTS on every response; empty:
+	// taken from the request (Host, or X-Forwarded-Host and
+	// X-Forwarded-Proto from a trusted proxy; set it whenever Mail is set).
 	PublicURL string
 }
 
@@ -94,6 +111,24 @@ func New(cfg Config) (*fiber.App, error) {
 	if cfg.SubmitRate == 0 {
 		cfg.SubmitRate = 20
 	}
+	if cfg.DraftRate == 0 {
+		cfg.DraftRate = 60
+	}
+	if cfg.SaveRate == 0 {
+		cfg.SaveRate = 300
+	}
+	proxies, err := httpx.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	publicHTTPS := false
+	if cfg.PublicURL != "" {
+		o := httpx.OriginOf(cfg.PublicURL)
+		if o == "" {
+			return nil, fmt.Errorf("api: public URL %q is not an http(s) URL", cfg.PublicURL)
+		}
+		publicHTTPS = strings.HasPrefix(o, "https://")
+	}
 	tmpl, err := ui.Templates()
 	if err != nil {
 		return nil, err
@@ -114,12 +149,19 @@ func New(cfg Config) (*fiber.App, error) {
 		// Values from the context are kept beyond the handler in places
 		// (drafts, logs); copying everything is the safe default.
 		Immutable: true,
+		// X-Forwarded-Proto and X-Forwarded-Host count only from the
+		// trusted proxies (c.Protocol, c.Hostname); the client address
+		// is found by httpx.Proxies.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          cfg.TrustedProxies,
 	})
 	app.Use(requestid.New())
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: httpx.LogPanic(cfg.Logger)}))
+	app.Use(httpx.OneContentLength)
+	app.Use(proxies.ClientAddr())
 	app.Use(httpx.RequestContext(cfg.RequestTimeout))
 	app.Use(httpx.AccessLog(cfg.Logger))
-	app.Use(httpx.SecurityHeaders)
+	app.Use(httpx.SecurityHeaders(publicHTTPS))
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/readyz", readyz(cfg.Logger, cfg.Ready))
@@ -127,7 +169,14 @@ func New(cfg Config) (*fiber.App, error) {
 		Root:   http.FS(ui.Static()),
 		MaxAge: 365 * 24 * 3600, // links carry ?v=<content hash>
 	}))
-	apiv1.Register(app, apiv1.Config{Intake: cfg.Intake, Tenants: cfg.Tenants, SubmitRate: cfg.SubmitRate})
+	// One count per client for starts and one for saves, whichever
+	// audience they come through.
+	draftLimit := httpx.Limit{Max: cfg.DraftRate, Per: time.Minute,
+		Err: fiber.NewError(fiber.StatusTooManyRequests, "too many drafts started from this client; try again in a minute")}.Handler()
+	saveLimit := httpx.Limit{Max: cfg.SaveRate, Per: time.Minute,
+		Err: fiber.NewError(fiber.StatusTooManyRequests, "too many saves from this client; try again in a minute")}.Handler()
+	apiv1.Register(app, apiv1.Config{Intake: cfg.Intake, Tenants: cfg.Tenants, SubmitRate: cfg.SubmitRate,
+		DraftLimit: draftLimit, SaveLimit: saveLimit})
 	// The citizen pages come last: their /{tenant} routes would take
 	// every other first path segment.
 	citizen.Register(app, citizen.Config{
@@ -135,8 +184,10 @@ func New(cfg Config) (*fiber.App, error) {
 		Tenants:    cfg.Tenants,
 		Templates:  tmpl,
 		Logger:     cfg.Logger,
-		Cookies:    httpx.Cookies{Secure: cfg.Secure},
+		Cookies:    httpx.Cookies{Secure: cfg.Secure || publicHTTPS},
 		SubmitRate: cfg.SubmitRate,
+		DraftLimit: draftLimit,
+		SaveLimit:  saveLimit,
 		Dev:        cfg.Dev,
 		DevState:   cfg.DevState,
 		Mail:       cfg.Mail,

@@ -47,6 +47,10 @@ type Config struct {
 	Tenants httpx.Tenants
 	// SubmitRate is the number of submits allowed per client and minute.
 	SubmitRate int
+	// DraftLimit guards starting a draft, SaveLimit page saves and
+	// uploads (rate limits per client, shared with the citizen pages);
+	// nil: none.
+	DraftLimit, SaveLimit fiber.Handler
 }
 
 // server holds what the handlers share.
@@ -74,11 +78,11 @@ func Register(app *fiber.App, cfg Config) {
 	t.Get("/services/:id", s.apiService)
 	t.Get("/services/:id/schema", s.apiSchema)
 	t.Post("/services/:id/validate", s.apiValidate)
-	t.Post("/services/:id/drafts", s.apiNewDraft)
+	t.Post("/services/:id/drafts", httpx.Optional(cfg.DraftLimit), s.apiNewDraft)
 	t.Post("/services/:id/submissions", submitLimit, s.apiSubmit)
 	t.Get("/drafts/:token", s.apiDraft)
-	t.Put("/drafts/:token/pages/:page", s.apiSavePage)
-	t.Post("/drafts/:token/attachments", s.apiUpload)
+	t.Put("/drafts/:token/pages/:page", httpx.Optional(cfg.SaveLimit), s.apiSavePage)
+	t.Post("/drafts/:token/attachments", httpx.Optional(cfg.SaveLimit), s.apiUpload)
 	t.Post("/drafts/:token/submit", submitLimit, s.apiSubmitDraft)
 	t.Get("/submissions/:ref", s.apiStatus)
 	t.Get("/submissions/:ref/receipt.pdf", s.apiReceipt)
@@ -134,7 +138,7 @@ func (s *server) apiError(c *fiber.Ctx, svc *engine.Service, err error) error {
 
 // invalid writes a 422 problem listing errs.
 func (s *server) invalid(c *fiber.Ctx, svc *engine.Service, detail string, errs []engine.FieldError) error {
-	lang := httpx.APILang(c)
+	lang := httpx.Lang(c)
 	p := httpx.Problem{
 		Type:      httpx.ProblemType("validation"),
 		Title:     httpx.TitleOf(fiber.StatusUnprocessableEntity, lang),
@@ -150,7 +154,7 @@ func (s *server) invalid(c *fiber.Ctx, svc *engine.Service, detail string, errs 
 // fieldErrors renders errors for a 200 response body (never nil, so
 // that clients always see a list).
 func fieldErrors(c *fiber.Ctx, svc *engine.Service, errs []engine.FieldError) []httpx.ProblemError {
-	lang := httpx.APILang(c)
+	lang := httpx.Lang(c)
 	c.Set(fiber.HeaderContentLanguage, lang)
 	if len(errs) == 0 {
 		return []httpx.ProblemError{}

@@ -6,10 +6,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
-	"path/filepath"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -205,7 +202,7 @@ func (s *server) apiUpload(c *fiber.Ctx) error {
 			_ = part.Close()
 			continue
 		}
-		att, err := s.in.Upload(ctx, d, cleanName(part.FileName()), part)
+		att, err := s.in.Upload(ctx, d, httpx.FileName(part.FileName()), part)
 		_ = part.Close()
 		if err != nil {
 			return err
@@ -215,24 +212,4 @@ func (s *server) apiUpload(c *fiber.Ctx) error {
 			ID: att.ID, Name: att.Name, Size: att.Size, SHA256: att.SHA256, ContentType: att.ContentType,
 		})
 	}
-}
-
-// cleanName keeps the base name of a client's file name, shortened and
-// without control characters; it is for display only.
-func cleanName(n string) string {
-	n = filepath.Base(strings.ReplaceAll(n, `\`, "/"))
-	n = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, n)
-	for len(n) > 200 {
-		_, size := utf8.DecodeLastRuneInString(n)
-		n = n[:len(n)-size]
-	}
-	if n == "." || n == "/" || n == "" {
-		n = "upload"
-	}
-	return n
 }

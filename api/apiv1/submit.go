@@ -166,7 +166,7 @@ func (s *server) apiReceipt(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	pdf, err := receipt.PDF(svc, sub, httpx.APILang(c))
+	pdf, err := receipt.PDF(svc, sub, httpx.Lang(c))
 	if err != nil {
 		return fmt.Errorf("receipt %s: %w", sub.Ref, err)
 	}

@@ -49,9 +49,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Cookies sets the cookies (language, CSRF).
 	Cookies httpx.Cookies
-	// SubmitRate is the number of submits allowed per client and minute;
-	// starts are allowed three times as often.
+	// SubmitRate is the number of submits allowed per client and minute.
 	SubmitRate int
+	// DraftLimit guards starting a draft, SaveLimit page saves (rate
+	// limits per client, shared with the JSON API); nil: none.
+	DraftLimit, SaveLimit fiber.Handler
 	// Dev enables the designer preview; DevState reports the current
 	// compile problems (nil if none) and a channel closed on the next
 	// change.
@@ -84,7 +86,7 @@ type server struct {
 func Register(app *fiber.App, cfg Config) {
 	s := &server{cfg: cfg, in: cfg.Intake, log: cfg.Logger, tmpl: cfg.Templates,
 		tenants: cfg.Tenants, cookies: cfg.Cookies,
-		csrf: httpx.CSRF{Secret: cfg.Intake.Secret, Cookies: cfg.Cookies}}
+		csrf: httpx.CSRF{Secret: cfg.Intake.Secret, Cookies: cfg.Cookies, Origin: httpx.OriginOf(cfg.PublicURL)}}
 	app.Get("/", func(c *fiber.Ctx) error {
 		return c.Redirect("/"+s.cfg.Tenants[0]+"/", fiber.StatusFound)
 	})
@@ -92,7 +94,7 @@ func Register(app *fiber.App, cfg Config) {
 		app.Get("/_dev/wait", s.devWait)
 	}
 	submitLimit := httpx.Limit{Max: s.cfg.SubmitRate, Per: time.Minute}.Handler()
-	startLimit := httpx.Limit{Max: 3 * s.cfg.SubmitRate, Per: time.Minute}.Handler()
+	startLimit, saveLimit := httpx.Optional(cfg.DraftLimit), httpx.Optional(cfg.SaveLimit)
 	pre := []fiber.Handler{httpx.RememberLang(s.cookies), s.devProblems}
 	h := func(hs ...fiber.Handler) []fiber.Handler { return append(append([]fiber.Handler{}, pre...), hs...) }
 	app.Get("/:tenant", h(s.czServices)...)
@@ -104,7 +106,7 @@ func Register(app *fiber.App, cfg Config) {
 	app.Get("/:tenant/:service/d/:token/saved", h(s.czSaved)...)
 	s.registerResumeMail(app, h) // POST …/saved, when a mailer is configured
 	app.Get("/:tenant/:service/d/:token/:page", h(s.czPage)...)
-	app.Post("/:tenant/:service/d/:token/:page", h(s.czSavePage)...)
+	app.Post("/:tenant/:service/d/:token/:page", h(saveLimit, s.czSavePage)...)
 	app.Get("/:tenant/:service/r/:ref", h(s.czConfirmation)...)
 	app.Get("/:tenant/:service/r/:ref/receipt.pdf", h(s.czReceipt)...)
 }

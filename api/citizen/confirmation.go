@@ -1,6 +1,7 @@
 package citizen
 
 import (
+	"fmt"
 	"net/url"
 
 	"github.com/gofiber/fiber/v2"
@@ -28,7 +29,9 @@ func (s *server) submission(c *fiber.Ctx) (string, *record.Submission, *engine.S
 		return "", nil, nil, err
 	}
 	if svc.ID != c.Params("service") {
-		return "", nil, nil, fiber.ErrNotFound
+		// as for a draft of another service (draft): the same answer as
+		// an unknown reference
+		return "", nil, nil, fmt.Errorf("submission of another service: %w", record.ErrNotFound)
 	}
 	return tenant, sub, svc, nil
 }

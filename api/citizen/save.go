@@ -58,6 +58,10 @@ func (s *server) czSavePage(c *fiber.Ctx) error {
 	if page == nil {
 		return fiber.ErrNotFound
 	}
+	var le *limitError
+	if err := checkPosted(form, engine.DefaultLimits); errors.As(err, &le) {
+		return s.tooLarge(c, page, draftURL(tenant, svc.ID, d.ID, page.ID), le)
+	}
 	before := svc.Evaluate(d.Data, engine.Options{Today: s.now()})
 	if to := reachable(svc, before, page.ID); to != "" {
 		return s.message(c, fiber.StatusConflict, render.Tr(lang, "Bitte zuerst die vorherigen Seiten ausfüllen", "Please complete the earlier pages first"),
@@ -86,6 +90,12 @@ func (s *server) czSavePage(c *fiber.Ctx) error {
 			render.Tr(lang, "Das Formular enthielt Angaben, die auf dieser Seite nicht eingegeben werden können: ", "The form contained values that cannot be entered on this page: ")+
 				strings.Join(names, ", ")+render.Tr(lang, ". Es wurde nichts gespeichert.", ". Nothing was saved."),
 			draftURL(tenant, svc.ID, d.ID, page.ID), render.Tr(lang, "Zurück zur Seite", "Back to the page"))
+	}
+	if err := checkDocument(values, engine.DefaultLimits); err != nil {
+		if errors.As(err, &le) {
+			return s.tooLarge(c, page, draftURL(tenant, svc.ID, d.ID, page.ID), le)
+		}
+		return err
 	}
 	uploadErrs := map[string]string{}
 	for path, v := range values {
@@ -183,11 +193,7 @@ func (s *server) upload(c *fiber.Ctx, d *record.Draft, pf *pendingFile, lang str
 		return "", "", err
 	}
 	defer f.Close()
-	name := pf.header.Filename
-	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
-		name = name[i+1:]
-	}
-	a, err := s.in.Upload(c.UserContext(), d, name, f)
+	a, err := s.in.Upload(c.UserContext(), d, httpx.FileName(pf.header.Filename), f)
 	switch {
 	case errors.Is(err, record.ErrTooLarge):
 		return "", render.Tr(lang, "Die Datei ist zu groß. Bitte laden Sie eine Datei mit höchstens 20 MB hoch.", "The file is too large. Please upload a file of at most 20 MB."), nil

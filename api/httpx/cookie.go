@@ -8,19 +8,21 @@ import (
 
 // Cookies sets the site's cookies.
 type Cookies struct {
-	// Secure marks cookies Secure: set it when served behind TLS.
+	// Secure marks every cookie Secure (--secure-cookies, or an https
+	// public URL); without it a cookie is Secure when its request came
+	// over https (IsHTTPS: TLS, or a trusted proxy's X-Forwarded-Proto).
 	Secure bool
 }
 
 // Set sets an HttpOnly, SameSite=Lax cookie for the whole site, Secure
-// when the server runs behind TLS. maxAge 0 makes a session cookie.
+// as described at Cookies. maxAge 0 makes a session cookie.
 func (k Cookies) Set(c *fiber.Ctx, name, value string, maxAge time.Duration) {
 	ck := &fiber.Cookie{
 		Name:     name,
 		Value:    value,
 		Path:     "/",
 		HTTPOnly: true,
-		Secure:   k.Secure,
+		Secure:   k.Secure || IsHTTPS(c),
 		SameSite: fiber.CookieSameSiteLaxMode,
 	}
 	if maxAge > 0 {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/url"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -19,6 +20,10 @@ import (
 type CSRF struct {
 	Secret  []byte
 	Cookies Cookies
+	// Origin, when set, is the only origin form posts may come from
+	// (OriginOf the public URL); else the Origin header must name the
+	// request's host (Host, or a trusted proxy's X-Forwarded-Host).
+	Origin string
 }
 
 // CSRFCookie holds the random value the form tokens sign.
@@ -48,8 +53,11 @@ func (x CSRF) sign(v string) string {
 // is used for anything.
 func (x CSRF) Check(c *fiber.Ctx, posted string) error {
 	if o := c.Get(fiber.HeaderOrigin); o != "" && o != "null" {
-		u, err := url.Parse(o)
-		if err != nil || u.Host != c.Hostname() {
+		if x.Origin != "" {
+			if OriginOf(o) != x.Origin {
+				return fiber.NewError(fiber.StatusForbidden, "cross-origin form post")
+			}
+		} else if u, err := url.Parse(o); err != nil || !strings.EqualFold(u.Host, c.Hostname()) {
 			return fiber.NewError(fiber.StatusForbidden, "cross-origin form post")
 		}
 	}

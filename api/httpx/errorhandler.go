@@ -26,17 +26,19 @@ type PageRenderer func(c *fiber.Ctx, e ErrorPage) error
 
 // ErrorHandler is the one place errors become responses: problem+json
 // under /api, a page rendered by page elsewhere. Internal errors are
-// logged with the request id and never echoed.
+// logged with the request id, the route and the kind of error
+// (ErrorKind), never with the error's text, and never echoed.
 func ErrorHandler(log *slog.Logger, page PageRenderer) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		status, typ := StatusOf(err)
 		rid := c.GetRespHeader(fiber.HeaderXRequestID)
 		if status >= 500 {
-			log.Error("request failed", "route", c.Route().Path, "status", status, "request_id", rid, "err", err)
+			// Never err.Error(): it can carry what the citizen sent.
+			log.Error("request failed", "method", c.Method(), "route", c.Route().Path, "status", status, "request_id", rid, "kind", ErrorKind(err))
 		}
 		lang := Lang(c)
 		if strings.HasPrefix(c.Path(), "/api/") {
-			p := Problem{Type: ProblemType(typ), Title: TitleOf(status, "en"), Status: status, RequestID: rid}
+			p := Problem{Type: ProblemType(typ), Title: TitleOf(status, lang), Status: status, RequestID: rid}
 			if status < 500 {
 				p.Detail = DetailOf(err)
 			}
@@ -45,6 +47,7 @@ func ErrorHandler(log *slog.Logger, page PageRenderer) fiber.ErrorHandler {
 				p.Errors = ProblemErrors(nil, lang, ve.Errors)
 			}
 			c.Set(fiber.HeaderContentType, MIMEProblemJSON)
+			c.Set(fiber.HeaderContentLanguage, lang)
 			return c.Status(status).JSON(p, MIMEProblemJSON)
 		}
 		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)

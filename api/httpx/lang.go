@@ -11,37 +11,49 @@ import (
 // LangCookie remembers a language chosen with ?lang=.
 const LangCookie = "lang"
 
-// Lang picks the language of pages (and of the error handler): ?lang=,
-// then the lang cookie, then the Accept-Language header, then German.
+// Lang picks the language of a response, pages and JSON API alike
+// (field messages, problem titles, error pages), in one order:
+//
+//  1. ?lang=de or ?lang=en;
+//  2. for pages (paths outside /api/) the lang cookie that a ?lang= on
+//     an earlier page set (RememberLang); the API ignores it, so that
+//     its answers depend on the request alone;
+//  3. Accept-Language: of de and en the one with the highest q-value
+//     (a missing q is 1, q=0 means "not this one"; on equal q the one
+//     listed first; "*" stands for German);
+//  4. German.
 func Lang(c *fiber.Ctx) string {
-	for _, l := range []string{c.Query("lang"), c.Cookies(LangCookie)} {
-		if l == "de" || l == "en" {
-			return l
-		}
-	}
-	if l := c.AcceptsLanguages("de", "en"); l != "" {
-		return l
-	}
-	return "de"
-}
-
-// APILang picks the language of JSON API messages: ?lang=, then the best
-// of de and en in Accept-Language by q-value, then German. Unlike Lang
-// it ignores the cookie.
-func APILang(c *fiber.Ctx) string {
 	if l := c.Query("lang"); l == "de" || l == "en" {
 		return l
 	}
-	best, bestQ := "de", -1.0
-	for _, part := range strings.Split(c.Get(fiber.HeaderAcceptLanguage), ",") {
+	if !strings.HasPrefix(c.Path(), "/api/") {
+		if l := c.Cookies(LangCookie); l == "de" || l == "en" {
+			return l
+		}
+	}
+	return acceptLanguage(c.Get(fiber.HeaderAcceptLanguage))
+}
+
+// acceptLanguage is step 3 and 4 of Lang.
+func acceptLanguage(header string) string {
+	best, bestQ := "de", 0.0
+	for _, part := range strings.Split(header, ",") {
 		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		tag, _, _ = strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
-		if tag != "de" && tag != "en" {
+		switch tag {
+		case "*":
+			tag = "de"
+		case "de", "en":
+		default:
 			continue
 		}
 		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+		for _, p := range strings.Split(params, ";") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(p), "q="); ok {
+				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				if err != nil || f < 0 || f > 1 {
+					f = 0
+				}
 				q = f
 			}
 		}

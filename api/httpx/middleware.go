@@ -45,16 +45,28 @@ func AccessLog(log *slog.Logger) fiber.Handler {
 }
 
 // LogPanic is a StackTraceHandler for Fiber's recover middleware: it logs
-// the route, not the path.
+// the route, not the path, and the kind of panic (PanicKind), not its
+// value.
 func LogPanic(log *slog.Logger) func(c *fiber.Ctx, e any) {
 	return func(c *fiber.Ctx, e any) {
-		log.Error("panic", "route", c.Route().Path, "request_id", c.GetRespHeader(fiber.HeaderXRequestID), "panic", e)
+		log.Error("panic", "method", c.Method(), "route", c.Route().Path, "request_id", c.GetRespHeader(fiber.HeaderXRequestID), "kind", PanicKind(e))
 	}
 }
 
 // SecurityHeaders sets a strict CSP (no inline script or style) and the
-// usual hardening headers.
-func SecurityHeaders(c *fiber.Ctx) error {
+// usual hardening headers; Strict-Transport-Security when the site is
+// served over https (alwaysHTTPS: its public URL is https) or the request
+// came over https (IsHTTPS).
+func SecurityHeaders(alwaysHTTPS bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if alwaysHTTPS || IsHTTPS(c) {
+			c.Set(fiber.HeaderStrictTransportSecurity, "max-age=31536000")
+		}
+		return securityHeaders(c)
+	}
+}
+
+func securityHeaders(c *fiber.Ctx) error {
 	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("X-Frame-Options", "DENY")
@@ -83,8 +95,15 @@ type Limit struct {
 	SkipFailed bool
 }
 
-// ByClient counts requests per client address.
-func ByClient(c *fiber.Ctx) string { return c.IP() }
+// ByClient counts requests per client address: the one ClientAddr
+// found (behind a trusted proxy, the address it forwards), else the
+// peer's.
+func ByClient(c *fiber.Ctx) string {
+	if a, ok := c.Locals(clientKey).(string); ok && a != "" {
+		return a
+	}
+	return c.IP()
+}
 
 // Handler returns the middleware enforcing l.
 func (l Limit) Handler() fiber.Handler {
@@ -102,6 +121,14 @@ func (l Limit) Handler() fiber.Handler {
 		LimitReached:       func(c *fiber.Ctx) error { return e },
 		SkipFailedRequests: l.SkipFailed,
 	})
+}
+
+// Optional returns h, or for nil a handler that does nothing.
+func Optional(h fiber.Handler) fiber.Handler {
+	if h == nil {
+		return func(c *fiber.Ctx) error { return c.Next() }
+	}
+	return h
 }
 
 // Tenants are the tenants served; the first is the default.

@@ -35,14 +35,17 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	addr := fs.String("addr", envOr("AMTSFORM_ADDR", "127.0.0.1:8080"), "address to listen on (env AMTSFORM_ADDR)")
 	tenants := fs.String("tenants", envOr("AMTSFORM_TENANTS", "musterstadt"), "with --specs: comma-separated tenant ids; the first is the default")
 	dev := fs.Bool("dev", false, "designer preview: watch the spec directories, recompile on change, show compile errors, reload open pages")
-	secure := fs.Bool("secure-cookies", os.Getenv("AMTSFORM_SECURE_COOKIES") == "true", "mark cookies Secure (set when served behind TLS)")
+	secure := fs.Bool("secure-cookies", os.Getenv("AMTSFORM_SECURE_COOKIES") == "true", "mark every cookie Secure (without it: when the request came over https, or --public-url is https)")
+	trustedProxies := fs.String("trusted-proxies", os.Getenv("AMTSFORM_TRUSTED_PROXIES"), "comma-separated addresses and CIDR ranges of the reverse proxies in front of the server, whose X-Forwarded-For/-Proto/-Host are believed, e.g. 10.0.0.0/8 (env AMTSFORM_TRUSTED_PROXIES)")
 	bodyLimit := fs.Int("body-limit", 25<<20, "largest request body in bytes, uploads included")
 	reqTimeout := fs.Duration("request-timeout", 15*time.Second, "time limit for one request's work")
 	readTimeout := fs.Duration("read-timeout", 30*time.Second, "time limit for reading a request")
 	writeTimeout := fs.Duration("write-timeout", 60*time.Second, "time limit for writing a response")
 	submitRate := fs.Int("submit-rate", 20, "submits allowed per client and minute")
+	draftRate := fs.Int("draft-rate", 60, "drafts a client may start per minute (citizen pages and API together)")
+	saveRate := fs.Int("save-rate", 300, "page saves and uploads allowed per client and minute (citizen pages and API together)")
 	smtpURL := fs.String("smtp-url", "", "send resume links by email through this server, e.g. smtp://user:pass@host:587?from=noreply@stadt.example (smtps:// for TLS on connect; empty: no mail; env AMTSFORM_SMTP_URL)")
-	publicURL := fs.String("public-url", os.Getenv("AMTSFORM_PUBLIC_URL"), "the site's external base URL, e.g. https://formulare.stadt.example, for links in mails; needed with --smtp-url (env AMTSFORM_PUBLIC_URL)")
+	publicURL := fs.String("public-url", os.Getenv("AMTSFORM_PUBLIC_URL"), "the site's external base URL, e.g. https://formulare.stadt.example, for links in mails and the origin form posts must come from; https: Secure cookies and HSTS; needed with --smtp-url (env AMTSFORM_PUBLIC_URL)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -117,7 +120,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		WriteTimeout:   *writeTimeout,
 		RequestTimeout: *reqTimeout,
 		Secure:         *secure,
+		TrustedProxies: strings.Split(*trustedProxies, ","),
 		SubmitRate:     *submitRate,
+		DraftRate:      *draftRate,
+		SaveRate:       *saveRate,
 		Dev:            *dev,
 		Mail:           mailer,
 		PublicURL:      *publicURL,

@@ -19,6 +19,7 @@ import (
 	"github.com/amtsform/amtsform/api"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
+	"github.com/amtsform/amtsform/engine/directory"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/mongostore"
 	"github.com/amtsform/amtsform/engine/mongostore/embedded"
@@ -36,7 +37,7 @@ type server struct {
 
 // startServer opens the embedded store in dataDir, restores the stored
 // service versions and offers svcs per tenant, as serve does at start-up.
-func startServer(t *testing.T, dataDir string, offers map[string][]*engine.Service) *server {
+func startServer(t *testing.T, dataDir string, offers map[string][]*engine.Service, opts ...func(*intake.Intake)) *server {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts an embedded store")
@@ -65,6 +66,9 @@ func startServer(t *testing.T, dataDir string, offers map[string][]*engine.Servi
 		}
 	}
 	in := &intake.Intake{Store: st, Catalog: s.cat, Secret: []byte("versions-test-secret-0123456789ab"), Background: func(f func()) { f() }}
+	for _, o := range opts {
+		o(in)
+	}
 	s.app, err = api.New(api.Config{Intake: in, Tenants: tenants, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
@@ -331,7 +335,7 @@ func TestTenantsOfferTheirOwnOverlay(t *testing.T) {
 			offers[tc.ID] = append(offers[tc.ID], svcs[d])
 		}
 	}
-	s := startServer(t, t.TempDir(), offers)
+	s := startServer(t, t.TempDir(), offers, func(in *intake.Intake) { in.Offices = directory.New(inst) })
 	type validation struct {
 		Valid    bool           `json:"valid"`
 		Computed map[string]any `json:"computed"`
@@ -348,6 +352,25 @@ func TestTenantsOfferTheirOwnOverlay(t *testing.T) {
 		page := string(s.do("GET", "/"+c.tenant+"/hundesteuer", nil, 200, nil))
 		if !strings.Contains(page, "Hundesteuer") {
 			t.Errorf("%s: start page: %s", c.tenant, page)
+		}
+	}
+	// Citizens see the office's name and address from the tenant's
+	// directory, on the confirmation page and on the receipt.
+	var sub submitAnswer
+	s.do("POST", "/api/v1/kelkheim/services/hundesteuer/submissions", dogTaxDoc(), 201, &sub)
+	page := string(s.do("GET", "/kelkheim/hundesteuer/r/"+sub.Reference+"?s="+sub.StatusSecret, nil, 200, nil))
+	for _, want := range []string{"Steueramt der Stadt Kelkheim (Taunus)", "Gagernring 6-8", "65779 Kelkheim (Taunus)"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("confirmation page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "Steueramt Kelkheim<") {
+		t.Error("confirmation page shows the office id")
+	}
+	text := pdfToText(t, s.do("GET", "/api/v1/kelkheim/submissions/"+sub.Reference+"/receipt.pdf?secret="+sub.StatusSecret, nil, 200, nil))
+	for _, want := range []string{"Steueramt der Stadt Kelkheim (Taunus)", "Gagernring 6-8"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("receipt lacks %q:\n%s", want, text)
 		}
 	}
 	// Kelkheim does not offer the birth certificate; Musterstadt does.

@@ -166,7 +166,7 @@ func (s *server) apiReceipt(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	pdf, err := receipt.PDF(svc, sub, httpx.Lang(c))
+	pdf, err := receipt.PDF(svc, sub, receipt.Details{Lang: httpx.Lang(c), Office: s.in.Office(tenant, sub.Office), Zone: s.in.Zone()})
 	if err != nil {
 		return fmt.Errorf("receipt %s: %w", sub.Ref, err)
 	}

@@ -3,6 +3,7 @@ package citizen
 import (
 	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -46,8 +47,9 @@ func (s *server) czConfirmation(c *fiber.Ctx) error {
 	lang := httpx.Lang(c)
 	p := s.base(c, tenant, render.Tr(lang, "Antrag eingegangen", "Application received"))
 	p.ServiceTitle, p.ServiceURL = svc.Form.Title.In(lang), "/"+tenant+"/"+svc.ID+"/"
-	p.Ref, p.Office = sub.Ref, render.OfficeName(sub.Office)
-	t := sub.Created.In(render.Berlin)
+	name, lines := render.Office(s.in.Office(tenant, sub.Office), sub.Office, lang)
+	p.Ref, p.Office = sub.Ref, strings.Join(append([]string{name}, lines...), ", ")
+	t := sub.Created.In(s.in.Zone())
 	p.Received = t.Format("02.01.2006, 15:04 Uhr")
 	if lang == "en" {
 		p.Received = t.Format("2 January 2006, 15:04")
@@ -58,11 +60,11 @@ func (s *server) czConfirmation(c *fiber.Ctx) error {
 
 // czReceipt sends the PDF receipt.
 func (s *server) czReceipt(c *fiber.Ctx) error {
-	_, sub, svc, err := s.submission(c)
+	tenant, sub, svc, err := s.submission(c)
 	if err != nil {
 		return err
 	}
-	pdf, err := receipt.PDF(svc, sub, httpx.Lang(c))
+	pdf, err := receipt.PDF(svc, sub, receipt.Details{Lang: httpx.Lang(c), Office: s.in.Office(tenant, sub.Office), Zone: s.in.Zone()})
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func (s *server) savedPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *en
 	p := s.base(c, tenant, render.Tr(lang, "Ihre Angaben sind gespeichert", "Your answers are saved"))
 	p.ServiceTitle, p.ServiceURL = svc.Form.Title.In(lang), "/"+tenant+"/"+svc.ID+"/"
 	p.ResumeURL = s.publicBase(c) + "/" + tenant + "/" + svc.ID + "/d/" + d.ID
-	p.Expires = render.FormatDate(d.Expires.In(render.Berlin).Format("2006-01-02"), lang)
+	p.Expires = render.FormatDate(d.Expires.In(s.in.Zone()).Format("2006-01-02"), lang)
 	back := d.Page
 	if from := c.Query("from"); svc.Form.Page(from) != nil {
 		back = from

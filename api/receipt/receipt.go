@@ -5,6 +5,7 @@ package receipt
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-pdf/fpdf"
@@ -16,12 +17,31 @@ import (
 	"github.com/amtsform/amtsform/engine/record"
 )
 
+// Details are what a receipt shows beyond the submission and its
+// service version.
+type Details struct {
+	Lang string // "de" or "en"
+	// Office is the directory entry of the office the submission was
+	// routed to; nil shows the office id in a readable form.
+	Office *engine.Office
+	// Zone is the installation's time zone for the date of receipt;
+	// nil means Europe/Berlin.
+	Zone *time.Location
+}
+
+// officeText is the office's name with its address and contact lines.
+func officeText(o *engine.Office, id, lang string) string {
+	name, lines := render.Office(o, id, lang)
+	return strings.Join(append([]string{name}, lines...), "\n")
+}
+
 // PDF renders the citizen's receipt for a submission: service
 // title, reference number, date, responsible office and every answer with
 // its label (groups, repeating groups and computed values included, money
 // in euros). The fonts are the Go fonts, embedded as UTF-8 TrueType, so
 // umlauts and ß render and can be extracted as text.
-func PDF(svc *engine.Service, sub *record.Submission, lang string) ([]byte, error) {
+func PDF(svc *engine.Service, sub *record.Submission, d Details) ([]byte, error) {
+	lang := d.Lang
 	if svc == nil || sub == nil {
 		return nil, fmt.Errorf("receipt: no service or submission")
 	}
@@ -65,7 +85,11 @@ func PDF(svc *engine.Service, sub *record.Submission, lang string) ([]byte, erro
 	if created.IsZero() {
 		created = time.Now()
 	}
-	created = created.In(render.Berlin)
+	zone := d.Zone
+	if zone == nil {
+		zone = render.Berlin
+	}
+	created = created.In(zone)
 	date := created.Format("02.01.2006, 15:04 Uhr")
 	if lang == "en" {
 		date = created.Format("2 January 2006, 15:04")
@@ -73,7 +97,7 @@ func PDF(svc *engine.Service, sub *record.Submission, lang string) ([]byte, erro
 	facts := [][2]string{
 		{render.Tr(lang, "Aktenzeichen", "Reference number"), sub.Ref},
 		{render.Tr(lang, "Eingegangen am", "Received on"), date},
-		{render.Tr(lang, "Zuständige Stelle", "Responsible office"), render.OfficeName(sub.Office)},
+		{render.Tr(lang, "Zuständige Stelle", "Responsible office"), officeText(d.Office, sub.Office, lang)},
 	}
 	labelW := content * 0.42
 	row := func(label, value string, bold bool, indent float64) {

@@ -281,8 +281,32 @@ var Berlin = func() *time.Location {
 	return l
 }()
 
-// OfficeName renders an office id for people until a directory of
-// offices with names exists: "jugendamt-frankfurt" → "Jugendamt Frankfurt".
+// Office renders what citizens see of an office: its name from the
+// directory and its address and contact lines; without a directory entry
+// the id in a readable form ("jugendamt-frankfurt" → "Jugendamt
+// Frankfurt") and no lines.
+func Office(o *engine.Office, id, lang string) (name string, lines []string) {
+	if o == nil {
+		return OfficeName(id), nil
+	}
+	name = o.Name.In(lang)
+	if a := o.Address; a != nil {
+		lines = append(lines, strings.TrimSpace(a.Street+" "+a.HouseNumber), strings.TrimSpace(a.PostalCode+" "+a.City))
+	}
+	if o.Email != "" {
+		lines = append(lines, Tr(lang, "E-Mail: ", "Email: ")+o.Email)
+	}
+	if o.Phone != "" {
+		lines = append(lines, Tr(lang, "Telefon: ", "Phone: ")+o.Phone)
+	}
+	if o.Hours != nil {
+		lines = append(lines, Tr(lang, "Öffnungszeiten: ", "Opening hours: ")+o.Hours.In(lang))
+	}
+	return name, lines
+}
+
+// OfficeName renders an office id for people when the directory does not
+// know it: "jugendamt-frankfurt" → "Jugendamt Frankfurt".
 func OfficeName(id string) string {
 	if id == "" {
 		return "—"

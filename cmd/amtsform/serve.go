@@ -20,6 +20,7 @@ import (
 	"github.com/amtsform/amtsform/api"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
+	"github.com/amtsform/amtsform/engine/directory"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
 	"github.com/amtsform/amtsform/engine/sweep"
@@ -107,7 +108,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if err := offer(ctx, cat, inst, svcs); err != nil {
 		return storeError(stderr, "serve", err)
 	}
-	in := &intake.Intake{Store: store, Catalog: cat, Secret: secret}
+	in := &intake.Intake{Store: store, Catalog: cat, Secret: secret, Offices: directory.New(inst)}
 	sweeper := &sweep.Sweeper{Store: store, Retention: cat.Retention, Holder: "serve-" + record.NewToken()[:8]}
 	go sweeper.Run(ctx, 10*time.Minute)
 

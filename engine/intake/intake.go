@@ -62,6 +62,12 @@ type Files interface {
 	OpenFile(ctx context.Context, tenant, id string) (io.ReadCloser, *record.Attachment, error)
 }
 
+// Offices tells what citizens see of the office a submission went to
+// (see engine/directory).
+type Offices interface {
+	Office(tenant, id string) (*engine.Office, bool)
+}
+
 // Store is what intake needs of a store.
 type Store interface {
 	Drafts
@@ -97,6 +103,9 @@ func (e *NotReachedError) Unwrap() error { return ErrPageNotReached }
 type Intake struct {
 	Store   Store
 	Catalog *catalog.Catalog
+	// Offices names the offices submissions are routed to; nil: none
+	// known (front ends then show the id in a readable form).
+	Offices Offices
 	// Secret keys the status secrets handed to citizens (see StatusSecret).
 	Secret []byte
 	// Now returns the current time; nil means time.Now.
@@ -447,4 +456,14 @@ func onlyZeros(lit string) bool {
 		}
 	}
 	return true
+}
+
+// Office returns the office a tenant's submission was routed to, or nil
+// when the directory does not know it.
+func (e *Intake) Office(tenant, id string) *engine.Office {
+	if e.Offices == nil {
+		return nil
+	}
+	o, _ := e.Offices.Office(tenant, id)
+	return o
 }

@@ -20,7 +20,7 @@ func TestReceiptPDF(t *testing.T) {
 		Created:  time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC),
 	}
 	for _, lang := range []string{"de", "en"} {
-		pdf, err := PDF(svc, sub, lang)
+		pdf, err := PDF(svc, sub, Details{Lang: lang})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,12 +1,17 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"mime/multipart"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/record"
 )
 
@@ -47,6 +52,14 @@ func TestCitizenTampering(t *testing.T) {
 	otherCSRF := p2.csrf(t)
 
 	big := strings.Repeat("x", 300<<10)
+	// Beyond engine.DefaultLimits (as the JSON API reads documents) but
+	// within the body limit.
+	long := strings.Repeat("x", engine.DefaultLimits.MaxString+1)
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	_ = mw.WriteField("_csrf", csrf)
+	_ = mw.WriteField("name", long)
+	_ = mw.Close()
 	cases := []struct {
 		name   string
 		client *browser
@@ -100,6 +113,12 @@ func TestCitizenTampering(t *testing.T) {
 			ctype: "application/json", body: `{"applicant.givenName":"Mallory"}`},
 		{name: "text body", token: token, path: kita + "person", want: 415,
 			ctype: "text/plain", body: "_csrf=" + csrf + "&applicant.givenName=Mallory"},
+		{name: "text beyond the document limits", token: token, path: kita + "person", want: 413, says: "Vorname",
+			ctype: "application/x-www-form-urlencoded", body: with(personPage, "_csrf", csrf, "applicant.givenName", long).Encode()},
+		{name: "text beyond the document limits in a multipart post", token: upToken, path: "/" + testTenant + "/nachweis/d/" + upToken + "/angaben", want: 413, says: "Name",
+			ctype: mw.FormDataContentType(), body: mp.String()},
+		{name: "unknown field beyond the document limits", token: token, path: kita + "person", want: 413,
+			ctype: "application/x-www-form-urlencoded", body: with(personPage, "_csrf", csrf, "x", long).Encode()},
 		{name: "oversized body", token: token, path: kita + "person", want: 413,
 			ctype: "application/x-www-form-urlencoded", body: with(personPage, "_csrf", csrf, "applicant.givenName", big).Encode()},
 	}
@@ -215,4 +234,75 @@ func TestCitizenExpiredDraft(t *testing.T) {
 	b := newBrowser(t, ts.URL(t))
 	b.get("/"+testTenant+"/kita-gebuehren/d/"+d.ID+"/person").must(t, 410, "", "abgelaufen")
 	b.get("/"+testTenant+"/kita-gebuehren/d/"+d.ID).must(t, 410, "", "abgelaufen")
+}
+
+// TestCitizenOtherService: a draft or a submission looked up under
+// another service's URL is not found, with the same problem type
+// (not-found) whichever it is.
+func TestCitizenOtherService(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	var sub submissionJSON
+	readJSON(t, ts.do(t, "POST", "/api/v1/"+testTenant+"/services/kita-gebuehren/submissions", kitaDoc()), &sub)
+	if sub.Reference == "" {
+		t.Fatalf("setup: %+v", sub)
+	}
+	d, _, err := ts.intake.NewDraft(ctx, testTenant, "kita-gebuehren")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, ts.URL(t))
+	for _, u := range []string{
+		"/" + testTenant + "/hundesteuer/d/" + d.ID + "/person",
+		"/" + testTenant + "/hundesteuer/r/" + sub.Reference + "?s=" + url.QueryEscape(sub.StatusSecret),
+		"/" + testTenant + "/hundesteuer/r/" + sub.Reference + "/receipt.pdf?s=" + url.QueryEscape(sub.StatusSecret),
+	} {
+		b.get(u).must(t, 404, "", `data-problem="not-found"`)
+	}
+	// The right service still finds it.
+	b.get("/"+testTenant+"/kita-gebuehren/r/"+sub.Reference+"?s="+url.QueryEscape(sub.StatusSecret)).must(t, 200, "", sub.Reference)
+}
+
+// TestDraftAndSaveRateLimit: starting drafts and saving pages are
+// limited per client and minute, one count for the citizen pages and the
+// JSON API together; a refused save stores nothing.
+func TestDraftAndSaveRateLimit(t *testing.T) {
+	ts := newTestServer(t, withConfig(func(c *Config) { c.DraftRate, c.SaveRate = 3, 3 }))
+	b := newBrowser(t, ts.URL(t))
+	ctx := context.Background()
+	p := b.startDraft("kita-gebuehren") // 1
+	csrf := p.csrf(t)
+	token := strings.Split(p.url.Path, "/")[4]
+	apiDrafts := ts.URL(t) + "/api/v1/" + testTenant + "/services/kita-gebuehren/drafts"
+	resp, err := http.Post(apiDrafts, "application/json", nil) // 2
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("API draft: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	b.post("/"+testTenant+"/kita-gebuehren/", vals("_csrf", csrf)).must(t, 200, "/person") // 3
+	b.post("/"+testTenant+"/kita-gebuehren/", vals("_csrf", csrf)).must(t, 429, "", "Zu viele Anfragen")
+	resp, _ = http.Post(apiDrafts, "application/json", nil)
+	if resp.StatusCode != 429 {
+		t.Fatalf("API draft beyond the limit: %d", resp.StatusCode)
+	}
+	resp.Body.Close()
+
+	b.post(p.url.Path, with(personPage, "_csrf", csrf)).must(t, 200, "/kinder") // 1
+	req, _ := http.NewRequest("PUT", ts.URL(t)+"/api/v1/"+testTenant+"/drafts/"+token+"/pages/person",
+		strings.NewReader(`{"applicant":{"givenName":"Anna","familyName":"B","birthDate":"1990-01-01"}}`))
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i < 2; i++ { // 2, 3
+		resp, err = http.DefaultClient.Do(req.Clone(ctx))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("API save: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		req.Body = io.NopCloser(strings.NewReader(`{"applicant":{"givenName":"Anna","familyName":"B","birthDate":"1990-01-01"}}`))
+	}
+	before, _ := ts.store.GetDraft(ctx, testTenant, token)
+	b.post(p.url.Path, with(personPage, "_csrf", csrf, "applicant.givenName", "Mallory")).must(t, 429, "", "Zu viele Anfragen")
+	after, _ := ts.store.GetDraft(ctx, testTenant, token)
+	if after.Version != before.Version {
+		t.Fatalf("a refused save changed the draft: v%d → v%d", before.Version, after.Version)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amtsform/amtsform/api/apitest"
 	"github.com/amtsform/amtsform/engine"
 )
 
@@ -271,7 +272,7 @@ func TestCitizenKitaEndToEnd(t *testing.T) {
 	if ct := r.header.Get("Content-Type"); ct != "application/pdf" {
 		t.Fatalf("receipt Content-Type %q", ct)
 	}
-	text := pdfText(t, []byte(r.body))
+	text := apitest.PDFText(t, []byte(r.body))
 	for _, w := range []string{ref, "Jörg", "Müßig", "Önder", "Übernahme von Kita-Gebühren", "250,50 €", "263,00 €"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("receipt lacks %q:\n%s", w, text)
@@ -288,7 +289,7 @@ func TestCitizenKitaEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := kitaData()
+	want := apitest.KitaData()
 	want["applicant"].(map[string]any)["givenName"] = "Jörg" // changed on the review page
 	if len(sub.Attachments) != 1 || sub.Attachments[0].Name != "Steuerbescheid Müßig.pdf" || sub.Attachments[0].ContentType != "application/pdf" ||
 		sub.Attachments[0].Size != int64(len(tinyPDF())) {

@@ -1,25 +1,34 @@
-// Package api serves Amtsform over HTTP with Fiber: the citizen forms
-// (server-rendered, working without JavaScript), the JSON API under
-// /api/v1, health checks, and one error handler that turns errors into
-// status codes, problem+json documents and friendly pages.
+// Package api assembles Amtsform's HTTP server: Config, and New, which
+// builds the Fiber app with its middleware (request id, recover, request
+// deadline, access log, security headers), the one error handler
+// (httpx.ErrorHandler), health checks, the static assets, and each
+// audience: the JSON API (apiv1) and the citizen pages (citizen).
+//
+// The handlers live in those packages; shared plumbing in httpx.
 package api
 
 import (
 	"context"
 	"errors"
-	"html/template"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
+	"github.com/amtsform/amtsform/api/apiv1"
+	"github.com/amtsform/amtsform/api/citizen"
+	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/ui"
 )
 
-// Config configures a Server. Zero values get sensible defaults.
+// Config configures the server. Zero values get sensible defaults.
 type Config struct {
 	Intake *intake.Intake
 	// Tenants are the tenants served; the first is the default that "/"
@@ -32,8 +41,15 @@ type Config struct {
 	// ReadTimeout, WriteTimeout and IdleTimeout bound connections;
 	// RequestTimeout bounds the work of one request (default 15 s).
 	ReadTimeout, WriteTimeout, IdleTimeout, RequestTimeout time.Duration
-	// Secure marks cookies Secure: set it when served behind TLS.
+	// Secure marks every cookie Secure. Without it cookies are Secure
+	// when the request came over https (TLS, or X-Forwarded-Proto from a
+	// trusted proxy) or PublicURL is https.
 	Secure bool
+	// TrustedProxies are the addresses and CIDR ranges of the reverse
+	// proxies in front of the server. Only from them are X-Forwarded-For
+	// (the client address rate limits count by), X-Forwarded-Proto and
+	// X-Forwarded-Host believed; empty: from nobody.
+	TrustedProxies []string
 	// Dev enables the designer preview: compile errors are shown as a
 	// page and open previews reload when specs change.
 	Dev bool
@@ -43,26 +59,28 @@ type Config struct {
 	// SubmitRate is the number of submits allowed per client and minute
 	// (default 20).
 	SubmitRate int
+	// DraftRate is the number of drafts a client may start per minute,
+	// on the citizen pages and the JSON API together (default 60).
+	DraftRate int
+	// SaveRate is the number of page saves and uploads a client may send
+	// per minute, on the citizen pages and the JSON API together
+	// (default 300).
+	SaveRate int
 	// Ready reports whether the server can take traffic (store reachable).
 	Ready func(ctx context.Context) error
 	// Mail, when set, lets citizens have the resume link of a saved
-	// draft sent to them by email (see citizen_mail.go); nil: no mail.
+	// draft sent to them by email (see citizen/mail.go); nil: no mail.
 	Mail Mailer
 	// PublicURL is the site's external base URL (https://formulare.stadt.example)
-	// for links in mails; empty: taken from the request (Host and
-	// X-Forwarded-* headers, which a client can set, so set it whenever
-	// Mail is set).
+	// for links in mails, the origin form posts must come from (CSRF),
+	// and, when https, Secure cookies and HSTS on every response; empty:
+	// taken from the request (Host, or X-Forwarded-Host and
+	// X-Forwarded-Proto from a trusted proxy; set it whenever Mail is set).
 	PublicURL string
 }
 
-// Server holds what the handlers share.
-type Server struct {
-	cfg   Config
-	in    *intake.Intake
-	log   *slog.Logger
-	tmpl  *template.Template
-	ready func(ctx context.Context) error
-}
+// Mailer sends one plain-text mail; see citizen.Mailer.
+type Mailer = citizen.Mailer
 
 // New returns the Fiber app serving cfg.
 func New(cfg Config) (*fiber.App, error) {
@@ -93,18 +111,35 @@ func New(cfg Config) (*fiber.App, error) {
 	if cfg.SubmitRate == 0 {
 		cfg.SubmitRate = 20
 	}
+	if cfg.DraftRate == 0 {
+		cfg.DraftRate = 60
+	}
+	if cfg.SaveRate == 0 {
+		cfg.SaveRate = 300
+	}
+	proxies, err := httpx.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	publicHTTPS := false
+	if cfg.PublicURL != "" {
+		o := httpx.OriginOf(cfg.PublicURL)
+		if o == "" {
+			return nil, fmt.Errorf("api: public URL %q is not an http(s) URL", cfg.PublicURL)
+		}
+		publicHTTPS = strings.HasPrefix(o, "https://")
+	}
 	tmpl, err := ui.Templates()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, in: cfg.Intake, log: cfg.Logger, tmpl: tmpl, ready: cfg.Ready}
 	app := fiber.New(fiber.Config{
 		AppName:               "amtsform",
 		BodyLimit:             cfg.BodyLimit,
 		ReadTimeout:           cfg.ReadTimeout,
 		WriteTimeout:          cfg.WriteTimeout,
 		IdleTimeout:           cfg.IdleTimeout,
-		ErrorHandler:          s.errorHandler,
+		ErrorHandler:          httpx.ErrorHandler(cfg.Logger, httpx.TemplatePage(tmpl, "error.html")),
 		DisableStartupMessage: true,
 		// Multipart bodies are parsed by the handlers, so that a broken
 		// one fails inside the router, where the error handler knows the
@@ -114,84 +149,63 @@ func New(cfg Config) (*fiber.App, error) {
 		// Values from the context are kept beyond the handler in places
 		// (drafts, logs); copying everything is the safe default.
 		Immutable: true,
+		// X-Forwarded-Proto and X-Forwarded-Host count only from the
+		// trusted proxies (c.Protocol, c.Hostname); the client address
+		// is found by httpx.Proxies.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          cfg.TrustedProxies,
 	})
 	app.Use(requestid.New())
-	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
-	app.Use(s.requestContext)
-	app.Use(s.accessLog)
-	app.Use(securityHeaders)
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: httpx.LogPanic(cfg.Logger)}))
+	app.Use(httpx.OneContentLength)
+	app.Use(proxies.ClientAddr())
+	app.Use(httpx.RequestContext(cfg.RequestTimeout))
+	app.Use(httpx.AccessLog(cfg.Logger))
+	app.Use(httpx.SecurityHeaders(publicHTTPS))
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
-	app.Get("/readyz", s.readyz)
-	s.registerAPI(app)
-	s.registerCitizen(app)
+	app.Get("/readyz", readyz(cfg.Logger, cfg.Ready))
+	app.Use("/static", filesystem.New(filesystem.Config{
+		Root:   http.FS(ui.Static()),
+		MaxAge: 365 * 24 * 3600, // links carry ?v=<content hash>
+	}))
+	// One count per client for starts and one for saves, whichever
+	// audience they come through.
+	draftLimit := httpx.Limit{Max: cfg.DraftRate, Per: time.Minute,
+		Err: fiber.NewError(fiber.StatusTooManyRequests, "too many drafts started from this client; try again in a minute")}.Handler()
+	saveLimit := httpx.Limit{Max: cfg.SaveRate, Per: time.Minute,
+		Err: fiber.NewError(fiber.StatusTooManyRequests, "too many saves from this client; try again in a minute")}.Handler()
+	apiv1.Register(app, apiv1.Config{Intake: cfg.Intake, Tenants: cfg.Tenants, SubmitRate: cfg.SubmitRate,
+		DraftLimit: draftLimit, SaveLimit: saveLimit})
+	// The citizen pages come last: their /{tenant} routes would take
+	// every other first path segment.
+	citizen.Register(app, citizen.Config{
+		Intake:     cfg.Intake,
+		Tenants:    cfg.Tenants,
+		Templates:  tmpl,
+		Logger:     cfg.Logger,
+		Cookies:    httpx.Cookies{Secure: cfg.Secure || publicHTTPS},
+		SubmitRate: cfg.SubmitRate,
+		DraftLimit: draftLimit,
+		SaveLimit:  saveLimit,
+		Dev:        cfg.Dev,
+		DevState:   cfg.DevState,
+		Mail:       cfg.Mail,
+		PublicURL:  cfg.PublicURL,
+	})
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 	return app, nil
 }
 
-// requestContext gives every request a context with a deadline: Fiber's
-// UserContext is never cancelled on its own.
-func (s *Server) requestContext(c *fiber.Ctx) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
-	defer cancel()
-	c.SetUserContext(ctx)
-	return c.Next()
-}
-
-// accessLog logs method, route, status and duration. Paths are logged as
-// route patterns so that tokens and references never reach the log.
-func (s *Server) accessLog(c *fiber.Ctx) error {
-	start := time.Now()
-	err := c.Next()
-	status := c.Response().StatusCode()
-	if err != nil {
-		var fe *fiber.Error
-		if errors.As(err, &fe) {
-			status = fe.Code
+// readyz answers 200 when ready reports no error (or is nil), else 503.
+func readyz(log *slog.Logger, ready func(ctx context.Context) error) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if ready != nil {
+			if err := ready(c.UserContext()); err != nil {
+				log.Warn("not ready", "err", err)
+				return c.Status(fiber.StatusServiceUnavailable).SendString("not ready")
+			}
 		}
+		return c.SendString("ready")
 	}
-	s.log.Info("request",
-		"method", c.Method(),
-		"route", c.Route().Path,
-		"status", status,
-		"duration_ms", time.Since(start).Milliseconds(),
-		"request_id", c.GetRespHeader(fiber.HeaderXRequestID))
-	return err
-}
-
-func (s *Server) logPanic(c *fiber.Ctx, e any) {
-	s.log.Error("panic", "route", c.Route().Path, "request_id", c.GetRespHeader(fiber.HeaderXRequestID), "panic", e)
-}
-
-// securityHeaders sets a strict CSP (no inline script or style) and the
-// usual hardening headers.
-func securityHeaders(c *fiber.Ctx) error {
-	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
-	c.Set("X-Content-Type-Options", "nosniff")
-	c.Set("X-Frame-Options", "DENY")
-	c.Set("Referrer-Policy", "same-origin")
-	c.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-	c.Set("Cross-Origin-Opener-Policy", "same-origin")
-	return c.Next()
-}
-
-func (s *Server) readyz(c *fiber.Ctx) error {
-	if s.ready != nil {
-		if err := s.ready(c.UserContext()); err != nil {
-			s.log.Warn("not ready", "err", err)
-			return c.Status(fiber.StatusServiceUnavailable).SendString("not ready")
-		}
-	}
-	return c.SendString("ready")
-}
-
-// tenant returns the tenant named in the URL, or a 404 for unknown ones.
-func (s *Server) tenant(c *fiber.Ctx) (string, error) {
-	t := c.Params("tenant")
-	for _, x := range s.cfg.Tenants {
-		if x == t {
-			return t, nil
-		}
-	}
-	return "", fiber.ErrNotFound
 }

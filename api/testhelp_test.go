@@ -1,8 +1,9 @@
 package api
 
-// Shared test helpers for the api package: a Server on a real engine and
-// an embedded FerretDB store in a temporary directory. Both the JSON API
-// tests and the citizen UI tests use them.
+// Shared test helpers for the api package: the assembled app (New) on a
+// real engine and an embedded FerretDB store in a temporary directory.
+// Both the JSON API tests and the citizen UI tests use them; fixtures
+// other packages' tests need too are in api/apitest.
 
 import (
 	"bytes"
@@ -13,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -21,6 +21,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/amtsform/amtsform/api/apitest"
+	"github.com/amtsform/amtsform/api/apiv1"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
 	"github.com/amtsform/amtsform/engine/intake"
@@ -28,31 +30,22 @@ import (
 	"github.com/amtsform/amtsform/engine/mongostore/embedded"
 )
 
+// The JSON API's wire types, under the names the tests have used.
+type (
+	draftJSON        = apiv1.Draft
+	pageResult       = apiv1.PageResult
+	attachmentJSON   = apiv1.Attachment
+	submissionJSON   = apiv1.Submission
+	statusJSON       = apiv1.Status
+	validationResult = apiv1.Validation
+	serviceSummary   = apiv1.ServiceSummary
+)
+
 // testTenant is the tenant every test server serves.
 const testTenant = "musterstadt"
 
 // quietLog drops everything below ERROR so test output stays readable.
 var quietLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-
-// The example services are compiled once per test binary (CUE is slow);
-// compiled services are immutable and safe to share.
-var (
-	examplesOnce sync.Once
-	examplesSvcs []*engine.Service
-	examplesErr  error
-)
-
-// exampleServices returns the compiled services of examples/.
-func exampleServices(t testing.TB) []*engine.Service {
-	t.Helper()
-	examplesOnce.Do(func() {
-		examplesSvcs, examplesErr = engine.LoadServices([]string{filepath.Join("..", "examples")})
-	})
-	if examplesErr != nil {
-		t.Fatal(examplesErr)
-	}
-	return examplesSvcs
-}
 
 // testServer is an api.New app on an engine backed by an embedded
 // FerretDB store in a temporary directory.
@@ -101,7 +94,7 @@ func withNow(now func() time.Time) testOption {
 // work of the engine is waited for first.
 func newTestServer(t testing.TB, opts ...testOption) *testServer {
 	t.Helper()
-	setup := &testSetup{services: append([]*engine.Service(nil), exampleServices(t)...)}
+	setup := &testSetup{services: append([]*engine.Service(nil), apitest.Examples(t)...)}
 	for _, o := range opts {
 		o(setup)
 	}

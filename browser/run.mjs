@@ -10,7 +10,8 @@
 //     page appear, and submitted; the confirmation shows the reference;
 //   - the same walk again with JavaScript switched off;
 //   - full-page PNG screenshots of every Kita page, desktop and mobile,
-//     into docs/screenshots/.
+//     into browser/out/screenshots/ (SCREENSHOT_DIR=../docs/screenshots
+//     refreshes the committed ones).
 //
 // Run: cd browser && npm ci && node run.mjs   (see README in this folder)
 // Prints one line per check and a last line "N passed, N failed"; exits 1
@@ -37,7 +38,9 @@ const LIMIT_MS = Number(env.BROWSER_TEST_LIMIT_MS || 5 * 60000);
 const NAV_MS = 15000; // one navigation
 const ACT_MS = 5000; // one click or fill
 const SCREENSHOTS = env.SCREENSHOTS !== '0';
-const shotDir = env.SCREENSHOT_DIR || join(here, '..', 'docs', 'screenshots');
+// Screenshots go to an ignored folder; refresh the committed ones in
+// docs/screenshots/ deliberately with SCREENSHOT_DIR=../docs/screenshots.
+const shotDir = env.SCREENSHOT_DIR || join(here, 'out', 'screenshots');
 const SHOT_SERVICE = 'kita-gebuehren';
 
 // ---------------------------------------------------------------- results

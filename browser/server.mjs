@@ -104,7 +104,7 @@ export async function start({ bin, readyMs = 90000 } = {}) {
     const port = await freePort();
     const baseURL = `http://127.0.0.1:${port}`;
     const fd = openSync(logPath, 'a');
-    const child = spawn(bin, ['serve', '--specs', 'examples', '--data-dir', dataDir, '--addr', `127.0.0.1:${port}`], {
+    const child = spawn(bin, ['serve', '--config', 'examples/installation', '--data-dir', dataDir, '--addr', `127.0.0.1:${port}`], {
       cwd: repoRoot,
       stdio: ['ignore', fd, fd],
       env: { ...process.env, AMTSFORM_SECURE_COOKIES: 'false' },

@@ -3,6 +3,9 @@ package engine
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -194,5 +197,172 @@ func TestFormJSON(t *testing.T) {
 		if len(s.Hash) != 64 {
 			t.Errorf("%s: hash %q", s.ID, s.Hash)
 		}
+	}
+}
+
+// brokenBase is a small valid service; the cases of TestCompileProblems
+// replace its markers to break it in one way each.
+const brokenBase = `package demo
+
+import "amtsform.dev/spec"
+
+// CONSTS
+service: spec.#Service & {
+	id: "demo", version: "1.0.0", reference: "DEMO", authority: "buergeramt", retentionDays: 30
+	title: {de: "Demo", en: "Demo"}
+	data: {
+		applicant: spec.#Person
+		income:    int
+		note?:     string
+		// DATA
+	}
+	ui: {
+		applicant: {
+			label: {de: "Person", en: "Person"}
+			fields: {
+				givenName: label: {de: "Vorname", en: "Given name"}
+				familyName: label: {de: "Nachname", en: "Family name"}
+				birthDate: label: {de: "Geburtsdatum", en: "Date of birth"}
+			}
+		}
+		income: label: {de: "Einkommen", en: "Income"}
+		note: label: {de: "Notiz", en: "Note"}
+		// UI
+	}
+	pages: [{id: "start", title: {de: "Start", en: "Start"}, fields: ["applicant", "income", "note"]}]
+	rules: show: note: "income > 5"
+	routing: [
+		// ROUTING
+		{to: "amt"},
+	]
+	workflow: spec.#StandardWorkflow
+}
+`
+
+// writeSpec writes a service.cue with src into a fresh directory and
+// returns the directory.
+func writeSpec(t testing.TB, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "service.cue"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// brokenSpec replaces the markers of brokenBase: each key (DATA, UI,
+// ROUTING, CONSTS, or any other text of the base) by its value.
+func brokenSpec(repl map[string]string) string {
+	src := brokenBase
+	for k, v := range repl {
+		if k == "DATA" || k == "UI" || k == "ROUTING" || k == "CONSTS" {
+			k = "// " + k
+		}
+		src = strings.Replace(src, k, v, 1)
+	}
+	return src
+}
+
+// TestCompileProblems loads broken specs and names exactly the problems
+// expected, as file:line:col: message with the file's base name.
+func TestCompileProblems(t *testing.T) {
+	if _, err := Load(writeSpec(t, brokenSpec(nil))); err != nil {
+		t.Fatalf("the base spec does not load: %v", err)
+	}
+	tests := []struct {
+		name string
+		repl map[string]string
+		want []string
+	}{
+		{"tuple", map[string]string{"DATA": "pair: [string, int]"}, []string{
+			"service.cue:13:3: pair: only open lists of one type ([...T]) are supported",
+			"service.cue:13:3: data.pair has no label: add ui.pair.label with de and en",
+			"service.cue:13:3: data.pair is required but on no page, so nobody can enter it",
+		}},
+		{"tuple in a repeating group", map[string]string{
+			"DATA":    "kids?: [...{pair: [string, int]}]",
+			"UI":      `kids: {label: {de: "K", en: "K"}, fields: pair: label: {de: "P", en: "P"}}`,
+			`"note"]`: `"note", "kids"]`,
+		}, []string{
+			"service.cue:13:15: kids.pair: only open lists of one type ([...T]) are supported",
+		}},
+		{"misspelt member of a group", map[string]string{"income > 5": "applicant.birthDat > '2000'"}, []string{
+			"service.cue:29:32: rules.show.note: applicant has no field birthDat (fields: givenName, familyName, birthDate); did you mean birthDate?",
+		}},
+		{"misspelt member of a repeating group's entry", map[string]string{
+			"DATA":       "kids?: [...{name: string, age: int}]",
+			"UI":         `kids: {label: {de: "K", en: "K"}, fields: {name: label: {de: "N", en: "N"}, age: label: {de: "A", en: "A"}}}`,
+			`"note"]`:    `"note", "kids"]`,
+			"income > 5": "any(kids, .ag > 3)",
+		}, []string{
+			"service.cue:29:33: rules.show.note: an entry of kids has no field ag (fields: name, age); did you mean age?",
+		}},
+		{"groups of the same shape", map[string]string{
+			"DATA":       "spouse?: spec.#Person",
+			"UI":         `spouse: {label: {de: "P", en: "P"}, fields: {givenName: label: {de: "V", en: "G"}, familyName: label: {de: "N", en: "F"}, birthDate: label: {de: "G", en: "B"}}}`,
+			`"note"]`:    `"note", "spouse"]`,
+			"income > 5": "spouse.givenNam != ''",
+		}, []string{
+			"service.cue:29:29: rules.show.note: spouse has no field givenNam (fields: givenName, familyName, birthDate); did you mean givenName?",
+		}},
+		{"a member far from every field", map[string]string{"income > 5": "applicant.xyz == ''"}, []string{
+			"service.cue:29:32: rules.show.note: applicant has no field xyz (fields: givenName, familyName, birthDate)",
+		}},
+		{"misspelt name", map[string]string{"income > 5": "Income > 5"}, []string{
+			"service.cue:29:22: rules.show.note: unknown name Income; did you mean income?",
+		}},
+		{"misspelt constant used by three rules", map[string]string{
+			"CONSTS":       `high: "incme > 5"`,
+			"ROUTING":      `{when: "\(high)", to: "amt-a"}, {when: "!(\(high))", to: "amt-b"},`,
+			`"income > 5"`: `"note != '' && \(high)"`,
+		}, []string{
+			"service.cue:5:8: high: unknown name incme; did you mean income? (used by rules.show.note and 2 other rules)",
+		}},
+		{"misspelt let constant", map[string]string{
+			"CONSTS":  `let high = "incme > 5"`,
+			"ROUTING": `{when: "\(high)", to: "amt-a"},`,
+		}, []string{
+			"service.cue:5:13: high: unknown name incme; did you mean income? (used by routing to amt-a)",
+		}},
+		{"a rule that is just a constant", map[string]string{
+			"CONSTS":       `high: "incme > 5"`,
+			`"income > 5"`: `high`,
+		}, []string{
+			"service.cue:5:8: high: unknown name incme; did you mean income? (used by rules.show.note)",
+		}},
+		{"columns after an interpolated number", map[string]string{
+			"CONSTS":       `limit: 1000`,
+			`"income > 5"`: `"income > \(limit) && incme > 2"`,
+		}, []string{
+			"service.cue:29:43: rules.show.note: unknown name incme; did you mean income?",
+		}},
+		{"unknown widget", map[string]string{"UI": `income: widget: "slider"`}, []string{
+			`service.cue:26:19: ui.income.widget: "slider" is not allowed; use one of "checkbox", "date", "email", "file", "money", "number", "radio", "select", "tel", "text", "textarea"`,
+		}},
+		{"widget of the wrong type", map[string]string{"UI": `income: widget: 3`}, []string{
+			`service.cue:26:19: ui.income.widget: 3 is not allowed; use one of "checkbox", "date", "email", "file", "money", "number", "radio", "select", "tel", "text", "textarea"`,
+		}},
+		{"misspelt ui attribute", map[string]string{"UI": `note: widgt: "textarea"`}, []string{
+			`service.cue:26:9: ui.note: field "widgt" is not allowed; did you mean widget?`,
+		}},
+		{"misspelt service attribute", map[string]string{"retentionDays: 30": "retentionDays: 30, referenc: \"X\""}, []string{
+			`service.cue:7:95: service: field "referenc" is not allowed; did you mean reference?`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(writeSpec(t, brokenSpec(tt.repl)))
+			var ce *CheckError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %v, want a *CheckError", err)
+			}
+			var got []string
+			for _, p := range ce.Problems {
+				got = append(got, fmt.Sprintf("%s:%d:%d: %s", filepath.Base(p.Pos.File), p.Pos.Line, p.Pos.Col, p.Message))
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("problems\n got  %q\n want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -74,15 +74,8 @@ func (s *Service) Evaluate(doc map[string]any, opt Options) *Result {
 			res.Pages = append(res.Pages, p.ID)
 		}
 	}
-	vd := validator{
-		skip: func(n *Node, p *pathElem) bool {
-			return s.hideable[n.Path] && ev.hidden[p.String()]
-		},
-		require: func(n *Node, p *pathElem) bool {
-			return ev.required[p.String()]
-		},
-	}
-	vd.structFields(s.Data, ev.data, nil)
+	vd := validator{ev: ev}
+	vd.structFields(s.Data, ev.data)
 	res.Errors = vd.errs
 	res.Errors = append(res.Errors, ev.runChecks(res.Errors)...)
 	sortErrors(res.Errors)
@@ -377,6 +370,9 @@ func fillDefaults(n *Node, m map[string]any, hidden map[string]bool, p *pathElem
 
 // normalize deep-copies a document, turning numbers into int64 (integer
 // literals that fit) or float64, so that rules compute with Go numbers.
+// A number neither can hold (beyond int64, overflowing or underflowing
+// float64) keeps its exact text as a json.Number: validation reports it,
+// and nothing turns it into a different value.
 func normalize(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
@@ -393,14 +389,11 @@ func normalize(v any) any {
 		return l
 	case json.Number:
 		x, ok := toNum(v)
-		if !ok {
+		if !ok || x.out {
 			return v
 		}
 		if x.isInt {
-			if x.i64 {
-				return x.i
-			}
-			return v // beyond int64: keep the exact text
+			return x.i
 		}
 		return x.f
 	case int:

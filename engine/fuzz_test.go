@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 )
 
 var (
@@ -57,3 +60,54 @@ func FuzzValidate(f *testing.F) {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// FuzzParseDocument compares ParseDocument with encoding/json: on input
+// encoding/json accepts, ParseDocument gives the same value unless the
+// input is outside what a document may be (not an object, a member given
+// twice, invalid UTF-8, a limit); on input encoding/json rejects, it
+// fails too. It never panics, and every error is a *DocumentError.
+func FuzzParseDocument(f *testing.F) {
+	for _, s := range []string{
+		`{"a":1}`, `{}`, `{"a":[1,2,{"b":null}],"c":"x\u00e4\ud83d\ude00\n"}`,
+		`{"n":-0.5e+10,"m":1E400,"k":0}`, `{"s":"\ud800\ud800\udc00"}`, `{"s":"\udc00x"}`,
+		`{"a":01}`, `{"a":1.}`, `{"a":"\x"}`, `{"a":tru}`, `{"a":1,}`, `[1]`, `{"a":1} {}`,
+		`{"a":1,"a":2}`, " \t\n{\r\n} ", `{"a":"` + "\x01" + `"}`, "{\"a\":\"\xff\"}",
+	} {
+		f.Add([]byte(s))
+	}
+	s := kita(f)
+	for _, t := range s.Tests {
+		b, _ := jsonMarshal(t.Input)
+		f.Add(b)
+	}
+	wide := Limits{MaxBytes: 1 << 20, MaxDepth: 1 << 20, MaxItems: 1 << 20, MaxKeys: 1 << 20, MaxString: 1 << 20, MaxNumbers: 1 << 20}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := ParseDocument(bytes.NewReader(data), wide)
+		var std any
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		stdErr := dec.Decode(&std)
+		if stdErr == nil && !json.Valid(data) {
+			stdErr = errors.New("trailing data")
+		}
+		if err != nil {
+			var de *DocumentError
+			if !errors.As(err, &de) {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			if stdErr == nil {
+				_, isObject := std.(map[string]any)
+				if isObject && utf8.Valid(data) && !errors.Is(err, ErrTooLarge) && !strings.Contains(err.Error(), "given twice") {
+					t.Fatalf("ParseDocument: %v; encoding/json accepts %q", err, data)
+				}
+			}
+			return
+		}
+		if stdErr != nil {
+			t.Fatalf("ParseDocument accepts %q; encoding/json: %v", data, stdErr)
+		}
+		if !reflect.DeepEqual(any(got), std) {
+			t.Fatalf("%q:\n ParseDocument %#v\n encoding/json %#v", data, got, std)
+		}
+	})
+}

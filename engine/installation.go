@@ -12,7 +12,9 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/token"
 )
 
 // An installation directory describes what one server offers: its
@@ -26,10 +28,17 @@ import (
 //	tenants: musterstadt: {
 //		name: {de: "Stadt Musterstadt", en: "City of Musterstadt"}
 //		services: ["../kita-gebuehren", "../hundesteuer"]
+//		offices: "jugendamt": {
+//			name: {de: "Jugendamt", en: "Youth welfare office"}
+//			address: {street: "Rathausplatz", houseNumber: "1", postalCode: "65719", city: "Musterstadt"}
+//			email: "jugendamt@musterstadt.example"
+//		}
 //	}
 //
-// Paths are relative to the installation directory. The back office
-// extends the same package with offices and staff.
+// Paths are relative to the installation directory. Every office a
+// tenant's services route to must be in the tenant's offices (Check);
+// citizens see the office's name and address, never its id. The back
+// office extends the same package with staff.
 type Installation struct {
 	Dir string
 	// Tenants in the order they are declared; the first is the default.
@@ -44,14 +53,45 @@ type TenantConfig struct {
 	ID       string
 	Name     Text
 	Services []string // absolute service directories
+	// Offices are the tenant's offices by id; nil when the tenant was
+	// not read from an installation directory (serve --specs).
+	Offices map[string]*Office
+}
+
+// Office is an office of a tenant's directory: what citizens see of the
+// office a submission was routed to.
+type Office struct {
+	ID      string   `json:"id"`
+	Name    Text     `json:"name"`
+	Address *Address `json:"address,omitempty"`
+	Email   string   `json:"email,omitempty"`
+	Phone   string   `json:"phone,omitempty"`
+	// Hours are the opening hours, as text.
+	Hours *Text `json:"hours,omitempty"`
+}
+
+// Address is a postal address.
+type Address struct {
+	Street      string `json:"street"`
+	HouseNumber string `json:"houseNumber"`
+	PostalCode  string `json:"postalCode"`
+	City        string `json:"city"`
 }
 
 const installationSchema = `
 #ID: =~"^[a-z][a-z0-9-]{0,62}$"
 packages?: [=~"^[a-z0-9.-]+(/[A-Za-z0-9._-]+)+$"]: string
+#Text: {de!: string & =~"\\S", en!: string & =~"\\S"}
 tenants!: [#ID]: {
-	name!: {de!: string, en!: string}
+	name!: #Text
 	services!: [...string]
+	offices!: [#ID]: {
+		name!: #Text
+		address?: {street!: string, houseNumber!: string, postalCode!: =~"^[0-9]{5}$", city!: string}
+		email?: =~"^[^@\\s]+@[^@\\s]+$"
+		phone?: string
+		hours?: #Text
+	}
 }
 `
 
@@ -92,18 +132,21 @@ func LoadInstallation(dir string) (*Installation, error) {
 		return nil, err
 	}
 	insts := load.Instances([]string{"."}, &load.Config{Dir: abs, ModuleRoot: abs, Overlay: map[string]load.Source{
-		filepath.Join(abs, "cue.mod", "module.cue"):  load.FromString("module: \"amtsform.local/installation\"\nlanguage: version: \"v0.17.0\"\n"),
-		filepath.Join(abs, "zz_schema_amtsform.cue"): load.FromString("package installation\n" + installationSchema),
+		filepath.Join(abs, "cue.mod", "module.cue"): load.FromString("module: \"amtsform.local/installation\"\nlanguage: version: \"v0.17.0\"\n"),
+		filepath.Join(abs, schemaFile):              load.FromString("package installation\n" + installationSchema),
 	}})
 	if len(insts) != 1 || insts[0].Err != nil {
 		if len(insts) == 1 {
-			return nil, checkErrorFromCUE(insts[0].Err)
+			return nil, installationProblems(cue.Value{}, insts[0].Err)
 		}
 		return nil, fmt.Errorf("%s: expected one CUE package", dir)
 	}
 	v := cuecontext.New().BuildInstance(insts[0])
+	if err := v.Err(); err != nil {
+		return nil, installationProblems(v, err)
+	}
 	if err := v.Validate(cue.Concrete(true)); err != nil {
-		return nil, checkErrorFromCUE(err)
+		return nil, installationProblems(v, err)
 	}
 	in := &Installation{Dir: abs, Packages: map[string]string{}}
 	var pk map[string]string
@@ -121,13 +164,20 @@ func LoadInstallation(dir string) (*Installation, error) {
 	}
 	for it.Next() {
 		var t struct {
-			Name     Text     `json:"name"`
-			Services []string `json:"services"`
+			Name     Text               `json:"name"`
+			Services []string           `json:"services"`
+			Offices  map[string]*Office `json:"offices"`
 		}
 		if err := it.Value().Decode(&t); err != nil {
 			return nil, checkErrorFromCUE(err)
 		}
-		tc := TenantConfig{ID: it.Selector().String(), Name: t.Name}
+		tc := TenantConfig{ID: it.Selector().String(), Name: t.Name, Offices: t.Offices}
+		if tc.Offices == nil {
+			tc.Offices = map[string]*Office{}
+		}
+		for id, o := range tc.Offices {
+			o.ID = id
+		}
 		for _, s := range t.Services {
 			tc.Services = append(tc.Services, filepath.Join(abs, filepath.FromSlash(s)))
 		}
@@ -138,6 +188,60 @@ func LoadInstallation(dir string) (*Installation, error) {
 	}
 	return in, nil
 }
+
+// installationProblems turns CUE's errors for an installation into
+// problems at the operator's lines, naming the path: a missing field is
+// reported at the struct that lacks it, not in the schema.
+func installationProblems(v cue.Value, err error) *CheckError {
+	ce := &CheckError{}
+	for _, e := range cueerrors.Errors(err) {
+		format, args := e.Msg()
+		path := e.Path()
+		p := Problem{Code: "installation", Path: strings.Join(path, "."), Message: fmt.Sprintf(format, args...)}
+		if p.Path != "" {
+			p.Message = p.Path + ": " + p.Message
+		}
+		for _, q := range append([]token.Pos{e.Position()}, cueerrors.Positions(e)...) {
+			if q.IsValid() && !strings.HasSuffix(q.Filename(), schemaFile) {
+				p.Pos = Pos{File: q.Filename(), Line: q.Line(), Col: q.Column()}
+				break
+			}
+		}
+		for i := len(path); p.Pos.File == "" && i >= 0; i-- {
+			sels := make([]cue.Selector, 0, i)
+			for _, x := range path[:i] {
+				sels = append(sels, cue.Str(x))
+			}
+			if q, ok := operatorPos(v.LookupPath(cue.MakePath(sels...))); ok {
+				p.Pos = q
+			}
+		}
+		ce.Problems = append(ce.Problems, p)
+	}
+	return ce
+}
+
+// operatorPos returns the position of a value in the operator's files:
+// its own, or that of one of its conjuncts.
+func operatorPos(x cue.Value) (Pos, bool) {
+	if !x.Exists() {
+		return Pos{}, false
+	}
+	cands := []cue.Value{x}
+	if op, vals := x.Expr(); op == cue.AndOp {
+		cands = append(cands, vals...)
+	}
+	for _, c := range cands {
+		if q := c.Pos(); q.IsValid() && !strings.HasSuffix(q.Filename(), schemaFile) {
+			return Pos{File: q.Filename(), Line: q.Line(), Col: q.Column()}, true
+		}
+	}
+	return Pos{}, false
+}
+
+// schemaFile is the name under which the installation schema is placed
+// beside the operator's files.
+const schemaFile = "zz_schema_amtsform.cue"
 
 // ServiceDirs returns every service directory of the installation, once,
 // in a stable order.
@@ -171,4 +275,57 @@ func (in *Installation) Load() (map[string]*Service, error) {
 		out[d] = s
 	}
 	return out, errors.Join(errs...)
+}
+
+// Check reports what is wrong between the installation and the services
+// it offers (svcs by directory, as Load returns them), by service
+// directory: a route to an office that is not in the directory of a
+// tenant offering the service is a problem at the route's position.
+func (in *Installation) Check(svcs map[string]*Service) map[string][]Problem {
+	out := map[string][]Problem{}
+	for _, t := range in.Tenants {
+		if t.Offices == nil {
+			continue
+		}
+		ids := make([]string, 0, len(t.Offices))
+		for id := range t.Offices {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, d := range t.Services {
+			s, ok := svcs[d]
+			if !ok {
+				continue
+			}
+			for _, r := range s.routes {
+				if _, ok := t.Offices[r.to]; !ok {
+					out[d] = append(out[d], Problem{Pos: r.pos, Path: "routing", Code: "unknownOffice",
+						Message: fmt.Sprintf("routing: office %q is not in the directory of tenant %s (its offices: %s)", r.to, t.ID, strings.Join(ids, ", "))})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// CheckError returns the problems of Check as one *CheckError, or nil.
+func (in *Installation) CheckError(svcs map[string]*Service) error {
+	ce := &CheckError{}
+	for _, ps := range in.Check(svcs) {
+		ce.Problems = append(ce.Problems, ps...)
+	}
+	if len(ce.Problems) == 0 {
+		return nil
+	}
+	return ce
+}
+
+// Tenant returns the tenant with the given id, or nil.
+func (in *Installation) Tenant(id string) *TenantConfig {
+	for i := range in.Tenants {
+		if in.Tenants[i].ID == id {
+			return &in.Tenants[i]
+		}
+	}
+	return nil
 }

@@ -140,14 +140,14 @@ func load1(abs string, files map[string][]byte, name string) (*Source, error) {
 	ctx := cuecontext.New()
 	root := ctx.BuildInstance(inst)
 	if err := root.Err(); err != nil {
-		return nil, checkErrorFromCUE(err)
+		return nil, explainProblems(checkErrorFromCUE(err), cueerrors.Errors(err), root)
 	}
 	svc := root.LookupPath(cue.ParsePath("service"))
 	if !svc.Exists() {
 		return nil, &CheckError{Problems: []Problem{{Pos: posOf(root), Code: "noService", Message: `the package has no field "service"`}}}
 	}
 	if err := svc.Validate(); err != nil {
-		return nil, checkErrorFromCUE(err)
+		return nil, explainProblems(checkErrorFromCUE(err), cueerrors.Errors(err), root)
 	}
 	srcFiles, err := buildFiles(abs, inst, files)
 	if err != nil {

@@ -28,3 +28,27 @@ func TestOverlayNarrows(t *testing.T) {
 		}
 	}
 }
+
+// TestOverlayNarrowsToOneValue narrows a shared enumeration to a single
+// literal, as a municipality's overlay does for its own name (this was a
+// "conflicting values" check error).
+func TestOverlayNarrowsToOneValue(t *testing.T) {
+	s, err := LoadPackages("../examples/installation/kelkheim/hundesteuer",
+		map[string]string{"amtsform.example/hundesteuer": "../examples/hundesteuer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := s.Data.Field("municipality")
+	for _, v := range []string{"kelkheim", "hofheim"} {
+		res := s.Evaluate(map[string]any{"municipality": v}, Options{})
+		bad := false
+		for _, e := range res.Errors {
+			if e.Path == "municipality" {
+				bad = true
+			}
+		}
+		if bad != (v != "kelkheim") {
+			t.Errorf("municipality %q: error %v (node %+v)", v, bad, n)
+		}
+	}
+}

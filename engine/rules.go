@@ -3,11 +3,15 @@ package engine
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/token"
 	"github.com/expr-lang/expr"
 	exprast "github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
@@ -46,10 +50,23 @@ type ruleCompiler struct {
 	types  map[*Node]reflect.Type
 	envs   map[*Node]any // sample environments per scope (nil key: root)
 	static []expr.Option
+	// constErrs are the problems found in expression constants, by
+	// position and message, so that a constant used by many rules is
+	// reported once.
+	constErrs map[string]*constError
+}
+
+// constError is a problem in an expression constant and the rules that
+// use the constant.
+type constError struct {
+	index int // in ce.Problems
+	name  string
+	msg   string
+	uses  []string
 }
 
 func newRuleCompiler(root *Node, ce *CheckError) *ruleCompiler {
-	rc := &ruleCompiler{root: root, ce: ce, types: map[*Node]reflect.Type{}, envs: map[*Node]any{}}
+	rc := &ruleCompiler{root: root, ce: ce, types: map[*Node]reflect.Type{}, envs: map[*Node]any{}, constErrs: map[string]*constError{}}
 	rc.static = append(rc.static, ruleFunctions()...)
 	rc.static = append(rc.static, expr.MaxNodes(maxExprNodes), expr.DisableBuiltin("now"))
 	return rc
@@ -132,7 +149,7 @@ func (rc *ruleCompiler) compile(v cue.Value, scope *Node, w want, target *Node, 
 	}
 	typed, err := expr.Compile(src, opts...)
 	if err != nil {
-		rc.ce.add(exprPos(pos, err), "", "rule", "%s: %s", what, exprMessage(err))
+		rc.exprError(v, src, scope, what, err)
 		return nil
 	}
 	if target != nil {
@@ -153,7 +170,7 @@ func (rc *ruleCompiler) compile(v cue.Value, scope *Node, w want, target *Node, 
 	}
 	prog, err := expr.Compile(src, rt...)
 	if err != nil {
-		rc.ce.add(exprPos(pos, err), "", "rule", "%s: %s", what, exprMessage(err))
+		rc.exprError(v, src, scope, what, err)
 		return nil
 	}
 	p.prog = prog
@@ -183,6 +200,177 @@ func assignable(t reflect.Type, k Kind) bool {
 	return false
 }
 
+// exprError reports an error of expr in the expression src, read from v.
+// An error that lies in the text of an expression constant (a string
+// interpolated with \(name)) is reported once, at the constant, however
+// many rules use it.
+func (rc *ruleCompiler) exprError(v cue.Value, src string, scope *Node, what string, err error) {
+	fe, ok := err.(*file.Error)
+	if !ok {
+		rc.ce.add(posOf(v), "", "rule", "%s: %v", what, err)
+		return
+	}
+	msg := rc.explain(fe.Message, src, fe.From, scope)
+	spans := spansOf(v, src)
+	if spans == nil {
+		rc.ce.add(exprPos(posOf(v), err), "", "rule", "%s: %s", what, msg)
+		return
+	}
+	sp, pos := locate(spans, src, fe.From)
+	if sp.constant == "" {
+		rc.ce.add(pos, "", "rule", "%s: %s", what, msg)
+		return
+	}
+	key := fmt.Sprintf("%s:%d:%d\x00%s", pos.File, pos.Line, pos.Col, msg)
+	c := rc.constErrs[key]
+	if c == nil {
+		c = &constError{index: len(rc.ce.Problems), name: sp.constant, msg: msg}
+		rc.constErrs[key] = c
+		rc.ce.add(pos, "", "rule", "")
+	}
+	c.uses = append(c.uses, what)
+	rc.ce.Problems[c.index].Message = c.message()
+}
+
+func (c *constError) message() string {
+	used := c.uses[0]
+	switch n := len(c.uses) - 1; n {
+	case 0:
+	case 1:
+		used += " and 1 other rule"
+	default:
+		used += fmt.Sprintf(" and %d other rules", n)
+	}
+	return fmt.Sprintf("%s: %s (used by %s)", c.name, c.msg, used)
+}
+
+// A span is a piece of a rule's expression and where it is written. CUE
+// builds a string with interpolations from pieces: literal text and the
+// values of the interpolated expressions, often constants shared by many
+// rules.
+type span struct {
+	start, end int // rune offsets in the expression
+	// pos is where the piece's first rune is written.
+	pos Pos
+	// constant is the name of the expression constant the piece is
+	// the text of, if any.
+	constant string
+}
+
+// spansOf splits the expression src, read from v, into its pieces, or
+// returns nil if v is a plain string literal or its pieces cannot be
+// told apart.
+func spansOf(v cue.Value, src string) []span {
+	var parts []cue.Value
+	var whole *span
+	var find func(v cue.Value)
+	find = func(v cue.Value) {
+		op, args := v.Expr()
+		switch op {
+		case cue.AndOp:
+			for _, a := range args {
+				find(a)
+			}
+		case cue.InterpolationOp:
+			if parts == nil {
+				parts = args
+			}
+		default:
+			// A rule that is just a constant: show: iban: lowIncome.
+			if name, pos, ok := constantOf(v); ok && whole == nil {
+				if s, err := v.String(); err == nil && s == src {
+					whole = &span{start: 0, end: len([]rune(src)), pos: pos, constant: name}
+				}
+			}
+		}
+	}
+	find(v)
+	if parts == nil {
+		if whole != nil {
+			return []span{*whole}
+		}
+		return nil
+	}
+	var spans []span
+	var text strings.Builder
+	off := 0
+	for _, p := range parts {
+		s, err := p.String()
+		if err != nil {
+			s = fmt.Sprint(p) // a number, formatted as CUE interpolates it
+		}
+		text.WriteString(s)
+		sp := span{start: off, end: off + len([]rune(s)), pos: posOf(p)}
+		off = sp.end
+		if name, pos, ok := constantOf(p); ok {
+			sp.pos, sp.constant = pos, name
+		} else if _, ok := p.Source().(*ast.BasicLit); ok {
+			// The text of a literal piece starts after the opening quote
+			// or the closing parenthesis of the interpolation before it.
+			sp.pos.Col++
+		}
+		spans = append(spans, sp)
+	}
+	if text.String() != src {
+		return nil
+	}
+	return spans
+}
+
+// constantOf reports whether v is a reference to a string constant
+// written in the service's own files (a field or a let clause), and
+// returns the constant's name and where its text starts.
+func constantOf(v cue.Value) (name string, pos Pos, ok bool) {
+	var decl ast.Node
+	if id, ok := v.Source().(*ast.Ident); ok {
+		name, decl = id.Name, id.Node
+	} else if root, p := v.ReferencePath(); root.Exists() && len(p.Selectors()) > 0 {
+		// A reference as a whole value, as in show: iban: lowIncome.
+		name, decl = p.String(), root.LookupPath(p).Source()
+	}
+	var lit ast.Expr
+	switch n := decl.(type) {
+	case *ast.BasicLit:
+		lit = n
+	case *ast.LetClause:
+		lit = n.Expr
+	case *ast.Field:
+		lit = n.Value
+	}
+	b, ok := lit.(*ast.BasicLit)
+	if !ok || b.Kind != token.STRING || strings.HasPrefix(b.Value, `"""`) || !strings.HasPrefix(b.Value, `"`) {
+		return "", Pos{}, false
+	}
+	p := b.Pos()
+	if !p.IsValid() || strings.Contains(p.Filename(), "cue.mod") {
+		return "", Pos{}, false
+	}
+	return name, Pos{File: p.Filename(), Line: p.Line(), Col: p.Column() + 1}, true
+}
+
+// locate finds the span the rune offset from of src lies in, and the
+// position of that rune in the spec.
+func locate(spans []span, src string, from int) (span, Pos) {
+	sp := spans[len(spans)-1]
+	for _, s := range spans {
+		if from >= s.start && from < s.end {
+			sp = s
+			break
+		}
+	}
+	pos := sp.pos
+	rs := []rune(src)
+	for i := sp.start; i < from && i < len(rs); i++ {
+		if rs[i] == '\n' {
+			pos.Line++
+			pos.Col = 1
+		} else {
+			pos.Col++
+		}
+	}
+	return sp, pos
+}
+
 // exprPos maps an expr error position into the spec file: the expression
 // starts one column after the opening quote of the CUE string.
 func exprPos(pos Pos, err error) Pos {
@@ -197,11 +385,147 @@ func exprPos(pos Pos, err error) Pos {
 	return Pos{File: pos.File, Line: pos.Line + line - 1, Col: col + 1}
 }
 
-func exprMessage(err error) string {
-	if fe, ok := err.(*file.Error); ok {
-		return fe.Message
+// noField matches expr's error for a missing member of a struct, which
+// names the Go type the rule compiler derived for a group.
+var noField = regexp.MustCompile(`^type (struct \{.*\}) has no field (\S+)$`)
+
+// explain rewrites an error message of expr in the terms of the data
+// model: a misspelt member of a group names the group, its fields and the
+// closest one; a misspelt name the closest field.
+func (rc *ruleCompiler) explain(msg, src string, from int, scope *Node) string {
+	if m := noField.FindStringSubmatch(msg); m != nil {
+		if s, ok := rc.explainNoField(m[1], m[2], src, from, scope); ok {
+			return s
+		}
+		return msg
 	}
-	return err.Error()
+	if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
+		var names []string
+		for _, f := range rc.root.Fields {
+			names = append(names, f.Name)
+		}
+		names = append(names, envToday)
+		if scope != nil {
+			names = append(names, envItem)
+		}
+		if s := closest(name, names); s != "" {
+			msg += "; did you mean " + s + "?"
+		}
+	}
+	return msg
+}
+
+// explainNoField describes the group whose Go type is typ, and that has no
+// member name. Groups of the same shape (two #Person) have the same type;
+// the text before the member in src tells them apart.
+func (rc *ruleCompiler) explainNoField(typ, name, src string, from int, scope *Node) (string, bool) {
+	entryOf := map[*Node]*Node{}
+	var groups []*Node
+	for n, t := range rc.types {
+		if n.Kind == KindList {
+			entryOf[n.Elem] = n
+		}
+		if n.Kind == KindStruct && n != rc.root && t.String() == typ {
+			groups = append(groups, n)
+		}
+	}
+	if len(groups) == 0 {
+		return "", false
+	}
+	sort.Slice(groups, func(i, j int) bool { return groups[i].Path < groups[j].Path })
+	if len(groups) > 1 {
+		base := memberBase(src, from)
+		if base == envItem && scope != nil {
+			base = scope.Path
+		} else if rest, ok := strings.CutPrefix(base, envItem+"."); ok && scope != nil {
+			base = scope.Path + "." + rest
+		}
+		for _, g := range groups {
+			if g.Path == base {
+				groups = []*Node{g}
+				break
+			}
+		}
+	}
+	var who []string
+	for _, g := range groups {
+		if _, ok := entryOf[g]; ok {
+			who = append(who, "an entry of "+g.Path)
+		} else {
+			who = append(who, g.Path)
+		}
+	}
+	var fields []string
+	for _, f := range groups[0].Fields {
+		fields = append(fields, f.Name)
+	}
+	msg := fmt.Sprintf("%s has no field %s (fields: %s)", strings.Join(who, " or "), name, strings.Join(fields, ", "))
+	if s := closest(name, fields); s != "" {
+		msg += "; did you mean " + s + "?"
+	}
+	return msg, true
+}
+
+var indexes = regexp.MustCompile(`\[[^\]]*\]`)
+
+// memberBase returns the dotted path written before the member access
+// at rune offset from of src ("applicant" in "applicant.birthDat"),
+// without list indexes, or "".
+func memberBase(src string, from int) string {
+	rs := []rune(src)
+	if from > len(rs) {
+		return ""
+	}
+	i := from
+	for i > 0 && (rs[i-1] == '.' || rs[i-1] == '?') {
+		i--
+	}
+	end := i
+	for i > 0 {
+		r := rs[i-1]
+		if r == '_' || r == '.' || r == '[' || r == ']' || r == '?' || unicode.IsLetter(r) || unicode.IsDigit(r) {
+			i--
+			continue
+		}
+		break
+	}
+	base := indexes.ReplaceAllString(string(rs[i:end]), "")
+	return strings.ReplaceAll(base, "?", "")
+}
+
+// closest returns the name among names nearest to s by edit distance, if
+// it is near enough to be a likely misspelling, or "".
+func closest(s string, names []string) string {
+	best, bestD := "", 0
+	for _, n := range names {
+		d := editDistance(strings.ToLower(s), strings.ToLower(n))
+		if d <= 2 && d < len([]rune(n)) && (best == "" || d < bestD) {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, in runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
 }
 
 // refsOf collects the data paths an expression reads.

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"math/big"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/format"
 	"cuelang.org/go/cue/literal"
 	"cuelang.org/go/cue/token"
@@ -57,7 +59,9 @@ type Node struct {
 	// Fields are a struct's members, in declaration order.
 	Fields []*Node
 	fieldx map[string]*Node
-	// Elem describes the entries of a list.
+	// Elem describes the entries of a list. Every list node has one; for
+	// a list the compiler could not translate (and reported), it is a
+	// node of no kind.
 	Elem               *Node
 	MinItems, MaxItems int // -1: no bound
 	// Alts are the alternatives a scalar must match one of (a CUE
@@ -70,6 +74,9 @@ type Node struct {
 	mustGive bool
 	// Source is the CUE syntax of the field's constraints.
 	Source string
+	// accept is a scalar's compiled check (see compilePlan): true means
+	// valid; on false, checkScalar finds the error. Nil: checkScalar only.
+	accept func(any) bool
 }
 
 // Field returns the member with the given name.
@@ -140,6 +147,7 @@ const attachmentMarker = "^amtsform:attachment$"
 func compileData(v cue.Value, ce *CheckError) *Node {
 	root := &Node{Kind: KindStruct, Pos: posOf(v), MinItems: -1, MaxItems: -1}
 	compileStruct(root, v, ce, 0)
+	compilePlan(root)
 	return root
 }
 
@@ -196,6 +204,9 @@ func compileNode(n *Node, v cue.Value, ce *CheckError, depth int) {
 		n.Kind = KindList
 		n.Source = syntaxString(v)
 		if !ok {
+			// The rest of the compiler walks into n.Elem; a node of no
+			// kind lets it go on and report the spec's other problems.
+			n.Elem = &Node{Name: n.Name, Path: n.Path, Pos: n.Pos, MinItems: -1, MaxItems: -1}
 			ce.add(n.Pos, n.Path, "unsupported", "%s: only open lists of one type ([...T]) are supported", n.Path)
 			return
 		}
@@ -533,7 +544,7 @@ func parseConjunction(cs []ast.Expr) (*Constraint, any, error) {
 				return nil, nil, err
 			}
 			if c.HasLiteral && !equalValues(c.Literal, v) {
-				return nil, nil, fmt.Errorf("conflicting values %v and %v", c.Literal, v)
+				return nil, nil, errImpossible // this alternative conflicts with a narrowing literal
 			}
 			c.Literal, c.HasLiteral, lit = v, true, v
 		case *ast.BinaryExpr:
@@ -840,4 +851,151 @@ func equalValues(a, b any) bool {
 		return false
 	}
 	return a == b
+}
+
+// explainProblems rewrites the problems CUE reports for a spec that does
+// not unify with the spec language into the designer's terms:
+//
+//   - a value outside an enumeration of the spec language (a widget, say)
+//     is one problem at the designer's value that lists the allowed
+//     values, not one per alternative at the spec language's line;
+//   - a field a closed definition does not allow names the field and
+//     the nearest allowed one.
+//
+// raw are CUE's errors with all their positions (the designer's value is
+// among them); root is the package value.
+func explainProblems(ce *CheckError, raw []cueerrors.Error, root cue.Value) *CheckError {
+	out := &CheckError{}
+	for i := 0; i < len(ce.Problems); i++ {
+		p := ce.Problems[i]
+		if p.Code != "cue" || p.Path == "" {
+			out.Problems = append(out.Problems, p)
+			continue
+		}
+		if n := emptyDisjunction(p.Message); n > 0 {
+			if q, ok := explainDisjunction(p.Path, raw); ok {
+				out.Problems = append(out.Problems, q)
+				for j := 0; j < n && i+1 < len(ce.Problems) && ce.Problems[i+1].Path == p.Path; j++ {
+					i++
+				}
+				continue
+			}
+		}
+		if p.Message == "field not allowed" && root.Exists() {
+			p.Message = explainNotAllowed(p.Path, root)
+		}
+		out.Problems = append(out.Problems, p)
+	}
+	return out
+}
+
+// emptyDisjunction returns N for CUE's "N errors in empty disjunction:",
+// or 0.
+func emptyDisjunction(msg string) int {
+	var n int
+	if _, err := fmt.Sscanf(msg, "%d errors in empty disjunction:", &n); err != nil {
+		return 0
+	}
+	return n
+}
+
+// explainDisjunction turns CUE's errors for a value that matches no
+// alternative of an enumeration at path into one problem at the value.
+func explainDisjunction(path string, raw []cueerrors.Error) (Problem, bool) {
+	var pairs [][2]string
+	var pos Pos
+	for _, e := range raw {
+		if strings.Join(e.Path(), ".") != path {
+			continue
+		}
+		format, args := e.Msg()
+		if strings.HasSuffix(format, "errors in empty disjunction:") {
+			continue
+		}
+		if !strings.HasPrefix(format, "conflicting values %s and %s") || len(args) < 2 {
+			return Problem{}, false
+		}
+		pairs = append(pairs, [2]string{fmt.Sprint(args[0]), fmt.Sprint(args[1])})
+		for _, q := range cueerrors.Positions(e) {
+			if q.IsValid() && !strings.Contains(q.Filename(), "cue.mod") {
+				pos = Pos{File: q.Filename(), Line: q.Line(), Col: q.Column()}
+			}
+		}
+	}
+	if len(pairs) < 2 || pos.File == "" {
+		return Problem{}, false
+	}
+	// The designer's value is the one every alternative conflicts with;
+	// CUE names it first or second.
+	value, allowed := "", []string{}
+	for side := 0; side < 2 && value == ""; side++ {
+		allowed = allowed[:0]
+		for _, pr := range pairs {
+			if pr[side] != pairs[0][side] {
+				allowed = nil
+				break
+			}
+			allowed = append(allowed, pr[1-side])
+		}
+		if allowed != nil {
+			value = pairs[0][side]
+		}
+	}
+	if value == "" {
+		return Problem{}, false
+	}
+	for _, a := range allowed {
+		if !isLiteral(a) {
+			return Problem{}, false
+		}
+	}
+	sort.Strings(allowed)
+	msg := fmt.Sprintf("%s: %s is not allowed; use one of %s", designerPath(path), value, strings.Join(allowed, ", "))
+	return Problem{Pos: pos, Path: path, Code: "cue", Message: msg}, true
+}
+
+// isLiteral reports whether s is CUE's rendering of a scalar literal.
+func isLiteral(s string) bool {
+	if _, err := strconv.Unquote(s); err == nil {
+		return true
+	}
+	if _, err := strconv.ParseFloat(s, 64); err == nil {
+		return true
+	}
+	return s == "true" || s == "false" || s == "null"
+}
+
+// explainNotAllowed describes a field at path that a closed definition
+// does not allow, with the nearest allowed name.
+func explainNotAllowed(path string, root cue.Value) string {
+	i := strings.LastIndexByte(path, '.')
+	if i < 0 {
+		return fmt.Sprintf("field %q is not allowed here", path)
+	}
+	parent, name := path[:i], path[i+1:]
+	msg := fmt.Sprintf("%s: field %q is not allowed", designerPath(parent), name)
+	if !root.Exists() {
+		return msg
+	}
+	var names []string
+	if it, err := root.LookupPath(cue.ParsePath(parent)).Fields(cue.Optional(true)); err == nil {
+		for it.Next() {
+			if n := it.Selector().Unquoted(); n != name {
+				names = append(names, n)
+			}
+		}
+	}
+	if s := closest(name, names); s != "" {
+		msg += "; did you mean " + s + "?"
+	}
+	return msg
+}
+
+// designerPath drops the leading "service." of a CUE path: the designer
+// writes the service's fields inside it.
+func designerPath(path string) string {
+	if p, ok := strings.CutPrefix(path, "service."); ok {
+		return p
+	}
+	return path
 }

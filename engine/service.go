@@ -143,6 +143,7 @@ func Compile(src *Source) (*Service, error) {
 	}
 
 	s.Data = compileData(v.LookupPath(cue.ParsePath("data")), ce)
+	checkPatterns(s.Data, ce)
 	// item and today are names in rules; action is the forms' control field.
 	for _, name := range []string{envItem, envToday, "action"} {
 		if f := s.Data.Field(name); f != nil {

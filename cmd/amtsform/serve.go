@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +20,7 @@ import (
 	"github.com/amtsform/amtsform/api"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
+	"github.com/amtsform/amtsform/engine/directory"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
 	"github.com/amtsform/amtsform/engine/sweep"
@@ -33,14 +36,17 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	addr := fs.String("addr", envOr("AMTSFORM_ADDR", "127.0.0.1:8080"), "address to listen on (env AMTSFORM_ADDR)")
 	tenants := fs.String("tenants", envOr("AMTSFORM_TENANTS", "musterstadt"), "with --specs: comma-separated tenant ids; the first is the default")
 	dev := fs.Bool("dev", false, "designer preview: watch the spec directories, recompile on change, show compile errors, reload open pages")
-	secure := fs.Bool("secure-cookies", os.Getenv("AMTSFORM_SECURE_COOKIES") == "true", "mark cookies Secure (set when served behind TLS)")
+	secure := fs.Bool("secure-cookies", os.Getenv("AMTSFORM_SECURE_COOKIES") == "true", "mark every cookie Secure (without it: when the request came over https, or --public-url is https)")
+	trustedProxies := fs.String("trusted-proxies", os.Getenv("AMTSFORM_TRUSTED_PROXIES"), "comma-separated addresses and CIDR ranges of the reverse proxies in front of the server, whose X-Forwarded-For/-Proto/-Host are believed, e.g. 10.0.0.0/8 (env AMTSFORM_TRUSTED_PROXIES)")
 	bodyLimit := fs.Int("body-limit", 25<<20, "largest request body in bytes, uploads included")
 	reqTimeout := fs.Duration("request-timeout", 15*time.Second, "time limit for one request's work")
 	readTimeout := fs.Duration("read-timeout", 30*time.Second, "time limit for reading a request")
 	writeTimeout := fs.Duration("write-timeout", 60*time.Second, "time limit for writing a response")
 	submitRate := fs.Int("submit-rate", 20, "submits allowed per client and minute")
+	draftRate := fs.Int("draft-rate", 60, "drafts a client may start per minute (citizen pages and API together)")
+	saveRate := fs.Int("save-rate", 300, "page saves and uploads allowed per client and minute (citizen pages and API together)")
 	smtpURL := fs.String("smtp-url", "", "send resume links by email through this server, e.g. smtp://user:pass@host:587?from=noreply@stadt.example (smtps:// for TLS on connect; empty: no mail; env AMTSFORM_SMTP_URL)")
-	publicURL := fs.String("public-url", os.Getenv("AMTSFORM_PUBLIC_URL"), "the site's external base URL, e.g. https://formulare.stadt.example, for links in mails; needed with --smtp-url (env AMTSFORM_PUBLIC_URL)")
+	publicURL := fs.String("public-url", os.Getenv("AMTSFORM_PUBLIC_URL"), "the site's external base URL, e.g. https://formulare.stadt.example, for links in mails and the origin form posts must come from; https: Secure cookies and HSTS; needed with --smtp-url (env AMTSFORM_PUBLIC_URL)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -66,11 +72,20 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	svcs, err := inst.Load()
+	if cerr := inst.CheckError(svcs); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
 	if err != nil && (!*dev || len(svcs) == 0) {
 		fmt.Fprintln(stderr, err)
 		if !*dev {
 			return 1
 		}
+	}
+
+	secret, err := loadSecret(sf.dataDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "amtsform serve:", err)
+		return 2
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -84,10 +99,6 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeFn()
 
-	secret, err := loadSecret(sf.dataDir)
-	if err != nil {
-		return storeError(stderr, "serve", err)
-	}
 	cat := catalog.New(store)
 	if n, err := cat.Restore(ctx); err != nil {
 		// A stored version this binary cannot compile: drafts and
@@ -97,7 +108,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if err := offer(ctx, cat, inst, svcs); err != nil {
 		return storeError(stderr, "serve", err)
 	}
-	in := &intake.Intake{Store: store, Catalog: cat, Secret: secret}
+	in := &intake.Intake{Store: store, Catalog: cat, Secret: secret, Offices: directory.New(inst)}
 	sweeper := &sweep.Sweeper{Store: store, Retention: cat.Retention, Holder: "serve-" + record.NewToken()[:8]}
 	go sweeper.Run(ctx, 10*time.Minute)
 
@@ -110,7 +121,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		WriteTimeout:   *writeTimeout,
 		RequestTimeout: *reqTimeout,
 		Secure:         *secure,
+		TrustedProxies: strings.Split(*trustedProxies, ","),
 		SubmitRate:     *submitRate,
+		DraftRate:      *draftRate,
+		SaveRate:       *saveRate,
 		Dev:            *dev,
 		Mail:           mailer,
 		PublicURL:      *publicURL,
@@ -231,25 +245,67 @@ func tenantIDs(in *engine.Installation) []string {
 	return ids
 }
 
-// loadSecret returns the key for status secrets: AMTSFORM_SECRET, or a
-// random key kept in the data directory so that secrets survive restarts.
+// loadSecret returns the key for status secrets and CSRF tokens:
+// AMTSFORM_SECRET, or a random key kept in the data directory so that
+// secrets survive restarts. Several instances behind one proxy need the
+// same AMTSFORM_SECRET (their data directories differ, or they have none).
 func loadSecret(dataDir string) ([]byte, error) {
 	if s := os.Getenv("AMTSFORM_SECRET"); s != "" {
-		return []byte(s), nil
+		return parseSecret(s)
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, err
 	}
 	p := filepath.Join(dataDir, "status-secret")
-	if b, err := os.ReadFile(p); err == nil && len(b) >= 32 {
+	if b, err := os.ReadFile(p); err == nil && len(b) >= minSecretBytes {
 		return b, nil
 	}
-	b := make([]byte, 32)
+	b := make([]byte, minSecretBytes)
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		return nil, err
+	}
+	return b, nil
+}
+
+// minSecretBytes is the least key material a configured secret must
+// carry: 256 bits, so that it cannot be recovered offline from a
+// citizen's own reference and status secret.
+const minSecretBytes = 32
+
+// errWeakSecret explains how to make a good secret.
+var errWeakSecret = fmt.Errorf("AMTSFORM_SECRET must be at least %d random bytes, written as hex or base64; generate one with: openssl rand -hex %d", minSecretBytes, minSecretBytes)
+
+// parseSecret decodes a configured secret written as hex or base64 (std
+// or URL alphabet, padded or not) and refuses one with fewer than
+// minSecretBytes bytes or with visibly little entropy (few distinct
+// bytes), such as a word or a repeated character.
+func parseSecret(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	var b []byte
+	if x, err := hex.DecodeString(s); err == nil {
+		b = x
+	} else {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if x, err := enc.DecodeString(s); err == nil {
+				b = x
+				break
+			}
+		}
+	}
+	if len(b) < minSecretBytes {
+		return nil, errWeakSecret
+	}
+	distinct := map[byte]bool{}
+	for _, c := range b {
+		distinct[c] = true
+	}
+	// 32 random bytes have about 30 distinct values; fewer than 16
+	// means a pattern, not randomness.
+	if len(distinct) < 16 {
+		return nil, errWeakSecret
 	}
 	return b, nil
 }

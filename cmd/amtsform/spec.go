@@ -30,7 +30,8 @@ func newFlags(name string, stderr io.Writer, usage string) *flag.FlagSet {
 type specDir struct {
 	dir  string
 	pkgs map[string]string
-	err  error // the installation it stands for could not be read
+	err  error                // the installation it stands for could not be read
+	inst *engine.Installation // the installation it was named through, if any
 }
 
 func (d specDir) load() (*engine.Service, error) {
@@ -74,7 +75,7 @@ func dirsOf(args []string) []specDir {
 			if err != nil || strings.HasPrefix(rel, "..") {
 				rel = d
 			}
-			add(specDir{dir: rel, pkgs: in.Packages})
+			add(specDir{dir: rel, pkgs: in.Packages, inst: in})
 		}
 	}
 	return out
@@ -95,10 +96,19 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	var results []result
 	failed := false
+	// Services named through an installation are also checked against
+	// its directory (every route names an office of each tenant offering
+	// the service).
 	for _, sd := range dirsOf(fs.Args()) {
 		dir := sd.dir
 		r := result{Dir: dir, Problems: []engine.Problem{}}
 		s, err := sd.load()
+		if err == nil && sd.inst != nil {
+			abs, _ := filepath.Abs(dir)
+			if ps := sd.inst.Check(map[string]*engine.Service{abs: s})[abs]; len(ps) > 0 {
+				err = &engine.CheckError{Problems: ps}
+			}
+		}
 		if err != nil {
 			failed = true
 			var ce *engine.CheckError

@@ -12,8 +12,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"encoding/json"
 	"io"
+	"math"
+	"strconv"
+	"strings"
 	"time"
+	_ "time/tzdata" // Europe/Berlin on hosts without a zone database
 
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
@@ -57,6 +62,12 @@ type Files interface {
 	OpenFile(ctx context.Context, tenant, id string) (io.ReadCloser, *record.Attachment, error)
 }
 
+// Offices tells what citizens see of the office a submission went to
+// (see engine/directory).
+type Offices interface {
+	Office(tenant, id string) (*engine.Office, bool)
+}
+
 // Store is what intake needs of a store.
 type Store interface {
 	Drafts
@@ -92,23 +103,51 @@ func (e *NotReachedError) Unwrap() error { return ErrPageNotReached }
 type Intake struct {
 	Store   Store
 	Catalog *catalog.Catalog
+	// Offices names the offices submissions are routed to; nil: none
+	// known (front ends then show the id in a readable form).
+	Offices Offices
 	// Secret keys the status secrets handed to citizens (see StatusSecret).
 	Secret []byte
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Location is the time zone of the installation: the date rules see
+	// as today, the year of reference numbers and the dates on receipts
+	// are taken in it. nil means Europe/Berlin.
+	Location *time.Location
 	// Background runs work that must not delay a response (removing a
 	// submitted draft); nil runs it in a goroutine.
 	Background func(func())
 }
 
+// now is the current time in the installation's time zone.
 func (e *Intake) now() time.Time {
+	t := time.Now()
 	if e.Now != nil {
-		return e.Now()
+		t = e.Now()
 	}
-	return time.Now()
+	return t.In(e.Zone())
 }
 
-// Today is the date rules see as today.
+// Zone is the installation's time zone (see Location).
+func (e *Intake) Zone() *time.Location {
+	if e.Location != nil {
+		return e.Location
+	}
+	return berlin
+}
+
+// berlin is the default zone. The zone database is embedded in the
+// binary (time/tzdata), so it loads on hosts without one.
+var berlin = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		panic("intake: " + err.Error()) // time/tzdata is linked in
+	}
+	return l
+}()
+
+// Today is the current time in the installation's time zone: its date is
+// what rules see as today.
 func (e *Intake) Today() time.Time { return e.now() }
 
 // NewDraft starts an application for one of a tenant's current services.
@@ -209,7 +248,7 @@ func (e *Intake) SavePage(ctx context.Context, tenant, token string, expectVersi
 	}
 	res := s.Evaluate(data, engine.Options{Today: e.now()})
 	pr := &PageResult{Result: res, Errors: res.ErrorsOn(s, pageID)}
-	d.Data = s.StripComputed(data)
+	d.Data = storable(s.StripComputed(data)).(map[string]any)
 	if len(pr.Errors) == 0 {
 		pr.Next = res.NextPage(pageID)
 		if pr.Next != "" {
@@ -285,8 +324,9 @@ func (e *Intake) submit(ctx context.Context, tenant string, s *engine.Service, d
 		IdempotencyKey:  key,
 		PayloadHash:     payloadHash,
 		Actor:           "citizen",
-		At:              e.now(),
 	}
+	req.At = e.now()
+	req.Year = req.At.Year()
 	if payloadHash == "" && key != "" {
 		req.PayloadHash = record.HashPayload(s.ID, res.Data, req.AttachmentIDs)
 	}
@@ -369,4 +409,61 @@ func (e *Intake) Events(ctx context.Context, tenant, ref, secret string) ([]reco
 		return nil, fmt.Errorf("submission with this reference and secret: %w", record.ErrNotFound)
 	}
 	return e.Store.Events(ctx, tenant, ref)
+}
+
+// storable makes a draft's answers fit a store without changing them: a
+// number a store cannot hold exactly (1e400, 1e-400, an integer beyond
+// 64 bits) is kept as the text the citizen wrote, so it is neither lost
+// nor silently changed, and stays an error (a text in a number field)
+// until corrected. Other numbers become int64 or float64.
+func storable(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = storable(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = storable(e)
+		}
+		return x
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		if strings.ContainsAny(string(x), ".eE") {
+			f, err := strconv.ParseFloat(string(x), 64)
+			if err == nil && !math.IsInf(f, 0) && (f != 0 || onlyZeros(string(x))) {
+				return f
+			}
+		}
+		return string(x)
+	}
+	return v
+}
+
+// onlyZeros reports whether a number literal has no digit but zeros in
+// its mantissa (0, 0.0, 0e5), so that a zero from underflow is told
+// apart from a written zero.
+func onlyZeros(lit string) bool {
+	for _, r := range lit {
+		switch {
+		case r == 'e' || r == 'E':
+			return true
+		case r >= '1' && r <= '9':
+			return false
+		}
+	}
+	return true
+}
+
+// Office returns the office a tenant's submission was routed to, or nil
+// when the directory does not know it.
+func (e *Intake) Office(tenant, id string) *engine.Office {
+	if e.Offices == nil {
+		return nil
+	}
+	o, _ := e.Offices.Office(tenant, id)
+	return o
 }

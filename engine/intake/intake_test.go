@@ -187,3 +187,65 @@ func TestSubmitComputedInList(t *testing.T) {
 		t.Fatalf("only %d documents submitted", n)
 	}
 }
+
+// TestSavePageKeepsUnrepresentableNumbers saves numbers a store cannot
+// hold exactly: the save succeeds (no 500), the value comes back as the
+// text written, and it is a field error until corrected.
+func TestSavePageKeepsUnrepresentableNumbers(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	const tenant = "musterstadt"
+	for _, lit := range []string{"1e400", "99999999999999999999", "1e-400", "-1e400"} {
+		t.Run(lit, func(t *testing.T) {
+			d, _, err := e.NewDraft(ctx, tenant, "kita-gebuehren")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Reach the income page: person and children complete.
+			savePages(t, e, d.ID)
+			pr, err := e.SavePage(ctx, tenant, d.ID, 0, "einkommen", map[string]any{"income": num(lit), "consent": true})
+			if err != nil {
+				t.Fatalf("save: %v", err)
+			}
+			found := false
+			for _, fe := range pr.Errors {
+				if fe.Path == "income" && (fe.Code == "type" || fe.Code == "max" || fe.Code == "min") {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("errors %v, want a type/min/max error on income", pr.Errors)
+			}
+			again, _, err := e.Draft(ctx, tenant, d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := again.Data["income"]; got != lit {
+				t.Errorf("stored income %#v, want the text %q", got, lit)
+			}
+		})
+	}
+}
+
+// savePages completes the Kita draft's person and children pages.
+func savePages(t *testing.T, e *intake.Intake, token string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, st := range []struct {
+		page   string
+		values map[string]any
+	}{
+		{"person", map[string]any{
+			"applicant": map[string]any{"givenName": "Jürgen", "familyName": "Müller", "birthDate": "1985-06-01"},
+			"address":   map[string]any{"street": "Römerberg", "houseNumber": "23", "postalCode": "60311", "city": "Frankfurt am Main"},
+		}},
+		{"kinder", map[string]any{"children": []any{
+			map[string]any{"name": "Lena", "birthDate": "2021-03-01", "careType": "krippe", "monthlyFee": num("20000")},
+		}}},
+	} {
+		pr, err := e.SavePage(ctx, "musterstadt", token, 0, st.page, st.values)
+		if err != nil || len(pr.Errors) > 0 {
+			t.Fatalf("%s: %v %v", st.page, err, pr)
+		}
+	}
+}

@@ -27,6 +27,8 @@ var catalogue = map[string][2]string{
 	engine.CodeDate:         {"Bitte geben Sie ein gültiges Datum ein (JJJJ-MM-TT).", "Please enter a valid date (YYYY-MM-DD)."},
 	engine.CodeNotEqual:     {"Dieser Wert ist nicht zulässig.", "This value is not allowed."},
 	engine.CodeAttachment:   {"Bitte laden Sie die Datei für diesen Antrag hoch.", "Please upload the file for this application."},
+	engine.CodeControl:      {"Der Text enthält unzulässige Steuerzeichen. Bitte geben Sie ihn erneut ein.", "The text contains control characters that are not allowed. Please enter it again."},
+	engine.CodeEncoding:     {"Der Text enthält ungültige Zeichen. Bitte geben Sie ihn erneut ein.", "The text contains characters that are not valid. Please enter it again."},
 }
 
 // For returns the message for e in lang ("de" or "en"; anything else is

@@ -143,6 +143,9 @@ type SubmitRequest struct {
 	PayloadHash string
 	Actor       string
 	At          time.Time // defaults to now
+	// Year is the year of the reference number, as the installation's
+	// time zone sees At; 0 means the UTC year of At.
+	Year int
 }
 
 // SubmissionChange is a state change of a submission. Empty fields are

@@ -1,0 +1,176 @@
+package apiv1
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/api/receipt"
+	"github.com/amtsform/amtsform/engine/record"
+)
+
+// Submission is the answer of a submit. The status secret, with the
+// reference, is what the citizen needs to look the status up later; it
+// is derived (not stored) and the same on every replay.
+type Submission struct {
+	Reference    string    `json:"reference"`
+	Status       string    `json:"status"`
+	Office       string    `json:"office"`
+	Created      time.Time `json:"created"`
+	StatusSecret string    `json:"statusSecret"`
+	StatusURL    string    `json:"statusUrl"`
+	ReceiptURL   string    `json:"receiptUrl"`
+}
+
+// submitted answers a submit: 201 for a new submission, 200 with
+// Idempotent-Replayed: true for a replay of an earlier one.
+func (s *server) submitted(c *fiber.Ctx, tenant string, sub *record.Submission, created bool) error {
+	secret := s.in.StatusSecret(tenant, sub.Ref)
+	q := "?secret=" + url.QueryEscape(secret)
+	out := Submission{
+		Reference:    sub.Ref,
+		Status:       sub.Status,
+		Office:       sub.Office,
+		Created:      sub.Created,
+		StatusSecret: secret,
+		StatusURL:    apiPath(tenant, "submissions", sub.Ref) + q,
+		ReceiptURL:   apiPath(tenant, "submissions", sub.Ref, "receipt.pdf") + q,
+	}
+	c.Location(out.StatusURL)
+	status := fiber.StatusCreated
+	if !created {
+		status = fiber.StatusOK
+		c.Set("Idempotent-Replayed", "true")
+	}
+	return c.Status(status).JSON(out)
+}
+
+// apiSubmit validates and submits a whole document. Idempotency-Key
+// (optional): the same key with the same document returns the first
+// submission (200); with a different document 422; while a request with
+// the key is still running, 409. Invalid documents get 422 with every
+// error; nothing is stored then.
+func (s *server) apiSubmit(c *fiber.Ctx) error {
+	tenant := tenantOf(c)
+	svc, err := s.service(c)
+	if err != nil {
+		return err
+	}
+	doc, err := readDocument(c)
+	if err != nil {
+		return err
+	}
+	key := c.Get("Idempotency-Key")
+	hash := ""
+	if key != "" {
+		if err := validKey(key); err != nil {
+			return err
+		}
+		release, err := ClaimKey(c.App(), tenant, key)
+		if err != nil {
+			return err
+		}
+		defer release()
+		// The key stands for this request: the service and the document
+		// as sent (member order and white space do not matter).
+		hash = record.HashPayload("api/v1/submissions", svc.ID, doc)
+	}
+	// Files named in the document must have been uploaded for the draft
+	// given as ?draft=.
+	sub, created, err := s.in.SubmitDocument(c.UserContext(), tenant, svc.ID, doc, key, hash, c.Query("draft"))
+	if err != nil {
+		return s.apiError(c, svc, err)
+	}
+	return s.submitted(c, tenant, sub, created)
+}
+
+// apiSubmitDraft submits a draft as a whole. The draft token is its
+// idempotency key: submitting again returns the same submission (200).
+// An incomplete draft gets 422 with every error.
+func (s *server) apiSubmitDraft(c *fiber.Ctx) error {
+	tenant, token := tenantOf(c), c.Params("token")
+	ctx := c.UserContext()
+	release, err := ClaimKey(c.App(), tenant, "draft:"+token)
+	if err != nil {
+		return err
+	}
+	defer release()
+	_, svc, err := s.in.Draft(ctx, tenant, token)
+	if err != nil {
+		return err
+	}
+	sub, created, err := s.in.SubmitDraft(ctx, tenant, token)
+	if err != nil {
+		return s.apiError(c, svc, err)
+	}
+	return s.submitted(c, tenant, sub, created)
+}
+
+// Status is what a status lookup shows: no answers, no personal data.
+type Status struct {
+	Reference string            `json:"reference"`
+	Service   record.ServiceRef `json:"service"`
+	Status    string            `json:"status"`
+	Office    string            `json:"office"`
+	Created   time.Time         `json:"created"`
+	Updated   time.Time         `json:"updated"`
+	Events    []Event           `json:"events"`
+}
+
+type Event struct {
+	Type string    `json:"type"`
+	At   time.Time `json:"at"`
+}
+
+// checkSecret answers 404 for a wrong or missing secret, before the store
+// is asked: a wrong secret must not tell whether the reference exists.
+func (s *server) checkSecret(c *fiber.Ctx) (tenant, ref string, err error) {
+	tenant, ref = tenantOf(c), c.Params("ref")
+	if !s.in.CheckStatusSecret(tenant, ref, c.Query("secret")) {
+		return "", "", notFound("no submission with this reference and secret")
+	}
+	return tenant, ref, nil
+}
+
+func (s *server) apiStatus(c *fiber.Ctx) error {
+	tenant, ref, err := s.checkSecret(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	sub, _, err := s.in.Submission(ctx, tenant, ref, c.Query("secret"))
+	if err != nil {
+		return err
+	}
+	evs, err := s.in.Events(ctx, tenant, ref, c.Query("secret"))
+	if err != nil {
+		return err
+	}
+	out := Status{Reference: sub.Ref, Service: sub.Service, Status: sub.Status, Office: sub.Office,
+		Created: sub.Created, Updated: sub.Updated, Events: make([]Event, 0, len(evs))}
+	for _, e := range evs {
+		out.Events = append(out.Events, Event{Type: e.Type, At: e.At})
+	}
+	return c.JSON(out)
+}
+
+func (s *server) apiReceipt(c *fiber.Ctx) error {
+	tenant, ref, err := s.checkSecret(c)
+	if err != nil {
+		return err
+	}
+	sub, svc, err := s.in.Submission(c.UserContext(), tenant, ref, c.Query("secret"))
+	if err != nil {
+		return err
+	}
+	pdf, err := receipt.PDF(svc, sub, receipt.Details{Lang: httpx.Lang(c), Office: s.in.Office(tenant, sub.Office), Zone: s.in.Zone()})
+	if err != nil {
+		return fmt.Errorf("receipt %s: %w", sub.Ref, err)
+	}
+	c.Set(fiber.HeaderContentType, "application/pdf")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+sub.Ref+`.pdf"`)
+	return c.Send(pdf)
+}

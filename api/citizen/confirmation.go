@@ -1,0 +1,75 @@
+package citizen
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/api/receipt"
+	"github.com/amtsform/amtsform/api/render"
+	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
+)
+
+func confirmationURL(tenant, svc, ref, secret string) string {
+	return "/" + tenant + "/" + svc + "/r/" + ref + "?s=" + url.QueryEscape(secret)
+}
+
+// submission loads the submission of the URL after checking its secret.
+func (s *server) submission(c *fiber.Ctx) (string, *record.Submission, *engine.Service, error) {
+	tenant, err := s.tenants.Of(c)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	ref := c.Params("ref")
+	sub, svc, err := s.in.Submission(c.UserContext(), tenant, ref, c.Query("s"))
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if svc.ID != c.Params("service") {
+		// as for a draft of another service (draft): the same answer as
+		// an unknown reference
+		return "", nil, nil, fmt.Errorf("submission of another service: %w", record.ErrNotFound)
+	}
+	return tenant, sub, svc, nil
+}
+
+// czConfirmation shows the reference number and the receipt link.
+func (s *server) czConfirmation(c *fiber.Ctx) error {
+	tenant, sub, svc, err := s.submission(c)
+	if err != nil {
+		return err
+	}
+	httpx.NoStore(c)
+	lang := httpx.Lang(c)
+	p := s.base(c, tenant, render.Tr(lang, "Antrag eingegangen", "Application received"))
+	p.ServiceTitle, p.ServiceURL = svc.Form.Title.In(lang), "/"+tenant+"/"+svc.ID+"/"
+	name, lines := render.Office(s.in.Office(tenant, sub.Office), sub.Office, lang)
+	p.Ref, p.Office = sub.Ref, strings.Join(append([]string{name}, lines...), ", ")
+	t := sub.Created.In(s.in.Zone())
+	p.Received = t.Format("02.01.2006, 15:04 Uhr")
+	if lang == "en" {
+		p.Received = t.Format("2 January 2006, 15:04")
+	}
+	p.ReceiptURL = "/" + tenant + "/" + svc.ID + "/r/" + sub.Ref + "/receipt.pdf?s=" + url.QueryEscape(c.Query("s"))
+	return s.render(c, "confirmation.html", p)
+}
+
+// czReceipt sends the PDF receipt.
+func (s *server) czReceipt(c *fiber.Ctx) error {
+	tenant, sub, svc, err := s.submission(c)
+	if err != nil {
+		return err
+	}
+	pdf, err := receipt.PDF(svc, sub, receipt.Details{Lang: httpx.Lang(c), Office: s.in.Office(tenant, sub.Office), Zone: s.in.Zone()})
+	if err != nil {
+		return err
+	}
+	httpx.NoStore(c)
+	c.Set(fiber.HeaderContentType, "application/pdf")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+render.Tr(httpx.Lang(c), "Eingangsbestaetigung-", "Receipt-")+sub.Ref+`.pdf"`)
+	return c.Send(pdf)
+}

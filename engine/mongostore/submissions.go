@@ -74,7 +74,10 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 	}
 	key := req.IdempotencyKey
 	claimID := idemValue(req.Tenant, key, "")
-	year := at.Year()
+	year := req.Year // the installation's year of At
+	if year == 0 {
+		year = at.Year()
+	}
 	for attempt := 0; attempt < 20; attempt++ {
 		ref, err := s.NextReference(ctx, req.Tenant, req.Service.ID, req.Prefix, year)
 		if err != nil {

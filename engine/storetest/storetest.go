@@ -291,6 +291,14 @@ func testSubmitAndGet(t *testing.T, ns NewStore) {
 	if len(evs) != 2 || evs[0].Type != record.EventSubmitted || evs[1].Type != record.EventRouted || evs[1].Data["office"] != "jugendamt-frankfurt" {
 		t.Fatalf("first events: %#v", evs)
 	}
+	// The installation's year, when given, names the reference.
+	ry := submitReq("ffm", 3)
+	ry.Year = 2031
+	sy, _, err := s.Submit(ctx, ry)
+	must(t, err)
+	if !strings.HasPrefix(sy.Ref, "KITA-2031-") {
+		t.Fatalf("reference %q, want the year 2031 of the request", sy.Ref)
+	}
 	// Second tenant with the same prefix gets its own numbering.
 	sub2, _, err := s.Submit(ctx, submitReq("of", 1))
 	must(t, err)

@@ -249,3 +249,47 @@ func savePages(t *testing.T, e *intake.Intake, token string) {
 		}
 	}
 }
+
+// TestTimeZoneAfterMidnightInBerlin submits in the first hour of a new
+// year in Berlin, which is still the old year in UTC: rules see the
+// Berlin date as today and the reference number carries the Berlin year.
+func TestTimeZoneAfterMidnightInBerlin(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	// 2026-12-31 23:30 UTC is 2027-01-01 00:30 in Berlin.
+	e.Now = func() time.Time { return time.Date(2026, 12, 31, 23, 30, 0, 0, time.UTC) }
+	if got := e.Today().Format(time.DateOnly); got != "2027-01-01" {
+		t.Errorf("today %s, want 2027-01-01", got)
+	}
+	s, err := e.Catalog.Get("musterstadt", "hundesteuer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	for _, tc := range s.Tests {
+		if tc.Valid && tc.Today.IsZero() {
+			doc = tc.Input
+			break
+		}
+	}
+	doc = deepCopyDoc(doc)
+	// The registration starts today (Berlin): valid only if rules see the
+	// Berlin date (at most three months back, not in the future).
+	doc["startDate"] = "2027-01-01"
+	sub, _, err := e.SubmitDocument(ctx, "musterstadt", "hundesteuer", doc, "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(sub.Ref, "HUND-2027-") {
+		t.Errorf("reference %s, want the Berlin year 2027", sub.Ref)
+	}
+}
+
+func deepCopyDoc(m map[string]any) map[string]any {
+	b, _ := json.Marshal(m)
+	var out map[string]any
+	d := json.NewDecoder(strings.NewReader(string(b)))
+	d.UseNumber()
+	_ = d.Decode(&out)
+	return out
+}

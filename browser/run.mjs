@@ -9,6 +9,8 @@
 //     dog of a listed breed so that the permit field and the competence
 //     page appear, and submitted; the confirmation shows the reference;
 //   - the same walk again with JavaScript switched off;
+//   - a same-page condition (a listed breed reveals the permit number)
+//     with and without JavaScript, axe-checked in every state;
 //   - full-page PNG screenshots of every Kita page, desktop and mobile,
 //     into browser/out/screenshots/ (SCREENSHOT_DIR=../docs/screenshots
 //     refreshes the committed ones).
@@ -512,6 +514,95 @@ async function hundesteuer(ctx, svc, { js }) {
   }
 }
 
+// ---------------------------------------------------------------- same-page conditions
+// samePageCondition walks to the hundesteuer dogs page and chooses a
+// listed breed for the first dog, which reveals the permit number on the
+// same page. With JavaScript the field appears at once (asked of the
+// server's visibility endpoint) and is announced, and goes again for
+// another breed; without JavaScript (app.js blocked, so that axe can still
+// run) it appears when the page is sent, without errors and with a
+// notice, and its error shows only when the page is sent again. Every
+// state is checked with axe.
+async function samePageCondition(ctx, svc, { js }) {
+  const label = `hundesteuer same-page condition (${js ? 'JS' : 'no JS'})`;
+  const page = await ctx.newPage();
+  if (!js) await page.route('**/static/app.js*', (r) => r.abort());
+  const sel = 'fieldset.conditional[data-path="dogs[0].certificateNumber"]';
+  const isShown = () => page.locator(sel).evaluate((el) => !el.hidden && !el.disabled);
+  try {
+    await goto(page, `${server.baseURL}/${TENANT}/${svc.id}/`);
+    await clickAndWait(page, (await primaryButton(page)).loc);
+    for (let k = 0; k < 3 && pageKey(page.url(), svc.id) !== 'hunde'; k++) {
+      await fillPage(page, svc.id);
+      await clickAndWait(page, (await primaryButton(page)).loc);
+    }
+    if (pageKey(page.url(), svc.id) !== 'hunde') throw new Error(`not on the dogs page: ${page.url()}`);
+    if (await page.locator(sel).count() !== 1) throw new Error(`no ${sel} on the dogs page`);
+    const breed = page.locator('select[name="dogs[0].breed"]');
+    // While no breed is chosen the rule cannot tell and the field is
+    // shown; a breed that is not listed hides it.
+    if (js) {
+      await breed.selectOption('dackel');
+      await page.waitForSelector(`${sel}[hidden]`, { state: 'attached', timeout: ACT_MS });
+    } else {
+      await fillPage(page, svc.id); // a labrador
+      await clickAndWait(page, (await primaryButton(page)).loc);
+      await clickAndWait(page, page.locator('a.back-link'));
+      if (pageKey(page.url(), svc.id) !== 'hunde') throw new Error(`back link did not lead to the dogs page: ${page.url()}`);
+    }
+    if (await isShown()) throw new Error('the permit field is shown for a breed that is not listed');
+    await axeCheck(page, `${label} hidden`);
+    await breed.selectOption('rottweiler');
+    if (js) {
+      await page.waitForSelector(`${sel}:not([hidden])`, { timeout: ACT_MS });
+      const live = await page.locator('[data-live]').first();
+      await page.waitForFunction(() => /eingeblendet/.test(document.querySelector('[data-live]')?.textContent || ''), null, { timeout: ACT_MS });
+      const shown = await page.locator('input[name="_shown"]').inputValue();
+      if (await isShown() && shown.split(' ').includes('dogs[0].certificateNumber')) pass(`${label} revealed at once`, `announced: "${(await live.textContent()).trim()}"`);
+      else fail(`${label} revealed at once`, `enabled: ${await isShown()}, _shown: ${shown}`);
+      await axeCheck(page, `${label} revealed`);
+      await breed.selectOption('dackel');
+      await page.waitForSelector(`${sel}[hidden]`, { state: 'attached', timeout: ACT_MS });
+      if (!(await isShown())) pass(`${label} hidden again for another breed`);
+      else fail(`${label} hidden again for another breed`, 'still shown');
+      await axeCheck(page, `${label} hidden again`);
+      await breed.selectOption('rottweiler');
+      await page.waitForSelector(`${sel}:not([hidden])`, { timeout: ACT_MS });
+      // Sent with the permit number empty: its error shows at once (the
+      // citizen saw the field).
+      await fillPage(page, svc.id);
+      await page.locator('input[name="dogs[0].certificateNumber"]').fill('');
+      await clickAndWait(page, (await primaryButton(page)).loc);
+      const es = await errorSummary(page);
+      if (es?.links.some((l) => l.href === '#f-dogs-0-certificateNumber' && l.target)) pass(`${label} error of the revealed field`, es.text.replace(/\s+/g, ' '));
+      else fail(`${label} error of the revealed field`, es ? es.text : 'no error summary');
+      await axeCheck(page, `${label} errors`);
+    } else {
+      await fillPage(page, svc.id);
+      await clickAndWait(page, (await primaryButton(page)).loc);
+      const es = await errorSummary(page);
+      const notice = (await page.locator('.notice').count()) ? (await page.locator('.notice').innerText()).trim() : '';
+      if (pageKey(page.url(), svc.id) === 'hunde' && !es && (await isShown()) && notice) pass(`${label} revealed on sending, without errors`, notice);
+      else fail(`${label} revealed on sending, without errors`, `${page.url()}; shown: ${await isShown()}; summary: ${es?.text || '-'}; notice: ${notice || '-'}`);
+      await axeCheck(page, `${label} revealed`);
+      await clickAndWait(page, (await primaryButton(page)).loc);
+      const es2 = await errorSummary(page);
+      if (es2?.links.some((l) => l.href === '#f-dogs-0-certificateNumber' && l.target)) pass(`${label} error once the field was seen`, es2.text.replace(/\s+/g, ' '));
+      else fail(`${label} error once the field was seen`, es2 ? es2.text : 'no error summary');
+      await axeCheck(page, `${label} errors`);
+    }
+    await fillPage(page, svc.id);
+    await clickAndWait(page, (await primaryButton(page)).loc);
+    const next = pageKey(page.url(), svc.id);
+    if (next === 'sachkunde') pass(`${label} page saved with the permit number`, `→ ${next}`);
+    else fail(`${label} page saved with the permit number`, `landed on ${page.url()}: ${(await errorSummary(page))?.text || ''}`);
+  } catch (e) {
+    fail(`${label}`, `${e.message}\n${page.url()}`);
+  } finally {
+    await page.close().catch(() => {});
+  }
+}
+
 // Script errors and CSP reports of the pages themselves; what the
 // injected axe-core causes (after toolsIn is set) is not counted.
 const pageErrors = [];
@@ -594,6 +685,8 @@ async function main() {
   for (const svc of services) {
     if (svc.id === 'hundesteuer') {
       await hundesteuer(ctx, svc, { js: true });
+      await samePageCondition(ctx, svc, { js: true });
+      await samePageCondition(ctx, svc, { js: false });
       continue;
     }
     const page = await ctx.newPage();

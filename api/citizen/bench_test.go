@@ -25,7 +25,7 @@ func BenchmarkRenderTemplate(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		st := &formState{svc: svc, lang: "de", data: data, computed: res.Computed, hidden: hiddenSet(res.Hidden),
-			errs: map[string]string{}, placed: map[string]bool{}, labels: map[string]string{}}
+			errs: map[string][]string{}, placed: map[string]bool{}, labels: map[string]string{}}
 		p := &pageData{Lang: "de", Fields: st.pageFields(page), Step: 2, Steps: 3}
 		if err := s.tmpl.ExecuteTemplate(io.Discard, "page.html", p); err != nil {
 			b.Fatal(err)

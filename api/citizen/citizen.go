@@ -9,6 +9,8 @@
 //	GET  /{tenant}/{service}/d/{token}           resume link → current page
 //	GET  /{tenant}/{service}/d/{token}/{page}    a form page
 //	POST /{tenant}/{service}/d/{token}/{page}    save the page
+//	POST /{tenant}/{service}/d/{token}/{page}/visibility
+//	                                             which fields to show (visibility.go)
 //	GET  /{tenant}/{service}/d/{token}/saved     "save and continue later"
 //	POST /{tenant}/{service}/d/{token}/saved     send the resume link by email
 //	GET  /{tenant}/{service}/d/{token}/review    check your answers
@@ -22,7 +24,7 @@
 // shares (page data, rendering, refused posts); start.go the service list
 // and start page; form.go shows a form page; save.go saves one (with
 // decode.go turning form posts into values and view.go turning fields
-// into template data); review.go "save and continue later", "check your
+// into template data, visibility.go same-page conditions); review.go "save and continue later", "check your
 // answers" and submit; confirmation.go the confirmation and the receipt.
 package citizen
 
@@ -107,6 +109,7 @@ func Register(app *fiber.App, cfg Config) {
 	s.registerResumeMail(app, h) // POST …/saved, when a mailer is configured
 	app.Get("/:tenant/:service/d/:token/:page", h(s.czPage)...)
 	app.Post("/:tenant/:service/d/:token/:page", h(saveLimit, s.czSavePage)...)
+	app.Post("/:tenant/:service/d/:token/:page/visibility", h(saveLimit, s.czVisibility)...)
 	app.Get("/:tenant/:service/r/:ref", h(s.czConfirmation)...)
 	app.Get("/:tenant/:service/r/:ref/receipt.pdf", h(s.czReceipt)...)
 }

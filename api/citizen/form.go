@@ -94,11 +94,18 @@ func (s *server) czPage(c *fiber.Ctx) error {
 	if to := reachable(svc, res, page.ID); to != "" {
 		return c.Redirect(draftURL(tenant, svc.ID, d.ID, to), fiber.StatusSeeOther)
 	}
-	return s.renderPage(c, tenant, d, svc, page, res, nil, c.Query("return") == "review")
+	return s.renderPage(c, tenant, d, svc, page, res, nil, pageView{toReview: c.Query("return") == "review"})
+}
+
+// pageView says how a page is shown besides its values and errors.
+type pageView struct {
+	toReview bool              // return to the review after the page
+	upload   map[string]string // upload errors by instance path
+	revealed bool              // the post revealed fields the page did not show
 }
 
 // renderPage renders one page with the draft's values and errors.
-func (s *server) renderPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *engine.Service, page *engine.Page, res *engine.Result, errs []engine.FieldError, toReview bool, extra ...map[string]string) error {
+func (s *server) renderPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *engine.Service, page *engine.Page, res *engine.Result, errs []engine.FieldError, view pageView) error {
 	lang := httpx.Lang(c)
 	st := &formState{
 		svc: svc, lang: lang, data: d.Data, computed: res.Computed, hidden: hiddenSet(res.Hidden),
@@ -106,10 +113,8 @@ func (s *server) renderPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *e
 		placed: map[string]bool{}, labels: map[string]string{},
 		files: s.fileNames(c.UserContext(), tenant, svc, d.Data),
 	}
-	for _, m := range extra {
-		for k, v := range m {
-			st.errs[k] = v
-		}
+	for k, v := range view.upload {
+		st.errs[k] = append(st.errs[k], v)
 	}
 	p := s.base(c, tenant, page.Title.In(lang))
 	p.ServiceTitle, p.ServiceURL = svc.Form.Title.In(lang), "/"+tenant+"/"+svc.ID+"/"
@@ -117,6 +122,8 @@ func (s *server) renderPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *e
 	if page.Hint != nil {
 		p.Hint = page.Hint.In(lang)
 	}
+	headingInField(p)
+	p.Shown = strings.Join(st.order, " ")
 	p.Step, p.Steps = indexOf(res.Pages, page.ID)+1, len(res.Pages)
 	if p.Step > 1 {
 		p.Back = draftURL(tenant, svc.ID, d.ID, res.Pages[p.Step-2])
@@ -124,11 +131,19 @@ func (s *server) renderPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *e
 		p.Back = p.ServiceURL
 	}
 	p.Action = draftURL(tenant, svc.ID, d.ID, page.ID)
+	p.Visibility = p.Action + "/visibility"
 	p.SaveURL = draftURL(tenant, svc.ID, d.ID, "saved")
 	p.CSRF = s.csrf.Token(c)
 	p.Multipart = hasFile(p.Fields)
-	if toReview {
+	if view.toReview {
 		p.Return = "review"
+	}
+	if !hasDynamic(p.Fields) {
+		p.Visibility = ""
+	}
+	if view.revealed {
+		p.Notice = render.Tr(lang, "Aufgrund Ihrer Angaben sind weitere Fragen hinzugekommen. Bitte beantworten Sie auch diese.",
+			"Based on your answers, further questions have been added. Please answer them too.")
 	}
 	// The summary lists errors in page order, each linked to its field;
 	// errors of no field shown (a list as a whole…) come last.
@@ -159,11 +174,12 @@ func (s *server) renderPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *e
 				}
 			}
 		}
-		msg := st.errs[path]
-		if label != "" {
-			msg = label + ": " + msg
+		for _, msg := range st.errs[path] {
+			if label != "" {
+				msg = label + ": " + msg
+			}
+			p.Errors = append(p.Errors, errorItem{Href: href, Message: msg})
 		}
-		p.Errors = append(p.Errors, errorItem{Href: href, Message: msg})
 	}
 	if len(p.Errors) > 0 {
 		p.Title = render.Tr(lang, "Fehler: ", "Error: ") + p.Title

@@ -45,6 +45,12 @@ type pageData struct {
 	Fields      []*fieldView
 	Return      string
 	SaveURL     string
+	// Shown lists the instance paths of the fields shown, posted back
+	// with the page (shownField); Visibility is the URL the page script
+	// asks which fields to show; Notice says that questions were added.
+	Shown      string
+	Visibility string
+	Notice     string
 	// review
 	Sections []reviewSection
 	// confirmation

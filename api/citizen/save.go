@@ -62,7 +62,8 @@ func (s *server) czSavePage(c *fiber.Ctx) error {
 	if err := checkPosted(form, engine.DefaultLimits); errors.As(err, &le) {
 		return s.tooLarge(c, page, draftURL(tenant, svc.ID, d.ID, page.ID), le)
 	}
-	before := svc.Evaluate(d.Data, engine.Options{Today: s.now()})
+	opt := engine.Options{Today: s.now()}
+	before := svc.Evaluate(d.Data, opt)
 	if to := reachable(svc, before, page.ID); to != "" {
 		return s.message(c, fiber.StatusConflict, render.Tr(lang, "Bitte zuerst die vorherigen Seiten ausfüllen", "Please complete the earlier pages first"),
 			render.Tr(lang, "Diese Seite ist noch nicht an der Reihe. Es wurde nichts gespeichert.", "This page is not due yet. Nothing was saved."),
@@ -73,7 +74,8 @@ func (s *server) czSavePage(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refused(c, fiber.NewError(fiber.StatusBadRequest, err.Error()))
 	}
-	dec := newFormDecoder(form, hiddenSet(before.Hidden), act)
+	shown, hasShown := takeShown(form)
+	dec := newFormDecoder(form, decodeHidden(svc, page, form, act, d.Data, before, opt), act)
 	values := dec.page(page, d.Data)
 	if len(dec.rejected) > 0 {
 		sort.Strings(dec.rejected)
@@ -147,8 +149,15 @@ func (s *server) czSavePage(c *fiber.Ctx) error {
 	case "save":
 		return c.Redirect(draftURL(tenant, svc.ID, d.ID, "saved")+"?from="+url.QueryEscape(page.ID), fiber.StatusSeeOther)
 	}
-	if len(pr.Errors) > 0 || len(uploadErrs) > 0 {
-		return s.renderPage(c, tenant, pr.Draft, svc, page, pr.Result, pr.Errors, ret != "", uploadErrs)
+	errs, revealed := pr.Errors, false
+	if hasShown {
+		// Errors of fields the citizen could not see when sending the page
+		// (revealed by an answer on it) are not displayed on this round;
+		// the page is shown again with them, and they still block it.
+		errs, _, revealed = unseen(page, pr.Errors, shown, hiddenSet(before.Hidden), pr.Result)
+	}
+	if len(errs) > 0 || len(uploadErrs) > 0 || revealed {
+		return s.renderPage(c, tenant, pr.Draft, svc, page, pr.Result, errs, pageView{toReview: ret != "", upload: uploadErrs, revealed: revealed})
 	}
 	next := pr.Next
 	if ret != "" || next == "" {

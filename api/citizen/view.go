@@ -23,8 +23,9 @@ type fieldView struct {
 	Label        string
 	Hint         string
 	HintID       string
-	Error        string
+	Error        string // the first error message; see Errors for all
 	ErrorID      string
+	Errors       []errorLine // every error of the field, each shown inline
 	Describedby  string
 	Value        string
 	Checked      bool
@@ -44,6 +45,22 @@ type fieldView struct {
 	Count        int
 	FileName     string
 	Accept       string
+	// Conditional fields (a show rule decides) are wrapped so that the
+	// page script can show and hide them (ui/static/app.js); Hidden ones
+	// are rendered hidden and disabled, so that nothing of them is posted.
+	Conditional bool
+	Hidden      bool
+	// Heading: the field's legend or label is the page's h1, since it
+	// says what the page heading would (Lead is the page hint below it).
+	Heading bool
+	Lead    string
+	wrapped bool
+}
+
+// errorLine is one inline error message of a field.
+type errorLine struct {
+	ID      string
+	Message string
 }
 
 // partials are the field partials that exist; other widgets render as text.
@@ -57,6 +74,9 @@ func init() {
 
 // Partial names the template of the field's kind (see ui.Partial).
 func (f *fieldView) Partial() string {
+	if f.Conditional && !f.wrapped {
+		return "f-conditional"
+	}
 	if p, ok := partials[f.Kind]; ok {
 		return p
 	}
@@ -92,22 +112,23 @@ type formState struct {
 	data     map[string]any
 	computed map[string]any
 	hidden   map[string]bool
-	errs     map[string]string // instance path → message
-	files    map[string]string // attachment id → file name
-	placed   map[string]bool   // errors shown next to a field
-	labels   map[string]string // instance path → label for the summary
-	order    []string          // instance paths in the order rendered
+	errs     map[string][]string // instance path → messages
+	files    map[string]string   // attachment id → file name
+	placed   map[string]bool     // errors shown next to a field
+	labels   map[string]string   // instance path → label for the summary
+	order    []string            // instance paths in the order rendered
+	muted    int                 // > 0 while rendering fields hidden by a rule
 }
 
 // pageFields builds the field views of a page.
 func (st *formState) pageFields(p *engine.Page) []*fieldView {
 	var out []*fieldView
 	for _, f := range p.Fields {
-		if st.hidden[f.Path] {
+		if st.hidden[f.Path] && !f.Conditional {
 			continue
 		}
 		v, ok := render.Lookup(st.data, f.Path)
-		out = append(out, st.field(f, f.Path, v, ok, "", f.Label.In(st.lang)))
+		out = append(out, st.member(f, f.Path, v, ok, "", f.Label.In(st.lang)))
 	}
 	return out
 }
@@ -127,13 +148,25 @@ func (st *formState) field(f *engine.Field, path string, v any, present bool, la
 		Autocomplete: f.Autocomplete,
 		Optional:     !f.Required && !f.RequiredWhen && !f.Computed,
 	}
-	st.labels[path] = summaryLabel
-	st.order = append(st.order, path)
+	if st.muted == 0 {
+		st.labels[path] = summaryLabel
+		st.order = append(st.order, path)
+	}
 	if f.Hint != nil {
 		fv.Hint = f.Hint.In(lang)
 	}
-	if msg, ok := st.errs[path]; ok {
-		fv.Error = msg
+	if fv.Optional {
+		fv.Hint = trimOptional(fv.Hint)
+	}
+	if msgs := st.errs[path]; len(msgs) > 0 && st.muted == 0 {
+		fv.Error = msgs[0]
+		for i, m := range msgs {
+			id := fv.ID + "-error"
+			if i > 0 {
+				id = fmt.Sprintf("%s-error-%d", fv.ID, i+1)
+			}
+			fv.Errors = append(fv.Errors, errorLine{ID: id, Message: m})
+		}
 		st.placed[path] = true
 	}
 	if !present && f.Default != nil && !f.Computed {
@@ -144,11 +177,11 @@ func (st *formState) field(f *engine.Field, path string, v any, present bool, la
 		m, _ := v.(map[string]any)
 		for _, c := range f.Fields {
 			cp := path + "." + c.Name
-			if st.hidden[cp] {
+			if st.hidden[cp] && !c.Conditional {
 				continue
 			}
 			x, ok := m[c.Name]
-			fv.Fields = append(fv.Fields, st.field(c, cp, x, ok, labelPrefix, joinLabel(labelPrefix, c.Label.In(lang))))
+			fv.Fields = append(fv.Fields, st.member(c, cp, x, ok, labelPrefix, joinLabel(labelPrefix, c.Label.In(lang))))
 		}
 	case "repeat":
 		l, _ := v.([]any)
@@ -173,16 +206,24 @@ func (st *formState) field(f *engine.Field, path string, v any, present bool, la
 				m, _ := e.(map[string]any)
 				for _, c := range f.Fields {
 					cp := ip + "." + c.Name
-					if st.hidden[cp] {
+					if st.hidden[cp] && !c.Conditional {
 						continue
 					}
 					x, ok := m[c.Name]
-					it.Fields = append(it.Fields, st.field(c, cp, x, ok, legend, joinLabel(legend, c.Label.In(lang))))
+					it.Fields = append(it.Fields, st.member(c, cp, x, ok, legend, joinLabel(legend, c.Label.In(lang))))
 				}
 			} else if len(f.Fields) == 1 {
-				it.Fields = append(it.Fields, st.field(f.Fields[0], ip, e, e != nil, legend, legend))
+				ef := f.Fields[0]
+				if ef.Hint != nil && f.Hint != nil && *ef.Hint == *f.Hint {
+					c := *ef // the list's hint is said once, above the entries
+					c.Hint = nil
+					ef = &c
+				}
+				it.Fields = append(it.Fields, st.field(ef, ip, e, e != nil, legend, legend))
 			}
-			st.labels[ip] = legend
+			if st.muted == 0 {
+				st.labels[ip] = legend
+			}
 			fv.Items = append(fv.Items, it)
 		}
 		fv.Count = n
@@ -274,7 +315,9 @@ func (st *formState) field(f *engine.Field, path string, v any, present bool, la
 	}
 	if fv.Error != "" {
 		fv.ErrorID = fv.ID + "-error"
-		ids = append(ids, fv.ErrorID)
+		for _, e := range fv.Errors {
+			ids = append(ids, e.ID)
+		}
 	}
 	fv.Describedby = strings.Join(ids, " ")
 	return fv
@@ -325,14 +368,12 @@ func inputValue(f *engine.Field, v any, present bool, lang string) string {
 	return fmt.Sprint(v)
 }
 
-// formErrorMessages turns engine errors into messages by instance path; type
-// errors get messages that say what format is expected.
-func formErrorMessages(svc *engine.Service, lang string, errs []engine.FieldError) map[string]string {
-	out := make(map[string]string, len(errs))
+// formErrorMessages turns engine errors into messages by instance path,
+// every error of a field in the engine's order (the same message once);
+// type errors get messages that say what format is expected.
+func formErrorMessages(svc *engine.Service, lang string, errs []engine.FieldError) map[string][]string {
+	out := make(map[string][]string, len(errs))
 	for _, e := range errs {
-		if _, dup := out[e.Path]; dup {
-			continue
-		}
 		msg := messages.For(svc, lang, e)
 		if e.Code == engine.CodeType || e.Code == engine.CodeDate {
 			if f := formField(svc, e.Path); f != nil {
@@ -360,7 +401,9 @@ func formErrorMessages(svc *engine.Service, lang string, errs []engine.FieldErro
 				}
 			}
 		}
-		out[e.Path] = msg
+		if indexOf(out[e.Path], msg) < 0 {
+			out[e.Path] = append(out[e.Path], msg)
+		}
 	}
 	return out
 }

@@ -161,7 +161,7 @@ func Open(ctx context.Context, client *mongo.Client, opts Options) (*Store, erro
 		return nil, fmt.Errorf("mongostore: buildInfo: %w", err)
 	}
 	if opts.ExclusiveDrafts {
-		s.draftCache = newDraftCache(10000)
+		s.draftCache = newDraftCache(defaultDraftCacheBytes)
 	}
 	_, s.ferret = bi["ferretdbVersion"]
 	s.ferret = s.ferret && !opts.mongoPath

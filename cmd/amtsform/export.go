@@ -41,7 +41,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		f.Since = t
 	}
 	ctx := context.Background()
-	s, closeFn, err := openStore(ctx, sf.uri, sf.dataDir)
+	s, closeFn, err := openStore(ctx, sf.uri, sf.dataDir, sf.logger(stderr))
 	if err != nil {
 		return storeError(stderr, "export", err)
 	}

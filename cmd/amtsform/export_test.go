@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -23,7 +24,7 @@ func TestExportImportCLI(t *testing.T) {
 	defer cancel()
 	dirA, dirB := t.TempDir(), t.TempDir()
 
-	src, closeA, err := openStore(ctx, "", dirA)
+	src, closeA, err := openStore(ctx, "", dirA, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,12 +76,12 @@ func TestExportImportCLI(t *testing.T) {
 		}
 	}
 
-	src, closeA, err = openStore(ctx, "", dirA)
+	src, closeA, err = openStore(ctx, "", dirA, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer closeA()
-	dst, closeB, err := openStore(ctx, "", dirB)
+	dst, closeB, err := openStore(ctx, "", dirB, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 		in = f
 	}
 	ctx := context.Background()
-	s, closeFn, err := openStore(ctx, sf.uri, sf.dataDir)
+	s, closeFn, err := openStore(ctx, sf.uri, sf.dataDir, sf.logger(stderr))
 	if err != nil {
 		return storeError(stderr, "import", err)
 	}

@@ -92,7 +92,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	store, closeFn, err := openStore(openCtx, sf.uri, sf.dataDir)
+	store, closeFn, err := openStore(openCtx, sf.uri, sf.dataDir, log)
 	cancel()
 	if err != nil {
 		return storeError(stderr, "serve", err)

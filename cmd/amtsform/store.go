@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -17,27 +18,38 @@ import (
 type storeFlags struct {
 	uri     string
 	dataDir string
+	verbose bool
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.uri, "mongodb-uri", os.Getenv("AMTSFORM_MONGODB_URI"),
 		"MongoDB connection string (env AMTSFORM_MONGODB_URI); empty starts the embedded store")
 	fs.StringVar(&f.dataDir, "data-dir", "./data", "data directory of the embedded store (used without --mongodb-uri)")
+	fs.BoolVar(&f.verbose, "v", false, "log which store is used and how (quiet by default: warnings and errors only)")
+}
+
+// logger is the log of a command that opens the store: warnings and
+// errors only unless -v asks for more.
+func (f *storeFlags) logger(stderr io.Writer) *slog.Logger {
+	level := slog.LevelWarn
+	if f.verbose {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 }
 
 // openStore connects to MongoDB at uri or, when uri is empty, starts the
 // embedded FerretDB on dataDir and connects to that. It logs which store
 // is in use. The returned function closes the store (and stops the
 // embedded server); call it exactly once.
-func openStore(ctx context.Context, uri, dataDir string) (*mongostore.Store, func(), error) {
-	log := slog.Default()
+func openStore(ctx context.Context, uri, dataDir string, log *slog.Logger) (*mongostore.Store, func(), error) {
 	if uri != "" {
 		s, err := mongostore.Connect(ctx, uri, mongostore.Options{Logger: log})
 		if err != nil {
 			return nil, nil, err
 		}
 		log.Info("store: MongoDB", "uri", redact(uri), "database", "amtsform")
-		return s, func() { closeStore(s) }, nil
+		return s, func() { closeStore(s, log) }, nil
 	}
 	srv, err := embedded.Start(dataDir, nil)
 	if err != nil {
@@ -51,7 +63,7 @@ func openStore(ctx context.Context, uri, dataDir string) (*mongostore.Store, fun
 	}
 	if err != nil {
 		if s != nil {
-			closeStore(s)
+			closeStore(s, log)
 		}
 		_ = srv.Stop()
 		return nil, nil, err
@@ -61,18 +73,18 @@ func openStore(ctx context.Context, uri, dataDir string) (*mongostore.Store, fun
 		"limits", "one process per data directory (no second server instance); reads by _id and in-memory indexes keep request paths flat to 100,000 submissions (see docs/storage.md)",
 		"switch", "set --mongodb-uri or AMTSFORM_MONGODB_URI to use MongoDB; move data with 'amtsform export' and 'amtsform import'")
 	return s, func() {
-		closeStore(s)
+		closeStore(s, log)
 		if err := srv.Stop(); err != nil {
 			log.Error("stop embedded store", "err", err)
 		}
 	}, nil
 }
 
-func closeStore(s *mongostore.Store) {
+func closeStore(s *mongostore.Store, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.Close(ctx); err != nil {
-		slog.Default().Error("close store", "err", err)
+		log.Error("close store", "err", err)
 	}
 }
 

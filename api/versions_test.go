@@ -273,12 +273,31 @@ func TestVersionsOutliveTheProcess(t *testing.T) {
 	}
 	b.stop()
 
-	// A third run offers v2 only; v1 is still served for its submission.
-	c := startServer(t, dataDir, map[string][]*engine.Service{"kelkheim": {v2}})
-	var st statusAnswer
-	c.do("GET", "/api/v1/kelkheim/submissions/"+s1.Reference+"?secret="+s1.StatusSecret, nil, 200, &st)
-	if st.Service.Hash != v1.Hash {
-		t.Errorf("third run: %s pinned %s, want v1", s1.Reference, st.Service.Hash)
+	// v3 changes the service's own files (Kelkheim raises its rate); a
+	// third run offers it: new submissions are computed with it, and v1
+	// and v2 are still served for their submissions.
+	replaceIn(t, filepath.Join(local, "service.cue"), "taxFirstDog:   9600", "taxFirstDog:   10800")
+	v3 := load()
+	if v3.Hash == v2.Hash || v3.Hash == v1.Hash {
+		t.Fatal("changing the service's own file left the hash unchanged")
+	}
+	c := startServer(t, dataDir, map[string][]*engine.Service{"kelkheim": {v3}})
+	for _, p := range []struct {
+		sub  submitAnswer
+		hash string
+	}{{s1, v1.Hash}, {s2, v2.Hash}} {
+		var st statusAnswer
+		c.do("GET", "/api/v1/kelkheim/submissions/"+p.sub.Reference+"?secret="+p.sub.StatusSecret, nil, 200, &st)
+		if st.Service.Hash != p.hash {
+			t.Errorf("third run: %s pinned %s, want %s", p.sub.Reference, st.Service.Hash, p.hash)
+		}
+	}
+	var v struct {
+		Computed map[string]any `json:"computed"`
+	}
+	c.do("POST", "/api/v1/kelkheim/services/hundesteuer/validate", dogTaxDoc(), 200, &v)
+	if v.Computed["yearlyTax"] != float64(10800) {
+		t.Errorf("v3 computes yearlyTax %v, want 10800", v.Computed["yearlyTax"])
 	}
 }
 

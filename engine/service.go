@@ -56,6 +56,7 @@ type Service struct {
 
 	hideable map[string]bool // paths that a show rule or page can hide
 	pageOf   map[string]string
+	fields   map[string]*Field // form fields by data path
 }
 
 // boundRule is a rule attached to a data path.
@@ -165,6 +166,7 @@ func Compile(src *Source) (*Service, error) {
 	s.Tests = compileTests(v.LookupPath(cue.ParsePath("tests")), ce)
 	s.checkCoverage(ce)
 	s.Form.markRules(s)
+	s.indexFields()
 	if err := ce.err(); err != nil {
 		return nil, err
 	}
@@ -322,7 +324,8 @@ func (s *Service) compileRules(v cue.Value, rc *ruleCompiler, ce *CheckError) {
 func isBuiltinCode(id string) bool {
 	switch id {
 	case CodeRequired, CodeType, CodeMin, CodeMax, CodeMinLength, CodeMaxLength, CodePattern, CodeEnum,
-		CodeMinItems, CodeMaxItems, CodeUnknownField, CodeIBAN, CodeDate, CodeNotEqual, CodeAttachment:
+		CodeMinItems, CodeMaxItems, CodeUnknownField, CodeIBAN, CodeDate, CodeNotEqual, CodeAttachment,
+		CodeUniqueItems, CodeAttachmentType, CodeAttachmentSize, CodeControl, CodeEncoding:
 		return true
 	}
 	return false

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // langBase is a small service with a multiple choice, a code list of its
@@ -241,6 +242,121 @@ func TestLanguageProblems(t *testing.T) {
 			}
 			if len(got) != 1 || !strings.HasSuffix(got[0], tt.want) {
 				t.Errorf("problems %q, want one ending in %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// ruleBase exercises how rules treat unanswered and invalid values.
+const ruleBase = `package demo
+
+import (
+	"list"
+	"amtsform.dev/spec"
+)
+
+service: spec.#Service & {
+	id: "demo", version: "1.0.0", reference: "DEMO", authority: "buergeramt", retentionDays: 30
+	title: {de: "Demo", en: "Demo"}
+	data: {
+		country?:   spec.#Country
+		residence?: string
+		email?:     spec.#Email
+		phone?:     spec.#Phone
+		birthDate?: spec.#Date
+		plz?:       spec.#PostalCode
+		classes?:   [...("sport" | "musik" | "kunst")] & list.UniqueItems()
+		sportNote?: string
+		age?:       int
+	}
+	ui: {
+		country: spec.#CountryUI
+		residence: label: {de: "Wohnsitz", en: "Residence"}
+		email: label: {de: "E-Mail", en: "Email"}
+		phone: label: {de: "Telefon", en: "Phone"}
+		birthDate: label: {de: "Geburtsdatum", en: "Date of birth"}
+		plz: label: {de: "PLZ", en: "Postal code"}
+		classes: {label: {de: "Kurse", en: "Classes"}, options: {sport: {de: "Sport", en: "Sports"}, musik: {de: "Musik", en: "Music"}, kunst: {de: "Kunst", en: "Art"}}}
+		sportNote: label: {de: "Hinweis", en: "Note"}
+		age: label: {de: "Alter", en: "Age"}
+	}
+	pages: [{id: "start", title: {de: "Start", en: "Start"}, fields: ["country", "residence", "email", "phone", "birthDate", "plz", "classes", "sportNote"]}]
+	rules: {
+		show: residence: "country != 'DE'"
+		show: sportNote: "'sport' in classes"
+		require: phone: "!answered(email)"
+		compute: age: "years(birthDate, today)"
+		check: [
+			{id: "geburt-zukunft", path: "birthDate", assert: "birthDate <= today", message: {de: "Zukunft", en: "Future"}},
+			{id: "zu-jung", path: "birthDate", assert: "years(birthDate, today) >= 6", message: {de: "Zu jung", en: "Too young"}},
+			{id: "kein-ballett-mit-kunst", path: "classes", assert: "item != 'kunst' || (country ?? 'DE') == 'DE'", message: {de: "Kunst nur im Inland", en: "Art only at home"}},
+		]
+	}
+	routing: [
+		{when: "plz startsWith '60'", to: "amt-frankfurt"},
+		{to: "amt"},
+	]
+	workflow: spec.#StandardWorkflow
+}
+`
+
+// TestRulesOnUnansweredAndInvalid: a rule that reads an unanswered or
+// invalid field does not apply (show: hidden, require: not required,
+// check: not run, compute: not computed, routing rule: skipped), unless
+// it asks with answered(x) or x ?? fallback.
+func TestRulesOnUnansweredAndInvalid(t *testing.T) {
+	s, err := Load(writeSpec(t, ruleBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		doc    map[string]any
+		errors string
+		hidden string // of residence and sportNote
+		office string
+		age    any
+	}{
+		{"nothing answered", map[string]any{}, "phone:required", "residence sportNote", "amt", nil},
+		{"Germany", map[string]any{"country": "DE", "email": "a@b.de"}, "", "residence sportNote", "amt", nil},
+		{"abroad", map[string]any{"country": "AT", "email": "a@b.de"}, "", "sportNote", "amt", nil},
+		{"no country", map[string]any{"country": "XY", "email": "a@b.de"}, "country:enum", "residence sportNote", "amt", nil},
+		{"an invalid email does not answer it", map[string]any{"email": "kein@"}, "email:pattern phone:required", "residence sportNote", "amt", nil},
+		{"routed by a valid postal code", map[string]any{"email": "a@b.de", "plz": "60311"}, "", "residence sportNote", "amt-frankfurt", nil},
+		{"not by a four-digit one", map[string]any{"email": "a@b.de", "plz": "6031"}, "plz:pattern", "residence sportNote", "amt", nil},
+		{"old enough", map[string]any{"email": "a@b.de", "birthDate": "2018-01-01"}, "", "residence sportNote", "amt", int64(8)},
+		{"too young", map[string]any{"email": "a@b.de", "birthDate": "2022-01-01"}, "birthDate:zu-jung", "residence sportNote", "amt", int64(4)},
+		{"born in the future: one error, not two", map[string]any{"email": "a@b.de", "birthDate": "2027-01-01"}, "birthDate:geburt-zukunft", "residence sportNote", "amt", int64(-1)},
+		{"an impossible date: no rule reads it", map[string]any{"email": "a@b.de", "birthDate": "2020-02-30"}, "birthDate:date", "residence sportNote", "amt", nil},
+		{"sport ticked", map[string]any{"email": "a@b.de", "classes": []any{"musik", "sport"}}, "", "residence", "amt", nil},
+		{"ticked twice: the list is not answered", map[string]any{"email": "a@b.de", "classes": []any{"sport", "sport"}}, "classes:uniqueItems", "residence sportNote", "amt", nil},
+		{"a check blames one entry", map[string]any{"email": "a@b.de", "country": "AT", "classes": []any{"sport", "musik", "kunst"}}, "classes[2]:kein-ballett-mit-kunst", "", "amt", nil},
+		{"?? reads an unanswered field", map[string]any{"email": "a@b.de", "classes": []any{"kunst"}}, "", "residence sportNote", "amt", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.Evaluate(tt.doc, Options{Today: time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)})
+			var errs []string
+			for _, e := range r.Errors {
+				errs = append(errs, e.Path+":"+e.Code)
+			}
+			if got := strings.Join(errs, " "); got != tt.errors {
+				t.Errorf("errors %q, want %q", got, tt.errors)
+			}
+			var hidden []string
+			for _, h := range r.Hidden {
+				if h == "residence" || h == "sportNote" {
+					hidden = append(hidden, h)
+				}
+			}
+			if got := strings.Join(hidden, " "); got != tt.hidden {
+				t.Errorf("hidden %q, want %q", got, tt.hidden)
+			}
+			if r.Office != tt.office {
+				t.Errorf("office %q, want %q", r.Office, tt.office)
+			}
+			if got := r.Computed["age"]; got != tt.age {
+				t.Errorf("age %v, want %v", got, tt.age)
 			}
 		})
 	}

@@ -268,6 +268,77 @@ func evaluatePaths(s *Service, doc []byte) ([]string, error) {
 	return ruleFree(s, sortedKeys(set)), nil
 }
 
+// misapplied returns a line for each root-level rule that applied to the
+// document although a field it needs is, by CUE's verdict (failing), not
+// answered or not valid: a field shown by its show rule, a value computed,
+// or a routing rule taken.
+func misapplied(s *Service, doc []byte, failing []string) []string {
+	m, err := ParseDocument(bytes.NewReader(doc), Limits{})
+	if err != nil {
+		return nil
+	}
+	today := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	r := s.Evaluate(m, Options{Today: today})
+	computed := map[string]bool{}
+	for _, c := range s.computes {
+		computed[c.target.Path] = true
+	}
+	usable := func(ref string) bool {
+		if computed[ref] {
+			return true // judged by its own compute rule
+		}
+		for _, f := range failing {
+			if f == ref || strings.HasPrefix(ref, f+".") {
+				return false
+			}
+		}
+		var cur any = m
+		node := s.Data
+		for _, seg := range strings.Split(ref, ".") {
+			if _, isList := cur.([]any); isList {
+				return true
+			}
+			mm, _ := cur.(map[string]any)
+			node = node.Field(seg)
+			x, ok := mm[seg]
+			if !ok || x == nil {
+				return node != nil && node.HasDefault
+			}
+			cur = x
+		}
+		return true
+	}
+	var out []string
+	check := func(what string, p *Program) {
+		for _, ref := range p.strict {
+			if !usable(ref) {
+				out = append(out, fmt.Sprintf("%s applied, but %s is missing or invalid by CUE", what, ref))
+			}
+		}
+	}
+	hidden := map[string]bool{}
+	for _, h := range r.Hidden {
+		hidden[h] = true
+	}
+	for _, sh := range s.shows {
+		if sh.prog.Scope == nil && !hidden[sh.target.Path] {
+			check("show "+sh.target.Path, sh.prog)
+		}
+	}
+	for _, c := range s.computes {
+		if _, ok := r.Computed[c.target.Path]; ok && c.prog.Scope == nil {
+			check("compute "+c.target.Path, c.prog)
+		}
+	}
+	for _, rt := range s.routes {
+		if rt.when != nil && rt.to == r.Office {
+			check("routing to "+rt.to, rt.when)
+			break
+		}
+	}
+	return out
+}
+
 // ruleFree drops the paths at or below the target of a rule.
 func ruleFree(s *Service, paths []string) []string {
 	var targets []string
@@ -375,7 +446,7 @@ func TestDifferential(t *testing.T) {
 				t.Fatal("no valid seed documents: add valid spec tests")
 			}
 			docs := g.corpus(seeds, 1200)
-			valid, invalid, disagree, disagreeEv := 0, 0, 0, 0
+			valid, invalid, disagree, disagreeEv, misapplies := 0, 0, 0, 0, 0
 			for _, d := range docs {
 				b, err := json.Marshal(d)
 				if err != nil {
@@ -408,6 +479,14 @@ func TestDifferential(t *testing.T) {
 					disagreeEv++
 					if disagreeEv <= 5 {
 						t.Errorf("document %s\n  CUE:      %v\n  Evaluate: %v", b, wantEv, gotEv)
+					}
+				}
+				// No rule applied that reads a field CUE finds missing or
+				// invalid.
+				for _, v := range misapplied(s, b, want) {
+					misapplies++
+					if misapplies <= 5 {
+						t.Errorf("document %s\n  %s", b, v)
 					}
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,12 +60,18 @@ func (s *Service) Evaluate(doc map[string]any, opt Options) *Result {
 	if today.IsZero() {
 		today = time.Now()
 	}
-	ev := &evaluation{s: s, data: normalize(doc).(map[string]any), today: today.Format("2006-01-02")}
+	data := normalize(doc).(map[string]any)
+	ev := &evaluation{s: s, data: data, today: today.Format("2006-01-02")}
+	ev.discardComputed()
 	// Rules see defaults, as CUE would: a missing field with a default
 	// has that value.
-	fillDefaults(s.Data, ev.data, nil, nil)
+	fillDefaults(s.Data, data, nil, nil)
+	// Rules read the answers that meet their own constraints: a value
+	// that fails them is, for every rule, not answered (see applicable).
+	ev.data = ruleView(s.Data, data)
 	ev.settle()
-	res := &Result{Data: ev.data, Computed: ev.computed}
+	ev.writeBack(data)
+	res := &Result{Data: data, Computed: ev.computed}
 	for p := range ev.hidden {
 		res.Hidden = append(res.Hidden, p)
 	}
@@ -75,13 +82,111 @@ func (s *Service) Evaluate(doc map[string]any, opt Options) *Result {
 		}
 	}
 	vd := validator{ev: ev}
-	vd.structFields(s.Data, ev.data)
+	vd.structFields(s.Data, data)
 	res.Errors = vd.errs
 	res.Errors = append(res.Errors, ev.runChecks(res.Errors)...)
 	sortErrors(res.Errors)
-	fillDefaults(s.Data, ev.data, ev.hidden, nil)
+	fillDefaults(s.Data, data, ev.hidden, nil)
 	res.Office = ev.route()
 	return res
+}
+
+// ruleView returns a copy of a document without the values that fail
+// their own constraints of the data model (a value of the wrong type, a
+// four-digit postal code, a list of too many entries): what rules read.
+// A list entry is replaced by null rather than removed, so that the
+// entries keep their indexes.
+func ruleView(root *Node, data map[string]any) map[string]any {
+	view := normalize(data).(map[string]any)
+	for _, e := range root.CheckData(data) {
+		if e.Code == CodeRequired {
+			continue
+		}
+		removeAt(view, e.Path)
+	}
+	return view
+}
+
+// writeBack applies what the rules decided to the document as kept:
+// hidden answers are dropped, computed values set.
+func (ev *evaluation) writeBack(data map[string]any) {
+	for p := range ev.hidden {
+		removeAt(data, p)
+	}
+	for p, v := range ev.computed {
+		setAt(data, p, v)
+	}
+}
+
+// segments splits a document path ("dogs[1].name") into member names
+// (string) and list indexes (int).
+func segments(path string) []any {
+	var out []any
+	for _, part := range strings.Split(path, ".") {
+		name, rest, _ := strings.Cut(part, "[")
+		out = append(out, name)
+		for rest != "" {
+			i := strings.IndexByte(rest, ']')
+			if i < 0 {
+				break
+			}
+			n, err := strconv.Atoi(rest[:i])
+			if err != nil {
+				break
+			}
+			out = append(out, n)
+			rest = strings.TrimPrefix(rest[i+1:], "[")
+		}
+	}
+	return out
+}
+
+// locateAt returns the container (a map or a list) holding the value at a
+// document path, and the value's key in it.
+func locateAt(data map[string]any, path string) (any, any) {
+	segs := segments(path)
+	var cur any = data
+	for _, seg := range segs[:len(segs)-1] {
+		switch c := cur.(type) {
+		case map[string]any:
+			cur = c[seg.(string)]
+		case []any:
+			i, _ := seg.(int)
+			if i < 0 || i >= len(c) {
+				return nil, nil
+			}
+			cur = c[i]
+		default:
+			return nil, nil
+		}
+	}
+	return cur, segs[len(segs)-1]
+}
+
+// removeAt removes the value at a document path: a member is deleted, a
+// list entry set to null.
+func removeAt(data map[string]any, path string) {
+	switch c, k := locateAt(data, path); c := c.(type) {
+	case map[string]any:
+		if name, ok := k.(string); ok {
+			delete(c, name)
+		}
+	case []any:
+		if i, ok := k.(int); ok && i >= 0 && i < len(c) {
+			c[i] = nil
+		}
+	}
+}
+
+// setAt sets a member at a document path whose group exists.
+func setAt(data map[string]any, path string, v any) {
+	if c, k := locateAt(data, path); c != nil {
+		if m, ok := c.(map[string]any); ok {
+			if name, ok := k.(string); ok {
+				m[name] = v
+			}
+		}
+	}
 }
 
 // evaluation is the state of one Evaluate call; it is not shared.
@@ -93,13 +198,17 @@ type evaluation struct {
 	pageHidden map[string]bool
 	required   map[string]bool
 	computed   map[string]any
+	// blamed are the paths a check has reported so far: later checks and
+	// routing do not read them (see applicable).
+	blamed map[string]bool
 }
 
 // instance is one place a scoped rule applies: the document itself, or
 // one entry of a repeating group.
 type instance struct {
-	item map[string]any // nil for the root scope
-	path *pathElem      // path of the entry, nil for the root
+	item    any       // the entry; unset for the root scope
+	hasItem bool      // the instance is an entry
+	path    *pathElem // path of the entry, nil for the root
 }
 
 // instances lists where a rule with the given scope applies.
@@ -122,24 +231,66 @@ func (ev *evaluation) instances(scope *Node) []instance {
 	list, _ := parent[last].([]any)
 	out := make([]instance, 0, len(list))
 	for i, e := range list {
-		m, _ := e.(map[string]any)
-		if m == nil {
-			continue
+		if scope.Elem.Kind == KindStruct {
+			m, _ := e.(map[string]any)
+			if m == nil {
+				continue
+			}
+			e = m
 		}
-		out = append(out, instance{item: m, path: &pathElem{parent: lp, index: i}})
+		out = append(out, instance{item: e, hasItem: true, path: &pathElem{parent: lp, index: i}})
 	}
 	return out
+}
+
+// applicable reports whether a program applies at an instance: every
+// field it reads — other than those it asks about with answered(x) or
+// x ?? fallback — is answered, meets its own constraints (absent from the
+// rule view otherwise) and has not been blamed by a check.
+func (ev *evaluation) applicable(p *Program, in instance) bool {
+	for _, ref := range p.strict {
+		var cur any = ev.data
+		var path *pathElem
+		rel := ref
+		if p.Scope != nil && (ref == p.Scope.Path || strings.HasPrefix(ref, p.Scope.Path+".")) {
+			cur, path = in.item, in.path
+			rel = strings.TrimPrefix(strings.TrimPrefix(ref, p.Scope.Path), ".")
+		}
+		if rel != "" {
+			for _, seg := range strings.Split(rel, ".") {
+				if _, isList := cur.([]any); isList {
+					break // a member of every entry: the list is answered
+				}
+				m, _ := cur.(map[string]any)
+				cur = m[seg]
+				path = &pathElem{parent: path, name: seg, index: -1}
+				if cur == nil {
+					return false
+				}
+			}
+		}
+		if cur == nil {
+			return false
+		}
+		if len(ev.blamed) > 0 && ev.blamed[path.String()] {
+			return false
+		}
+	}
+	return true
 }
 
 // run evaluates a program at an instance; an error (such as a field not
 // yet answered) yields ok == false.
 func (ev *evaluation) run(p *Program, in instance) (any, bool) {
+	if !ev.applicable(p, in) {
+		return nil, false
+	}
 	// The reserved names are set on the document map for the run; a
 	// client's value under the same name (an unknown field, reported by
 	// validation) is put back afterwards.
 	oldItem, hadItem := ev.data[envItem]
 	oldToday, hadToday := ev.data[envToday]
-	if in.item != nil {
+	if in.hasItem {
 		ev.data[envItem] = in.item
 	} else {
 		delete(ev.data, envItem)
@@ -174,8 +325,12 @@ func (ev *evaluation) target(n *Node, scope *Node, in instance) (map[string]any,
 	rel := n.Path
 	m, p := ev.data, (*pathElem)(nil)
 	if scope != nil {
+		if n == scope {
+			return nil, "", in.path // an entry of a list of values
+		}
 		rel = strings.TrimPrefix(n.Path, scope.Path+".")
-		m, p = in.item, in.path
+		m, _ = in.item.(map[string]any)
+		p = in.path
 	}
 	segs := strings.Split(rel, ".")
 	for _, seg := range segs[:len(segs)-1] {
@@ -194,13 +349,6 @@ func (ev *evaluation) target(n *Node, scope *Node, in instance) (map[string]any,
 // visibility until they no longer change. Hidden answers are dropped.
 func (ev *evaluation) settle() {
 	s := ev.s
-	for _, r := range s.computes {
-		for _, in := range ev.instances(r.prog.Scope) {
-			if m, name, _ := ev.target(r.target, r.prog.Scope, in); m != nil {
-				delete(m, name)
-			}
-		}
-	}
 	// Each round can only hide more fields or change computed values;
 	// the number of rules bounds the rounds needed.
 	rounds := len(s.shows) + len(s.pageShow) + len(s.computes) + 1
@@ -262,6 +410,17 @@ func (ev *evaluation) settle() {
 	}
 }
 
+// discardComputed removes client-sent values of computed fields.
+func (ev *evaluation) discardComputed() {
+	for _, r := range ev.s.computes {
+		for _, in := range ev.instances(r.prog.Scope) {
+			if m, name, _ := ev.target(r.target, r.prog.Scope, in); m != nil {
+				delete(m, name)
+			}
+		}
+	}
+}
+
 // sameState reports whether a settle round changed nothing.
 func sameState(h1, h2 map[string]bool, c1, c2 map[string]any) bool {
 	if len(h1) != len(h2) || len(c1) != len(c2) {
@@ -307,6 +466,7 @@ func (ev *evaluation) runChecks(existing []FieldError) []FieldError {
 	for _, e := range existing {
 		bad[e.Path] = true
 	}
+	ev.blamed = map[string]bool{}
 	var out []FieldError
 	for _, c := range ev.s.checks {
 		for _, in := range ev.instances(c.assert.Scope) {
@@ -327,6 +487,7 @@ func (ev *evaluation) runChecks(existing []FieldError) []FieldError {
 			}
 			if b, _ := out2.(bool); !b {
 				out = append(out, FieldError{Path: ps, Code: c.id})
+				ev.blamed[ps] = true
 			}
 		}
 	}

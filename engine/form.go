@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -63,6 +64,15 @@ type Field struct {
 	MaxLength int      `json:"maxLength,omitempty"`
 	// Format is "date" or "iban" where such a check applies.
 	Format string `json:"format,omitempty"`
+	// Accept lists the content types an attachment field takes (sniffed
+	// from the file: "application/pdf", "image/png", "image/jpeg"), and
+	// MaxBytes the largest file it takes; empty and 0: the store's limits.
+	// For a list of attachments they apply to each file.
+	Accept   []string `json:"accept,omitempty"`
+	MaxBytes int64    `json:"maxBytes,omitempty"`
+	// Messages are the designer's own messages for the built-in error
+	// codes of this field ("pattern", "min", …), by code.
+	Messages map[string]Text `json:"messages,omitempty"`
 	// Conditional: a show rule decides visibility. RequiredWhen: a
 	// require rule can make the field required. Computed: the server
 	// computes the value; it is shown, never entered.
@@ -103,7 +113,18 @@ type uiSpec struct {
 	Options      map[string]Text   `json:"options"`
 	Item         *Text             `json:"item"`
 	Fields       map[string]uiSpec `json:"fields"`
+	Accept       []string          `json:"accept"`
+	MaxBytes     int64             `json:"maxBytes"`
+	Messages     map[string]Text   `json:"messages"`
 	pos          Pos
+}
+
+// messageCodes are the built-in codes a designer may give a field its own
+// message for (ui messages).
+var messageCodes = map[string]bool{
+	CodeRequired: true, CodeType: true, CodeMin: true, CodeMax: true, CodeMinLength: true, CodeMaxLength: true,
+	CodePattern: true, CodeEnum: true, CodeMinItems: true, CodeMaxItems: true, CodeUniqueItems: true,
+	CodeIBAN: true, CodeDate: true, CodeNotEqual: true, CodeAttachmentType: true, CodeAttachmentSize: true,
 }
 
 // compileUI flattens the ui tree into a map by data path, and checks that
@@ -134,6 +155,20 @@ func compileUI(v cue.Value, data *Node, ce *CheckError) map[string]*uiSpec {
 				continue
 			}
 			u.pos = posOf(fv)
+			for code := range u.Messages {
+				if !messageCodes[code] {
+					ce.add(posOf(fv.LookupPath(cue.ParsePath("messages"))), path, "unknownCode", "ui.%s.messages: %q is not a built-in error code (check rules bring their own message)", uiPath(path), code)
+				}
+			}
+			if len(u.Accept) > 0 || u.MaxBytes > 0 {
+				inner := child
+				for inner.Kind == KindList {
+					inner = inner.Elem
+				}
+				if !inner.hasFormat("attachment") {
+					ce.add(u.pos, path, "rule", "ui.%s: accept and maxBytes apply to attachments (spec.#Attachment) only", uiPath(path))
+				}
+			}
 			out[path] = &u
 			if sub := fv.LookupPath(cue.ParsePath("fields")); sub.Exists() {
 				inner := child
@@ -156,7 +191,7 @@ func compileUI(v cue.Value, data *Node, ce *CheckError) map[string]*uiSpec {
 			u := out[f.Path]
 			if u == nil {
 				ce.add(f.Pos, f.Path, "noLabel", "data.%s has no label: add ui.%s.label with de and en", f.Path, uiPath(f.Path))
-			} else if vals := enumValues(f); vals != nil {
+			} else if vals := enumValues(scalarOf(f)); vals != nil {
 				for _, val := range vals {
 					if _, ok := u.Options[fmt.Sprint(val)]; !ok {
 						ce.add(u.pos, f.Path, "noLabel", "ui.%s.options: no label for value %v", uiPath(f.Path), val)
@@ -174,6 +209,25 @@ func compileUI(v cue.Value, data *Node, ce *CheckError) map[string]*uiSpec {
 	}
 	check(data)
 	return out
+}
+
+// scalarOf returns the node of a list's entries when they are scalars (a
+// multiple choice lists its options on the list's ui entry), else n.
+func scalarOf(n *Node) *Node {
+	e := n
+	for e.Kind == KindList && e.Elem != nil {
+		e = e.Elem
+	}
+	if e.Kind == KindStruct {
+		return n
+	}
+	return e
+}
+
+// isMultiSelect reports whether n is a list of options: "choose one or
+// more of these".
+func isMultiSelect(n *Node) bool {
+	return n.Kind == KindList && n.Elem != nil && n.Elem.Kind != KindList && enumValues(n.Elem) != nil
 }
 
 // uiPath renders where in the ui tree a data path's entry goes.
@@ -273,6 +327,10 @@ func buildField(n *Node, ui map[string]*uiSpec) *Field {
 		u = &uiSpec{Label: Text{De: n.Name, En: n.Name}}
 	}
 	f.Label, f.Hint, f.Unit, f.Autocomplete = u.Label, u.Hint, u.Unit, u.Autocomplete
+	f.Messages = u.Messages
+	if scalarOf(n).hasFormat("attachment") {
+		f.Accept, f.MaxBytes = u.Accept, u.MaxBytes
+	}
 	switch n.Kind {
 	case KindStruct:
 		f.Widget = "group"
@@ -289,6 +347,15 @@ func buildField(n *Node, ui map[string]*uiSpec) *Field {
 			item = *u.Item
 		}
 		f.Repeat = &Repeat{Min: max(n.MinItems, 0), Max: max(n.MaxItems, 0), Item: item}
+		if isMultiSelect(n) {
+			// A checkbox group: one box per option, the list of the
+			// ticked ones as the value.
+			f.Widget = "checkboxes"
+			for _, v := range enumValues(n.Elem) {
+				f.Options = append(f.Options, Option{Value: v, Label: u.Options[fmt.Sprint(v)]})
+			}
+			return f
+		}
 		if n.Elem.Kind == KindStruct {
 			for _, c := range n.Elem.Fields {
 				f.Fields = append(f.Fields, buildField(c, ui))
@@ -426,4 +493,78 @@ func (f *Form) paths() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// field returns the form field of a path (with or without list indexes),
+// or nil.
+func (s *Service) field(path string) *Field {
+	return s.fields[StripIndexes(path)]
+}
+
+// indexFields records every field of the form by its data path.
+func (s *Service) indexFields() {
+	s.fields = map[string]*Field{}
+	var walk func(fs []*Field)
+	walk = func(fs []*Field) {
+		for _, f := range fs {
+			if _, ok := s.fields[f.Path]; !ok {
+				s.fields[f.Path] = f
+			}
+			walk(f.Fields)
+		}
+	}
+	for _, p := range s.Form.Pages {
+		walk(p.Fields)
+	}
+}
+
+// FieldMessage returns the designer's message (ui messages) for the
+// built-in error code at path, a document path such as
+// "children[1].postalCode".
+func (s *Service) FieldMessage(path, code string) (Text, bool) {
+	f := s.field(path)
+	if f == nil {
+		return Text{}, false
+	}
+	t, ok := f.Messages[code]
+	return t, ok
+}
+
+// AttachmentRule returns what the attachment field at path (a document
+// path such as "photos[0]" or a data path) accepts: the content types
+// (empty: any the store takes) and the largest size in bytes (0: the
+// store's limit). ok is false when path is not an attachment field.
+func (s *Service) AttachmentRule(path string) (accept []string, maxBytes int64, ok bool) {
+	n := s.lookupNode(StripIndexes(path))
+	if n == nil || !scalarOf(n).hasFormat("attachment") {
+		return nil, 0, false
+	}
+	if f := s.field(path); f != nil {
+		return f.Accept, f.MaxBytes, true
+	}
+	return nil, 0, true
+}
+
+// CheckUpload checks one uploaded file for the attachment field at path
+// against the field's rules: contentType is the type sniffed from the
+// file's content (never the one the browser claims), size its length in
+// bytes. It returns nil when the field takes the file, or an error with
+// CodeAttachmentType (params "accept": the types the field takes) or
+// CodeAttachmentSize (params "maxBytes"), at path.
+func (s *Service) CheckUpload(path, contentType string, size int64) *FieldError {
+	accept, maxBytes, ok := s.AttachmentRule(path)
+	if !ok {
+		return &FieldError{Path: path, Code: CodeUnknownField}
+	}
+	if len(accept) > 0 && !slices.Contains(accept, contentType) {
+		types := make([]any, len(accept))
+		for i, a := range accept {
+			types[i] = a
+		}
+		return &FieldError{Path: path, Code: CodeAttachmentType, Params: map[string]any{"accept": types}}
+	}
+	if maxBytes > 0 && size > maxBytes {
+		return &FieldError{Path: path, Code: CodeAttachmentSize, Params: map[string]any{"maxBytes": maxBytes}}
+	}
+	return nil
 }

@@ -97,6 +97,9 @@ func schemaOf(n *Node, computed map[string]bool, labels map[string]*Field) map[s
 		if n.MaxItems >= 0 {
 			m["maxItems"] = n.MaxItems
 		}
+		if n.UniqueItems {
+			m["uniqueItems"] = true
+		}
 	default:
 		var alts []any
 		for _, a := range n.Alts {

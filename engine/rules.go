@@ -41,6 +41,9 @@ type Program struct {
 	// refs are the data paths the expression reads, dotted, without
 	// indexes; "item.x" is resolved against Scope.
 	refs []string
+	// strict are the fields among refs the program needs answered: those
+	// it does not ask about with answered(x) or x ?? fallback.
+	strict []string
 }
 
 // ruleCompiler compiles rule expressions with typed environments.
@@ -160,6 +163,15 @@ func (rc *ruleCompiler) compile(v cue.Value, scope *Node, w want, target *Node, 
 		}
 	}
 	p.refs = refsOf(typed.Node(), scope)
+	guarded := map[string]bool{}
+	for _, g := range guardedRefs(typed.Node(), scope) {
+		guarded[g] = true
+	}
+	for _, r := range p.refs {
+		if !guarded[r] && nodeAt(rc.root, r) != nil {
+			p.strict = append(p.strict, r)
+		}
+	}
 	// The runtime program is compiled without the typed environment: the
 	// document is a map, and the typed check above already proved the
 	// expression right.
@@ -550,6 +562,52 @@ func refsOf(n exprast.Node, scope *Node) []string {
 	return out
 }
 
+// guardedRefs collects the data paths an expression asks about itself:
+// the argument of answered(x) and the left side of x ?? fallback.
+func guardedRefs(n exprast.Node, scope *Node) []string {
+	var g guardCollector
+	exprast.Walk(&n, &g)
+	var out []string
+	for _, root := range g.roots {
+		out = append(out, refsOf(root, scope)...)
+	}
+	return out
+}
+
+type guardCollector struct{ roots []exprast.Node }
+
+func (g *guardCollector) Visit(node *exprast.Node) {
+	switch n := (*node).(type) {
+	case *exprast.CallNode:
+		if id, ok := n.Callee.(*exprast.IdentifierNode); ok && id.Value == "answered" && len(n.Arguments) == 1 {
+			g.roots = append(g.roots, n.Arguments[0])
+		}
+	case *exprast.BinaryNode:
+		if n.Operator == "??" {
+			g.roots = append(g.roots, n.Left)
+		}
+	}
+}
+
+// nodeAt finds the node of a dotted data path below root; list entries
+// are entered implicitly ("children.name").
+func nodeAt(root *Node, path string) *Node {
+	n := root
+	for _, seg := range strings.Split(path, ".") {
+		for n.Kind == KindList && n.Elem != nil {
+			n = n.Elem
+		}
+		if n.Kind != KindStruct {
+			return nil
+		}
+		n = n.Field(seg)
+		if n == nil {
+			return nil
+		}
+	}
+	return n
+}
+
 // refCollector gathers identifiers and member chains. expr's Walk visits
 // children before parents, so an identifier that turns out to be the base
 // of a member chain (item in item.breed) is only dropped at the end.
@@ -622,6 +680,11 @@ func memberPath(n exprast.Node) string {
 func ruleFunctions() []expr.Option {
 	parse := func(s string) (time.Time, error) { return time.Parse("2006-01-02", s) }
 	return []expr.Option{
+		// answered(x) is true when x is answered and meets its own
+		// constraints; a rule that asks so applies also when x is not.
+		expr.Function("answered", func(params ...any) (any, error) {
+			return params[0] != nil, nil
+		}, new(func(any) bool)),
 		expr.Function("addDays", func(params ...any) (any, error) {
 			t, err := parse(params[0].(string))
 			if err != nil {

@@ -64,6 +64,9 @@ type Node struct {
 	// node of no kind.
 	Elem               *Node
 	MinItems, MaxItems int // -1: no bound
+	// UniqueItems is set for a list with list.UniqueItems(): no two
+	// entries may be equal.
+	UniqueItems bool
 	// Alts are the alternatives a scalar must match one of (a CUE
 	// disjunction); most nodes have exactly one.
 	Alts []*Constraint
@@ -105,6 +108,12 @@ type Constraint struct {
 	// an overlay narrows a shared enumeration of a value that is not
 	// itself a literal.
 	OneOf [][]any
+	// Name names the shipped group the constraint comes from
+	// ("postalCode", "email", …), marked in the spec language by a
+	// pattern !~"^amtsform:name:postalCode$" that no value matches. Its
+	// errors carry it as the parameter "name", so that a catalogue can
+	// say what is expected.
+	Name string
 }
 
 // errImpossible reports an alternative no value can satisfy, such as "c"
@@ -141,6 +150,10 @@ const ibanMarker = "^amtsform:iban$"
 
 // attachmentMarker marks #Attachment: the value is the id of an uploaded file.
 const attachmentMarker = "^amtsform:attachment$"
+
+// nameMarker matches the pattern that names a shipped group; see
+// Constraint.Name.
+var nameMarker = regexp.MustCompile(`^\^amtsform:name:([A-Za-z][A-Za-z0-9]*)\$$`)
 
 // compileData compiles the data model value into a node tree. Constraints
 // it cannot translate are reported, never dropped.
@@ -226,15 +239,30 @@ func compileNode(n *Node, v cue.Value, ce *CheckError, depth int) {
 	expr := syntaxExpr(v)
 	n.Source = formatExpr(expr)
 	alts, def, hasDef, err := parseAlternatives(expr)
+	evaluated := false
+	if err != nil {
+		// A disjunction built by a builtin, as or([for e in entries
+		// {e.code}]) in a code list (spec.#CodeList), is written as the
+		// call; evaluated, it is the disjunction of its values.
+		ev := syntaxExpr(v.Eval())
+		if ealts, edef, ehasDef, eerr := parseAlternatives(ev); eerr == nil {
+			alts, def, hasDef, err = ealts, edef, ehasDef, nil
+			n.Source, evaluated = formatExpr(ev), true
+		}
+	}
 	if err != nil {
 		ce.add(n.Pos, n.Path, "unsupported", "%s: %v", n.Path, err)
 		return
 	}
-	// CUE's syntax of an evaluated disjunction can name more values than
-	// the disjunction allows (an overlay's "a" | "b" | "d" unified with a
-	// shared "a" | "b" | "c" prints with "d"), so CUE itself decides which
-	// literal alternatives remain.
-	alts = keepAllowed(v, alts)
+	// CUE's syntax of a disjunction unified with another can name more
+	// values than the result allows (an overlay's "a" | "b" | "d" unified
+	// with a shared "a" | "b" | "c" prints with "d"), so CUE itself
+	// decides which literal alternatives remain. An evaluated disjunction
+	// names exactly its values (asking CUE about each of the 249 values
+	// of spec.#Country would take seconds).
+	if !evaluated {
+		alts = keepAllowed(v, alts)
+	}
 	if len(alts) == 0 {
 		ce.add(n.Pos, n.Path, "unsupported", "%s: no value satisfies %s", n.Path, n.Source)
 		return
@@ -338,6 +366,10 @@ func compileListBounds(n *Node, v cue.Value, ce *CheckError) {
 			continue
 		case *ast.CallExpr:
 			name, args, err := callOf(c)
+			if err == nil && name == "list.UniqueItems" && len(args) == 0 {
+				n.UniqueItems = true
+				continue
+			}
 			if err == nil && len(args) == 1 {
 				if i, ok := args[0].(int64); ok && i >= 0 {
 					switch name {
@@ -646,6 +678,8 @@ func parseBound(c *Constraint, u *ast.UnaryExpr, setKind func(Kind, ast.Expr) er
 			c.Formats = appendUnique(c.Formats, "iban")
 		} else if s == attachmentMarker {
 			c.Formats = appendUnique(c.Formats, "attachment")
+		} else if m := nameMarker.FindStringSubmatch(s); m != nil {
+			c.Name = m[1]
 		} else {
 			c.NotMatch = append(c.NotMatch, re)
 		}

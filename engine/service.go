@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"cuelang.org/go/cue"
+	exprast "github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
 )
 
 // Text is a text in German and English.
@@ -56,6 +58,7 @@ type Service struct {
 
 	hideable map[string]bool // paths that a show rule or page can hide
 	pageOf   map[string]string
+	fields   map[string]*Field // form fields by data path
 }
 
 // boundRule is a rule attached to a data path.
@@ -165,6 +168,7 @@ func Compile(src *Source) (*Service, error) {
 	s.Tests = compileTests(v.LookupPath(cue.ParsePath("tests")), ce)
 	s.checkCoverage(ce)
 	s.Form.markRules(s)
+	s.indexFields()
 	if err := ce.err(); err != nil {
 		return nil, err
 	}
@@ -173,22 +177,7 @@ func Compile(src *Source) (*Service, error) {
 
 // lookupNode finds the node of a dotted path; list entries are entered
 // implicitly ("children.name").
-func (s *Service) lookupNode(path string) *Node {
-	n := s.Data
-	for _, seg := range strings.Split(path, ".") {
-		for n.Kind == KindList {
-			n = n.Elem
-		}
-		if n.Kind != KindStruct {
-			return nil
-		}
-		n = n.Field(seg)
-		if n == nil {
-			return nil
-		}
-	}
-	return n
-}
+func (s *Service) lookupNode(path string) *Node { return nodeAt(s.Data, path) }
 
 // scopeOf returns the innermost repeating group strictly enclosing path,
 // and whether the path lies within more than one.
@@ -307,6 +296,15 @@ func (s *Service) compileRules(v cue.Value, rc *ruleCompiler, ce *CheckError) {
 			ce.add(posOf(cv), path, "unsupported", "rules.check %s: %q lies in nested repeating groups", id, path)
 			continue
 		}
+		if n.Kind == KindList && n.Elem != nil && n.Elem.Kind != KindStruct && n.Elem.Kind != KindList && readsItem(cv) {
+			// A check of a list of values that reads item runs once per
+			// entry and blames it: classes[2].
+			if scope != nil {
+				ce.add(posOf(cv), path, "unsupported", "rules.check %s: %q lies in nested repeating groups", id, path)
+				continue
+			}
+			scope = n
+		}
 		cr := &checkRule{id: id, target: n}
 		_ = cv.LookupPath(cue.ParsePath("message")).Decode(&cr.message)
 		cr.assert = rc.compile(cv.LookupPath(cue.ParsePath("assert")), scope, wantBool, nil, "rules.check "+id+".assert")
@@ -319,10 +317,39 @@ func (s *Service) compileRules(v cue.Value, rc *ruleCompiler, ce *CheckError) {
 	}
 }
 
+// readsItem reports whether a check's assert or when names item.
+func readsItem(cv cue.Value) bool {
+	for _, part := range []string{"assert", "when"} {
+		src, err := cv.LookupPath(cue.ParsePath(part)).String()
+		if err != nil {
+			continue
+		}
+		tree, err := parser.Parse(src)
+		if err != nil {
+			continue
+		}
+		var f itemFinder
+		exprast.Walk(&tree.Node, &f)
+		if f.found {
+			return true
+		}
+	}
+	return false
+}
+
+type itemFinder struct{ found bool }
+
+func (f *itemFinder) Visit(node *exprast.Node) {
+	if id, ok := (*node).(*exprast.IdentifierNode); ok && id.Value == envItem {
+		f.found = true
+	}
+}
+
 func isBuiltinCode(id string) bool {
 	switch id {
 	case CodeRequired, CodeType, CodeMin, CodeMax, CodeMinLength, CodeMaxLength, CodePattern, CodeEnum,
-		CodeMinItems, CodeMaxItems, CodeUnknownField, CodeIBAN, CodeDate, CodeNotEqual, CodeAttachment:
+		CodeMinItems, CodeMaxItems, CodeUnknownField, CodeIBAN, CodeDate, CodeNotEqual, CodeAttachment,
+		CodeUniqueItems, CodeAttachmentType, CodeAttachmentSize, CodeControl, CodeEncoding:
 		return true
 	}
 	return false

@@ -27,16 +27,18 @@ type FieldError struct {
 
 // The stable error codes of the validation plan.
 const (
-	CodeRequired     = "required"
-	CodeType         = "type"
-	CodeMin          = "min"
-	CodeMax          = "max"
-	CodeMinLength    = "minLength"
-	CodeMaxLength    = "maxLength"
-	CodePattern      = "pattern"
-	CodeEnum         = "enum"
-	CodeMinItems     = "minItems"
-	CodeMaxItems     = "maxItems"
+	CodeRequired  = "required"
+	CodeType      = "type"
+	CodeMin       = "min"
+	CodeMax       = "max"
+	CodeMinLength = "minLength"
+	CodeMaxLength = "maxLength"
+	CodePattern   = "pattern"
+	CodeEnum      = "enum"
+	CodeMinItems  = "minItems"
+	CodeMaxItems  = "maxItems"
+	// CodeUniqueItems: a list with list.UniqueItems() holds an entry twice.
+	CodeUniqueItems  = "uniqueItems"
 	CodeUnknownField = "unknownField"
 	CodeIBAN         = "iban"
 	CodeDate         = "date"
@@ -44,6 +46,12 @@ const (
 	// CodeAttachment: a file is named that was not uploaded for this
 	// application.
 	CodeAttachment = "attachment"
+	// CodeAttachmentType: an uploaded file is not of a type the field
+	// accepts (params: "accept", the content types).
+	CodeAttachmentType = "attachmentType"
+	// CodeAttachmentSize: an uploaded file is larger than the field
+	// accepts (params: "maxBytes").
+	CodeAttachmentSize = "attachmentSize"
 	// CodeControl: a text holds a control character other than tab and
 	// line break (NUL, escape, a lone carriage return, C1 controls…).
 	CodeControl = "control"
@@ -274,6 +282,11 @@ func (vd *validator) value(n *Node, v any) {
 		if n.MaxItems >= 0 && len(l) > n.MaxItems {
 			vd.add(CodeMaxItems, map[string]any{"max": n.MaxItems})
 		}
+		if n.UniqueItems {
+			if i := firstDuplicate(l); i >= 0 {
+				vd.add(CodeUniqueItems, map[string]any{"index": i})
+			}
+		}
 		for i, e := range l {
 			vd.push("", i)
 			if e == nil && n.Elem.Kind != KindNull {
@@ -290,6 +303,67 @@ func (vd *validator) value(n *Node, v any) {
 		if code, params := n.checkScalar(v); code != "" {
 			vd.add(code, params)
 		}
+	}
+}
+
+// firstDuplicate returns the index of the first entry of l that equals an
+// earlier one, or -1. Numbers are equal by value (1, 1.0 and 1e0 are the
+// same number), as CUE compares them.
+func firstDuplicate(l []any) int {
+	if len(l) < 2 {
+		return -1
+	}
+	seen := make(map[string]bool, len(l))
+	var b strings.Builder
+	for i, e := range l {
+		b.Reset()
+		writeKey(&b, e)
+		k := b.String()
+		if seen[k] {
+			return i
+		}
+		seen[k] = true
+	}
+	return -1
+}
+
+// writeKey writes a canonical form of a document value.
+func writeKey(b *strings.Builder, v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteByte('{')
+		for _, k := range keys {
+			b.WriteString(strconv.Quote(k))
+			b.WriteByte(':')
+			writeKey(b, x[k])
+			b.WriteByte(',')
+		}
+		b.WriteByte('}')
+	case []any:
+		b.WriteByte('[')
+		for _, e := range x {
+			writeKey(b, e)
+			b.WriteByte(',')
+		}
+		b.WriteByte(']')
+	case string:
+		b.WriteString(strconv.Quote(x))
+	case nil:
+		b.WriteString("null")
+	case bool:
+		b.WriteString(strconv.FormatBool(x))
+	default:
+		if n, ok := toNum(v); ok {
+			b.WriteByte('#')
+			b.WriteString(n.rat().RatString())
+			return
+		}
+		b.WriteString("?")
 	}
 }
 
@@ -662,6 +736,18 @@ func isIntLiteral(s string) bool {
 // early failures (type, literal, enumeration), which the alternatives of
 // an enumeration meet on every valid value, are not built.
 func (c *Constraint) check(v any, params bool) (string, map[string]any) {
+	code, p := c.checkValue(v, params)
+	if code != "" && c.Name != "" && params {
+		if p == nil {
+			p = map[string]any{}
+		}
+		p["name"] = c.Name
+	}
+	return code, p
+}
+
+// checkValue is check without the group's name.
+func (c *Constraint) checkValue(v any, params bool) (string, map[string]any) {
 	if c.Kind == KindString {
 		// Texts, the most common values, skip the number decoding.
 		s, ok := v.(string)

@@ -146,6 +146,8 @@ func (d *formDecoder) field(f *engine.Field, name string, old any) (any, bool) {
 		return d.repeat(f, name, old)
 	case "file":
 		return d.file(f, name, old)
+	case "checkboxes":
+		return d.checkboxes(f, name)
 	}
 	raw, ok := d.form.get(name)
 	if ok {
@@ -251,6 +253,27 @@ func (d *formDecoder) repeat(f *engine.Field, name string, old any) (any, bool) 
 		}
 	}
 	if !counted && n == 0 && !(d.action.kind == "add" && d.action.path == name) {
+		return nil, false
+	}
+	return list, true
+}
+
+// checkboxes decodes a multiple choice: the browser posts the field's
+// name once per ticked box. Nothing ticked is no answer; a value that is
+// no option is kept as sent, for the engine to report.
+func (d *formDecoder) checkboxes(f *engine.Field, name string) (any, bool) {
+	vals, ok := d.form.values[name]
+	if !ok {
+		return nil, false
+	}
+	d.used[name] = true
+	var list []any
+	for _, raw := range vals {
+		if raw = strings.TrimSpace(raw); raw != "" {
+			list = append(list, convert(f, raw))
+		}
+	}
+	if len(list) == 0 {
 		return nil, false
 	}
 	return list, true

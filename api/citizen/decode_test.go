@@ -32,3 +32,33 @@ func TestDecodeCheckbox(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeCheckboxes: a multiple choice posts its name once per ticked
+// box; nothing ticked is no answer, and a value that is no option is kept
+// for the engine to report.
+func TestDecodeCheckboxes(t *testing.T) {
+	opts := []engine.Option{{Value: "sport"}, {Value: "musik"}, {Value: "kunst"}}
+	page := &engine.Page{ID: "p", Fields: []*engine.Field{
+		{Path: "classes", Name: "classes", Kind: engine.KindList, Widget: "checkboxes", Options: opts},
+	}}
+	tests := []struct {
+		body     string
+		want     map[string]any
+		rejected int
+	}{
+		{"", map[string]any{}, 0},
+		{"classes=sport", map[string]any{"classes": []any{"sport"}}, 0},
+		{"classes=sport&classes=kunst", map[string]any{"classes": []any{"sport", "kunst"}}, 0},
+		{"classes=", map[string]any{}, 0},
+		{"classes=ballett", map[string]any{"classes": []any{"ballett"}}, 0},
+		{"classes%5B0%5D=sport", map[string]any{}, 1},
+	}
+	for _, tt := range tests {
+		vals, _ := url.ParseQuery(tt.body)
+		d := newFormDecoder(&postedForm{values: vals}, nil, formAction{kind: "continue"})
+		got := d.page(page, map[string]any{})
+		if !reflect.DeepEqual(map[string]any(got), tt.want) || len(d.rejected) != tt.rejected {
+			t.Errorf("%q: got %v (rejected %v), want %v (%d rejected)", tt.body, got, d.rejected, tt.want, tt.rejected)
+		}
+	}
+}

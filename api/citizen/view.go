@@ -67,7 +67,7 @@ type errorLine struct {
 var partials = map[string]string{}
 
 func init() {
-	for _, k := range []string{"text", "textarea", "number", "money", "date", "email", "tel", "radio", "select", "checkbox", "group", "repeat", "file", "computed"} {
+	for _, k := range []string{"text", "textarea", "number", "money", "date", "email", "tel", "radio", "select", "checkbox", "checkboxes", "group", "repeat", "file", "computed"} {
 		partials[k] = "f-" + k
 	}
 }
@@ -254,6 +254,23 @@ func (st *formState) field(f *engine.Field, path string, v any, present bool, la
 	case "checkbox":
 		b, _ := v.(bool)
 		fv.Checked = b
+	case "checkboxes":
+		// A multiple choice: one box per option, ticked for the
+		// values in the list.
+		ticked := map[string]bool{}
+		if l, ok := v.([]any); ok {
+			for _, x := range l {
+				ticked[fmt.Sprint(x)] = true
+			}
+		}
+		for i, o := range f.Options {
+			val := fmt.Sprint(o.Value)
+			id := fv.ID
+			if i > 0 {
+				id = fmt.Sprintf("%s-%d", fv.ID, i)
+			}
+			fv.Options = append(fv.Options, optionView{ID: id, Value: val, Label: o.Label.In(lang), Checked: ticked[val]})
+		}
 	case "file":
 		if id, ok := v.(string); ok {
 			fv.FileName = st.files[id]
@@ -262,7 +279,13 @@ func (st *formState) field(f *engine.Field, path string, v any, present bool, la
 			}
 		}
 		fv.Accept = ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"
-		if fv.Hint == "" {
+		if len(f.Accept) > 0 {
+			fv.Accept = acceptAttr(f.Accept)
+		}
+		if rule := messages.FileHint(f, lang); rule != "" {
+			// What this field takes, after the designer's hint.
+			fv.Hint = strings.TrimSpace(fv.Hint + " " + rule)
+		} else if fv.Hint == "" {
 			fv.Hint = render.Tr(lang, "PDF, PNG oder JPEG, höchstens 20 MB", "PDF, PNG or JPEG, at most 20 MB")
 		}
 	default:
@@ -293,7 +316,7 @@ func (st *formState) field(f *engine.Field, path string, v any, present bool, la
 		case "date":
 			fv.Width = "w-10"
 			if fv.Hint == "" {
-				fv.Hint = render.Tr(lang, "Zum Beispiel 2019-03-27 oder 27.03.2019", "For example 2019-03-27 or 27.03.2019")
+				fv.Hint = render.Tr(lang, "Zum Beispiel 27.03.2019", "For example 27.03.2019")
 			}
 		case "text":
 			if f.Format == "iban" {
@@ -321,6 +344,19 @@ func (st *formState) field(f *engine.Field, path string, v any, present bool, la
 	}
 	fv.Describedby = strings.Join(ids, " ")
 	return fv
+}
+
+// acceptAttr renders content types for an input's accept attribute, with
+// the file name extensions browsers' pickers filter by.
+func acceptAttr(types []string) string {
+	ext := map[string]string{"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg,.jpeg"}
+	var parts []string
+	for _, t := range types {
+		if e, ok := ext[t]; ok {
+			parts = append(parts, e)
+		}
+	}
+	return strings.Join(append(parts, types...), ",")
 }
 
 // scalarRepeat reports whether a repeating group's entries are single

@@ -198,8 +198,8 @@ type evaluation struct {
 	pageHidden map[string]bool
 	required   map[string]bool
 	computed   map[string]any
-	// blamed are the paths a check has reported so far: later checks and
-	// routing do not read them (see applicable).
+	// blamed are the paths a guard check has reported so far: later
+	// checks and routing do not read them (see applicable).
 	blamed map[string]bool
 }
 
@@ -487,7 +487,9 @@ func (ev *evaluation) runChecks(existing []FieldError) []FieldError {
 			}
 			if b, _ := out2.(bool); !b {
 				out = append(out, FieldError{Path: ps, Code: c.id})
-				ev.blamed[ps] = true
+				if c.guard {
+					ev.blamed[ps] = true
+				}
 			}
 		}
 	}

@@ -287,7 +287,7 @@ service: spec.#Service & {
 		require: phone: "!answered(email)"
 		compute: age: "years(birthDate, today)"
 		check: [
-			{id: "geburt-zukunft", path: "birthDate", assert: "birthDate <= today", message: {de: "Zukunft", en: "Future"}},
+			{id: "geburt-zukunft", path: "birthDate", assert: "birthDate <= today", guard: true, message: {de: "Zukunft", en: "Future"}},
 			{id: "zu-jung", path: "birthDate", assert: "years(birthDate, today) >= 6", message: {de: "Zu jung", en: "Too young"}},
 			{id: "kein-ballett-mit-kunst", path: "classes", assert: "item != 'kunst' || (country ?? 'DE') == 'DE'", message: {de: "Kunst nur im Inland", en: "Art only at home"}},
 		]

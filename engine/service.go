@@ -69,6 +69,7 @@ type boundRule struct {
 
 type checkRule struct {
 	id      string
+	guard   bool // a failure makes the blamed value invalid for later rules
 	target  *Node
 	assert  *Program
 	when    *Program
@@ -307,6 +308,7 @@ func (s *Service) compileRules(v cue.Value, rc *ruleCompiler, ce *CheckError) {
 		}
 		cr := &checkRule{id: id, target: n}
 		_ = cv.LookupPath(cue.ParsePath("message")).Decode(&cr.message)
+		cr.guard, _ = cv.LookupPath(cue.ParsePath("guard")).Bool()
 		cr.assert = rc.compile(cv.LookupPath(cue.ParsePath("assert")), scope, wantBool, nil, "rules.check "+id+".assert")
 		if w := cv.LookupPath(cue.ParsePath("when")); w.Exists() {
 			cr.when = rc.compile(w, scope, wantBool, nil, "rules.check "+id+".when")

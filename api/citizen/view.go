@@ -2,6 +2,7 @@ package citizen
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -374,12 +375,18 @@ func joinLabel(prefix, label string) string {
 
 // inputValue renders a stored value for a text input. Values that could
 // not be converted were kept as typed (strings) and are shown as they are.
+var isoDate = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
+
 func inputValue(f *engine.Field, v any, present bool, lang string) string {
 	if !present || v == nil {
 		return ""
 	}
 	switch x := v.(type) {
 	case string:
+		if f.Widget == "date" && isoDate.MatchString(x) {
+			// Stored as YYYY-MM-DD, shown as citizens write dates.
+			return x[8:10] + "." + x[5:7] + "." + x[0:4]
+		}
 		return x
 	case float64:
 		if f.Widget == "money" {
@@ -419,7 +426,7 @@ func formErrorMessages(svc *engine.Service, lang string, errs []engine.FieldErro
 				case "number":
 					msg = render.Tr(lang, "Bitte geben Sie eine Zahl ein, zum Beispiel 3.", "Please enter a number, for example 3.")
 				case "date":
-					msg = render.Tr(lang, "Bitte geben Sie ein gültiges Datum ein, zum Beispiel 2019-03-27 oder 27.03.2019.", "Please enter a real date, for example 2019-03-27 or 27.03.2019.")
+					msg = render.Tr(lang, "Bitte geben Sie ein gültiges Datum ein (TT.MM.JJJJ), zum Beispiel 27.03.2019.", "Please enter a real date (DD.MM.YYYY), for example 27.03.2019.")
 				case "checkbox":
 					msg = render.Tr(lang, "Bitte setzen Sie das Häkchen oder lassen Sie es weg.", "Please tick the box or leave it empty.")
 				}

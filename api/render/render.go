@@ -105,6 +105,21 @@ func FormatValue(f *engine.Field, v any, files map[string]string, lang string) s
 	if v == nil {
 		return ""
 	}
+	if l, ok := v.([]any); ok && f.Widget == "checkboxes" {
+		// A multiple choice: the chosen options' labels, in the order
+		// the service lists them.
+		chosen := map[string]bool{}
+		for _, x := range l {
+			chosen[fmt.Sprint(x)] = true
+		}
+		var labels []string
+		for _, o := range f.Options {
+			if chosen[fmt.Sprint(o.Value)] {
+				labels = append(labels, o.Label.In(lang))
+			}
+		}
+		return strings.Join(labels, ", ")
+	}
 	for _, o := range f.Options {
 		if fmt.Sprint(o.Value) == fmt.Sprint(v) {
 			return o.Label.In(lang)

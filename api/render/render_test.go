@@ -1,6 +1,10 @@
 package render
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/amtsform/amtsform/engine"
+)
 
 func TestFormatMoney(t *testing.T) {
 	for _, c := range []struct {
@@ -19,5 +23,19 @@ func TestFormatMoney(t *testing.T) {
 		if got := FormatMoney(c.cents, "en"); got != c.en {
 			t.Errorf("%d en: %q, want %q", c.cents, got, c.en)
 		}
+	}
+}
+
+func TestFormatMultipleChoice(t *testing.T) {
+	f := &engine.Field{Widget: "checkboxes", Options: []engine.Option{
+		{Value: "sport", Label: engine.Text{De: "Sport", En: "Sports"}},
+		{Value: "kunst", Label: engine.Text{De: "Kunst", En: "Arts"}},
+		{Value: "natur", Label: engine.Text{De: "Natur", En: "Nature"}},
+	}}
+	if got := FormatValue(f, []any{"natur", "sport"}, nil, "de"); got != "Sport, Natur" {
+		t.Errorf("got %q, want the labels in the service's order", got)
+	}
+	if got := FormatValue(f, []any{"kunst"}, nil, "en"); got != "Arts" {
+		t.Errorf("got %q", got)
 	}
 }

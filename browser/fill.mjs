@@ -45,6 +45,15 @@ const perService = {
     income: '24000',
     iban: 'DE89370400440532013000',
   },
+  ferienbetreuung: {
+    residence: 'HE',
+    'child.givenName': 'Lotta',
+    'child.familyName': 'Müller',
+    // 6 to 14 on the first day of the holidays
+    'child.birthDate': () => yearsAgo(9),
+    // a multiple choice: the options to tick
+    activities: ['sport', 'kunst'],
+  },
   geburtsurkunde: {
     'applicant.birthDate': '1985-04-12',
     'subject.givenName': 'Gertrud',
@@ -112,6 +121,11 @@ export function fallbackFor(type) {
     default: return 'Testwert';
   }
 }
+
+// A tiny JPEG (1×1 pixel), for file inputs that accept only images.
+export const tinyJPEG = Buffer.from(
+  '/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////////////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQABPxA=',
+  'base64');
 
 // A tiny valid PDF, for file inputs.
 export const tinyPDF = Buffer.from(

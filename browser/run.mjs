@@ -25,7 +25,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { start, build, repoRoot } from './server.mjs';
-import { valueFor, fallbackFor, parseName, tinyPDF } from './fill.mjs';
+import { valueFor, fallbackFor, parseName, tinyPDF, tinyJPEG } from './fill.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -223,7 +223,10 @@ async function fillPage(page, service) {
       await all.nth(pick.i).check({ timeout: ACT_MS, force: true });
       filled.push({ path, index, value: pick.value });
     } else if (c.type === 'checkbox') {
-      if (c.checked || !(want === true || want === 'true')) continue;
+      // A yes/no box is ticked when the value is true; a box of a
+      // multiple choice when its option is among the values.
+      const tick = Array.isArray(want) ? want.includes(c.value) : (want === true || want === 'true');
+      if (c.checked || !tick) continue;
       await el.check({ timeout: ACT_MS, force: true });
       filled.push({ path, index, value: true });
     } else if (c.tag === 'select') {
@@ -234,8 +237,13 @@ async function fillPage(page, service) {
       await el.selectOption(pick, { timeout: ACT_MS });
       filled.push({ path, index, value: pick });
     } else if (c.type === 'file') {
-      await el.setInputFiles({ name: 'nachweis.pdf', mimeType: 'application/pdf', buffer: tinyPDF }, { timeout: ACT_MS });
-      filled.push({ path, index, value: 'nachweis.pdf' });
+      // The field says what it accepts (a photo must be JPEG).
+      const accept = (await el.getAttribute('accept', { timeout: ACT_MS })) || '';
+      const file = /image\/jpeg/.test(accept) && !/pdf/.test(accept)
+        ? { name: 'foto.jpg', mimeType: 'image/jpeg', buffer: tinyJPEG }
+        : { name: 'nachweis.pdf', mimeType: 'application/pdf', buffer: tinyPDF };
+      await el.setInputFiles(file, { timeout: ACT_MS });
+      filled.push({ path, index, value: file.name });
     } else {
       if (c.value) continue;
       let v = want === undefined || want === true ? fallbackFor(c.type) : String(want);

@@ -24,6 +24,7 @@ import (
 	"github.com/amtsform/amtsform/api/apiv1"
 	"github.com/amtsform/amtsform/api/citizen"
 	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/engine/directory"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/ui"
 )
@@ -77,6 +78,9 @@ type Config struct {
 	// taken from the request (Host, or X-Forwarded-Host and
 	// X-Forwarded-Proto from a trusted proxy; set it whenever Mail is set).
 	PublicURL string
+	// Directory names the tenants on their pages (the installation's
+	// tenant names); nil: pages show no tenant name.
+	Directory *directory.Directory
 }
 
 // Mailer sends one plain-text mail; see citizen.Mailer.
@@ -192,6 +196,7 @@ func New(cfg Config) (*fiber.App, error) {
 		DevState:   cfg.DevState,
 		Mail:       cfg.Mail,
 		PublicURL:  cfg.PublicURL,
+		Directory:  cfg.Directory,
 	})
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 	return app, nil

@@ -37,7 +37,7 @@ type server struct {
 
 // startServer opens the embedded store in dataDir, restores the stored
 // service versions and offers svcs per tenant, as serve does at start-up.
-func startServer(t *testing.T, dataDir string, offers map[string][]*engine.Service, opts ...func(*intake.Intake)) *server {
+func startServer(t *testing.T, dataDir string, offers map[string][]*engine.Service, opts ...func(*api.Config)) *server {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts an embedded store")
@@ -66,10 +66,11 @@ func startServer(t *testing.T, dataDir string, offers map[string][]*engine.Servi
 		}
 	}
 	in := &intake.Intake{Store: st, Catalog: s.cat, Secret: []byte("versions-test-secret-0123456789ab"), Background: func(f func()) { f() }}
+	cfg := api.Config{Intake: in, Tenants: tenants, Logger: quiet()}
 	for _, o := range opts {
-		o(in)
+		o(&cfg)
 	}
-	s.app, err = api.New(api.Config{Intake: in, Tenants: tenants, Logger: quiet()})
+	s.app, err = api.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,23 +355,24 @@ func TestTenantsOfferTheirOwnOverlay(t *testing.T) {
 			offers[tc.ID] = append(offers[tc.ID], svcs[d])
 		}
 	}
-	s := startServer(t, t.TempDir(), offers, func(in *intake.Intake) { in.Offices = directory.New(inst) })
+	dir := directory.New(inst)
+	s := startServer(t, t.TempDir(), offers, func(c *api.Config) { c.Intake.Offices, c.Directory = dir, dir })
 	type validation struct {
 		Valid    bool           `json:"valid"`
 		Computed map[string]any `json:"computed"`
 	}
 	for _, c := range []struct {
-		tenant string
-		tax    float64
-	}{{"musterstadt", 12000}, {"kelkheim", 9600}} {
+		tenant, name string
+		tax          float64
+	}{{"musterstadt", "Musterstadt (Main-Taunus-Kreis)", 12000}, {"kelkheim", "Stadt Kelkheim (Taunus)", 9600}} {
 		var v validation
 		s.do("POST", "/api/v1/"+c.tenant+"/services/hundesteuer/validate", dogTaxDoc(), 200, &v)
 		if !v.Valid || v.Computed["yearlyTax"] != c.tax {
 			t.Errorf("%s: valid %v, yearlyTax %v, want %v", c.tenant, v.Valid, v.Computed["yearlyTax"], c.tax)
 		}
 		page := string(s.do("GET", "/"+c.tenant+"/hundesteuer", nil, 200, nil))
-		if !strings.Contains(page, "Hundesteuer") {
-			t.Errorf("%s: start page: %s", c.tenant, page)
+		if !strings.Contains(page, "Hundesteuer") || !strings.Contains(page, c.name) {
+			t.Errorf("%s: the start page does not name the service and %q", c.tenant, c.name)
 		}
 	}
 	// Citizens see the office's name and address from the tenant's

@@ -36,6 +36,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/engine/directory"
 	"github.com/amtsform/amtsform/engine/intake"
 )
 
@@ -67,6 +68,8 @@ type Config struct {
 	// PublicURL is the site's external base URL for links in mails;
 	// empty: taken from the request.
 	PublicURL string
+	// Directory names the tenant in the page header; nil: none.
+	Directory *directory.Directory
 }
 
 // server holds what the handlers share.

@@ -13,17 +13,19 @@ import (
 
 // pageData is what every citizen template gets.
 type pageData struct {
-	Lang      string
-	Title     string // the document title
-	Heading   string
-	Home      string
-	LangURL   string
-	LangName  string
-	LangCode  string
-	Dev       bool
-	CSRF      string
-	Status    int
-	RequestID string
+	Lang string
+	// TenantName is the municipality whose pages these are.
+	TenantName string
+	Title      string // the document title
+	Heading    string
+	Home       string
+	LangURL    string
+	LangName   string
+	LangCode   string
+	Dev        bool
+	CSRF       string
+	Status     int
+	RequestID  string
 
 	ServiceTitle string
 	ServiceURL   string
@@ -90,6 +92,9 @@ func (s *server) now() time.Time {
 func (s *server) base(c *fiber.Ctx, tenant, title string) *pageData {
 	lang := httpx.Lang(c)
 	p := &pageData{Lang: lang, Title: title, Heading: title, Home: "/" + tenant + "/", Dev: s.cfg.Dev, Status: fiber.StatusOK}
+	if t, ok := s.cfg.Directory.Tenant(tenant); ok {
+		p.TenantName = t.Name.In(lang)
+	}
 	other, name := "en", "English"
 	if lang == "en" {
 		other, name = "de", "Deutsch"

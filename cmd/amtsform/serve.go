@@ -108,12 +108,14 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if err := offer(ctx, cat, inst, svcs); err != nil {
 		return storeError(stderr, "serve", err)
 	}
-	in := &intake.Intake{Store: store, Catalog: cat, Secret: secret, Offices: directory.New(inst)}
+	dir := directory.New(inst)
+	in := &intake.Intake{Store: store, Catalog: cat, Secret: secret, Offices: dir}
 	sweeper := &sweep.Sweeper{Store: store, Retention: cat.Retention, Holder: "serve-" + record.NewToken()[:8]}
 	go sweeper.Run(ctx, 10*time.Minute)
 
 	cfg := api.Config{
 		Intake:         in,
+		Directory:      dir,
 		Tenants:        tenantIDs(inst),
 		Logger:         log,
 		BodyLimit:      *bodyLimit,

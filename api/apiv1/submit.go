@@ -1,6 +1,7 @@
 package apiv1
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -88,22 +89,24 @@ func (s *server) apiSubmit(c *fiber.Ctx) error {
 }
 
 // apiSubmitDraft submits a draft as a whole. The draft token is its
-// idempotency key: submitting again returns the same submission (200).
-// An incomplete draft gets 422 with every error.
+// idempotency key: submitting again returns the same submission (200),
+// also after the draft was removed, and concurrent submits of one draft
+// (a double press) all get that submission (the store decides, not an
+// in-flight lock). An incomplete draft gets 422 with every error.
 func (s *server) apiSubmitDraft(c *fiber.Ctx) error {
 	tenant, token := tenantOf(c), c.Params("token")
 	ctx := c.UserContext()
-	release, err := ClaimKey(c.App(), tenant, "draft:"+token)
-	if err != nil {
-		return err
-	}
-	defer release()
+	// The service names the fields of validation errors; a draft that is
+	// gone may have been submitted (SubmitDraft finds the submission).
 	_, svc, err := s.in.Draft(ctx, tenant, token)
-	if err != nil {
+	if err != nil && !errors.Is(err, record.ErrNotFound) && !errors.Is(err, record.ErrExpired) {
 		return err
 	}
 	sub, created, err := s.in.SubmitDraft(ctx, tenant, token)
 	if err != nil {
+		if svc == nil {
+			return err
+		}
 		return s.apiError(c, svc, err)
 	}
 	return s.submitted(c, tenant, sub, created)

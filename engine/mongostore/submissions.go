@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sort"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -67,8 +69,28 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 	// the insert) is taken over with the same submission id: both
 	// writers then link the files to, and insert, the same _id, and
 	// whichever insert wins is the submission of the key.
+	//
+	// The only writer (the embedded store, with the case index) knows
+	// every key in memory: submits of one key are serialised in-process,
+	// a replay is one _id read and a new submit writes no claim (the
+	// unique index on idem stays the authority).
 	takeover := ""
-	if key != "" {
+	exclusive := s.cases != nil && key != ""
+	if exclusive {
+		defer lockSubmitKey(claimID)()
+		if sid, ok := s.cases.keyHolder(claimID); ok {
+			var doc submissionDoc
+			err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
+				options.FindOne().SetProjection(bson.D{{Key: "events", Value: 0}, {Key: "outbox", Value: 0}})).Decode(&doc)
+			if err == nil && doc.Idem == claimID {
+				sub, created, _, err := replayed(&doc, key, hash)
+				return sub, created, err
+			}
+			if err != nil && !isNoDocs(err) {
+				return nil, false, fmt.Errorf("mongostore: idempotency lookup: %w", err)
+			}
+		}
+	} else if key != "" {
 		sub, created, csub, err := s.replay(ctx, req.Tenant, key, hash)
 		switch {
 		case err == nil || errors.Is(err, record.ErrIdempotencyMismatch):
@@ -98,19 +120,20 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 	}
 	for attempt := 0; attempt < 20; attempt++ {
 		var ref, sid string
-		claimed := false
+		claimed, covered := false, false
+		done := func() {}
 		if takeover != "" {
 			sid, takeover = takeover, ""
 			_, ref = splitSubID(sid)
 		} else {
 			var err error
-			if ref, err = s.NextReference(ctx, req.Tenant, req.Service.ID, req.Prefix, year); err != nil {
+			if ref, done, covered, err = s.nextRef(ctx, req.Tenant, req.Service.ID, req.Prefix, year); err != nil {
 				return nil, false, err
 			}
 			sid = subID(req.Tenant, ref)
 			// Claim the key (one insert). A claim that appeared meanwhile
 			// is a replay, or an orphan taken over as above.
-			if key != "" {
+			if key != "" && !exclusive {
 				if claimed, err = s.claimKey(ctx, claimID, sid, at); err != nil {
 					return nil, false, err
 				}
@@ -122,6 +145,7 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 					if csub != "" {
 						sid = csub
 						_, ref = splitSubID(sid)
+						covered = false // another writer's number
 					}
 				}
 			}
@@ -147,6 +171,7 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 		}
 		if len(atts) > 0 {
 			if err := s.linkFiles(ctx, req.Tenant, atts, sid); err != nil {
+				done()
 				if errors.Is(err, record.ErrConflict) && key != "" {
 					if sub, created, _, rerr := s.replay(ctx, req.Tenant, key, hash); rerr == nil || errors.Is(rerr, record.ErrIdempotencyMismatch) {
 						return sub, created, rerr
@@ -155,9 +180,10 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 				return nil, false, err
 			}
 		}
-		err := s.insertSubmission(ctx, &doc)
+		err := s.insertSubmission(ctx, &doc, covered)
+		done()
 		if err == nil {
-			if key != "" && !claimed {
+			if key != "" && !claimed && !exclusive {
 				// We took over a claim: make sure it points to us.
 				if err := s.pointKey(ctx, claimID, sid); err != nil {
 					s.log.Warn("idempotency claim not repointed (repaired on replay)", "err", err)
@@ -199,6 +225,19 @@ func (s *Store) SubmissionByKey(ctx context.Context, tenant, key string) (*recor
 	}
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
+	if s.cases != nil {
+		if sid, ok := s.cases.keyHolder(idemValue(tenant, key, "")); ok {
+			var doc submissionDoc
+			err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
+				options.FindOne().SetProjection(bson.D{{Key: "events", Value: 0}, {Key: "outbox", Value: 0}})).Decode(&doc)
+			if err == nil && doc.Idem == idemValue(tenant, key, "") {
+				return doc.submission(), nil
+			}
+			if err != nil && !isNoDocs(err) {
+				return nil, fmt.Errorf("mongostore: idempotency lookup: %w", err)
+			}
+		}
+	}
 	sub, _, _, err := s.replay(ctx, tenant, key, "")
 	if errors.Is(err, errOrphan) {
 		// A claim without its submission: a writer still busy, or a crash
@@ -592,12 +631,35 @@ func (s *Store) RepairEvents(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// insertSubmission inserts a new submission document.
-func (s *Store) insertSubmission(ctx context.Context, doc *submissionDoc) error {
+// insertSubmission inserts a new submission document. covered: its
+// number comes from a marked block (with the case index), so it needs no
+// change marker of its own; otherwise the case index marks it first.
+func (s *Store) insertSubmission(ctx context.Context, doc *submissionDoc, covered bool) error {
+	if covered && s.cases != nil {
+		return s.trackCovered(ctx, doc.ID, func() (*record.Submission, error) {
+			if _, err := s.subs.InsertOne(ctx, doc); err != nil {
+				return nil, err
+			}
+			return doc.submission(), nil
+		})
+	}
 	return s.track(ctx, doc.ID, false, func() (*record.Submission, bool, error) {
 		if _, err := s.subs.InsertOne(ctx, doc); err != nil {
 			return nil, false, err
 		}
 		return doc.submission(), false, nil
 	})
+}
+
+// submitKeyLocks serialise the submits of one idempotency key on the only
+// writer (Submit with the case index). Only Submit takes them, one at a
+// time, so they never nest with each other or with keyLocks.
+var submitKeyLocks [256]sync.Mutex
+
+func lockSubmitKey(id string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	m := &submitKeyLocks[h.Sum32()%uint32(len(submitKeyLocks))]
+	m.Lock()
+	return m.Unlock
 }

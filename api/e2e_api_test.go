@@ -562,3 +562,23 @@ func TestDraftFileNamesOwnFilesOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIKeyWithoutDraftIsASecret: without ?draft= an Idempotency-Key is
+// the only proof of a replay, which answers the status secret; a key
+// someone else could guess is refused (issue 8 item 9).
+func TestAPIKeyWithoutDraftIsASecret(t *testing.T) {
+	ts := newTestServer(t)
+	c := &client{t: t, base: ts.URL(t) + "/api/v1/" + testTenant, http: &http.Client{Timeout: 30 * time.Second}}
+	var p problemJSON
+	c.expect(c.do("POST", "/services/kita-gebuehren/submissions", kitaDoc(), "Idempotency-Key", "order-42"), 400, &p)
+	if !strings.Contains(p.Detail, "22 characters") {
+		t.Errorf("problem %+v", p)
+	}
+	var sub, again submissionJSON
+	key := "0b9f6c1e-6a52-4b8e-9a57-3c1d2e4f5a6b"
+	c.expect(c.do("POST", "/services/kita-gebuehren/submissions", kitaDoc(), "Idempotency-Key", key), 201, &sub)
+	c.expect(c.do("POST", "/services/kita-gebuehren/submissions", kitaDoc(), "Idempotency-Key", key), 200, &again)
+	if again.Reference != sub.Reference {
+		t.Fatalf("replay %s, first %s", again.Reference, sub.Reference)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/api/receipt"
+	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
 )
 
@@ -69,6 +70,11 @@ func (s *server) apiSubmit(c *fiber.Ctx) error {
 	if key != "" {
 		if err := validKey(key); err != nil {
 			return err
+		}
+		// Without a draft token the key is the only secret of a replay
+		// (which answers the status secret): it must be unguessable.
+		if c.Query("draft") == "" && !intake.StrongKey(key) {
+			return fiber.NewError(fiber.StatusBadRequest, "Idempotency-Key without ?draft= must have at least 22 characters of A-Z, a-z, 0-9, - and _ (128 random bits, e.g. a UUID)")
 		}
 		release, err := ClaimKey(c.App(), tenant, key)
 		if err != nil {

@@ -582,3 +582,20 @@ func TestAPIKeyWithoutDraftIsASecret(t *testing.T) {
 		t.Fatalf("replay %s, first %s", again.Reference, sub.Reference)
 	}
 }
+
+// TestAPIKeyInFlightPerDraft: a key in flight without a draft does not
+// make the same key sent with a draft a 409: they are different keys.
+func TestAPIKeyInFlightPerDraft(t *testing.T) {
+	ts := newTestServer(t)
+	c := &client{t: t, base: ts.URL(t) + "/api/v1/" + testTenant, http: &http.Client{Timeout: 30 * time.Second}}
+	var d draftJSON
+	c.expect(c.do("POST", "/services/kita-gebuehren/drafts", nil), 201, &d)
+	key := "0b9f6c1e-6a52-4b8e-9a57-3c1d2e4f5a6b"
+	release, err := ts.serverClaim(testTenant, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	c.expect(c.do("POST", "/services/kita-gebuehren/submissions", kitaDoc(), "Idempotency-Key", key), 409, nil)
+	c.expect(c.do("POST", "/services/kita-gebuehren/submissions?draft="+d.Token, kitaDoc(), "Idempotency-Key", key), 201, nil)
+}

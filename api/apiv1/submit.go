@@ -76,7 +76,13 @@ func (s *server) apiSubmit(c *fiber.Ctx) error {
 		if c.Query("draft") == "" && !intake.StrongKey(key) {
 			return fiber.NewError(fiber.StatusBadRequest, "Idempotency-Key without ?draft= must have at least 22 characters of A-Z, a-z, 0-9, - and _ (128 random bits, e.g. a UUID)")
 		}
-		release, err := ClaimKey(c.App(), tenant, key)
+		// In flight per key as the store scopes it: the same key with
+		// another draft is another key (see intake.SubmitDocument).
+		inflight := key
+		if d := c.Query("draft"); d != "" {
+			inflight = "owner:" + d + ":" + key
+		}
+		release, err := ClaimKey(c.App(), tenant, inflight)
 		if err != nil {
 			return err
 		}

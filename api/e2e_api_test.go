@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -359,7 +360,8 @@ func TestAPIEndToEnd(t *testing.T) {
 		{"service", stored.Service, record.ServiceRef{ID: svc.ID, Version: svc.Version, Hash: svc.Hash}},
 		{"office", stored.Office, "jugendamt-main-taunus"},
 		{"status", stored.Status, sub.Status},
-		{"idempotency key", stored.IdempotencyKey, key},
+		// scoped by the draft (issue 8 item 9), which is kept as a hash only
+		{"idempotency key scoped", strings.HasPrefix(stored.IdempotencyKey, "owner:") && strings.HasSuffix(stored.IdempotencyKey, ":"+key) && !strings.Contains(stored.IdempotencyKey, d.Token), true},
 		{"applicant", stored.Data["applicant"], map[string]any{"givenName": "Anna", "familyName": "Schäfer", "birthDate": "1988-04-12"}},
 		{"address", stored.Data["address"], map[string]any{"street": "Hauptstraße", "houseNumber": "5", "postalCode": "65719", "city": "Hofheim am Taunus"}},
 		{"children", stored.Data["children"], []any{
@@ -417,21 +419,27 @@ func TestAPISubmitDraft(t *testing.T) {
 	}
 	var sub submissionJSON
 	c.expect(c.do("POST", "/drafts/"+d.Token+"/submit", nil), 201, &sub)
-	// A retry returns the same submission while the draft exists; the
-	// draft is removed right after the submit, then the token is unknown.
-	resp := c.do("POST", "/drafts/"+d.Token+"/submit", nil)
-	switch resp.StatusCode {
-	case 200:
+	// A retry returns the same submission, before and after the draft's
+	// removal (issue 8 item 2).
+	for _, when := range []string{"right after", "after the draft's removal"} {
+		if when != "right after" {
+			ts.bg.Wait()
+			if _, _, err := ts.intake.Draft(context.Background(), testTenant, d.Token); !errors.Is(err, record.ErrNotFound) {
+				t.Fatalf("draft after the submit: %v", err)
+			}
+		}
+		resp := c.do("POST", "/drafts/"+d.Token+"/submit", nil)
+		if resp.Header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("retry %s: not marked as a replay", when)
+		}
 		var again submissionJSON
 		c.expect(resp, 200, &again)
-		if again.Reference != sub.Reference {
-			t.Fatalf("retry %s, first %s", again.Reference, sub.Reference)
+		if again.Reference != sub.Reference || again.StatusSecret != sub.StatusSecret {
+			t.Fatalf("retry %s: %s, first %s", when, again.Reference, sub.Reference)
 		}
-	case 404:
-		resp.Body.Close()
-	default:
-		t.Fatalf("retry: %d", resp.StatusCode)
 	}
+	// A token never submitted is still unknown.
+	c.expect(c.do("POST", "/drafts/"+record.NewToken()+"/submit", nil), 404, nil)
 	stored, err := ts.store.GetSubmission(context.Background(), testTenant, sub.Reference)
 	if err != nil {
 		t.Fatal(err)
@@ -465,4 +473,130 @@ func copyDoc(m map[string]any) map[string]any {
 	b, _ := json.Marshal(m)
 	_ = json.Unmarshal(b, &out)
 	return out
+}
+
+// TestAPIDoubleSubmitDraft presses submit twice at once on a draft with
+// an attachment, as a citizen's double click does (issue 8 item 1): both
+// get the one submission, and its file survives the draft's removal.
+func TestAPIDoubleSubmitDraft(t *testing.T) {
+	ts := newTestServer(t, withServices(uploadService(t)))
+	c := &client{t: t, base: ts.URL(t) + "/api/v1/" + testTenant, http: &http.Client{Timeout: 30 * time.Second}}
+	ctx := context.Background()
+	for round := 0; round < 5; round++ {
+		var d draftJSON
+		c.expect(c.do("POST", "/services/nachweis/drafts", nil), 201, &d)
+		body, ct := multipartFile(t, "nachweis.pdf", tinyPDF())
+		var att attachmentJSON
+		c.expect(c.do("POST", "/drafts/"+d.Token+"/attachments", body, "Content-Type", ct), 201, &att)
+		var pr pageResult
+		c.expect(c.do("PUT", "/drafts/"+d.Token+"/pages/angaben", map[string]any{"name": "Jürgen", "proof": att.ID}), 200, &pr)
+		if !pr.Complete {
+			t.Fatalf("page: %+v", pr)
+		}
+		var wg sync.WaitGroup
+		codes, refs := make([]int, 2), make([]string, 2)
+		start := make(chan struct{})
+		for i := range codes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				resp, err := c.http.Do(newRequest(t, "POST", c.base+"/drafts/"+d.Token+"/submit", nil))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				var s submissionJSON
+				_ = json.NewDecoder(resp.Body).Decode(&s)
+				codes[i], refs[i] = resp.StatusCode, s.Reference
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if codes[0]+codes[1] != 201+200 || refs[0] != refs[1] || refs[0] == "" {
+			t.Fatalf("round %d: double press got %v %v, want 201 and 200 with one reference", round, codes, refs)
+		}
+		ts.bg.Wait() // the draft's removal
+		rc, _, err := ts.store.OpenFile(ctx, testTenant, att.ID)
+		if err != nil {
+			t.Fatalf("round %d: the file after the draft's removal: %v", round, err)
+		}
+		rc.Close()
+		sub, err := ts.store.GetSubmission(ctx, testTenant, refs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sub.Attachments) != 1 || sub.Attachments[0].ID != att.ID {
+			t.Fatalf("round %d: attachments %+v", round, sub.Attachments)
+		}
+	}
+}
+
+// TestDraftFileNamesOwnFilesOnly saves another draft's attachment id into
+// a page (issue 8 item 11): the names shown for a draft are those of its
+// own files only.
+func TestDraftFileNamesOwnFilesOnly(t *testing.T) {
+	ts := newTestServer(t, withServices(uploadService(t)))
+	c := &client{t: t, base: ts.URL(t) + "/api/v1/" + testTenant, http: &http.Client{Timeout: 30 * time.Second}}
+	ctx := context.Background()
+	var mine, theirs draftJSON
+	c.expect(c.do("POST", "/services/nachweis/drafts", nil), 201, &theirs)
+	c.expect(c.do("POST", "/services/nachweis/drafts", nil), 201, &mine)
+	body, ct := multipartFile(t, "Bescheid Müller.pdf", tinyPDF())
+	var att attachmentJSON
+	c.expect(c.do("POST", "/drafts/"+theirs.Token+"/attachments", body, "Content-Type", ct), 201, &att)
+	var pr pageResult
+	c.expect(c.do("PUT", "/drafts/"+theirs.Token+"/pages/angaben", map[string]any{"name": "Jürgen", "proof": att.ID}), 200, &pr)
+	c.expect(c.do("PUT", "/drafts/"+mine.Token+"/pages/angaben", map[string]any{"name": "Eve", "proof": att.ID}), 200, &pr)
+	for _, x := range []struct {
+		token string
+		want  string
+	}{{theirs.Token, "Bescheid Müller.pdf"}, {mine.Token, ""}} {
+		d, svc, err := ts.intake.Draft(ctx, testTenant, x.token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := ts.intake.DraftFileNames(ctx, d, svc, d.Data)
+		if names[att.ID] != x.want || (x.want == "" && len(names) != 0) {
+			t.Errorf("names on draft %s: %v, want %q", x.token[:6], names, x.want)
+		}
+	}
+}
+
+// TestAPIKeyWithoutDraftIsASecret: without ?draft= an Idempotency-Key is
+// the only proof of a replay, which answers the status secret; a key
+// someone else could guess is refused (issue 8 item 9).
+func TestAPIKeyWithoutDraftIsASecret(t *testing.T) {
+	ts := newTestServer(t)
+	c := &client{t: t, base: ts.URL(t) + "/api/v1/" + testTenant, http: &http.Client{Timeout: 30 * time.Second}}
+	var p problemJSON
+	c.expect(c.do("POST", "/services/kita-gebuehren/submissions", kitaDoc(), "Idempotency-Key", "order-42"), 400, &p)
+	if !strings.Contains(p.Detail, "22 characters") {
+		t.Errorf("problem %+v", p)
+	}
+	var sub, again submissionJSON
+	key := "0b9f6c1e-6a52-4b8e-9a57-3c1d2e4f5a6b"
+	c.expect(c.do("POST", "/services/kita-gebuehren/submissions", kitaDoc(), "Idempotency-Key", key), 201, &sub)
+	c.expect(c.do("POST", "/services/kita-gebuehren/submissions", kitaDoc(), "Idempotency-Key", key), 200, &again)
+	if again.Reference != sub.Reference {
+		t.Fatalf("replay %s, first %s", again.Reference, sub.Reference)
+	}
+}
+
+// TestAPIKeyInFlightPerDraft: a key in flight without a draft does not
+// make the same key sent with a draft a 409: they are different keys.
+func TestAPIKeyInFlightPerDraft(t *testing.T) {
+	ts := newTestServer(t)
+	c := &client{t: t, base: ts.URL(t) + "/api/v1/" + testTenant, http: &http.Client{Timeout: 30 * time.Second}}
+	var d draftJSON
+	c.expect(c.do("POST", "/services/kita-gebuehren/drafts", nil), 201, &d)
+	key := "0b9f6c1e-6a52-4b8e-9a57-3c1d2e4f5a6b"
+	release, err := ts.serverClaim(testTenant, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	c.expect(c.do("POST", "/services/kita-gebuehren/submissions", kitaDoc(), "Idempotency-Key", key), 409, nil)
+	c.expect(c.do("POST", "/services/kita-gebuehren/submissions?draft="+d.Token, kitaDoc(), "Idempotency-Key", key), 201, nil)
 }

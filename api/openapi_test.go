@@ -189,7 +189,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	oc.expect(ts, 404, nil, ok, "POST", base+"/drafts/"+strings.Repeat("A", 32)+"/submit", nil)
 
 	submit := base + "/services/kita-gebuehren/submissions"
-	key := []string{"Idempotency-Key", "openapi-test-1"}
+	key := []string{"Idempotency-Key", "openapi-test-1-0b9f6c1e6a524b8e"}
 	var s2 submissionJSON
 	oc.expect(ts, 201, &s2, ok, "POST", submit, kitaDoc(), key...)
 	oc.expect(ts, 200, nil, ok, "POST", submit, kitaDoc(), key...)
@@ -203,11 +203,11 @@ func TestOpenAPIDocument(t *testing.T) {
 	oc.expect(ts, 415, nil, bad, "POST", submit, "x", "Content-Type", "text/plain")
 	oc.expect(ts, 404, nil, ok, "POST", base+"/services/nope/submissions", kitaDoc())
 	// 409: the key is in flight (claimed as a running request would).
-	release, err := ts.serverClaim(testTenant, "openapi-busy")
+	release, err := ts.serverClaim(testTenant, "openapi-busy-0b9f6c1e6a524b8e9a5")
 	if err != nil {
 		t.Fatal(err)
 	}
-	oc.expect(ts, 409, nil, ok, "POST", submit, kitaDoc(), "Idempotency-Key", "openapi-busy")
+	oc.expect(ts, 409, nil, ok, "POST", submit, kitaDoc(), "Idempotency-Key", "openapi-busy-0b9f6c1e6a524b8e9a5")
 	release()
 
 	oc.expect(ts, 200, nil, ok, "GET", base+"/submissions/"+sub.Reference+"?secret="+sub.StatusSecret, nil)

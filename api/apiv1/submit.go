@@ -1,6 +1,7 @@
 package apiv1
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/api/receipt"
+	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
 )
 
@@ -69,7 +71,18 @@ func (s *server) apiSubmit(c *fiber.Ctx) error {
 		if err := validKey(key); err != nil {
 			return err
 		}
-		release, err := ClaimKey(c.App(), tenant, key)
+		// Without a draft token the key is the only secret of a replay
+		// (which answers the status secret): it must be unguessable.
+		if c.Query("draft") == "" && !intake.StrongKey(key) {
+			return fiber.NewError(fiber.StatusBadRequest, "Idempotency-Key without ?draft= must have at least 22 characters of A-Z, a-z, 0-9, - and _ (128 random bits, e.g. a UUID)")
+		}
+		// In flight per key as the store scopes it: the same key with
+		// another draft is another key (see intake.SubmitDocument).
+		inflight := key
+		if d := c.Query("draft"); d != "" {
+			inflight = "owner:" + d + ":" + key
+		}
+		release, err := ClaimKey(c.App(), tenant, inflight)
 		if err != nil {
 			return err
 		}
@@ -88,22 +101,24 @@ func (s *server) apiSubmit(c *fiber.Ctx) error {
 }
 
 // apiSubmitDraft submits a draft as a whole. The draft token is its
-// idempotency key: submitting again returns the same submission (200).
-// An incomplete draft gets 422 with every error.
+// idempotency key: submitting again returns the same submission (200),
+// also after the draft was removed, and concurrent submits of one draft
+// (a double press) all get that submission (the store decides, not an
+// in-flight lock). An incomplete draft gets 422 with every error.
 func (s *server) apiSubmitDraft(c *fiber.Ctx) error {
 	tenant, token := tenantOf(c), c.Params("token")
 	ctx := c.UserContext()
-	release, err := ClaimKey(c.App(), tenant, "draft:"+token)
-	if err != nil {
-		return err
-	}
-	defer release()
+	// The service names the fields of validation errors; a draft that is
+	// gone may have been submitted (SubmitDraft finds the submission).
 	_, svc, err := s.in.Draft(ctx, tenant, token)
-	if err != nil {
+	if err != nil && !errors.Is(err, record.ErrNotFound) && !errors.Is(err, record.ErrExpired) {
 		return err
 	}
 	sub, created, err := s.in.SubmitDraft(ctx, tenant, token)
 	if err != nil {
+		if svc == nil {
+			return err
+		}
 		return s.apiError(c, svc, err)
 	}
 	return s.submitted(c, tenant, sub, created)

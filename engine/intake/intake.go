@@ -48,6 +48,9 @@ type Submissions interface {
 	// and an error wrapping record.ErrIdempotencyMismatch otherwise.
 	Submit(ctx context.Context, req *record.SubmitRequest) (sub *record.Submission, created bool, err error)
 	GetSubmission(ctx context.Context, tenant, ref string) (*record.Submission, error)
+	// SubmissionByKey returns the submission stored under a tenant's
+	// idempotency key, whatever its payload, or record.ErrNotFound.
+	SubmissionByKey(ctx context.Context, tenant, key string) (*record.Submission, error)
 	// Events returns a submission's history, oldest first.
 	Events(ctx context.Context, tenant, ref string) ([]record.Event, error)
 }
@@ -60,6 +63,9 @@ type Files interface {
 	PutFile(ctx context.Context, tenant, owner, name string, r io.Reader) (*record.Attachment, error)
 	// OpenFile streams a stored file. The caller must close the reader.
 	OpenFile(ctx context.Context, tenant, id string) (io.ReadCloser, *record.Attachment, error)
+	// OwnedFile returns a stored file's metadata if it was uploaded under
+	// owner, and record.ErrNotFound otherwise.
+	OwnedFile(ctx context.Context, tenant, owner, id string) (*record.Attachment, error)
 }
 
 // Offices tells what citizens see of the office a submission went to
@@ -266,14 +272,25 @@ func (e *Intake) SavePage(ctx context.Context, tenant, token string, expectVersi
 }
 
 // SubmitDraft validates a draft as a whole and hands it in. The draft
-// token is the idempotency key: submitting the same draft twice returns
-// the first submission. The draft is removed in the background.
+// token is the idempotency key: submitting the same draft again returns
+// the first submission (created == false), also after the draft was
+// removed. The draft is removed in the background.
 func (e *Intake) SubmitDraft(ctx context.Context, tenant, token string) (*record.Submission, bool, error) {
 	d, s, err := e.Draft(ctx, tenant, token)
+	if errors.Is(err, record.ErrNotFound) || errors.Is(err, record.ErrExpired) {
+		// Submitted before, and the draft is gone already?
+		sub, kerr := e.Store.SubmissionByKey(ctx, tenant, draftKey(token))
+		if kerr == nil {
+			return sub, false, nil
+		}
+		if !errors.Is(kerr, record.ErrNotFound) {
+			return nil, false, kerr
+		}
+	}
 	if err != nil {
 		return nil, false, err
 	}
-	sub, created, err := e.submit(ctx, tenant, s, d.Data, "draft:"+d.ID, "", d.ID)
+	sub, created, err := e.submit(ctx, tenant, s, d.Data, draftKey(d.ID), "", d.ID)
 	if err != nil {
 		return nil, false, err
 	}
@@ -289,12 +306,49 @@ func (e *Intake) SubmitDraft(ctx context.Context, tenant, token string) (*record
 // does. key is the client's idempotency key ("" for none); payloadHash
 // identifies the request body for it. owner is the draft token the
 // document's attachments were uploaded under ("" for none).
+//
+// A key is scoped to the tenant and, with an owner, to the owner: the
+// same key sent with another draft token is another key, so replaying
+// someone else's key needs their draft token. Without an owner the key
+// itself is the only secret of a replay; front ends accept only keys of
+// at least 128 bits then (see StrongKey).
 func (e *Intake) SubmitDocument(ctx context.Context, tenant, serviceID string, doc map[string]any, key, payloadHash, owner string) (*record.Submission, bool, error) {
 	s, err := e.Catalog.Get(tenant, serviceID)
 	if err != nil {
 		return nil, false, err
 	}
+	if key != "" && owner != "" {
+		key = ownerKey(owner, key)
+	}
 	return e.submit(ctx, tenant, s, doc, key, payloadHash, owner)
+}
+
+// draftKey is the idempotency key of a draft's submit.
+func draftKey(token string) string { return "draft:" + token }
+
+// ownerKey scopes a client's key to the draft token it was sent with.
+// The token is stored only as a hash (the key is kept with the
+// submission).
+func ownerKey(owner, key string) string {
+	h := sha256.Sum256([]byte("amtsform idempotency owner\x00" + owner))
+	return "owner:" + base64.RawURLEncoding.EncodeToString(h[:16]) + ":" + key
+}
+
+// StrongKey reports whether an idempotency key may stand alone (without
+// a draft token): at least 22 characters of A–Z, a–z, 0–9, '-' and '_'
+// (128 bits as base64url; a UUID has 36), so that the key is itself a
+// secret no one else can guess.
+func StrongKey(key string) bool {
+	if len(key) < 22 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *Intake) submit(ctx context.Context, tenant string, s *engine.Service, doc map[string]any, key, payloadHash, owner string) (*record.Submission, bool, error) {
@@ -366,7 +420,10 @@ func (e *Intake) Upload(ctx context.Context, d *record.Draft, name string, r io.
 }
 
 // FileNames returns the display names of the files a document refers to,
-// by attachment id. Ids that name no stored file are left out.
+// by attachment id.
+//
+// Deprecated: it cannot tell whose files they are and shows the name of
+// any file of the tenant; use DraftFileNames.
 func (e *Intake) FileNames(ctx context.Context, tenant string, svc *engine.Service, data map[string]any) map[string]string {
 	ids := svc.Attachments(data)
 	if len(ids) == 0 {
@@ -379,6 +436,27 @@ func (e *Intake) FileNames(ctx context.Context, tenant string, svc *engine.Servi
 			continue
 		}
 		_ = r.Close()
+		out[id] = a.Name
+	}
+	return out
+}
+
+// DraftFileNames returns the display names of the files a draft's data
+// refers to, by attachment id. Only files uploaded for this draft are
+// named: an id of another draft's file (typed into a page) and ids that
+// name no stored file are left out, so nothing of another application
+// shows.
+func (e *Intake) DraftFileNames(ctx context.Context, d *record.Draft, svc *engine.Service, data map[string]any) map[string]string {
+	ids := svc.Attachments(data)
+	if len(ids) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(ids))
+	for _, id := range ids {
+		a, err := e.Store.OwnedFile(ctx, d.Tenant, d.ID, id)
+		if err != nil {
+			continue
+		}
 		out[id] = a.Name
 	}
 	return out

@@ -132,6 +132,15 @@ func TestDraftLifecycle(t *testing.T) {
 	if _, _, err := e.Draft(ctx, tenant, d.ID); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("draft after submit: %v", err)
 	}
+	// A retry after the draft's removal still gets the submission (issue
+	// 8 item 2), not "not found".
+	again, created, err := e.SubmitDraft(ctx, tenant, d.ID)
+	if err != nil || created || again.Ref != sub.Ref {
+		t.Fatalf("retry after the draft was removed: %+v created=%v err=%v, want %s", again, created, err, sub.Ref)
+	}
+	if _, _, err := e.SubmitDraft(ctx, tenant, record.NewToken()); !errors.Is(err, record.ErrNotFound) {
+		t.Fatalf("unknown draft: %v", err)
+	}
 	if !e.CheckStatusSecret(tenant, sub.Ref, e.StatusSecret(tenant, sub.Ref)) || e.CheckStatusSecret(tenant, sub.Ref, "x") {
 		t.Fatal("status secret")
 	}
@@ -292,4 +301,61 @@ func deepCopyDoc(m map[string]any) map[string]any {
 	d.UseNumber()
 	_ = d.Decode(&out)
 	return out
+}
+
+// TestKeyScopedByDraft: an idempotency key sent with a draft token is
+// bound to that token. Another client replaying the key and the document
+// with its own draft gets a submission of its own, not the first one
+// (and not its status secret) — issue 8 item 9.
+func TestKeyScopedByDraft(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	doc := map[string]any{
+		"applicant": map[string]any{"givenName": "Jürgen", "familyName": "Müller", "birthDate": "1985-06-01"},
+		"address":   map[string]any{"street": "Römerberg", "houseNumber": "23", "postalCode": "60311", "city": "Frankfurt am Main"},
+		"children": []any{
+			map[string]any{"name": "Lena", "birthDate": "2021-03-01", "careType": "krippe", "monthlyFee": num("20000")},
+		},
+		"income": num("2400000"), "iban": "DE89370400440532013000", "consent": true,
+	}
+	a, _, err := e.NewDraft(ctx, "musterstadt", "kita-gebuehren")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := e.NewDraft(ctx, "musterstadt", "kita-gebuehren")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, created, err := e.SubmitDocument(ctx, "musterstadt", "kita-gebuehren", deepCopyDoc(doc), "key-1", "", a.ID)
+	if err != nil || !created {
+		t.Fatalf("first: %v %v", created, err)
+	}
+	replay, created, err := e.SubmitDocument(ctx, "musterstadt", "kita-gebuehren", deepCopyDoc(doc), "key-1", "", a.ID)
+	if err != nil || created || replay.Ref != first.Ref {
+		t.Fatalf("replay with the same draft: %+v %v %v", replay, created, err)
+	}
+	other, created, err := e.SubmitDocument(ctx, "musterstadt", "kita-gebuehren", deepCopyDoc(doc), "key-1", "", b.ID)
+	if err != nil || !created || other.Ref == first.Ref {
+		t.Fatalf("the key with another draft: %+v created=%v err=%v, want a new submission", other, created, err)
+	}
+	// Without a draft, too, it is another key.
+	bare, created, err := e.SubmitDocument(ctx, "musterstadt", "kita-gebuehren", deepCopyDoc(doc), "key-1", "", "")
+	if err != nil || !created || bare.Ref == first.Ref {
+		t.Fatalf("the key without a draft: %+v created=%v err=%v", bare, created, err)
+	}
+}
+
+func TestStrongKey(t *testing.T) {
+	for k, want := range map[string]bool{
+		"0b9f6c1e-6a52-4b8e-9a57-3c1d2e4f5a6b": true,
+		"Qk3x_9-aZ0pLmN7rT2vW4y":               true,
+		"Qk3x_9-aZ0pLmN7rT2vW4":                false, // 21
+		"openapi-test-1":                       false,
+		"Qk3x_9-aZ0pLmN7rT2vW4y=":              false,
+		"Qk3x 9-aZ0pLmN7rT2vW4yy":              false,
+	} {
+		if intake.StrongKey(k) != want {
+			t.Errorf("StrongKey(%q) = %v, want %v", k, !want, want)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,19 +55,26 @@ type caseIndex struct {
 	lists map[string][]*record.Submission // by listKey, ascending (created, _id)
 	// byUpdated lists each service's rows by (updated, _id), for retention.
 	byUpdated map[string][]*record.Submission
+	// keys maps the idempotency keys of the rows (idemValue without sid)
+	// to their submission _id: with the only writer, a submit finds a
+	// replay in memory and needs no claim document (see Submit).
+	keys map[string]string
 
 	markMu sync.Mutex
 	gen    uint64            // generation of marks; advanced by each snapshot
 	marked map[string]uint64 // submission _id → generation of its last mark
-	kept   map[string]bool   // events not copied: keep the marker
-	busy   atomic.Bool       // a background snapshot is running
-	wg     sync.WaitGroup
-	snapMu sync.Mutex // one snapshot at a time
+	// covered counts the inserts under block markers since the last
+	// snapshot (see trackCovered).
+	covered int
+	kept    map[string]bool // events not copied: keep the marker
+	busy    atomic.Bool     // a background snapshot is running
+	wg      sync.WaitGroup
+	snapMu  sync.Mutex // one snapshot at a time
 }
 
 func newCaseIndex() *caseIndex {
 	return &caseIndex{rows: map[string]*record.Submission{}, lists: map[string][]*record.Submission{},
-		byUpdated: map[string][]*record.Submission{}, marked: map[string]uint64{}, kept: map[string]bool{}}
+		byUpdated: map[string][]*record.Submission{}, keys: map[string]string{}, marked: map[string]uint64{}, kept: map[string]bool{}}
 }
 
 func listKey(tenant, office, status string) string { return tenant + "\x00" + office + "\x00" + status }
@@ -138,12 +146,20 @@ func (c *caseIndex) put(sid string, r *record.Submission) {
 		} else {
 			c.byUpdated[old.Service.ID] = l
 		}
+		if old.IdempotencyKey != "" {
+			if k := idemValue(old.Tenant, old.IdempotencyKey, ""); c.keys[k] == sid {
+				delete(c.keys, k)
+			}
+		}
 		delete(c.rows, sid)
 	}
 	if r == nil {
 		return
 	}
 	c.rows[sid] = r
+	if r.IdempotencyKey != "" {
+		c.keys[idemValue(r.Tenant, r.IdempotencyKey, "")] = sid
+	}
 	for _, k := range rowKeys(r) {
 		c.lists[k] = insertSorted(c.lists[k], r, less)
 	}
@@ -161,6 +177,9 @@ func (c *caseIndex) load(rows []*record.Submission) {
 			c.put(sid, nil)
 		}
 		c.rows[sid] = r
+		if r.IdempotencyKey != "" {
+			c.keys[idemValue(r.Tenant, r.IdempotencyKey, "")] = sid
+		}
 		for _, k := range rowKeys(r) {
 			c.lists[k] = append(c.lists[k], r)
 		}
@@ -172,6 +191,15 @@ func (c *caseIndex) load(rows []*record.Submission) {
 	for _, l := range c.byUpdated {
 		sort.Slice(l, func(i, j int) bool { return lessUpdated(l[i], l[j]) })
 	}
+}
+
+// keyHolder returns the _id of the submission holding an idempotency
+// key (idemValue without sid).
+func (c *caseIndex) keyHolder(id string) (string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	sid, ok := c.keys[id]
+	return sid, ok
 }
 
 func (c *caseIndex) set(sid string, r *record.Submission) {
@@ -300,6 +328,40 @@ func (s *Store) track(ctx context.Context, sid string, mark bool, write func() (
 	case row != nil:
 		c.set(sid, summary(row))
 	}
+	s.maybeSnapshot(n)
+	return err
+}
+
+// trackCovered runs the insert of submission sid whose reference number
+// comes from a marked block (see blockMark): no marker of its own, the
+// block's marker covers it until a snapshot holds its row.
+func (s *Store) trackCovered(ctx context.Context, sid string, write func() (*record.Submission, error)) error {
+	c := s.cases
+	c.gate.RLock()
+	defer c.gate.RUnlock()
+	row, err := write()
+	switch {
+	case mongo.IsDuplicateKeyError(err):
+		// nothing was written
+	case err != nil:
+		if rerr := s.reloadRow(context.WithoutCancel(ctx), sid); rerr != nil {
+			s.log.Warn("case index: row not reloaded after a failed write (exact again after restart)", "err", rerr)
+		}
+	case row != nil:
+		c.set(sid, summary(row))
+	}
+	c.markMu.Lock()
+	c.covered++
+	n := len(c.marked) + c.covered
+	c.markMu.Unlock()
+	s.maybeSnapshot(n)
+	return err
+}
+
+// maybeSnapshot starts a snapshot in the background once n writes are
+// not yet in one.
+func (s *Store) maybeSnapshot(n int) {
+	c := s.cases
 	if n >= snapshotEvery && c.busy.CompareAndSwap(false, true) {
 		c.wg.Add(1)
 		go func() {
@@ -312,7 +374,6 @@ func (s *Store) track(ctx context.Context, sid string, mark bool, write func() (
 			}
 		}()
 	}
-	return err
 }
 
 // keep records that sid has events still to copy (its marker stays).
@@ -338,9 +399,9 @@ func (s *Store) closeIndex(ctx context.Context) error {
 	}
 	c.wg.Wait()
 	c.markMu.Lock()
-	n := len(c.marked) - len(c.kept)
+	n := len(c.marked) - len(c.kept) + c.covered
 	c.markMu.Unlock()
-	if n == 0 {
+	if n == 0 && len(s.settledBlocks()) == 0 {
 		return nil
 	}
 	return s.snapshot(ctx)
@@ -401,7 +462,10 @@ func (s *Store) snapshot(ctx context.Context) error {
 	c.markMu.Lock()
 	covered := c.gen
 	c.gen++
+	c.covered = 0
 	c.markMu.Unlock()
+	// Blocks whose inserts have all finished are in this snapshot.
+	blocks := s.settledBlocks()
 	c.gate.Unlock()
 
 	// gob, compressed: FerretDB handles binary data slowly (tens of ms
@@ -437,6 +501,11 @@ func (s *Store) snapshot(ctx context.Context) error {
 	}
 	for i := 0; i < meta.Pages; i++ {
 		if _, err := s.caseIdx.DeleteOne(ctx, bson.D{{Key: "_id", Value: pageID(meta.Gen, i)}}); err != nil {
+			return fmt.Errorf("mongostore: case index snapshot: %w", err)
+		}
+	}
+	for _, id := range blocks {
+		if err := s.forgetBlock(ctx, id); err != nil {
 			return fmt.Errorf("mongostore: case index snapshot: %w", err)
 		}
 	}
@@ -528,7 +597,20 @@ func (s *Store) loadCases(ctx context.Context) (pending []string, err error) {
 	if err := cur.All(ctx, &marks); err != nil {
 		return nil, fmt.Errorf("mongostore: case index: %w", err)
 	}
+	nblocks := 0
 	for _, m := range marks {
+		if strings.HasPrefix(m.ID, blockMarkPrefix) {
+			// A block of reference numbers handed out since the snapshot:
+			// every number of it is read (its inserts wrote no marker).
+			// This process takes numbers from new blocks only, so the
+			// marker goes with the next snapshot.
+			if err := s.loadBlock(ctx, m.ID); err != nil {
+				return nil, err
+			}
+			s.blocks[m.ID] = &blockMark{id: m.ID, retired: true}
+			nblocks++
+			continue
+		}
 		var doc submissionDoc
 		err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: m.ID}}, options.FindOne().SetProjection(rowProjection)).Decode(&doc)
 		switch {
@@ -545,12 +627,35 @@ func (s *Store) loadCases(ctx context.Context) (pending []string, err error) {
 		}
 		c.marked[m.ID] = c.gen
 	}
-	if fresh || len(marks) >= snapshotEvery {
+	if fresh || len(marks)-nblocks+nblocks*refBlock >= snapshotEvery {
 		if err := s.snapshot(ctx); err != nil {
 			return nil, err
 		}
 	}
 	return pending, nil
+}
+
+// loadBlock reads the submissions numbered from a marked block into the
+// index (during loadCases).
+func (s *Store) loadBlock(ctx context.Context, id string) error {
+	var b blockMarkDoc
+	if err := s.changes.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&b); err != nil {
+		return fmt.Errorf("mongostore: case index: block %s: %w", id, err)
+	}
+	for n := b.First; n < b.End; n++ {
+		sid := subID(b.Tenant, FormatRef(b.Prefix, b.Year, n))
+		var doc submissionDoc
+		err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}}, options.FindOne().SetProjection(rowProjection)).Decode(&doc)
+		switch {
+		case isNoDocs(err):
+			s.cases.put(sid, nil)
+		case err != nil:
+			return fmt.Errorf("mongostore: case index: %w", err)
+		default:
+			s.cases.put(sid, doc.submission())
+		}
+	}
+	return nil
 }
 
 // dropCaseSnapshot invalidates the case index snapshot when a Store

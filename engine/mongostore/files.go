@@ -221,6 +221,21 @@ func (s *Store) OpenFile(ctx context.Context, tenant, id string) (io.ReadCloser,
 	return &fileReader{s: s, ctx: ctx, fd: fd}, fd.attachment(), nil
 }
 
+// OwnedFile implements the store interface of its domain package: one
+// _id read.
+func (s *Store) OwnedFile(ctx context.Context, tenant, owner, id string) (*record.Attachment, error) {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	fd, err := s.getFile(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	if owner == "" || fd.Metadata.Owner != owner {
+		return nil, fmt.Errorf("file %s of this owner: %w", id, record.ErrNotFound)
+	}
+	return fd.attachment(), nil
+}
+
 type fileReader struct {
 	s    *Store
 	ctx  context.Context

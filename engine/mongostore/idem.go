@@ -87,8 +87,9 @@ func (s *Store) dropKey(ctx context.Context, id, sid string) error {
 
 // replay returns the submission stored under an idempotency key: two _id
 // reads. It returns record.ErrNotFound without a claim and errOrphan
-// (with the claim's submission id) when the claim's submission does not
-// exist or carries another key.
+// when the claim's submission does not exist (with its id, to be taken
+// over) or carries another key (without an id). An empty hash matches
+// any payload.
 func (s *Store) replay(ctx context.Context, tenant, key, hash string) (*record.Submission, bool, string, error) {
 	id := idemValue(tenant, key, "")
 	var c claimDoc
@@ -102,8 +103,13 @@ func (s *Store) replay(ctx context.Context, tenant, key, hash string) (*record.S
 	var doc submissionDoc
 	err = s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: c.Sub}},
 		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 0}, {Key: "outbox", Value: 0}})).Decode(&doc)
-	if isNoDocs(err) || (err == nil && doc.Idem != id) {
+	if isNoDocs(err) {
 		return nil, false, c.Sub, errOrphan
+	}
+	if err == nil && doc.Idem != id {
+		// The claim names a submission of another key (a crash between a
+		// claim and its repointing): not one to take over.
+		return nil, false, "", errOrphan
 	}
 	if err != nil {
 		return nil, false, "", fmt.Errorf("mongostore: idempotency lookup: %w", err)
@@ -112,7 +118,7 @@ func (s *Store) replay(ctx context.Context, tenant, key, hash string) (*record.S
 }
 
 func replayed(doc *submissionDoc, key, hash string) (*record.Submission, bool, string, error) {
-	if doc.PayloadHash != hash {
+	if hash != "" && doc.PayloadHash != hash {
 		return nil, false, doc.ID, fmt.Errorf("idempotency key %q (submission %s): %w", key, doc.Ref, record.ErrIdempotencyMismatch)
 	}
 	return doc.submission(), false, doc.ID, nil

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/amtsform/amtsform/engine/record"
@@ -143,6 +145,110 @@ func TestOperationsPerRequest(t *testing.T) {
 		t.Logf("%-46s %2d commands: %s", st.name, n, detail)
 		if n > st.max {
 			t.Errorf("%s: %d commands, at most %d expected", st.name, n, st.max)
+		}
+	}
+}
+
+// TestSubmitOneWriteEmbedded: with the case index (the embedded store,
+// the only writer), a new submit with an idempotency key is one insert,
+// as a raw insert of the same document is (issue 10): the key is found
+// in memory, and the reference block's marker covers the insert for the
+// index's crash recovery. A replay is one read. Retired blocks lose
+// their markers with the next snapshot.
+func TestSubmitOneWriteEmbedded(t *testing.T) {
+	ctx := tctx(t)
+	c := &opCounter{n: map[string]int{}}
+	s := open(t, dbName(), Options{ExclusiveDrafts: true, monitor: c.monitor()}, true)
+	req := func(i int) *record.SubmitRequest {
+		return &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: record.ServiceRef{ID: "kita"}, Year: 2026,
+			Data: map[string]any{"i": int64(i)}, Office: "amt", IdempotencyKey: fmt.Sprintf("key-%d", i)}
+	}
+	if _, _, err := s.Submit(ctx, req(0)); err != nil { // reserves and marks the block
+		t.Fatal(err)
+	}
+	c.take()
+	for i := 1; i < 2*refBlock+10; i++ {
+		sub, created, err := s.Submit(ctx, req(i))
+		if err != nil || !created {
+			t.Fatalf("submit %d: %v %v", i, created, err)
+		}
+		n, detail := c.take()
+		if i%refBlock != 0 && n != 1 {
+			t.Fatalf("submit %d (%s): %d commands (%s), want one insert", i, sub.Ref, n, detail)
+		}
+	}
+	if _, created, err := s.Submit(ctx, req(7)); err != nil || created {
+		t.Fatalf("replay: %v %v", created, err)
+	}
+	if n, detail := c.take(); n != 1 {
+		t.Fatalf("replay: %d commands (%s), want one read", n, detail)
+	}
+	blockMarks := func() []string {
+		cur, err := s.changes.Find(ctx, bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var marks []changeDoc
+		if err := cur.All(ctx, &marks); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, m := range marks {
+			if strings.HasPrefix(m.ID, blockMarkPrefix) {
+				ids = append(ids, m.ID)
+			}
+		}
+		return ids
+	}
+	if got := blockMarks(); len(got) != 3 {
+		t.Fatalf("block markers before the snapshot: %v, want 3", got)
+	}
+	if err := s.snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := blockMarks(); len(got) != 1 {
+		t.Fatalf("block markers after the snapshot: %v, want the active block's only", got)
+	}
+}
+
+// TestCoveredInsertsAfterCrash: submits covered by block markers (no
+// marker of their own), across retired blocks and a snapshot, are all
+// in the index after a crash, with their keys.
+func TestCoveredInsertsAfterCrash(t *testing.T) {
+	ctx := tctx(t)
+	db := dbName()
+	s := open(t, db, Options{ExclusiveDrafts: true}, true)
+	submit := func(st *Store, i int) (*record.Submission, bool) {
+		sub, created, err := st.Submit(ctx, &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: record.ServiceRef{ID: "kita"}, Year: 2026,
+			Data: map[string]any{"i": int64(i)}, Office: "amt", IdempotencyKey: fmt.Sprintf("key-%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sub, created
+	}
+	for i := 0; i < 70; i++ {
+		submit(s, i)
+	}
+	if err := s.snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 70; i < 180; i++ {
+		submit(s, i)
+	}
+	// reopen without Close: the snapshot holds the first 70
+	s2 := open(t, db, Options{ExclusiveDrafts: true}, false)
+	want, err := s2.scanCases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.cases.mu.RLock()
+	if len(want) != 180 || !reflect.DeepEqual(s2.cases.rows, want) {
+		t.Errorf("index has %d rows, scan %d", len(s2.cases.rows), len(want))
+	}
+	s2.cases.mu.RUnlock()
+	for _, i := range []int{3, 100, 179} {
+		if sub, created := submit(s2, i); created || sub.Data["i"] != int64(i) {
+			t.Fatalf("replay of key %d after the crash: %+v created=%v", i, sub, created)
 		}
 	}
 }

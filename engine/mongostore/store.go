@@ -88,6 +88,7 @@ type Store struct {
 
 	poolMu sync.Mutex
 	pools  map[string]*refPool
+	blocks map[string]*blockMark // marked blocks by marker _id (with the case index)
 
 	closeMu sync.Mutex
 	closed  bool
@@ -155,6 +156,7 @@ func Open(ctx context.Context, client *mongo.Client, opts Options) (*Store, erro
 		changes:  db.Collection("changes"),
 		caseIdx:  db.Collection("case_index"),
 		pools:    map[string]*refPool{},
+		blocks:   map[string]*blockMark{},
 	}
 	var bi bson.M
 	if err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&bi); err != nil {

@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sort"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -59,42 +61,92 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 	if actor == "" {
 		actor = "citizen"
 	}
+	key := req.IdempotencyKey
+	claimID := idemValue(req.Tenant, key, "")
+	// With a key: look its claim up first (one _id read), so that a
+	// replay returns without taking a reference number. A claim whose
+	// submission is missing (its writer is still busy, or crashed before
+	// the insert) is taken over with the same submission id: both
+	// writers then link the files to, and insert, the same _id, and
+	// whichever insert wins is the submission of the key.
+	//
+	// The only writer (the embedded store, with the case index) knows
+	// every key in memory: submits of one key are serialised in-process,
+	// a replay is one _id read and a new submit writes no claim (the
+	// unique index on idem stays the authority).
+	takeover := ""
+	exclusive := s.cases != nil && key != ""
+	if exclusive {
+		defer lockSubmitKey(claimID)()
+		if sid, ok := s.cases.keyHolder(claimID); ok {
+			var doc submissionDoc
+			err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
+				options.FindOne().SetProjection(bson.D{{Key: "events", Value: 0}, {Key: "outbox", Value: 0}})).Decode(&doc)
+			if err == nil && doc.Idem == claimID {
+				sub, created, _, err := replayed(&doc, key, hash)
+				return sub, created, err
+			}
+			if err != nil && !isNoDocs(err) {
+				return nil, false, fmt.Errorf("mongostore: idempotency lookup: %w", err)
+			}
+		}
+	} else if key != "" {
+		sub, created, csub, err := s.replay(ctx, req.Tenant, key, hash)
+		switch {
+		case err == nil || errors.Is(err, record.ErrIdempotencyMismatch):
+			return sub, created, err
+		case errors.Is(err, errOrphan):
+			takeover = csub
+		case !errors.Is(err, record.ErrNotFound):
+			return nil, false, err
+		}
+	}
 	var atts []attachmentDoc
 	if len(req.AttachmentIDs) > 0 {
 		var err error
 		if atts, err = s.checkAttachments(ctx, req.Tenant, req.AttachmentOwner, req.AttachmentIDs); err != nil {
-			if errors.Is(err, record.ErrConflict) && req.IdempotencyKey != "" {
+			if errors.Is(err, record.ErrConflict) && key != "" {
 				// the files may belong to the first submission of this key
-				if sub, created, _, rerr := s.replay(ctx, req.Tenant, req.IdempotencyKey, hash); rerr == nil || errors.Is(rerr, record.ErrIdempotencyMismatch) {
+				if sub, created, _, rerr := s.replay(ctx, req.Tenant, key, hash); rerr == nil || errors.Is(rerr, record.ErrIdempotencyMismatch) {
 					return sub, created, rerr
 				}
 			}
 			return nil, false, err
 		}
 	}
-	key := req.IdempotencyKey
-	claimID := idemValue(req.Tenant, key, "")
 	year := req.Year // the installation's year of At
 	if year == 0 {
 		year = at.Year()
 	}
 	for attempt := 0; attempt < 20; attempt++ {
-		ref, err := s.NextReference(ctx, req.Tenant, req.Service.ID, req.Prefix, year)
-		if err != nil {
-			return nil, false, err
-		}
-		sid := subID(req.Tenant, ref)
-		// With a key: claim it first (one insert). An existing claim is a
-		// replay unless its submission is missing (an orphan, see idem.go).
-		claimed := false
-		if key != "" {
-			if claimed, err = s.claimKey(ctx, claimID, sid, at); err != nil {
+		var ref, sid string
+		claimed, covered := false, false
+		done := func() {}
+		if takeover != "" {
+			sid, takeover = takeover, ""
+			_, ref = splitSubID(sid)
+		} else {
+			var err error
+			if ref, done, covered, err = s.nextRef(ctx, req.Tenant, req.Service.ID, req.Prefix, year); err != nil {
 				return nil, false, err
 			}
-			if !claimed {
-				sub, created, _, err := s.replay(ctx, req.Tenant, key, hash)
-				if !errors.Is(err, errOrphan) && !errors.Is(err, record.ErrNotFound) {
-					return sub, created, err
+			sid = subID(req.Tenant, ref)
+			// Claim the key (one insert). A claim that appeared meanwhile
+			// is a replay, or an orphan taken over as above.
+			if key != "" && !exclusive {
+				if claimed, err = s.claimKey(ctx, claimID, sid, at); err != nil {
+					return nil, false, err
+				}
+				if !claimed {
+					sub, created, csub, err := s.replay(ctx, req.Tenant, key, hash)
+					if !errors.Is(err, errOrphan) && !errors.Is(err, record.ErrNotFound) {
+						return sub, created, err
+					}
+					if csub != "" {
+						sid = csub
+						_, ref = splitSubID(sid)
+						covered = false // another writer's number
+					}
 				}
 			}
 		}
@@ -119,13 +171,20 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 		}
 		if len(atts) > 0 {
 			if err := s.linkFiles(ctx, req.Tenant, atts, sid); err != nil {
+				done()
+				if errors.Is(err, record.ErrConflict) && key != "" {
+					if sub, created, _, rerr := s.replay(ctx, req.Tenant, key, hash); rerr == nil || errors.Is(rerr, record.ErrIdempotencyMismatch) {
+						return sub, created, rerr
+					}
+				}
 				return nil, false, err
 			}
 		}
-		err = s.insertSubmission(ctx, &doc)
+		err := s.insertSubmission(ctx, &doc, covered)
+		done()
 		if err == nil {
-			if key != "" && !claimed {
-				// We took over an orphan claim: point it to us.
+			if key != "" && !claimed && !exclusive {
+				// We took over a claim: make sure it points to us.
 				if err := s.pointKey(ctx, claimID, sid); err != nil {
 					s.log.Warn("idempotency claim not repointed (repaired on replay)", "err", err)
 				}
@@ -135,18 +194,72 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 		if !mongo.IsDuplicateKeyError(err) {
 			return nil, false, fmt.Errorf("mongostore: submit: %w", err)
 		}
-		if key != "" && !s.exists(ctx, sid) {
-			// Not our reference number but the key: another submission holds it.
-			mine := ""
-			if claimed {
-				mine = sid
+		if key != "" {
+			// Another writer of this key won (the same _id, or another
+			// one holding the key)?
+			sub, created, _, rerr := s.replay(ctx, req.Tenant, key, hash)
+			if rerr == nil || errors.Is(rerr, record.ErrIdempotencyMismatch) {
+				return sub, created, rerr
 			}
-			return s.replayAfterConflict(ctx, req.Tenant, key, hash, mine)
+			if !s.exists(ctx, sid) {
+				// Not our reference number but the key: another submission holds it.
+				mine := ""
+				if claimed {
+					mine = sid
+				}
+				return s.replayAfterConflict(ctx, req.Tenant, key, hash, mine)
+			}
 		}
 		// The reference number is taken (e.g. imported data): skip the block.
 		s.dropBlock(req.Tenant, req.Service.ID, year)
 	}
 	return nil, false, fmt.Errorf("mongostore: submit: no free reference number: %w", record.ErrConflict)
+}
+
+// SubmissionByKey implements the store interface of its domain package:
+// the submission an idempotency key points to (two _id reads), or
+// record.ErrNotFound.
+func (s *Store) SubmissionByKey(ctx context.Context, tenant, key string) (*record.Submission, error) {
+	if key == "" {
+		return nil, fmt.Errorf("submission without idempotency key: %w", record.ErrNotFound)
+	}
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	if s.cases != nil {
+		if sid, ok := s.cases.keyHolder(idemValue(tenant, key, "")); ok {
+			var doc submissionDoc
+			err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
+				options.FindOne().SetProjection(bson.D{{Key: "events", Value: 0}, {Key: "outbox", Value: 0}})).Decode(&doc)
+			if err == nil && doc.Idem == idemValue(tenant, key, "") {
+				return doc.submission(), nil
+			}
+			if err != nil && !isNoDocs(err) {
+				return nil, fmt.Errorf("mongostore: idempotency lookup: %w", err)
+			}
+		}
+	}
+	sub, _, _, err := s.replay(ctx, tenant, key, "")
+	if errors.Is(err, errOrphan) {
+		// A claim without its submission: a writer still busy, or a crash
+		// after a takeover; the unique index on idem is the authority.
+		return s.keyHolder(ctx, tenant, key)
+	}
+	return sub, err
+}
+
+// keyHolder reads the submission holding key by its idem value (a scan
+// on FerretDB; only for orphaned claims).
+func (s *Store) keyHolder(ctx context.Context, tenant, key string) (*record.Submission, error) {
+	var doc submissionDoc
+	err := s.subs.FindOne(ctx, bson.D{{Key: "idem", Value: idemValue(tenant, key, "")}},
+		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 0}, {Key: "outbox", Value: 0}})).Decode(&doc)
+	if isNoDocs(err) {
+		return nil, fmt.Errorf("submission with idempotency key: %w", record.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: idempotency lookup: %w", err)
+	}
+	return doc.submission(), nil
 }
 
 // GetSubmission implements the store interface of its domain package.
@@ -518,12 +631,35 @@ func (s *Store) RepairEvents(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// insertSubmission inserts a new submission document.
-func (s *Store) insertSubmission(ctx context.Context, doc *submissionDoc) error {
+// insertSubmission inserts a new submission document. covered: its
+// number comes from a marked block (with the case index), so it needs no
+// change marker of its own; otherwise the case index marks it first.
+func (s *Store) insertSubmission(ctx context.Context, doc *submissionDoc, covered bool) error {
+	if covered && s.cases != nil {
+		return s.trackCovered(ctx, doc.ID, func() (*record.Submission, error) {
+			if _, err := s.subs.InsertOne(ctx, doc); err != nil {
+				return nil, err
+			}
+			return doc.submission(), nil
+		})
+	}
 	return s.track(ctx, doc.ID, false, func() (*record.Submission, bool, error) {
 		if _, err := s.subs.InsertOne(ctx, doc); err != nil {
 			return nil, false, err
 		}
 		return doc.submission(), false, nil
 	})
+}
+
+// submitKeyLocks serialise the submits of one idempotency key on the only
+// writer (Submit with the case index). Only Submit takes them, one at a
+// time, so they never nest with each other or with keyLocks.
+var submitKeyLocks [256]sync.Mutex
+
+func lockSubmitKey(id string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	m := &submitKeyLocks[h.Sum32()%uint32(len(submitKeyLocks))]
+	m.Lock()
+	return m.Unlock
 }

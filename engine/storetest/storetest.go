@@ -94,6 +94,9 @@ func Submissions(t *testing.T, ns NewStore) {
 		{"Idempotency", testIdempotency},
 		{"IdempotencyManyKeys", testIdempotencyManyKeys},
 		{"IdempotencyConcurrent", testIdempotencyConcurrent},
+		{"ReplayTakesNoReference", testReplayTakesNoReference},
+		{"SubmissionByKey", testSubmissionByKey},
+		{"DoubleSubmitWithAttachment", testDoubleSubmitWithAttachment},
 		{"ReferencesAcrossClients", testReferencesAcrossClients},
 	})
 }
@@ -410,6 +413,125 @@ func testIdempotencyConcurrent(t *testing.T, ns NewStore) {
 	}
 }
 
+// testReplayTakesNoReference: replays of a key hand out no reference
+// number, so the next new submission follows the first without a gap.
+func testReplayTakesNoReference(t *testing.T, ns NewStore) {
+	s, _ := ns(t)
+	ctx := ctxT(t)
+	req := submitReq("ffm", 1)
+	req.Year = 2030
+	req.IdempotencyKey = "replayed-key"
+	first, _, err := s.Submit(ctx, req)
+	must(t, err)
+	for i := 0; i < refBlockOrMore; i++ {
+		again, created, err := s.Submit(ctx, submitReq2(req))
+		must(t, err)
+		if created || again.Ref != first.Ref {
+			t.Fatalf("replay %d: %s created=%v", i, again.Ref, created)
+		}
+		if _, _, err := s.Submit(ctx, &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: svc, Year: 2030,
+			Data: map[string]any{"other": int64(i)}, IdempotencyKey: "replayed-key"}); !errors.Is(err, record.ErrIdempotencyMismatch) {
+			t.Fatalf("mismatch %d: %v", i, err)
+		}
+	}
+	next := submitReq("ffm", 2)
+	next.Year = 2030
+	sub, _, err := s.Submit(ctx, next)
+	must(t, err)
+	var n1, n2 int
+	fmt.Sscanf(first.Ref, "KITA-2030-%d", &n1)
+	fmt.Sscanf(sub.Ref, "KITA-2030-%d", &n2)
+	if n2 != n1+1 {
+		t.Fatalf("after %d replays the next reference is %s, want the one after %s", 2*refBlockOrMore, sub.Ref, first.Ref)
+	}
+}
+
+// refBlockOrMore replays more often than a store reserves numbers at a
+// time, so that a reference taken per replay shows as a gap.
+const refBlockOrMore = 60
+
+// testSubmissionByKey: the submission a key points to, whatever the
+// payload; unknown keys and other tenants' keys are not found.
+func testSubmissionByKey(t *testing.T, ns NewStore) {
+	s, _ := ns(t)
+	ctx := ctxT(t)
+	req := submitReq("ffm", 1)
+	req.IdempotencyKey = "draft:some-token"
+	first, _, err := s.Submit(ctx, req)
+	must(t, err)
+	got, err := s.SubmissionByKey(ctx, "ffm", "draft:some-token")
+	must(t, err)
+	if got.Ref != first.Ref || !reflect.DeepEqual(got.Data, first.Data) {
+		t.Fatalf("by key: %+v, want %+v", got, first)
+	}
+	for _, c := range []struct{ tenant, key string }{{"ffm", "draft:other"}, {"of", "draft:some-token"}, {"ffm", ""}} {
+		if _, err := s.SubmissionByKey(ctx, c.tenant, c.key); !errors.Is(err, record.ErrNotFound) {
+			t.Fatalf("%s/%q: %v, want ErrNotFound", c.tenant, c.key, err)
+		}
+	}
+}
+
+// testDoubleSubmitWithAttachment: a double press submits one draft with
+// an attachment twice at once (through both clients). Both get the one
+// submission, which holds the file, and the file survives the deletion
+// of the draft (issue 8 item 1: the loser's link made it look orphaned).
+func testDoubleSubmitWithAttachment(t *testing.T, ns NewStore) {
+	s, another := ns(t)
+	s2 := another()
+	ctx := ctxT(t)
+	for round := 0; round < 10; round++ {
+		owner := record.NewToken()
+		d := &record.Draft{ID: owner, Tenant: "ffm", Service: svc, Data: map[string]any{}, Expires: time.Now().Add(time.Hour)}
+		must(t, s.CreateDraft(ctx, d))
+		a, err := s.PutFile(ctx, "ffm", owner, "nachweis.pdf", bytes.NewReader(PDF(2000)))
+		must(t, err)
+		var subs [2]*record.Submission
+		var created atomic.Int64
+		inParallel(2, s, s2, func(i int, st Store) {
+			req := submitReq("ffm", round)
+			req.IdempotencyKey = "draft:" + owner
+			req.AttachmentOwner = owner
+			req.AttachmentIDs = []string{a.ID}
+			sub, c, err := st.Submit(ctx, req)
+			if err != nil {
+				t.Errorf("round %d, submit %d: %v", round, i, err)
+				return
+			}
+			if c {
+				created.Add(1)
+			}
+			subs[i] = sub
+		})
+		if t.Failed() {
+			return
+		}
+		if created.Load() != 1 || subs[0].Ref != subs[1].Ref {
+			t.Fatalf("round %d: created %d, references %s and %s", round, created.Load(), subs[0].Ref, subs[1].Ref)
+		}
+		must(t, s.DeleteDraft(ctx, "ffm", owner))
+		rc, info, err := s.OpenFile(ctx, "ffm", a.ID)
+		if err != nil {
+			t.Fatalf("round %d: the attached file after the draft's deletion: %v", round, err)
+		}
+		rc.Close()
+		stored, err := s.GetSubmission(ctx, "ffm", subs[0].Ref)
+		must(t, err)
+		if len(stored.Attachments) != 1 || stored.Attachments[0] != *info {
+			t.Fatalf("round %d: attachments %+v, file %+v", round, stored.Attachments, info)
+		}
+		// It belongs to that submission: no other can take it, and it
+		// cannot be deleted on its own.
+		other := submitReq("ffm", 100+round)
+		other.AttachmentIDs = []string{a.ID}
+		if _, _, err := s.Submit(ctx, other); !errors.Is(err, record.ErrConflict) {
+			t.Fatalf("round %d: the file attached again: %v", round, err)
+		}
+		if err := s.DeleteFile(ctx, "ffm", a.ID); !errors.Is(err, record.ErrConflict) {
+			t.Fatalf("round %d: deleting the attached file: %v", round, err)
+		}
+	}
+}
+
 func testReferencesAcrossClients(t *testing.T, ns NewStore) {
 	s, another := ns(t)
 	s2 := another()
@@ -638,6 +760,15 @@ func testFiles(t *testing.T, ns NewStore) {
 	}
 	if _, _, err := s.OpenFile(ctx, "other", a.ID); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("other tenant: %v", err)
+	}
+	// Only the owner sees the file's metadata by OwnedFile.
+	if own, err := s.OwnedFile(ctx, "ffm", owner, a.ID); err != nil || *own != *a {
+		t.Fatalf("owned file: %+v %v", own, err)
+	}
+	for _, c := range []struct{ tenant, owner string }{{"ffm", record.NewToken()}, {"ffm", ""}, {"other", owner}} {
+		if _, err := s.OwnedFile(ctx, c.tenant, c.owner, a.ID); !errors.Is(err, record.ErrNotFound) {
+			t.Fatalf("file of another owner (%s, %q): %v", c.tenant, c.owner, err)
+		}
 	}
 	// Sniffing, not names: an HTML file named .pdf is refused.
 	if _, err := s.PutFile(ctx, "ffm", owner, "x.pdf", strings.NewReader("<html><script>alert(1)</script>")); !errors.Is(err, record.ErrUnsupportedType) {

@@ -71,7 +71,7 @@ func TestUploadFileNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, _ := d.Data["proof"].(string)
-	check("citizen", ts.intake.FileNames(ctx, testTenant, svc, d.Data)[id])
+	check("citizen", ts.intake.DraftFileNames(ctx, d, svc, d.Data)[id])
 
 	// The JSON API.
 	var dj draftJSON

@@ -1,7 +1,6 @@
 package citizen
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -111,7 +110,7 @@ func (s *server) renderPage(c *fiber.Ctx, tenant string, d *record.Draft, svc *e
 		svc: svc, lang: lang, data: d.Data, computed: res.Computed, hidden: hiddenSet(res.Hidden),
 		errs:   formErrorMessages(svc, lang, errs),
 		placed: map[string]bool{}, labels: map[string]string{},
-		files: s.fileNames(c.UserContext(), tenant, svc, d.Data),
+		files: s.in.DraftFileNames(c.UserContext(), d, svc, d.Data),
 	}
 	for k, v := range view.upload {
 		st.errs[k] = append(st.errs[k], v)
@@ -208,9 +207,4 @@ func hasFile(fs []*fieldView) bool {
 		}
 	}
 	return false
-}
-
-// fileNames returns the names of the files a document refers to.
-func (s *server) fileNames(ctx context.Context, tenant string, svc *engine.Service, data map[string]any) map[string]string {
-	return s.in.FileNames(ctx, tenant, svc, data)
 }

@@ -58,7 +58,7 @@ func (s *server) czReview(c *fiber.Ctx) error {
 	}
 	p := s.base(c, tenant, render.Tr(lang, "Angaben prüfen", "Check your answers"))
 	p.ServiceTitle, p.ServiceURL = svc.Form.Title.In(lang), "/"+tenant+"/"+svc.ID+"/"
-	files := s.fileNames(c.UserContext(), tenant, svc, res.Data)
+	files := s.in.DraftFileNames(c.UserContext(), d, svc, res.Data)
 	for _, sec := range render.Answers(svc, res.Data, res.Computed, files, lang) {
 		rs := reviewSection{Title: sec.Title}
 		for _, r := range dropRepeatedHeading(sec.Title, sec.Rows) {

@@ -419,28 +419,6 @@ func (e *Intake) Upload(ctx context.Context, d *record.Draft, name string, r io.
 	return e.Store.PutFile(ctx, d.Tenant, d.ID, name, r)
 }
 
-// FileNames returns the display names of the files a document refers to,
-// by attachment id.
-//
-// Deprecated: it cannot tell whose files they are and shows the name of
-// any file of the tenant; use DraftFileNames.
-func (e *Intake) FileNames(ctx context.Context, tenant string, svc *engine.Service, data map[string]any) map[string]string {
-	ids := svc.Attachments(data)
-	if len(ids) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(ids))
-	for _, id := range ids {
-		r, a, err := e.Store.OpenFile(ctx, tenant, id)
-		if err != nil {
-			continue
-		}
-		_ = r.Close()
-		out[id] = a.Name
-	}
-	return out
-}
-
 // DraftFileNames returns the display names of the files a draft's data
 // refers to, by attachment id. Only files uploaded for this draft are
 // named: an id of another draft's file (typed into a page) and ids that

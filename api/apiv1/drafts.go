@@ -173,7 +173,10 @@ type Attachment struct {
 // body as an attachment of the draft (owner = draft token), streaming it
 // into the store. The id it answers goes into the attachment field of a
 // page. 413 beyond the store's limits, 415 for a file type not allowed
-// (the store sniffs the content; the client's type is ignored).
+// (the store sniffs the content; the client's type is ignored). With
+// ?field= naming the attachment field, the field's own rules (accepted
+// types, largest size) apply at once: 422 naming the field; without it
+// they apply at submit.
 func (s *server) apiUpload(c *fiber.Ctx) error {
 	tenant, token := tenantOf(c), c.Params("token")
 	ctx := c.UserContext()
@@ -181,9 +184,14 @@ func (s *server) apiUpload(c *fiber.Ctx) error {
 	if err != nil || mt != fiber.MIMEMultipartForm || params["boundary"] == "" {
 		return fiber.NewError(fiber.StatusUnsupportedMediaType, "expected multipart/form-data with a part named \"file\"")
 	}
-	d, _, err := s.in.Draft(ctx, tenant, token)
+	d, svc, err := s.in.Draft(ctx, tenant, token)
 	if err != nil {
 		return err
+	}
+	if f := c.Query("field"); f != "" {
+		if _, _, ok := svc.AttachmentRule(engine.StripIndexes(f)); !ok {
+			return &engine.ValidationError{Errors: []engine.FieldError{{Path: f, Code: engine.CodeUnknownField}}}
+		}
 	}
 	var body io.Reader = c.Context().RequestBodyStream()
 	if body == nil {
@@ -202,7 +210,9 @@ func (s *server) apiUpload(c *fiber.Ctx) error {
 			_ = part.Close()
 			continue
 		}
-		att, err := s.in.Upload(ctx, d, httpx.FileName(part.FileName()), part)
+		// ?field= names the attachment field the file is for; its rules
+		// (types, size) then apply at once, else at submit.
+		att, err := s.in.Upload(ctx, d, svc, c.Query("field"), httpx.FileName(part.FileName()), part)
 		_ = part.Close()
 		if err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/api/render"
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/messages"
 	"github.com/amtsform/amtsform/engine/record"
 )
 
@@ -102,7 +103,7 @@ func (s *server) czSavePage(c *fiber.Ctx) error {
 	uploadErrs := map[string]string{}
 	for path, v := range values {
 		r, ok := resolvePending(v, func(pf *pendingFile) (any, bool) {
-			id, msg, err := s.upload(c, d, pf, lang)
+			id, msg, err := s.upload(c, d, svc, pf, lang)
 			if err != nil {
 				uploadErrs[pf.path] = "!" + err.Error()
 				return pf.old, pf.old != nil
@@ -194,16 +195,29 @@ func valueAt(data map[string]any, path string) any {
 	return cur
 }
 
-// upload stores one file under the draft. A file refused by the store's
-// limits gives a message for the field; other failures are errors.
-func (s *server) upload(c *fiber.Ctx, d *record.Draft, pf *pendingFile, lang string) (string, string, error) {
+// upload stores one file under the draft. A file refused by the field's
+// rules or the store's limits gives a message for the field naming what
+// the field takes; other failures are errors.
+func (s *server) upload(c *fiber.Ctx, d *record.Draft, svc *engine.Service, pf *pendingFile, lang string) (string, string, error) {
 	f, err := pf.header.Open()
 	if err != nil {
 		return "", "", err
 	}
 	defer f.Close()
-	a, err := s.in.Upload(c.UserContext(), d, httpx.FileName(pf.header.Filename), f)
+	a, err := s.in.Upload(c.UserContext(), d, svc, pf.path, httpx.FileName(pf.header.Filename), f)
+	accept, maxBytes, _ := svc.AttachmentRule(engine.StripIndexes(pf.path))
+	var ve *engine.ValidationError
 	switch {
+	case errors.As(err, &ve) && len(ve.Errors) > 0:
+		return "", messages.For(svc, lang, ve.Errors[0]), nil
+	case errors.Is(err, record.ErrUnsupportedType) && len(accept) > 0:
+		types := make([]any, len(accept))
+		for i, t := range accept {
+			types[i] = t
+		}
+		return "", messages.For(svc, lang, engine.FieldError{Path: pf.path, Code: engine.CodeAttachmentType, Params: map[string]any{"accept": types}}), nil
+	case errors.Is(err, record.ErrTooLarge) && maxBytes > 0:
+		return "", messages.For(svc, lang, engine.FieldError{Path: pf.path, Code: engine.CodeAttachmentSize, Params: map[string]any{"maxBytes": maxBytes}}), nil
 	case errors.Is(err, record.ErrTooLarge):
 		return "", render.Tr(lang, "Die Datei ist zu groß. Bitte laden Sie eine Datei mit höchstens 20 MB hoch.", "The file is too large. Please upload a file of at most 20 MB."), nil
 	case errors.Is(err, record.ErrUnsupportedType):

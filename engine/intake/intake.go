@@ -66,6 +66,8 @@ type Files interface {
 	// OwnedFile returns a stored file's metadata if it was uploaded under
 	// owner, and record.ErrNotFound otherwise.
 	OwnedFile(ctx context.Context, tenant, owner, id string) (*record.Attachment, error)
+	// DeleteFile removes a stored file.
+	DeleteFile(ctx context.Context, tenant, id string) error
 }
 
 // Offices tells what citizens see of the office a submission went to
@@ -364,6 +366,15 @@ func (e *Intake) submit(ctx context.Context, tenant string, s *engine.Service, d
 		}
 		return nil, false, fmt.Errorf("%w: %w", ErrInvalid, &engine.ValidationError{Errors: errs})
 	}
+	if len(atts) > 0 {
+		errs, err := e.checkAttachments(ctx, tenant, owner, s, res.Data)
+		if err != nil {
+			return nil, false, err
+		}
+		if len(errs) > 0 {
+			return nil, false, fmt.Errorf("%w: %w", ErrInvalid, &engine.ValidationError{Errors: errs})
+		}
+	}
 	req := &record.SubmitRequest{
 		Tenant:        tenant,
 		Prefix:        s.Reference,
@@ -414,9 +425,48 @@ func (e *Intake) CheckStatusSecret(tenant, ref, secret string) bool {
 
 // Upload stores a file for a draft. Limits of the store apply: a refused
 // file yields an error wrapping record.ErrTooLarge or
-// record.ErrUnsupportedType, and nothing is kept.
-func (e *Intake) Upload(ctx context.Context, d *record.Draft, name string, r io.Reader) (*record.Attachment, error) {
-	return e.Store.PutFile(ctx, d.Tenant, d.ID, name, r)
+// record.ErrUnsupportedType, and nothing is kept. When path names the
+// attachment field the file is for ("photo", "scans[1]"), the field's
+// own rules (accepted types, largest size) apply too: a file breaking
+// them is removed again and the error wraps an *engine.ValidationError
+// with CodeAttachmentType or CodeAttachmentSize for path. With path ""
+// the field rules are checked at submit.
+func (e *Intake) Upload(ctx context.Context, d *record.Draft, svc *engine.Service, path, name string, r io.Reader) (*record.Attachment, error) {
+	a, err := e.Store.PutFile(ctx, d.Tenant, d.ID, name, r)
+	if err != nil || path == "" {
+		return a, err
+	}
+	if fe := svc.CheckUpload(path, a.ContentType, a.Size); fe != nil {
+		if derr := e.Store.DeleteFile(ctx, d.Tenant, a.ID); derr != nil {
+			return nil, fmt.Errorf("upload for %s: remove a refused file: %w", path, derr)
+		}
+		return nil, fmt.Errorf("upload for %s: %w", path, &engine.ValidationError{Errors: []engine.FieldError{*fe}})
+	}
+	return a, nil
+}
+
+// checkAttachments applies the attachment fields' own rules (types,
+// sizes) to the files a document names, as uploaded under owner: a file
+// uploaded without naming its field is checked here, at submit.
+func (e *Intake) checkAttachments(ctx context.Context, tenant, owner string, s *engine.Service, data map[string]any) ([]engine.FieldError, error) {
+	ids, paths := s.Attachments(data), s.AttachmentPaths(data)
+	var errs []engine.FieldError
+	for i, id := range ids {
+		if i >= len(paths) {
+			break
+		}
+		a, err := e.Store.OwnedFile(ctx, tenant, owner, id)
+		if errors.Is(err, record.ErrNotFound) {
+			continue // the store reports it as an unknown attachment
+		}
+		if err != nil {
+			return nil, err
+		}
+		if fe := s.CheckUpload(paths[i], a.ContentType, a.Size); fe != nil && fe.Code != engine.CodeUnknownField {
+			errs = append(errs, *fe)
+		}
+	}
+	return errs, nil
 }
 
 // DraftFileNames returns the display names of the files a draft's data

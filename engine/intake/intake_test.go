@@ -1,6 +1,7 @@
 package intake_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -357,5 +358,59 @@ func TestStrongKey(t *testing.T) {
 		if intake.StrongKey(k) != want {
 			t.Errorf("StrongKey(%q) = %v, want %v", k, !want, want)
 		}
+	}
+}
+
+// tinyJPEG is a 1×1 JPEG; tinyPDF a minimal PDF.
+var (
+	tinyJPEG = []byte{0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0xFF, 0xD9}
+	tinyPDF  = []byte("%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+)
+
+// TestAttachmentFieldRules: the holiday pass photo must be a JPEG. An
+// upload naming the field is refused at once and nothing is kept; a file
+// uploaded without naming its field is refused at submit.
+func TestAttachmentFieldRules(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	d, svc, err := e.NewDraft(ctx, "musterstadt", "ferienbetreuung")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Upload(ctx, d, svc, "photo", "pass.pdf", bytes.NewReader(tinyPDF))
+	var ve *engine.ValidationError
+	if !errors.As(err, &ve) || len(ve.Errors) != 1 || ve.Errors[0].Code != engine.CodeAttachmentType || ve.Errors[0].Path != "photo" {
+		t.Fatalf("PDF as the photo: %v, want attachmentType on photo", err)
+	}
+	a, err := e.Upload(ctx, d, svc, "photo", "pass.jpg", bytes.NewReader(tinyJPEG))
+	if err != nil {
+		t.Fatalf("JPEG as the photo: %v", err)
+	}
+	if a.ContentType != "image/jpeg" {
+		t.Fatalf("sniffed %s", a.ContentType)
+	}
+	// At submit: a PDF uploaded without naming its field.
+	pdf, err := e.Upload(ctx, d, svc, "", "pass.pdf", bytes.NewReader(tinyPDF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	for _, tc := range svc.Tests {
+		if tc.Valid && tc.Today.IsZero() {
+			doc = deepCopyDoc(tc.Input)
+			break
+		}
+	}
+	if doc == nil {
+		t.Fatal("no valid spec test for today")
+	}
+	doc["photo"] = pdf.ID
+	_, _, err = e.SubmitDocument(ctx, "musterstadt", "ferienbetreuung", doc, "", "", d.ID)
+	if !errors.As(err, &ve) || !errors.Is(err, intake.ErrInvalid) || ve.Errors[0].Code != engine.CodeAttachmentType {
+		t.Fatalf("submit with a PDF photo: %v, want attachmentType", err)
+	}
+	doc["photo"] = a.ID
+	if _, _, err := e.SubmitDocument(ctx, "musterstadt", "ferienbetreuung", doc, "", "", d.ID); err != nil {
+		t.Fatalf("submit with the JPEG photo: %v", err)
 	}
 }

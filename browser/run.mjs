@@ -733,7 +733,7 @@ async function main() {
   }
   await enCtx.close();
 
-  // The hundesteuer walk again without JavaScript: nothing may depend on it.
+  // The walks again without JavaScript: nothing may depend on it.
   const hund = services.find((s) => s.id === 'hundesteuer');
   if (!hund) fail('hundesteuer', 'no hundesteuer example');
   else {
@@ -741,6 +741,21 @@ async function main() {
     noJS.setDefaultTimeout(ACT_MS);
     noJS.setDefaultNavigationTimeout(NAV_MS);
     await hundesteuer(noJS, hund, { js: false });
+    // Every other example too: a citizen without JavaScript submits
+    // (multiple choices, uploads, code lists included).
+    for (const svc of services.filter((x) => x.id !== 'hundesteuer')) {
+      const page = await noJS.newPage();
+      const label = `${svc.id} (no JS)`;
+      try {
+        const seen = await walkService(page, svc, { axe: false, label });
+        if (seen.reference) pass(`${label} walk`, `${seen.pages.join(' → ')} → ${seen.reference}`);
+        else fail(`${label} walk`, 'no reference on the confirmation page');
+      } catch (e) {
+        fail(`${label} walk`, `${e.message}\n${page.url()}`);
+      } finally {
+        await page.close();
+      }
+    }
     await noJS.close();
   }
 

@@ -48,7 +48,7 @@ func TestEvaluateKita(t *testing.T) {
 		{"pattern", func(m map[string]any) { m["address"].(map[string]any)["postalCode"] = "6031" }, []string{"address.postalCode (pattern)"}, ""},
 		{"date", func(m map[string]any) { child(m)["birthDate"] = "2020-02-30" }, []string{"children[0].birthDate (date)"}, ""},
 		{"enum", func(m map[string]any) { child(m)["careType"] = "Kita" }, []string{"children[0].careType (enum)"}, ""},
-		{"minLength", func(m map[string]any) { child(m)["name"] = "" }, []string{"children[0].name (minLength)"}, ""},
+		{"empty name: required, as in the form", func(m map[string]any) { child(m)["name"] = "" }, []string{"children[0].name (required)"}, ""},
 		{"maxLength counts runes", func(m map[string]any) { child(m)["name"] = strings.Repeat("ä", 80) }, nil, "jugendamt-frankfurt"},
 		{"minItems", func(m map[string]any) { m["children"] = []any{} }, []string{"children (minItems)"}, ""},
 		{"required list", func(m map[string]any) { delete(m, "children") }, []string{"children (required)"}, ""},

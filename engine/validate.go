@@ -301,6 +301,11 @@ func (vd *validator) value(n *Node, v any) {
 			return
 		}
 		if code, params := n.checkScalar(v); code != "" {
+			if code == CodeMinLength && v == "" && !n.Optional {
+				// An empty text where one is required is unanswered, as
+				// the form (which drops empty inputs) reports it too.
+				code, params = CodeRequired, nil
+			}
 			vd.add(code, params)
 		}
 	}

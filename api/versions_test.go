@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/amtsform/amtsform/api"
+	"github.com/amtsform/amtsform/api/apitest"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
 	"github.com/amtsform/amtsform/engine/directory"
@@ -267,7 +267,7 @@ func TestVersionsOutliveTheProcess(t *testing.T) {
 			t.Errorf("%s pinned %s, want %s", c.sub.Reference, st.Service.Hash, c.hash)
 		}
 		pdf := b.do("GET", "/api/v1/kelkheim/submissions/"+c.sub.Reference+"/receipt.pdf?secret="+c.sub.StatusSecret, nil, 200, nil)
-		text := pdfToText(t, pdf)
+		text := apitest.PDFText(t, pdf)
 		if !strings.Contains(text, c.label) || strings.Contains(text, c.not) {
 			t.Errorf("receipt of %s: want label %q and not %q:\n%s", c.sub.Reference, c.label, c.not, text)
 		}
@@ -388,7 +388,7 @@ func TestTenantsOfferTheirOwnOverlay(t *testing.T) {
 	if strings.Contains(page, "Steueramt Kelkheim<") {
 		t.Error("confirmation page shows the office id")
 	}
-	text := pdfToText(t, s.do("GET", "/api/v1/kelkheim/submissions/"+sub.Reference+"/receipt.pdf?secret="+sub.StatusSecret, nil, 200, nil))
+	text := apitest.PDFText(t, s.do("GET", "/api/v1/kelkheim/submissions/"+sub.Reference+"/receipt.pdf?secret="+sub.StatusSecret, nil, 200, nil))
 	for _, want := range []string{"Steueramt der Stadt Kelkheim (Taunus)", "Gagernring 6-8"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("receipt lacks %q:\n%s", want, text)
@@ -406,22 +406,4 @@ func TestTenantsOfferTheirOwnOverlay(t *testing.T) {
 	if a.Hash == "" || a.Hash == b.Hash {
 		t.Errorf("both tenants serve hash %q", a.Hash)
 	}
-}
-
-// pdfToText extracts a PDF's text with pdftotext (poppler-utils).
-func pdfToText(t *testing.T, pdf []byte) string {
-	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Skip("pdftotext not installed (apt-get install poppler-utils)")
-	}
-	p := filepath.Join(t.TempDir(), "r.pdf")
-	if err := os.WriteFile(p, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-enc", "UTF-8", p, "-").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
 }

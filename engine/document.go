@@ -190,19 +190,29 @@ func (p *docParser) object(depth int) (map[string]any, error) {
 		}
 		p.pop()
 		m[key] = v
-		p.space()
-		if p.pos < len(p.data) {
-			switch p.data[p.pos] {
-			case ',':
-				p.pos++
-				continue
-			case '}':
-				p.pos++
-				return m, nil
-			}
+		if done, err := p.next('}', "after an object member"); err != nil {
+			return nil, err
+		} else if done {
+			return m, nil
 		}
-		return nil, p.unexpected("after an object member")
 	}
+}
+
+// next reads what follows a member or entry: ',' (another follows) or
+// the closing bracket (done).
+func (p *docParser) next(closer byte, where string) (done bool, err error) {
+	p.space()
+	if p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+			return false, nil
+		case closer:
+			p.pos++
+			return true, nil
+		}
+	}
+	return false, p.unexpected(where)
 }
 
 // array parses the entries of an array whose '[' has been read.
@@ -224,18 +234,11 @@ func (p *docParser) array(depth int) ([]any, error) {
 		}
 		p.pop()
 		l = append(l, v)
-		p.space()
-		if p.pos < len(p.data) {
-			switch p.data[p.pos] {
-			case ',':
-				p.pos++
-				continue
-			case ']':
-				p.pos++
-				return l, nil
-			}
+		if done, err := p.next(']', "after an array entry"); err != nil {
+			return nil, err
+		} else if done {
+			return l, nil
 		}
-		return nil, p.unexpected("after an array entry")
 	}
 }
 

@@ -175,6 +175,17 @@ func (a *Attempt) Step(ctx context.Context, name string, f func(ctx context.Cont
 	return res, nil
 }
 
+// Last runs the last step of a delivery: like Step, but not recorded on
+// its own, since the job's being delivered records it.
+func (a *Attempt) Last(ctx context.Context, name string, f func(ctx context.Context) (string, error)) (string, error) {
+	if st, err := a.d.store.DeliveryStep(ctx, a.Job.ID, name); err == nil {
+		return st.Result, nil
+	} else if !errors.Is(err, record.ErrNotFound) {
+		return "", err
+	}
+	return f(ctx)
+}
+
 // Envelope builds the job's envelope (see Envelope).
 func (a *Attempt) Envelope(ctx context.Context) (*Envelope, error) {
 	return a.d.envelope(ctx, a)
@@ -187,7 +198,9 @@ type Dispatcher struct {
 	log   *slog.Logger
 
 	mu      sync.Mutex
-	running map[string]bool // jobs in flight here
+	running map[string]bool      // jobs in flight here
+	skip    map[string]time.Time // jobs in flight elsewhere: not tried before
+	more    bool                 // the last poll left due jobs for want of a slot
 	perDest map[string]chan struct{}
 	workers chan struct{}
 	wake    chan struct{}
@@ -239,7 +252,7 @@ func New(store Store, opt Options) *Dispatcher {
 	if opt.InlineLimit <= 0 {
 		opt.InlineLimit = 1 << 20
 	}
-	d := &Dispatcher{store: store, opt: opt, log: opt.Logger, running: map[string]bool{},
+	d := &Dispatcher{store: store, opt: opt, log: opt.Logger, running: map[string]bool{}, skip: map[string]time.Time{},
 		perDest: map[string]chan struct{}{}, workers: make(chan struct{}, opt.Workers), wake: make(chan struct{}, 1)}
 	s := map[string]Sender{"webhook": &Webhook{}, "directory": &Directory{}}
 	if opt.Mail != nil {
@@ -272,16 +285,25 @@ func (d *Dispatcher) Wake() {
 func (d *Dispatcher) Run(ctx context.Context) error {
 	t := time.NewTicker(d.opt.Poll)
 	defer t.Stop()
+	var took time.Duration
 	for {
+		start := time.Now()
 		if _, err := d.Poll(ctx); err != nil && ctx.Err() == nil {
 			d.log.Warn("delivery: poll failed (retried)", "err", err)
 		}
+		took = time.Since(start)
 		select {
 		case <-ctx.Done():
 			d.wg.Wait()
 			return nil
 		case <-t.C:
 		case <-d.wake:
+			// however many attempts end: polls take at most half
+			// the time
+			select {
+			case <-ctx.Done():
+			case <-time.After(min(d.opt.Poll, max(5*time.Millisecond, took))):
+			}
 		}
 	}
 }
@@ -295,10 +317,19 @@ func (d *Dispatcher) Poll(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	n := 0
+	now := d.now()
+	d.mu.Lock()
+	d.more = false
+	for id, until := range d.skip {
+		if !now.Before(until) {
+			delete(d.skip, id)
+		}
+	}
+	d.mu.Unlock()
 	for _, j := range jobs {
 		key := j.Tenant + "/" + j.Destination
 		d.mu.Lock()
-		if d.running[j.ID] {
+		if d.running[j.ID] || !d.skip[j.ID].IsZero() {
 			d.mu.Unlock()
 			continue
 		}
@@ -314,13 +345,15 @@ func (d *Dispatcher) Poll(ctx context.Context) (int, error) {
 		select {
 		case sem <- struct{}{}:
 		default:
+			d.more = true
 			d.mu.Unlock()
-			continue // destination at its limit: the next poll
+			continue // destination at its limit: when a slot is free
 		}
 		select {
 		case d.workers <- struct{}{}:
 		default:
 			<-sem
+			d.more = true
 			d.mu.Unlock()
 			return n, nil
 		}
@@ -333,10 +366,13 @@ func (d *Dispatcher) Poll(ctx context.Context) (int, error) {
 			defer func() {
 				d.mu.Lock()
 				delete(d.running, j.ID)
+				more := d.more
 				d.mu.Unlock()
 				<-sem
 				<-d.workers
-				d.Wake() // a slot is free
+				if more {
+					d.Wake() // a slot is free for a job left waiting
+				}
 			}()
 			if err := d.Attempt(context.WithoutCancel(ctx), j); err != nil {
 				d.log.Warn("delivery: attempt not recorded (retried)", "job", j.ID, "err", err)
@@ -387,6 +423,9 @@ func (d *Dispatcher) Attempt(ctx context.Context, j *record.DeliveryJob) error {
 			// (it died): write it as it would have.
 			return d.settle(ctx, j, c)
 		case now.Before(c.Until):
+			d.mu.Lock()
+			d.skip[j.ID] = c.Until
+			d.mu.Unlock()
 			return nil // in flight elsewhere
 		}
 		// Its holder died during the attempt: the next one.
@@ -407,8 +446,14 @@ func (d *Dispatcher) Attempt(ctx context.Context, j *record.DeliveryJob) error {
 	if d.opt.Observe != nil {
 		d.opt.Observe(j.Tenant, j.Destination, claim.Outcome, claim.Ended.Sub(now))
 	}
-	if eerr := d.store.EndDeliveryClaim(ctx, claim); eerr != nil {
-		return eerr
+	// A delivered job is finished at once (moved to the finished jobs:
+	// that is its record); a failed attempt's outcome is written to its
+	// claim first, so that another dispatcher can settle it should this
+	// one die before writing the job's state.
+	if claim.Outcome != "delivered" {
+		if eerr := d.store.EndDeliveryClaim(ctx, claim); eerr != nil {
+			return eerr
+		}
 	}
 	return d.settle(ctx, j, claim)
 }
@@ -528,4 +573,25 @@ func Jobs(svc *engine.Service) []record.DeliveryJob {
 		out = append(out, record.DeliveryJob{Destination: name, Kind: svc.Deliveries[name].Kind})
 	}
 	return out
+}
+
+// StaticBindings binds destinations by "tenant/destination".
+type StaticBindings map[string]*engine.DeliveryBinding
+
+// Binding implements Bindings.
+func (m StaticBindings) Binding(tenant, destination string) (*engine.DeliveryBinding, bool) {
+	b, ok := m[tenant+"/"+destination]
+	return b, ok
+}
+
+// InstallationBindings returns the bindings an installation declares
+// (tenants: x: deliveries: ...).
+func InstallationBindings(in *engine.Installation) StaticBindings {
+	m := StaticBindings{}
+	for _, t := range in.Tenants {
+		for name, b := range t.Deliveries {
+			m[t.ID+"/"+name] = b
+		}
+	}
+	return m
 }

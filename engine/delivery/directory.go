@@ -39,7 +39,7 @@ func (Directory) Send(ctx context.Context, a *Attempt) error {
 	if err != nil {
 		return err
 	}
-	_, err = a.Step(ctx, "envelope", func(ctx context.Context) (string, error) {
+	_, err = a.Last(ctx, "envelope", func(ctx context.Context) (string, error) {
 		name := a.DeliveryID + ".json"
 		return name, WriteFileAtomic(dir, name, body)
 	})

@@ -59,7 +59,7 @@ func (m *Mail) Send(ctx context.Context, a *Attempt) error {
 	for _, f := range files {
 		msg.Attachments = append(msg.Attachments, MailAttachment{Name: f.info.Filename, ContentType: f.info.MimeType, Data: f.data})
 	}
-	_, err = a.Step(ctx, "mail", func(ctx context.Context) (string, error) {
+	_, err = a.Last(ctx, "mail", func(ctx context.Context) (string, error) {
 		return "", m.Sender.SendMail(ctx, msg)
 	})
 	return err

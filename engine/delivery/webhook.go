@@ -81,7 +81,7 @@ func (w *Webhook) Send(ctx context.Context, a *Attempt) error {
 	if err != nil {
 		return err
 	}
-	_, err = a.Step(ctx, "envelope", func(ctx context.Context) (string, error) {
+	_, err = a.Last(ctx, "envelope", func(ctx context.Context) (string, error) {
 		return w.post(ctx, a, secret, body, "application/json", "envelope", "")
 	})
 	return err

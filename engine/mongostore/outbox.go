@@ -3,6 +3,7 @@ package mongostore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -18,26 +19,99 @@ import (
 //
 // A submission's delivery jobs are written into the submission document
 // itself ("jobs"), in the insert that stores it: a submission the citizen
-// was told about always has its jobs. The dispatcher then takes them into
-// the outbox collection (one document per open job, _id = job id) and
-// removes them from the submission; jobs left in a submission by a crash
-// are taken over at the next start (the exclusive embedded store) or by
-// the periodic look for them (several instances, an index on jobs._id).
+// was told about always has its jobs. The Store that wrote it keeps them
+// in memory ("fresh") and hands them to its dispatcher at once; another
+// instance finds them by a periodic look for submissions with jobs (an
+// index on jobs._id), the embedded store by one look at start-up (a scan).
+// A job gets its own document in "outbox" only when an attempt fails
+// (open: pending or dead); a finished job (delivered, rejected) moves to
+// "delivery_done", and when all jobs of a submission are finished they
+// are removed from it. The common path, delivered at the first attempt,
+// costs three writes: the claim, the finished record and the removal.
 //
 // Exclusivity comes from inserts only, because FerretDB v1's conditional
 // updates are not atomic: every attempt is a claim document with _id
 // job#attempt, so two dispatchers never make the same attempt; every
-// completed step is a document with _id job#step. Finished jobs move to
-// delivery_done (inserted before the outbox document is removed, and
-// checked after a job is taken in and after a claim, so a finished job
-// is never taken in again).
+// completed step is a document with _id job#step. A claim is refused
+// for a finished job (checked after the insert, and the finished record
+// is written before anything is removed), so a job found again in its
+// submission after it finished is never sent again.
 
 // outboxState is what a Store keeps in memory for the outbox.
 type outboxState struct {
-	mu       sync.Mutex
-	fresh    []string  // submissions with jobs written by this process, not yet taken in
+	mu sync.Mutex
+	// fresh are jobs written with a submission (by this Store, or found
+	// left in one) that have no outbox document.
+	fresh    map[string]*jobDoc
 	scanned  bool      // jobs left by an earlier run were looked for
 	lastScan time.Time // the last look for jobs left in submissions
+	// open holds the outbox documents when this Store is the only writer
+	// (the embedded store, with the case index): the dispatcher's poll
+	// reads memory instead of scanning the outbox. Loaded by one scan at
+	// the first poll; nil until then.
+	open map[string]*jobDoc
+}
+
+// setOpen and dropOpen keep the in-memory outbox (if loaded); setOpen
+// also ends a job's being fresh.
+func (s *Store) setOpen(d *jobDoc) {
+	s.ob.mu.Lock()
+	if s.ob.open != nil {
+		c := *d
+		s.ob.open[d.ID] = &c
+	}
+	delete(s.ob.fresh, d.ID)
+	s.ob.mu.Unlock()
+}
+
+func (s *Store) dropOpen(id string) {
+	s.ob.mu.Lock()
+	if s.ob.open != nil {
+		delete(s.ob.open, id)
+	}
+	delete(s.ob.fresh, id)
+	s.ob.mu.Unlock()
+}
+
+// addFresh notes jobs to deliver that have no outbox document.
+func (s *Store) addFresh(jobs ...jobDoc) {
+	s.ob.mu.Lock()
+	if s.ob.fresh == nil {
+		s.ob.fresh = map[string]*jobDoc{}
+	}
+	for i := range jobs {
+		c := jobs[i]
+		s.ob.fresh[c.ID] = &c
+	}
+	s.ob.mu.Unlock()
+}
+
+// loadOpen reads the outbox into memory (the only writer, once).
+func (s *Store) loadOpen(ctx context.Context) error {
+	s.ob.mu.Lock()
+	loaded := s.ob.open != nil
+	s.ob.mu.Unlock()
+	if loaded || s.cases == nil {
+		return nil
+	}
+	cur, err := s.outbox().Find(ctx, bson.D{})
+	if err != nil {
+		return fmt.Errorf("mongostore: outbox: %w", err)
+	}
+	var docs []jobDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return fmt.Errorf("mongostore: outbox: %w", err)
+	}
+	m := make(map[string]*jobDoc, len(docs))
+	for i := range docs {
+		m[docs[i].ID] = &docs[i]
+	}
+	s.ob.mu.Lock()
+	if s.ob.open == nil {
+		s.ob.open = m
+	}
+	s.ob.mu.Unlock()
+	return nil
 }
 
 // jobDoc is a delivery job: in a submission's "jobs" until taken in, in
@@ -109,12 +183,9 @@ func newJobDocs(req *record.SubmitRequest, sid, ref string, at time.Time) []jobD
 // jobsSubmitted notes a submission written with jobs, so the next
 // DueDeliveries takes them in without looking for them.
 func (s *Store) jobsSubmitted(sid string, jobs []jobDoc) {
-	if len(jobs) == 0 {
-		return
+	if len(jobs) > 0 {
+		s.addFresh(jobs...)
 	}
-	s.ob.mu.Lock()
-	s.ob.fresh = append(s.ob.fresh, sid)
-	s.ob.mu.Unlock()
 }
 
 // ensureOutbox creates the outbox collections and the indexes MongoDB
@@ -145,34 +216,85 @@ func (s *Store) ensureOutbox(ctx context.Context) error {
 	return nil
 }
 
-// takeIn moves the jobs of submission sid into the outbox.
-func (s *Store) takeIn(ctx context.Context, sid string) error {
-	var sub struct {
+func (s *Store) isDone(ctx context.Context, id string) bool {
+	err := s.done().FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	return err == nil
+}
+
+func (s *Store) inOutbox(ctx context.Context, id string) bool {
+	s.ob.mu.Lock()
+	if s.ob.open != nil {
+		_, ok := s.ob.open[id]
+		s.ob.mu.Unlock()
+		return ok
+	}
+	s.ob.mu.Unlock()
+	err := s.outbox().FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	return err == nil
+}
+
+// leftoverInterval is how often a Store that is not the only writer
+// looks for jobs in submissions written by other instances.
+const leftoverInterval = 10 * time.Second
+
+// lookForLeftovers finds jobs in submissions that are neither fresh
+// here, nor in the outbox, nor finished: written by another instance,
+// or by an earlier run that died before delivering them. The embedded
+// store looks once per start (a scan on FerretDB), others periodically
+// (indexed on MongoDB).
+func (s *Store) lookForLeftovers(ctx context.Context, now time.Time) (looked bool, err error) {
+	s.ob.mu.Lock()
+	look := false
+	if s.cases != nil {
+		look = !s.ob.scanned
+	} else {
+		look = now.Sub(s.ob.lastScan) >= leftoverInterval
+	}
+	s.ob.mu.Unlock()
+	if !look {
+		return false, nil
+	}
+	cur, err := s.subs.Find(ctx, bson.D{{Key: "jobs._id", Value: bson.D{{Key: "$exists", Value: true}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "jobs", Value: 1}}))
+	if err != nil {
+		return false, fmt.Errorf("mongostore: outbox: %w", err)
+	}
+	var subs []struct {
+		ID   string   `bson:"_id"`
 		Jobs []jobDoc `bson:"jobs"`
 	}
-	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}}, options.FindOne().SetProjection(bson.D{{Key: "jobs", Value: 1}})).Decode(&sub)
-	if isNoDocs(err) || (err == nil && len(sub.Jobs) == 0) {
-		return nil
+	if err := cur.All(ctx, &subs); err != nil {
+		return false, fmt.Errorf("mongostore: outbox: %w", err)
 	}
-	if err != nil {
-		return fmt.Errorf("mongostore: outbox: %w", err)
-	}
-	for i := range sub.Jobs {
-		j := &sub.Jobs[i]
-		if s.isDone(ctx, j.ID) {
-			continue
+	for _, sub := range subs {
+		finished := 0
+		for _, j := range sub.Jobs {
+			s.ob.mu.Lock()
+			_, known := s.ob.fresh[j.ID]
+			s.ob.mu.Unlock()
+			switch {
+			case known:
+			case s.isDone(ctx, j.ID):
+				finished++
+			case s.inOutbox(ctx, j.ID):
+			default:
+				s.addFresh(j)
+			}
 		}
-		if _, err := s.outbox().InsertOne(ctx, j); err != nil && !mongo.IsDuplicateKeyError(err) {
-			return fmt.Errorf("mongostore: outbox: %w", err)
-		}
-		// Finished meanwhile (by a dispatcher that took it in first)?
-		// Then the document just inserted must go again.
-		if s.isDone(ctx, j.ID) {
-			if _, err := s.outbox().DeleteOne(ctx, bson.D{{Key: "_id", Value: j.ID}}); err != nil {
-				return fmt.Errorf("mongostore: outbox: %w", err)
+		if finished == len(sub.Jobs) {
+			if err := s.unsetJobs(ctx, sub.ID); err != nil {
+				return false, err
 			}
 		}
 	}
+	s.ob.mu.Lock()
+	s.ob.scanned, s.ob.lastScan = true, now
+	s.ob.mu.Unlock()
+	return true, nil
+}
+
+// unsetJobs removes the jobs of a submission whose jobs all finished.
+func (s *Store) unsetJobs(ctx context.Context, sid string) error {
 	defer lockKey("submissions", sid)() // FerretDB updates are read-modify-write
 	if _, err := s.subs.UpdateOne(ctx, bson.D{{Key: "_id", Value: sid}}, bson.D{{Key: "$unset", Value: bson.D{{Key: "jobs", Value: ""}}}}); err != nil {
 		return fmt.Errorf("mongostore: outbox: %w", err)
@@ -180,98 +302,96 @@ func (s *Store) takeIn(ctx context.Context, sid string) error {
 	return nil
 }
 
-func (s *Store) isDone(ctx context.Context, id string) bool {
-	err := s.done().FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
-	return err == nil
-}
-
-// leftoverInterval is how often a Store that is not the only writer
-// looks for jobs other instances left in submissions (a crash between
-// the submit and the take-in).
-const leftoverInterval = 10 * time.Second
-
-// takeInAll takes in the jobs of this process's submits and, at start-up
-// or periodically, those left in submissions.
-func (s *Store) takeInAll(ctx context.Context, now time.Time) error {
-	s.ob.mu.Lock()
-	fresh := s.ob.fresh
-	s.ob.fresh = nil
-	scan := false
-	if s.cases != nil {
-		scan = !s.ob.scanned
-	} else {
-		scan = now.Sub(s.ob.lastScan) >= leftoverInterval
-	}
-	s.ob.mu.Unlock()
-	for i, sid := range fresh {
-		if err := s.takeIn(ctx, sid); err != nil {
-			s.ob.mu.Lock()
-			s.ob.fresh = append(s.ob.fresh, fresh[i:]...)
-			s.ob.mu.Unlock()
-			return err
-		}
-	}
-	if !scan {
-		return nil
-	}
-	// On FerretDB this is a scan of the submissions; the embedded store
-	// does it once per start.
-	cur, err := s.subs.Find(ctx, bson.D{{Key: "jobs._id", Value: bson.D{{Key: "$exists", Value: true}}}},
-		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
-	if err != nil {
-		return fmt.Errorf("mongostore: outbox: %w", err)
-	}
-	var ids []struct {
-		ID string `bson:"_id"`
-	}
-	if err := cur.All(ctx, &ids); err != nil {
-		return fmt.Errorf("mongostore: outbox: %w", err)
-	}
-	for _, d := range ids {
-		if err := s.takeIn(ctx, d.ID); err != nil {
-			return err
-		}
-	}
-	s.ob.mu.Lock()
-	s.ob.scanned, s.ob.lastScan = true, now
-	s.ob.mu.Unlock()
-	return nil
-}
-
-// DueDeliveries implements delivery.Store: the open jobs of push kinds
-// (not feeds) due at now, earliest first, after taking new jobs in.
+// DueDeliveries implements delivery.Store: the jobs of push kinds (not
+// feeds) due at now, earliest first: fresh ones and those in the outbox.
 func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]*record.DeliveryJob, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
-	if err := s.takeInAll(ctx, now); err != nil {
+	if err := s.loadOpen(ctx); err != nil {
 		return nil, err
 	}
-	// Finished jobs whose move to delivery_done was interrupted.
-	cur, err := s.outbox().Find(ctx, bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{record.DeliveryDelivered, record.DeliveryRejected}}}}})
+	looked, err := s.lookForLeftovers(ctx, now)
 	if err != nil {
-		return nil, fmt.Errorf("mongostore: outbox: %w", err)
+		return nil, err
 	}
-	var fin []jobDoc
-	if err := cur.All(ctx, &fin); err != nil {
-		return nil, fmt.Errorf("mongostore: outbox: %w", err)
-	}
-	for i := range fin {
-		if err := s.finish(ctx, &fin[i]); err != nil {
+	if looked {
+		if err := s.finishInterrupted(ctx); err != nil {
 			return nil, err
 		}
 	}
 	if limit <= 0 {
 		limit = 100
 	}
-	cur, err = s.outbox().Find(ctx, bson.D{
-		{Key: "status", Value: record.DeliveryPending},
-		{Key: "next", Value: bson.D{{Key: "$lte", Value: now}}},
-		{Key: "kind", Value: bson.D{{Key: "$ne", Value: "feed"}}},
-	}, options.Find().SetSort(bson.D{{Key: "next", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)))
-	if err != nil {
-		return nil, fmt.Errorf("mongostore: outbox: %w", err)
+	isDue := func(d *jobDoc) bool {
+		return d.Status == record.DeliveryPending && d.Kind != "feed" && !d.Next.After(now)
 	}
-	return jobList(ctx, cur)
+	var due []*jobDoc
+	s.ob.mu.Lock()
+	for _, d := range s.ob.fresh {
+		if isDue(d) {
+			due = append(due, d)
+		}
+	}
+	for _, d := range s.ob.open {
+		if isDue(d) {
+			due = append(due, d)
+		}
+	}
+	s.ob.mu.Unlock()
+	if s.cases == nil {
+		cur, err := s.outbox().Find(ctx, bson.D{
+			{Key: "status", Value: record.DeliveryPending},
+			{Key: "next", Value: bson.D{{Key: "$lte", Value: now}}},
+			{Key: "kind", Value: bson.D{{Key: "$ne", Value: "feed"}}},
+		}, options.Find().SetSort(bson.D{{Key: "next", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)))
+		if err != nil {
+			return nil, fmt.Errorf("mongostore: outbox: %w", err)
+		}
+		var docs []jobDoc
+		if err := cur.All(ctx, &docs); err != nil {
+			return nil, fmt.Errorf("mongostore: outbox: %w", err)
+		}
+		for i := range docs {
+			due = append(due, &docs[i])
+		}
+	}
+	sort.Slice(due, func(i, k int) bool {
+		if !due[i].Next.Equal(due[k].Next) {
+			return due[i].Next.Before(due[k].Next)
+		}
+		return due[i].ID < due[k].ID
+	})
+	out := make([]*record.DeliveryJob, 0, min(limit, len(due)))
+	seen := map[string]bool{}
+	for _, d := range due {
+		if len(out) == limit {
+			break
+		}
+		if !seen[d.ID] {
+			seen[d.ID] = true
+			out = append(out, d.job())
+		}
+	}
+	return out, nil
+}
+
+// finishInterrupted finishes the jobs whose move to delivery_done was
+// interrupted (with the look for jobs left in submissions).
+func (s *Store) finishInterrupted(ctx context.Context) error {
+	cur, err := s.outbox().Find(ctx, bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{record.DeliveryDelivered, record.DeliveryRejected}}}}})
+	if err != nil {
+		return fmt.Errorf("mongostore: outbox: %w", err)
+	}
+	var fin []jobDoc
+	if err := cur.All(ctx, &fin); err != nil {
+		return fmt.Errorf("mongostore: outbox: %w", err)
+	}
+	for i := range fin {
+		if err := s.finish(ctx, &fin[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func jobList(ctx context.Context, cur *mongo.Cursor) ([]*record.DeliveryJob, error) {
@@ -311,23 +431,54 @@ func toJobDoc(j *record.DeliveryJob) jobDoc {
 	}
 }
 
-// finish moves a finished job to delivery_done (insert first, then the
-// outbox document goes).
+// finish moves a finished job to delivery_done (inserted first), removes
+// its outbox document and, when all jobs of its submission are finished,
+// the jobs from the submission.
 func (s *Store) finish(ctx context.Context, d *jobDoc) error {
 	if _, err := s.done().InsertOne(ctx, d); err != nil && !mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("mongostore: outbox: %w", err)
 	}
-	defer lockKey("outbox", d.ID)()
-	if _, err := s.outbox().DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}}); err != nil {
+	if s.cases == nil || s.inOutbox(ctx, d.ID) {
+		unlock := lockKey("outbox", d.ID)
+		_, err := s.outbox().DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}})
+		unlock()
+		if err != nil {
+			return fmt.Errorf("mongostore: outbox: %w", err)
+		}
+	}
+	s.dropOpen(d.ID)
+	sid := d.Sub
+	if sid == "" {
+		sid = subID(d.Tenant, d.Ref)
+	}
+	var sub struct {
+		Jobs []jobDoc `bson:"jobs"`
+	}
+	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}}, options.FindOne().SetProjection(bson.D{{Key: "jobs", Value: 1}})).Decode(&sub)
+	if isNoDocs(err) || (err == nil && len(sub.Jobs) == 0) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("mongostore: outbox: %w", err)
 	}
-	return nil
+	for _, j := range sub.Jobs {
+		if j.ID != d.ID && !s.isDone(ctx, j.ID) {
+			return nil
+		}
+	}
+	return s.unsetJobs(ctx, sid)
 }
 
 // DeliveryJob implements delivery.Store.
 func (s *Store) DeliveryJob(ctx context.Context, id string) (*record.DeliveryJob, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
+	s.ob.mu.Lock()
+	f := s.ob.fresh[id]
+	s.ob.mu.Unlock()
+	if f != nil && !s.isDone(ctx, id) {
+		return f.job(), nil
+	}
 	for _, c := range []*mongo.Collection{s.outbox(), s.done()} {
 		var d jobDoc
 		err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
@@ -387,6 +538,11 @@ func (s *Store) ClaimDelivery(ctx context.Context, c *record.DeliveryClaim) erro
 	// A job finished before this claim was taken (see the package
 	// comment on taking in): the claim stands, the attempt is not made.
 	if s.isDone(ctx, c.Job) {
+		// and its outbox document left by an interrupted finish goes
+		if _, err := s.outbox().DeleteOne(ctx, bson.D{{Key: "_id", Value: c.Job}}); err == nil {
+			s.dropOpen(c.Job)
+		}
+		s.dropOpen(c.Job) // and not fresh either
 		return fmt.Errorf("delivery %s finished: %w", c.Job, record.ErrConflict)
 	}
 	return nil
@@ -425,12 +581,26 @@ func (s *Store) EndDeliveryClaim(ctx context.Context, c *record.DeliveryClaim) e
 // SaveDeliveryJob implements delivery.Store: it writes j's state if the
 // stored job has at most j.Attempts attempts and the base expectBase
 // (a manual retry meanwhile is a record.ErrConflict). A finished job
-// moves to delivery_done.
+// (delivered, rejected) moves to delivery_done unconditionally.
 func (s *Store) SaveDeliveryJob(ctx context.Context, j *record.DeliveryJob, expectBase int) error {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
 	d := toJobDoc(j)
 	d.Updated = now()
+	if d.Status == record.DeliveryDelivered || d.Status == record.DeliveryRejected {
+		// Finishing needs no condition: whoever finishes, the receiver
+		// took it; a later write cannot bring it back.
+		return s.finish(ctx, &d)
+	}
+	if !s.inOutbox(ctx, j.ID) {
+		// The first failed attempt of a fresh job: its outbox document.
+		if _, err := s.outbox().InsertOne(ctx, d); err == nil {
+			s.setOpen(&d)
+			return nil
+		} else if !mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("mongostore: save delivery job: %w", err)
+		}
+	}
 	unlock := lockKey("outbox", j.ID)
 	raw, err := s.condUpdate(ctx, s.outbox(), j.ID,
 		bson.D{{Key: "attempts", Value: bson.D{{Key: "$lte", Value: j.Attempts}}}, {Key: "base", Value: expectBase}},
@@ -451,13 +621,11 @@ func (s *Store) SaveDeliveryJob(ctx context.Context, j *record.DeliveryJob, expe
 	if raw == nil {
 		return fmt.Errorf("delivery job %s: %w", j.ID, record.ErrConflict)
 	}
-	if d.Status == record.DeliveryDelivered || d.Status == record.DeliveryRejected {
-		var cur jobDoc
-		if err := bson.Unmarshal(raw, &cur); err != nil {
-			return fmt.Errorf("mongostore: save delivery job: %w", err)
-		}
-		return s.finish(ctx, &cur)
+	var cur jobDoc
+	if err := bson.Unmarshal(raw, &cur); err != nil {
+		return fmt.Errorf("mongostore: save delivery job: %w", err)
 	}
+	s.setOpen(&cur)
 	return nil
 }
 
@@ -495,10 +663,23 @@ func (s *Store) DeliveryStep(ctx context.Context, job, name string) (*record.Del
 func (s *Store) RetryDelivery(ctx context.Context, id string, at time.Time) (*record.DeliveryJob, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
-	if err := s.takeInAll(ctx, now()); err != nil {
-		return nil, err
-	}
 	at = bsonTime(at)
+	if s.isDone(ctx, id) {
+		return nil, fmt.Errorf("delivery job %s is finished: %w", id, record.ErrConflict)
+	}
+	if !s.inOutbox(ctx, id) {
+		// Fresh, or left in its submission: give it its outbox document.
+		j, err := s.DeliveryJob(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		d := toJobDoc(j)
+		if _, err := s.outbox().InsertOne(ctx, d); err == nil {
+			s.setOpen(&d)
+		} else if !mongo.IsDuplicateKeyError(err) {
+			return nil, fmt.Errorf("mongostore: retry delivery: %w", err)
+		}
+	}
 	defer lockKey("outbox", id)()
 	for try := 0; try < 10; try++ {
 		var d jobDoc
@@ -534,6 +715,7 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, at time.Time) (*re
 			if err := bson.Unmarshal(raw, &cur); err != nil {
 				return nil, fmt.Errorf("mongostore: retry delivery: %w", err)
 			}
+			s.setOpen(&cur)
 			return cur.job(), nil
 		}
 	}
@@ -545,9 +727,6 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, at time.Time) (*re
 func (s *Store) ListDeliveries(ctx context.Context, q record.DeliveryQuery) ([]*record.DeliveryJob, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
-	if err := s.takeInAll(ctx, now()); err != nil {
-		return nil, err
-	}
 	if q.Limit <= 0 {
 		q.Limit = 100
 	}
@@ -566,7 +745,16 @@ func (s *Store) ListDeliveries(ctx context.Context, q record.DeliveryQuery) ([]*
 	}
 	var out []*record.DeliveryJob
 	seen := map[string]bool{}
-	for _, c := range []*mongo.Collection{s.outbox(), s.done()} {
+	var fresh []*record.DeliveryJob
+	s.ob.mu.Lock()
+	for _, d := range s.ob.fresh {
+		if (q.Tenant == "" || d.Tenant == q.Tenant) && (q.Destination == "" || d.Dest == q.Destination) &&
+			(q.Ref == "" || d.Ref == q.Ref) && (len(q.Status) == 0 || slices.Contains(q.Status, d.Status)) {
+			fresh = append(fresh, d.job())
+		}
+	}
+	s.ob.mu.Unlock()
+	for ci, c := range []*mongo.Collection{s.done(), s.outbox()} {
 		cur, err := c.Find(ctx, f, options.Find().SetSort(bson.D{{Key: "created", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(q.Limit)))
 		if err != nil {
 			return nil, fmt.Errorf("mongostore: list deliveries: %w", err)
@@ -579,6 +767,15 @@ func (s *Store) ListDeliveries(ctx context.Context, q record.DeliveryQuery) ([]*
 			if !seen[j.ID] {
 				seen[j.ID] = true
 				out = append(out, j)
+			}
+		}
+		if ci == 0 {
+			// fresh jobs finished by another instance are not pending
+			for _, j := range fresh {
+				if !seen[j.ID] && !s.isDone(ctx, j.ID) {
+					seen[j.ID] = true
+					out = append(out, j)
+				}
 			}
 		}
 	}
@@ -599,7 +796,8 @@ func (s *Store) ListDeliveries(ctx context.Context, q record.DeliveryQuery) ([]*
 func (s *Store) FeedDeliveries(ctx context.Context, tenant, destination string, limit int) ([]*record.DeliveryJob, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
-	if err := s.takeInAll(ctx, now()); err != nil {
+	t := now()
+	if _, err := s.lookForLeftovers(ctx, t); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
@@ -607,10 +805,34 @@ func (s *Store) FeedDeliveries(ctx context.Context, tenant, destination string, 
 	}
 	cur, err := s.outbox().Find(ctx, bson.D{
 		{Key: "tenant", Value: tenant}, {Key: "dest", Value: destination}, {Key: "kind", Value: "feed"},
-		{Key: "status", Value: record.DeliveryPending}, {Key: "next", Value: bson.D{{Key: "$lte", Value: now()}}},
+		{Key: "status", Value: record.DeliveryPending}, {Key: "next", Value: bson.D{{Key: "$lte", Value: t}}},
 	}, options.Find().SetSort(bson.D{{Key: "created", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: feed: %w", err)
 	}
-	return jobList(ctx, cur)
+	out, err := jobList(ctx, cur)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, j := range out {
+		seen[j.ID] = true
+	}
+	s.ob.mu.Lock()
+	for _, d := range s.ob.fresh {
+		if d.Tenant == tenant && d.Dest == destination && d.Kind == "feed" && d.Status == record.DeliveryPending && !d.Next.After(t) && !seen[d.ID] {
+			out = append(out, d.job())
+		}
+	}
+	s.ob.mu.Unlock()
+	sort.Slice(out, func(i, k int) bool {
+		if !out[i].Created.Equal(out[k].Created) {
+			return out[i].Created.Before(out[k].Created)
+		}
+		return out[i].ID < out[k].ID
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }

@@ -96,7 +96,6 @@ func (w *Webhook) post(ctx context.Context, a *Attempt, secret, body []byte, ct,
 	req.Header.Set(HeaderDeliveryID, a.DeliveryID)
 	req.Header.Set(HeaderPart, part)
 	req.Header.Set(HeaderAttempt, fmt.Sprint(a.N))
-	req.Header.Set("Idempotency-Key", a.DeliveryID+"/"+part+"/"+att)
 	if att != "" {
 		req.Header.Set(HeaderAttachment, att)
 	}

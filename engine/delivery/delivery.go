@@ -27,6 +27,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -211,8 +212,9 @@ type Dispatcher struct {
 func New(store Store, opt Options) *Dispatcher {
 	if opt.Holder == "" {
 		h, _ := os.Hostname()
-		opt.Holder = h + ":" + strconv.Itoa(os.Getpid()) + ":" + record.NewToken()[:6]
+		opt.Holder = h + ":" + strconv.Itoa(os.Getpid())
 	}
+	opt.Holder += "@" + processID
 	if opt.Poll <= 0 {
 		opt.Poll = time.Second
 	}
@@ -382,6 +384,20 @@ func (d *Dispatcher) Poll(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// processID tells this process's claims from those of an earlier one.
+var processID = record.NewToken()[:8]
+
+// OnlyWriter is implemented by stores that are the only writer of their
+// database (the embedded store): a claim left by another process is then
+// from a process that died, and is taken over without waiting for its
+// lease.
+type OnlyWriter interface{ OnlyWriter() bool }
+
+func (d *Dispatcher) onlyWriter() bool {
+	o, ok := d.store.(OnlyWriter)
+	return ok && o.OnlyWriter()
+}
+
 // Wait waits for the attempts Poll started.
 func (d *Dispatcher) Wait() { d.wg.Wait() }
 
@@ -418,6 +434,10 @@ func (d *Dispatcher) Attempt(ctx context.Context, j *record.DeliveryJob) error {
 			return cerr
 		}
 		switch {
+		case c.Outcome == "" && d.onlyWriter() && !strings.HasSuffix(c.Holder, "@"+processID):
+			// The only writer's claims of an earlier process: that
+			// process is gone (the store allows one per database), so
+			// its attempt ended with it; no need to wait for its lease.
 		case c.Outcome != "":
 			// Made and ended by another holder, its state not written
 			// (it died): write it as it would have.

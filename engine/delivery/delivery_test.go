@@ -1,7 +1,6 @@
 package delivery_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -15,7 +14,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -120,6 +118,8 @@ type dedupReceiver struct {
 	// fail decides how the n-th arrival (from 1) of an envelope is
 	// answered: "" accepts.
 	fail func(id string, n int) string
+	// delay is how long every request takes.
+	delay time.Duration
 }
 
 func newReceiver(secret []byte) *dedupReceiver {
@@ -129,6 +129,7 @@ func newReceiver(secret []byte) *dedupReceiver {
 
 func (r *dedupReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	id := req.Header.Get(delivery.HeaderDeliveryID)
+	time.Sleep(r.delay)
 	body, err := receiver.ReadVerified(req, r.secret, 64<<20)
 	if err != nil {
 		r.mu.Lock()
@@ -531,7 +532,3 @@ func TestJWEAndSchema(t *testing.T) {
 type pinned struct{ s *engine.Service }
 
 func (p pinned) Pinned(record.ServiceRef) (*engine.Service, error) { return p.s, nil }
-
-// keep imports used by the crash test in its own file
-var _ = bufio.NewScanner
-var _ = sort.Strings

@@ -836,3 +836,7 @@ func (s *Store) FeedDeliveries(ctx context.Context, tenant, destination string, 
 	}
 	return out, nil
 }
+
+// OnlyWriter implements delivery.OnlyWriter: with Options.ExclusiveDrafts
+// this Store is the only writer of its database.
+func (s *Store) OnlyWriter() bool { return s.cases != nil }

@@ -615,3 +615,31 @@ func InstallationBindings(in *engine.Installation) StaticBindings {
 	}
 	return m
 }
+
+// Stats describe the outbox for metrics and readiness.
+type Stats struct {
+	Due       int           // jobs due now (pending, not feeds)
+	OldestDue time.Duration // how long the longest-waiting due job is overdue
+	OldestAge time.Duration // age of the oldest due job since it was created
+}
+
+// Stats reads the outbox.
+func (d *Dispatcher) Stats(ctx context.Context) (Stats, error) {
+	now := d.now()
+	jobs, err := d.store.DueDeliveries(ctx, now, 10000)
+	if err != nil {
+		return Stats{}, err
+	}
+	st := Stats{Due: len(jobs)}
+	for _, j := range jobs {
+		st.OldestDue = max(st.OldestDue, now.Sub(j.Next))
+		st.OldestAge = max(st.OldestAge, now.Sub(j.Created))
+	}
+	return st, nil
+}
+
+// OutboxStats adapts Stats to httpx.OutboxStats.
+func (d *Dispatcher) OutboxStats(ctx context.Context) (due int, overdue, oldest time.Duration, err error) {
+	st, err := d.Stats(ctx)
+	return st.Due, st.OldestDue, st.OldestAge, err
+}

@@ -127,7 +127,11 @@ type outboxCollector struct {
 	due, overdue, age *prometheus.Desc
 }
 
-func (o *outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- o.due; ch <- o.overdue; ch <- o.age }
+func (o *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- o.due
+	ch <- o.overdue
+	ch <- o.age
+}
 
 func (o *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -727,6 +727,9 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, at time.Time) (*re
 func (s *Store) ListDeliveries(ctx context.Context, q record.DeliveryQuery) ([]*record.DeliveryJob, error) {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
+	if _, err := s.lookForLeftovers(ctx, now()); err != nil {
+		return nil, err
+	}
 	if q.Limit <= 0 {
 		q.Limit = 100
 	}

@@ -56,9 +56,9 @@ func TestDeliveryBindings(t *testing.T) {
 		t.Fatalf("kind mismatch: %v", err)
 	}
 	for _, bad := range []string{
-		`	deliveries: fachverfahren: {kind: "webhook"}` + "\n",                             // no url
-		`	deliveries: fachverfahren: {kind: "webhook", url: "ftp://x"}` + "\n",             // not http(s)
-		`	deliveries: fachverfahren: {kind: "feed"}` + "\n",                                // no token
+		`	deliveries: fachverfahren: {kind: "webhook"}` + "\n",                                // no url
+		`	deliveries: fachverfahren: {kind: "webhook", url: "ftp://x"}` + "\n",                // not http(s)
+		`	deliveries: fachverfahren: {kind: "feed"}` + "\n",                                   // no token
 		`	deliveries: fachverfahren: {kind: "webhook", url: "https://x", secret: "s"}` + "\n", // secrets are never written down
 	} {
 		write(bad)

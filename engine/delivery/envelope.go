@@ -75,7 +75,7 @@ func (d *Dispatcher) build(ctx context.Context, a *Attempt, inline bool) (*Envel
 		env.Metadata.PublicServiceType = &PublicServiceType{Identifier: "urn:de:fim:leika:leistung:" + a.Service.Form.LeiKa, Name: a.Service.Form.Title.De}
 	}
 	var files []file
-	if d.opt.Receipt != nil && a.Service != nil {
+	if d.opt.Receipt != nil {
 		pdf, err := d.opt.Receipt(ctx, a.Service, sub)
 		if err != nil {
 			return nil, nil, fmt.Errorf("receipt: %w", err)

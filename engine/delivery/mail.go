@@ -2,8 +2,11 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/amtsform/amtsform/mail"
 )
 
 // MailSender sends one mail with attachments (mail.Mailer.SendMail).
@@ -62,5 +65,23 @@ func (m *Mail) Send(ctx context.Context, a *Attempt) error {
 	_, err = a.Last(ctx, "mail", func(ctx context.Context) (string, error) {
 		return "", m.Sender.SendMail(ctx, msg)
 	})
+	return err
+}
+
+// SMTP sends delivery mails over the server's mailer.
+func SMTP(m *mail.Mailer) MailSender { return smtpSender{m} }
+
+type smtpSender struct{ m *mail.Mailer }
+
+func (s smtpSender) SendMail(ctx context.Context, msg *MailMessage) error {
+	atts := make([]mail.Attachment, len(msg.Attachments))
+	for i, a := range msg.Attachments {
+		atts[i] = mail.Attachment{Name: a.Name, ContentType: a.ContentType, Data: a.Data}
+	}
+	err := s.m.SendWithAttachments(ctx, msg.To, msg.Subject, msg.Text, atts)
+	var me *mail.Error
+	if errors.As(err, &me) && !me.Temporary && strings.HasPrefix(me.Step, "send: ") {
+		return &Permanent{Err: err} // the server refused it for good (5xx)
+	}
 	return err
 }

@@ -1,10 +1,15 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"sort"
+	"strings"
 	"time"
+
+	"cuelang.org/go/cue"
 )
 
 // DeliveryNames returns the names of the declared destinations, sorted.
@@ -112,4 +117,107 @@ func checkBindings(t *TenantConfig, s *Service) []Problem {
 		}
 	}
 	return out
+}
+
+// MappingTest is a designer-written test of a destination's mapping: the
+// document the destination must receive for an input document.
+type MappingTest struct {
+	Input  map[string]any `json:"input"`
+	Output map[string]any `json:"output"`
+}
+
+// Delivered returns the document destination dest receives for data
+// (validated data, as stored): data itself, or with a mapping the mapped
+// values only, at their target paths. A source without a value is left
+// out.
+func (s *Service) Delivered(dest string, data map[string]any) map[string]any {
+	d, ok := s.Deliveries[dest]
+	if !ok || len(d.Mapping) == 0 {
+		return data
+	}
+	out := map[string]any{}
+	targets := make([]string, 0, len(d.Mapping))
+	for t := range d.Mapping {
+		targets = append(targets, t)
+	}
+	sort.Strings(targets)
+	for _, t := range targets {
+		if v, ok := lookupDotted(data, d.Mapping[t]); ok {
+			setDotted(out, t, v)
+		}
+	}
+	return out
+}
+
+func lookupDotted(m map[string]any, path string) (any, bool) {
+	var cur any = m
+	for _, seg := range strings.Split(path, ".") {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = mm[seg]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+func setDotted(m map[string]any, path string, v any) {
+	segs := strings.Split(path, ".")
+	for _, seg := range segs[:len(segs)-1] {
+		next, ok := m[seg].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[seg] = next
+		}
+		m = next
+	}
+	m[segs[len(segs)-1]] = v
+}
+
+// checkDeliveryMappings reports mapping sources that are not in the data
+// model, targets that collide, and mapping tests whose input does not
+// map to their output.
+func (s *Service) checkDeliveryMappings(v cue.Value, ce *CheckError) {
+	for _, name := range s.DeliveryNames() {
+		d := s.Deliveries[name]
+		pos := posOf(v.LookupPath(cue.MakePath(cue.Str(name))))
+		targets := make([]string, 0, len(d.Mapping))
+		for t := range d.Mapping {
+			targets = append(targets, t)
+		}
+		sort.Strings(targets)
+		for i, t := range targets {
+			src := d.Mapping[t]
+			if s.dataNode(src) == nil {
+				ce.add(pos, "deliveries."+name+".mapping", "unknownPath", "deliveries.%s.mapping: %q maps %q, which is not in the data model", name, t, src)
+			}
+			if i > 0 && strings.HasPrefix(t, targets[i-1]+".") {
+				ce.add(pos, "deliveries."+name+".mapping", "mappingTarget", "deliveries.%s.mapping: %q lies inside %q", name, t, targets[i-1])
+			}
+		}
+		for i, tc := range d.MappingTests {
+			got := s.Delivered(name, normalize(tc.Input).(map[string]any))
+			want := normalize(tc.Output)
+			if !reflect.DeepEqual(normalize(got), want) {
+				gb, _ := json.Marshal(got)
+				wb, _ := json.Marshal(want)
+				ce.add(pos, "deliveries."+name+".tests", "deliveryTest", "deliveries.%s.tests[%d]: delivered %s, want %s", name, i, gb, wb)
+			}
+		}
+	}
+}
+
+// dataNode returns the data model node at a dotted path of struct
+// fields, or nil.
+func (s *Service) dataNode(path string) *Node {
+	n := s.Data
+	for _, seg := range strings.Split(path, ".") {
+		if n == nil || n.Kind != KindStruct {
+			return nil
+		}
+		n = n.Field(seg)
+	}
+	return n
 }

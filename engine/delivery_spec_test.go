@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,5 +66,72 @@ func TestDeliveryBindings(t *testing.T) {
 		if _, err := LoadInstallation(dir); err == nil {
 			t.Errorf("accepted %s", bad)
 		}
+	}
+}
+
+const mappingSpec = `package m
+
+import "amtsform.dev/spec"
+
+service: spec.#Service & {
+	id: "mapping", version: "1.0.0", reference: "MAP", authority: "amt", retentionDays: 30
+	title: {de: "M", en: "M"}
+	data: {
+		applicant: {givenName: string, familyName: string}
+		note?: string
+	}
+	ui: {
+		applicant: {label: {de: "Person", en: "Person"}, fields: {
+			givenName: label: {de: "Vorname", en: "Given name"}
+			familyName: label: {de: "Familienname", en: "Family name"}
+		}}
+		note: label: {de: "Notiz", en: "Note"}
+	}
+	pages: [{id: "p", title: {de: "S", en: "P"}, fields: ["applicant", "note"]}]
+	routing: [{to: "amt"}]
+	workflow: spec.#StandardWorkflow
+	deliveries: fim: {
+		kind: "webhook"
+		mapping: {
+			"antragsteller.F60000227": "applicant.familyName"
+			"antragsteller.F60000228": "applicant.givenName"
+			"bemerkung":               MAPNOTE
+		}
+		tests: [{
+			input:  {applicant: {givenName: "Anna", familyName: "Schmidt"}}
+			output: {antragsteller: {F60000227: "Schmidt", F60000228: "Anna"}}
+		}, {
+			input:  {applicant: {givenName: "Anna", familyName: "Schmidt"}, note: "eilt"}
+			output: EXPECT
+		}]
+	}
+}
+`
+
+// TestDeliveryMapping: a destination's mapping renames and restructures
+// the data (to FIM field ids), is checked against the data model, and
+// its tests compare input and delivered document.
+func TestDeliveryMapping(t *testing.T) {
+	load := func(note, expect string) (*Service, error) {
+		src := strings.NewReplacer("MAPNOTE", note, "EXPECT", expect).Replace(mappingSpec)
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "service.cue"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return Load(dir)
+	}
+	s, err := load(`"note"`, `{antragsteller: {F60000227: "Schmidt", F60000228: "Anna"}, bemerkung: "eilt"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.Delivered("fim", map[string]any{"applicant": map[string]any{"givenName": "Jo", "familyName": "Ng"}})
+	if fmt.Sprint(got) != "map[antragsteller:map[F60000227:Ng F60000228:Jo]]" {
+		t.Fatalf("delivered %v", got)
+	}
+	if _, err := load(`"remark"`, `{antragsteller: {F60000227: "Schmidt", F60000228: "Anna"}}`); err == nil || !strings.Contains(err.Error(), `"bemerkung" maps "remark", which is not in the data model`) {
+		t.Fatalf("unknown source: %v", err)
+	}
+	if _, err := load(`"note"`, `{antragsteller: {F60000227: "Schmidt"}}`); err == nil || !strings.Contains(err.Error(), "deliveries.fim.tests[1]: delivered") {
+		t.Fatalf("failing mapping test: %v", err)
 	}
 }

@@ -142,12 +142,18 @@ func newFile(id, purpose, mime, name string, b []byte) file {
 
 // deliveredData is the document a receiver gets: the submission's data
 // (validated, hidden answers dropped, computed values recomputed by the
-// server), as the published JSON Schema describes it.
+// server), as the published JSON Schema describes it, or what the
+// destination's mapping (of the version the submission was made with)
+// makes of it.
 func deliveredData(a *Attempt) map[string]any {
 	if a.Sub.Data == nil {
 		return map[string]any{}
 	}
-	return jsonable(a.Sub.Data).(map[string]any)
+	data := a.Sub.Data
+	if a.Service != nil {
+		data = a.Service.Delivered(a.Job.Destination, data) // the destination's mapping, if any
+	}
+	return jsonable(data).(map[string]any)
 }
 
 // jsonable turns stored values into what encoding/json writes as the

@@ -329,6 +329,9 @@ func (d *Dispatcher) Poll(ctx context.Context) (int, error) {
 	}
 	d.mu.Unlock()
 	for _, j := range jobs {
+		if _, ok := d.binding(j); !ok {
+			continue // not bound for the tenant: waits, attempts unused, until it is
+		}
 		key := j.Tenant + "/" + j.Destination
 		d.mu.Lock()
 		if d.running[j.ID] || !d.skip[j.ID].IsZero() {
@@ -618,7 +621,7 @@ func InstallationBindings(in *engine.Installation) StaticBindings {
 
 // Stats describe the outbox for metrics and readiness.
 type Stats struct {
-	Due       int           // jobs due now (pending, not feeds)
+	Due       int           // jobs due now (pending, not feeds, bound)
 	OldestDue time.Duration // how long the longest-waiting due job is overdue
 	OldestAge time.Duration // age of the oldest due job since it was created
 }
@@ -630,8 +633,12 @@ func (d *Dispatcher) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	st := Stats{Due: len(jobs)}
+	st := Stats{}
 	for _, j := range jobs {
+		if _, ok := d.binding(j); !ok {
+			continue // waits for its binding: not stuck
+		}
+		st.Due++
 		st.OldestDue = max(st.OldestDue, now.Sub(j.Next))
 		st.OldestAge = max(st.OldestAge, now.Sub(j.Created))
 	}

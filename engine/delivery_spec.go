@@ -74,8 +74,9 @@ func (b *DeliveryBinding) VisibilityTimeout() time.Duration {
 const deliveryBindingSchema = `
 #DeliveryBinding: {
 	kind!: "webhook" | "feed" | "mail" | "directory"
-	if kind == "webhook" {url!: =~"^https?://"}
-	url?: =~"^https?://"
+	if kind == "webhook" {url!: _}
+	// HTTPS, or plain HTTP to this host only (a local relay or a test)
+	url?: =~"^(https://|http://(localhost|127\\.0\\.0\\.1|\\[::1\\])(:[0-9]+)?(/|$))"
 	secretEnv?: =~"^[A-Z_][A-Z0-9_]*$"
 	receiverKey?: string
 	inlineLimit?: int & >=0

@@ -59,6 +59,7 @@ func TestDeliveryBindings(t *testing.T) {
 	for _, bad := range []string{
 		`	deliveries: fachverfahren: {kind: "webhook"}` + "\n",                                // no url
 		`	deliveries: fachverfahren: {kind: "webhook", url: "ftp://x"}` + "\n",                // not http(s)
+		`	deliveries: fachverfahren: {kind: "webhook", url: "http://fv.example/in"}` + "\n",   // plain HTTP to another host
 		`	deliveries: fachverfahren: {kind: "feed"}` + "\n",                                   // no token
 		`	deliveries: fachverfahren: {kind: "webhook", url: "https://x", secret: "s"}` + "\n", // secrets are never written down
 	} {

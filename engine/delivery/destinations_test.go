@@ -114,3 +114,22 @@ func TestMailAndDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestUnbound: a destination the tenant has not bound keeps its jobs
+// pending without using attempts, and does not count as stuck.
+func TestUnbound(t *testing.T) {
+	s := openStore(t)
+	ctx := tctx(t)
+	sub := submit(t, s, 1, map[string]any{"n": int64(1)}, svcRef, nil, "", "nirgendwo")
+	d := delivery.New(s, delivery.Options{Bindings: delivery.StaticBindings{}, Poll: 10 * time.Millisecond, Logger: quiet})
+	run(t, d)
+	time.Sleep(200 * time.Millisecond)
+	j, err := s.DeliveryJob(ctx, record.DeliveryJobID("ffm", sub.Ref, "nirgendwo"))
+	if err != nil || j.Status != record.DeliveryPending || j.Attempts != 0 {
+		t.Fatalf("unbound job %+v %v", j, err)
+	}
+	st, err := d.Stats(ctx)
+	if err != nil || st.Due != 0 {
+		t.Fatalf("stats %+v %v", st, err)
+	}
+}

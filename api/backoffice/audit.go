@@ -17,10 +17,10 @@ type auditRow struct {
 }
 
 type auditView struct {
-	Caption          string
-	Rows             []auditRow
-	NextURL          string
-	FirstURL         string
+	Caption           string
+	Rows              []auditRow
+	NextURL           string
+	FirstURL          string
 	CSVURL, NDJSONURL string
 }
 

@@ -35,24 +35,24 @@ type actionForm struct {
 }
 
 type caseView struct {
-	Ref, URL, Version                                 string
-	ServiceTitle, Received, Status, Office, Assignee  string
-	Due, FollowUp, Priority                           string
-	Overdue, Final                                    bool
-	ReceiptURL                                        string
-	Sections                                          []render.Section
-	Attachments                                       []attachmentLink
-	Events                                            []eventRow
-	Notes                                             []eventRow
-	Requests                                          []requestRow
-	CanAct, Mine, Claim                               bool
-	Assignees                                         []option
-	Actions                                           []actionForm
-	DueValue, FollowUpValue                           string
-	Priorities                                        []option
-	DocFields                                         []option
-	DocMessage, DocDeadline                           string
-	NoteText                                          string
+	Ref, URL, Version                                string
+	ServiceTitle, Received, Status, Office, Assignee string
+	Due, FollowUp, Priority                          string
+	Overdue, Final                                   bool
+	ReceiptURL                                       string
+	Sections                                         []render.Section
+	Attachments                                      []attachmentLink
+	Events                                           []eventRow
+	Notes                                            []eventRow
+	Requests                                         []requestRow
+	CanAct, Mine, Claim                              bool
+	Assignees                                        []option
+	Actions                                          []actionForm
+	DueValue, FollowUpValue                          string
+	Priorities                                       []option
+	DocFields                                        []option
+	DocMessage, DocDeadline                          string
+	NoteText                                         string
 }
 
 // formState is what a refused action post sent, shown again with its

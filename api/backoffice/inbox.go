@@ -176,7 +176,9 @@ func (s *server) inbox(c *fiber.Ctx, q Query, title, action string) error {
 			statusIDs = append(statusIDs, id)
 		}
 	}
-	slices.SortFunc(statusIDs, func(x, y string) int { return strings.Compare(statusTitle(nil, titles, x, l), statusTitle(nil, titles, y, l)) })
+	slices.SortFunc(statusIDs, func(x, y string) int {
+		return strings.Compare(statusTitle(nil, titles, x, l), statusTitle(nil, titles, y, l))
+	})
 	for _, id := range statusIDs {
 		v.Statuses = append(v.Statuses, option{Value: id, Label: statusTitle(nil, titles, id, l), Selected: slices.Contains(q.Status, id)})
 		if n, ok := res.Counts[id]; ok {

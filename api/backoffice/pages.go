@@ -15,7 +15,7 @@ import (
 
 var berlin = render.Berlin
 
-func lang(c *fiber.Ctx) string     { return httpx.Lang(c) }
+func lang(c *fiber.Ctx) string      { return httpx.Lang(c) }
 func tr(lang, de, en string) string { return render.Tr(lang, de, en) }
 
 // errorItem is one entry of an error summary; Field names the input it

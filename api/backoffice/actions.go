@@ -26,7 +26,7 @@ func version(c *fiber.Ctx) (int64, error) {
 
 // done goes back to the case with a notice.
 func done(c *fiber.Ctx, what string) error {
-	return c.Redirect(caseURL(c.Params("ref"))+"?done="+what, fiber.StatusSeeOther)
+	return c.Redirect(caseURL(caseRef(c))+"?done="+what, fiber.StatusSeeOther)
 }
 
 // refused shows the case again with errors (422).
@@ -69,7 +69,7 @@ func (s *server) claim(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.d.Cases.Claim(c.UserContext(), s.actor(c), c.Params("ref"), v); err != nil {
+	if _, err := s.d.Cases.Claim(c.UserContext(), s.actor(c), caseRef(c), v); err != nil {
 		if e, ok := s.actionError(c, err, "claim"); ok {
 			return s.refused(c, nil, e)
 		}
@@ -95,7 +95,7 @@ func (s *server) assign(c *fiber.Ctx) error {
 			return s.refused(c, fs, errorItem{Field: "assign-to", Href: "#assign-to", Message: tr(lang(c), "Wählen Sie eine Person aus der Liste.", "Choose a person from the list.")})
 		}
 	}
-	if _, err := s.d.Cases.Assign(c.UserContext(), s.actor(c), c.Params("ref"), v, to); err != nil {
+	if _, err := s.d.Cases.Assign(c.UserContext(), s.actor(c), caseRef(c), v, to); err != nil {
 		if e, ok := s.actionError(c, err, "assign-to"); ok {
 			return s.refused(c, fs, e)
 		}
@@ -123,7 +123,7 @@ func (s *server) transition(c *fiber.Ctx) error {
 	if c.FormValue("commentRequired") == "1" && comment == "" {
 		return s.refused(c, fs, errorItem{Field: field, Href: "#" + field, Message: tr(l, "Geben Sie eine Begründung ein.", "Enter a comment.")})
 	}
-	if _, err := s.d.Cases.Transition(c.UserContext(), s.actor(c), c.Params("ref"), v, id, comment); err != nil {
+	if _, err := s.d.Cases.Transition(c.UserContext(), s.actor(c), caseRef(c), v, id, comment); err != nil {
 		if e, ok := s.actionError(c, err, field); ok {
 			return s.refused(c, fs, e)
 		}
@@ -143,7 +143,7 @@ func (s *server) note(c *fiber.Ctx) error {
 	case tooLong(text):
 		return s.refused(c, fs, errorItem{Field: "note-text", Href: "#note-text", Message: tr(l, "Die Notiz darf höchstens 4000 Zeichen lang sein.", "The note must be 4000 characters or fewer.")})
 	}
-	if err := s.d.Cases.Note(c.UserContext(), s.actor(c), c.Params("ref"), text); err != nil {
+	if err := s.d.Cases.Note(c.UserContext(), s.actor(c), caseRef(c), text); err != nil {
 		if e, ok := s.actionError(c, err, "note-text"); ok {
 			return s.refused(c, fs, e)
 		}
@@ -181,7 +181,7 @@ func (s *server) schedule(c *fiber.Ctx) error {
 	if len(errs) > 0 {
 		return s.refused(c, fs, errs...)
 	}
-	if _, err := s.d.Cases.Schedule(c.UserContext(), s.actor(c), c.Params("ref"), v, &due, &fu, &pr); err != nil {
+	if _, err := s.d.Cases.Schedule(c.UserContext(), s.actor(c), caseRef(c), v, &due, &fu, &pr); err != nil {
 		if e, ok := s.actionError(c, err, "schedule-due"); ok {
 			return s.refused(c, fs, e)
 		}
@@ -227,7 +227,7 @@ func (s *server) requestDocuments(c *fiber.Ctx) error {
 	if len(errs) > 0 {
 		return s.refused(c, fs, errs...)
 	}
-	if _, err := s.d.Cases.RequestDocuments(c.UserContext(), s.actor(c), c.Params("ref"), v, fields, msg, deadline); err != nil {
+	if _, err := s.d.Cases.RequestDocuments(c.UserContext(), s.actor(c), caseRef(c), v, fields, msg, deadline); err != nil {
 		if e, ok := s.actionError(c, err, "docs-message"); ok {
 			return s.refused(c, fs, e)
 		}

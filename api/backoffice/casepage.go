@@ -75,7 +75,7 @@ func (s *server) casePage(c *fiber.Ctx) error {
 func (s *server) showCase(c *fiber.Ctx, status int, errs []errorItem, fs *formState) error {
 	l := lang(c)
 	a := s.actor(c)
-	ref := c.Params("ref")
+	ref := caseRef(c)
 	cs, err := s.d.Cases.Case(c.UserContext(), a, ref)
 	if err != nil {
 		return err
@@ -335,7 +335,7 @@ func humanSize(n int64) string {
 
 // attachment streams a file of the case as a download.
 func (s *server) attachment(c *fiber.Ctx) error {
-	at, rc, err := s.d.Cases.Attachment(c.UserContext(), s.actor(c), c.Params("ref"), c.Params("id"))
+	at, rc, err := s.d.Cases.Attachment(c.UserContext(), s.actor(c), caseRef(c), strings.Clone(c.Params("id")))
 	if err != nil {
 		return err
 	}
@@ -384,7 +384,7 @@ func contentDisposition(name string) string {
 // receipt sends the case's PDF receipt, as the citizen got it.
 func (s *server) receipt(c *fiber.Ctx) error {
 	l := lang(c)
-	cs, err := s.d.Cases.Case(c.UserContext(), s.actor(c), c.Params("ref"))
+	cs, err := s.d.Cases.Case(c.UserContext(), s.actor(c), caseRef(c))
 	if err != nil {
 		return err
 	}

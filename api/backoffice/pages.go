@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -74,7 +75,7 @@ func (s *server) base(c *fiber.Ctx, title string) *pageData {
 	path := c.Path()
 	if c.Method() != fiber.MethodGet {
 		path = "/backoffice/"
-		if ref := c.Params("ref"); ref != "" {
+		if ref := caseRef(c); ref != "" {
 			path = "/backoffice/cases/" + url.PathEscape(ref)
 		}
 		q = url.Values{"lang": {other}}
@@ -133,7 +134,7 @@ func (s *server) fail(c *fiber.Ctx, err error) error {
 		status = fiber.StatusForbidden
 	}
 	back, backText := "/backoffice/", tr(l, "Zur Übersicht", "To the overview")
-	if ref := c.Params("ref"); ref != "" && status != fiber.StatusNotFound {
+	if ref := caseRef(c); ref != "" && status != fiber.StatusNotFound {
 		back, backText = "/backoffice/cases/"+url.PathEscape(ref), tr(l, "Zurück zum Vorgang", "Back to the case")
 	}
 	title := httpx.TitleOf(status, l)
@@ -321,3 +322,7 @@ func statusTitle(svc *engine.Service, fallback map[string]string, id, l string) 
 	}
 	return id
 }
+
+// caseRef is the case reference of the URL, copied: Fiber's parameters point
+// into the request buffer unless the app is Immutable.
+func caseRef(c *fiber.Ctx) string { return strings.Clone(c.Params("ref")) }

@@ -382,7 +382,7 @@ func (s *server) oidcCallback(c *fiber.Ctx) error {
 	}
 	p, err := o.Finish(c.UserContext(), c.Query("code"), st.Verifier, st.Nonce, httpx.ByClient(c))
 	if err != nil {
-		if errors.Is(err, ErrDisabled) || errors.Is(err, ErrBadCredentials) || errors.Is(err, ErrLocked) {
+		if errors.Is(err, ErrDisabled) || errors.Is(err, ErrLocked) {
 			return failed(fiber.StatusForbidden)
 		}
 		s.log.Warn("oidc sign-in failed", "tenant", t, "kind", httpx.ErrorKind(err))

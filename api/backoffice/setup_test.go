@@ -82,18 +82,21 @@ func deps(w *world) bo.Deps {
 			}
 			return fakeOIDC{w: w, tenant: tenant}, true
 		},
-		Tenants: []string{"musterstadt", "kelkheim"},
-		Secret:  []byte("test secret of the back office tests"),
-		Now:     func() time.Time { return now },
+		Tenants:   []string{"musterstadt", "kelkheim"},
+		Secret:    []byte("test secret of the back office tests"),
+		Now:       func() time.Time { return now },
+		LoginRate: 1000,
 	}
 }
 
-func newApp(t testing.TB, w *world) *fiber.App {
-	app := fiber.New(fiber.Config{ErrorHandler: func(c *fiber.Ctx, err error) error {
+func newApp(t testing.TB, w *world) *fiber.App { return newAppDeps(t, deps(w)) }
+
+func newAppDeps(t testing.TB, d bo.Deps) *fiber.App {
+	app := fiber.New(fiber.Config{Immutable: true, ErrorHandler: func(c *fiber.Ctx, err error) error {
 		code, _ := httpx.StatusOf(err)
 		return c.Status(code).SendString(err.Error())
 	}})
-	if err := bo.Register(app, deps(w)); err != nil {
+	if err := bo.Register(app, d); err != nil {
 		t.Fatal(err)
 	}
 	return app

@@ -34,7 +34,7 @@ const (
 )
 
 // seed fills w with the demo staff and cases.
-func seed(w *world, kita *engine.Service) {
+func seed(w *world, kita *engine.Service, now time.Time) {
 	w.addUser(&bo.User{ID: "anna", Tenant: "musterstadt", Name: "Anna Adler", Roles: []string{"caseworker"}, Offices: []string{officeA}}, "anna-pw")
 	w.addUser(&bo.User{ID: "bernd", Tenant: "musterstadt", Name: "Bernd Berger", Roles: []string{"caseworker"}, Offices: []string{officeA}}, "bernd-pw")
 	w.addUser(&bo.User{ID: "clara", Tenant: "musterstadt", Name: "Clara Conrad", Roles: []string{"auditor"}, Offices: []string{officeA, officeB}}, "clara-pw")
@@ -67,7 +67,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	kita := apitest.Example(t, "kita-gebuehren")
 	w := newWorld(func() time.Time { return now }, []*engine.Service{kita})
-	seed(w, kita)
+	seed(w, kita, now)
 	w.oidcUser = "bernd"
 	app := newApp(t, w)
 	return &fixture{t: t, w: w, app: app}

@@ -167,6 +167,8 @@ func (s *server) schedule(c *fiber.Ctx) error {
 	if dueS != "" {
 		if due, err = s.parseDate(dueS); err != nil {
 			errs = append(errs, errorItem{Field: "schedule-due", Href: "#schedule-due", Message: tr(l, "Geben Sie die Frist als gültiges Datum ein.", "Enter the due date as a real date.")})
+		} else {
+			due = endOfDay(due) // overdue only after that day
 		}
 	}
 	if fuS != "" {
@@ -222,7 +224,7 @@ func (s *server) requestDocuments(c *fiber.Ctx) error {
 	} else if !deadline.After(s.d.Now()) {
 		errs = append(errs, errorItem{Field: "docs-deadline", Href: "#docs-deadline", Message: tr(l, "Die Frist muss in der Zukunft liegen.", "The deadline must be in the future.")})
 	} else {
-		deadline = deadline.AddDate(0, 0, 1).Add(-time.Second) // to the end of that day
+		deadline = endOfDay(deadline)
 	}
 	if len(errs) > 0 {
 		return s.refused(c, fs, errs...)
@@ -235,3 +237,6 @@ func (s *server) requestDocuments(c *fiber.Ctx) error {
 	}
 	return done(c, "documents")
 }
+
+// endOfDay is the last second of the day that starts at t.
+func endOfDay(t time.Time) time.Time { return t.AddDate(0, 0, 1).Add(-time.Second) }

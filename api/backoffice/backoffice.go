@@ -34,6 +34,7 @@ package backoffice
 
 import (
 	"context"
+	"errors"
 	"html/template"
 	"io"
 	"log/slog"
@@ -138,6 +139,14 @@ type server struct {
 // Register mounts the back office under /backoffice/ on r. It must come
 // before the citizen pages, whose /{tenant} routes would take the path.
 func Register(r fiber.Router, d Deps) error {
+	switch {
+	case d.Cases == nil:
+		return errors.New("backoffice: no Cases")
+	case d.Staff == nil:
+		return errors.New("backoffice: no Staff")
+	case len(d.Secret) < 16:
+		return errors.New("backoffice: the secret is shorter than 16 bytes")
+	}
 	s := &server{d: d, tmpl: d.Templates, log: d.Logger, zone: d.Zone}
 	if s.tmpl == nil {
 		t, err := ui.BackofficeTemplates()

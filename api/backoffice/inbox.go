@@ -30,7 +30,7 @@ type statusCount struct {
 
 type inboxRow struct {
 	Ref, URL, Service, Received, Due, FollowUp string
-	Overdue                                    bool
+	Overdue, FollowUpDue                       bool
 	Status, Assignee, Priority                 string
 	PriorityLevel                              int
 }
@@ -151,6 +151,7 @@ func (s *server) inbox(c *fiber.Ctx, q Query, title, action string) error {
 			r.Service = svc.Form.Title.In(l)
 		}
 		r.Overdue = !sub.Due.IsZero() && sub.Due.Before(now) && !isFinal(svc, sub.Status)
+		r.FollowUpDue = !sub.FollowUp.IsZero() && !sub.FollowUp.After(now) && !isFinal(svc, sub.Status)
 		r.Assignee = tr(l, "nicht zugewiesen", "unassigned")
 		if sub.Assignee != "" {
 			r.Assignee = s.userName(c, sub.Assignee)

@@ -40,10 +40,11 @@ type pageData struct {
 	LangName string
 	LangCode string
 	CSRF     string
-	// UserName is the signed-in user's name ("" when signed out).
-	UserName string
-	Nav      []navLink
-	Errors   []errorItem
+	// UserName is the signed-in user's name ("" when signed out),
+	// TenantName their municipality's.
+	UserName, TenantName string
+	Nav                  []navLink
+	Errors               []errorItem
 	// FieldErrors are the errors by field name (input ids).
 	FieldErrors map[string]string
 	Notice      string
@@ -86,6 +87,7 @@ func (s *server) base(c *fiber.Ctx, title string) *pageData {
 		if p.UserName == "" {
 			p.UserName = pr.User.ID
 		}
+		p.TenantName = s.tenantName(pr.User.Tenant, l)
 		p.CSRF = s.csrfToken(c)
 		p.Nav = s.nav(c, pr, l)
 	}
@@ -160,7 +162,7 @@ func (s *server) fail(c *fiber.Ctx, err error) error {
 			"Someone changed the case while you were looking at it. Your change was not saved. Please check the current state.")
 		if ce != nil && ce.By != "" {
 			by := s.userName(c, ce.By)
-			if ce.What == "claim" || ce.What == "assignee" || ce.What == "assign" {
+			if w := strings.ToLower(ce.What); strings.Contains(w, "claim") || strings.Contains(w, "assign") {
 				title = tr(l, "Dieser Vorgang wurde soeben übernommen", "This case was just taken over")
 				msg = tr(l, "Dieser Vorgang wurde soeben von "+by+" übernommen. Ihre Änderung wurde nicht gespeichert.",
 					"This case was just taken over by "+by+". Your change was not saved.")

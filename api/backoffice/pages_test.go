@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
 
 	bo "github.com/amtsform/amtsform/api/backoffice"
 )
@@ -425,4 +428,39 @@ func TestAudit(t *testing.T) {
 func TestNotFoundPage(t *testing.T) {
 	f := newFixture(t)
 	f.get(f.w.session("anna"), "/backoffice/nowhere").want(t, 404, "Nicht gefunden", "Amtsform Backoffice")
+}
+
+func TestLoginRateLimit(t *testing.T) {
+	f := newFixture(t)
+	d := deps(f.w)
+	d.LoginRate = 2
+	f.app = newAppDeps(t, d)
+	cookie, token := f.loginForm(t)
+	for i, want := range []int{401, 401, 429} {
+		r := f.login(t, url.Values{"_csrf": {token}, "username": {"anna"}, "password": {"nope"}}, cookie)
+		if r.StatusCode != want {
+			t.Errorf("attempt %d: %d, want %d", i+1, r.StatusCode, want)
+		}
+	}
+}
+
+func TestRegisterChecksDeps(t *testing.T) {
+	w := newWorld(func() time.Time { return now }, nil)
+	for name, change := range map[string]func(*bo.Deps){
+		"no cases":     func(d *bo.Deps) { d.Cases = nil },
+		"no staff":     func(d *bo.Deps) { d.Staff = nil },
+		"short secret": func(d *bo.Deps) { d.Secret = []byte("short") },
+	} {
+		d := deps(w)
+		change(&d)
+		if err := bo.Register(fiber.New(), d); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func TestFollowUpDue(t *testing.T) {
+	f := newFixture(t)
+	f.w.cases["musterstadt/"+refA2].FollowUp = now.Add(-time.Hour)
+	f.get(f.w.session("anna"), "/backoffice/").want(t, 200, "wieder vorgelegt")
 }

@@ -171,10 +171,12 @@ async function reflowCheck(page) {
   }
 }
 
-async function screenshot(page, name) {
+// screenshot writes a full-page PNG at desktop width, and with mobile
+// at phone width too.
+async function screenshot(page, name, { mobile = false } = {}) {
   if (!SCREENSHOTS) return;
   await mkdir(shotDir, { recursive: true });
-  for (const [w, h, kind] of [[1280, 800, 'desktop'], [390, 844, 'mobile']]) {
+  for (const [w, h, kind] of [[1280, 800, 'desktop'], [390, 844, 'mobile']].slice(0, mobile ? 2 : 1)) {
     await page.setViewportSize({ width: w, height: h });
     await page.screenshot({ path: join(shotDir, `backoffice-${name}-${kind}.png`), fullPage: true, animations: 'disabled', caret: 'hide' });
   }
@@ -227,7 +229,7 @@ async function caseworkerWalk(base) {
       assert(res.status() === 200, `HTTP ${res.status()}`);
       assert(await page.locator('a.button', { hasText: 'Mit Dienstkonto anmelden' }).count() > 0, 'no OIDC button');
       await axe(page, 'login page');
-      await screenshot(page, 'login');
+      await screenshot(page, 'login', { mobile: true });
     });
     await check('login sent empty: error state', async () => {
       const res = await clickAndWait(page, page.locator('main button[type=submit]'));
@@ -254,7 +256,7 @@ async function caseworkerWalk(base) {
       assert(text.includes(A2) && /überfällig/.test(text), 'my overdue case is not listed as overdue in text');
       assert(await page.locator('table caption').count() === 1 && await page.locator('th[scope=col]').count() >= 7, 'no table with caption and column headers');
       await axe(page, 'inbox: my cases');
-      await screenshot(page, 'inbox-mine');
+      await screenshot(page, 'inbox-mine', { mobile: true });
     });
     await check('office inbox', async () => {
       await clickAndWait(page, page.locator('nav.bo-nav a', { hasText: 'Jugendamt' }).first());
@@ -300,7 +302,7 @@ async function caseworkerWalk(base) {
       const text = await page.locator('main').innerText();
       for (const s of ['Jürgen', 'Einkommensnachweis März.pdf', 'Mir zuweisen', 'Bearbeitung beginnen', 'Verlauf']) assert(text.includes(s), `lacks ${s}`);
       await axe(page, 'case view');
-      await screenshot(page, 'case');
+      await screenshot(page, 'case', { mobile: true });
     });
     await check('attachment download', async () => {
       const [dl] = await Promise.all([page.waitForEvent('download'), page.locator('a', { hasText: 'Einkommensnachweis März.pdf' }).click()]);

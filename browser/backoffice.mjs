@@ -319,7 +319,10 @@ async function caseworkerWalk(base) {
     const errorForms = [
       ['note sent empty', async () => clickAndWait(page, form(page, '/note').locator('button'))],
       ['workflow action without its required comment', async () => clickAndWait(page, form(page, '/transition', 'zurueckziehen').locator('button'))],
-      ['document request sent empty', async () => clickAndWait(page, form(page, '/documents').locator('button'))],
+      ['document request sent empty', async () => {
+        await page.fill('#docs-deadline', '');
+        return clickAndWait(page, form(page, '/documents').locator('button'));
+      }],
       ['due date not a date', async () => {
         await page.locator('#schedule-due').evaluate((el) => { el.type = 'text'; el.value = 'morgen'; });
         return clickAndWait(page, form(page, '/schedule').locator('button'));
@@ -331,7 +334,8 @@ async function caseworkerWalk(base) {
     ];
     for (const [name, send] of errorForms) {
       await check(`case view: ${name}`, async () => {
-        await goto(page, `${base}/backoffice/cases/${A1}`);
+        // documents can be requested in processing (A2), not on arrival
+        await goto(page, `${base}/backoffice/cases/${name.startsWith('document') ? A2 : A1}`);
         const res = await send();
         const d = await errorState(page, res, 422);
         await axe(page, `case view: ${name}`);
@@ -389,6 +393,7 @@ async function caseworkerWalk(base) {
       await goto(page, `${base}/backoffice/cases/${A2}`);
       assert(/History/.test(await page.locator('main').innerText()), 'case view not English');
       await axe(page, 'case view (English)');
+      await page.fill('#docs-deadline', '');
       const res = await clickAndWait(page, form(page, '/documents').locator('button'));
       await errorState(page, res, 422);
       await axe(page, 'case view, document request in error (English)');

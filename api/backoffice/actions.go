@@ -49,8 +49,12 @@ func (s *server) actionError(c *fiber.Ctx, err error, field string) (errorItem, 
 			return errorItem{Field: field, Href: "#" + field, Message: tr(l, "Die Voraussetzungen für diesen Schritt sind nicht erfüllt.", "The conditions for this step are not met.")}, true
 		case "fourEyes":
 			return errorItem{Field: field, Href: "#" + field, Message: tr(l, "Diesen Schritt muss eine andere Person ausführen als die, die ihn vorbereitet hat (Vier-Augen-Prinzip).", "Someone other than the person who prepared it must take this step (four-eyes principle).")}, true
+		case "noContact":
+			return errorItem{Field: field, Href: "#" + field, Message: tr(l, "Die antragstellende Person hat keine E-Mail-Adresse angegeben. Bitte fordern Sie die Unterlagen auf anderem Weg an.", "The applicant gave no email address. Please ask for the documents another way.")}, true
+		case "invalid":
+			return errorItem{Field: field, Href: "#" + field, Message: tr(l, "Die Angaben sind unvollständig oder fehlerhaft.", "The details are incomplete or wrong.")}, true
 		}
-		return errorItem{Field: field, Href: "#" + field, Message: tr(l, "Dieser Schritt ist gerade nicht möglich.", "This step is not possible right now.")}, true
+		return errorItem{Field: field, Href: "#" + field, Message: tr(l, "Dieser Schritt ist im aktuellen Stand des Vorgangs nicht möglich.", "This step is not possible in the case's current state.")}, true
 	case errors.As(err, &ve):
 		return errorItem{Field: field, Href: "#" + field, Message: tr(l, "Die Angaben sind unvollständig oder fehlerhaft.", "The details are incomplete or wrong.")}, true
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/amtsform/amtsform/api/receipt"
 	"github.com/amtsform/amtsform/api/render"
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 type attachmentLink struct {
@@ -44,12 +45,14 @@ type caseView struct {
 	Attachments                                      []attachmentLink
 	Events                                           []eventRow
 	Notes                                            []eventRow
+	Accesses                                         string
 	Requests                                         []requestRow
 	CanAct, Mine, Claim                              bool
 	Assignees                                        []option
 	Actions                                          []actionForm
 	DueValue, FollowUpValue                          string
 	Priorities                                       []option
+	DocTitle                                         string
 	DocFields                                        []option
 	DocMessage, DocDeadline                          string
 	NoteText                                         string
@@ -132,15 +135,34 @@ func (s *server) showCase(c *fiber.Ctx, status int, errs []errorItem, fs *formSt
 			titles[id] = st.Title.In(l)
 		}
 	}
+	views := 0
+	var lastView record.Event
 	for _, e := range cs.Events {
 		row := eventRow{At: s.dateTime(e.At, l), What: eventTitle(e.Type, l), Actor: s.actorName(c, e.Actor, l)}
-		if isNote(e.Type) {
+		switch {
+		case isNote(e.Type):
 			row.Detail, _ = e.Data["text"].(string)
 			v.Notes = append(v.Notes, row)
 			continue
+		case e.Type == "viewed" || e.Type == "downloaded":
+			// accesses are summed up; the audit trail has each
+			views++
+			lastView = e
+			continue
+		}
+		if id, _ := e.Data["transition"].(string); id != "" && svc != nil && svc.Workflow != nil {
+			for _, t := range svc.Workflow.Transitions {
+				if t.ID == id {
+					row.What = t.Title.In(l)
+				}
+			}
 		}
 		row.Detail = s.eventDetail(c, e.Type, e.Data, titles, l)
 		v.Events = append(v.Events, row)
+	}
+	if views > 0 {
+		v.Accesses = fmt.Sprintf(tr(l, "%d-mal angesehen oder heruntergeladen, zuletzt am %s von %s.", "Viewed or downloaded %d times, last on %s by %s."),
+			views, s.dateTime(lastView.At, l), s.actorName(c, lastView.Actor, l))
 	}
 	for _, r := range cs.Requests {
 		row := requestRow{Message: r.Message, Deadline: s.date(r.Deadline, l), Fulfilled: s.date(r.Fulfilled, l)}
@@ -178,7 +200,15 @@ func (s *server) fillForms(c *fiber.Ctx, v *caseView, cs *Case, fs *formState, l
 		}
 		v.Assignees = append(v.Assignees, option{Value: u.ID, Label: name, Selected: to == u.ID})
 	}
+	var docs *engine.Transition
 	for _, t := range cs.Actions {
+		if _, _, ok := requestsDocuments(t); ok {
+			// offered as the document request form
+			if docs == nil {
+				docs = &t
+			}
+			continue
+		}
 		f := actionForm{ID: t.ID, Title: t.Title.In(l), CommentRequired: t.Comment, CommentID: "action-" + t.ID + "-comment"}
 		if fs.Form == "transition:"+t.ID {
 			f.Comment = fs.Values["comment"]
@@ -193,8 +223,17 @@ func (s *server) fillForms(c *fiber.Ctx, v *caseView, cs *Case, fs *formState, l
 	for i := 0; i <= 2; i++ {
 		v.Priorities = append(v.Priorities, option{Value: strconv.Itoa(i), Label: priorityLabel(i, l), Selected: prio == strconv.Itoa(i)})
 	}
-	for _, f := range attachmentFields(svc) {
-		v.DocFields = append(v.DocFields, option{Value: f.Path, Label: f.Label.In(l), Selected: fs.Form == "documents" && slices.Contains(fs.Multi, f.Path)})
+	if docs != nil {
+		fields, days, _ := requestsDocuments(*docs)
+		v.DocTitle = docs.Title.In(l)
+		for _, f := range attachmentFields(svc) {
+			if len(fields) == 0 || slices.Contains(fields, f.Path) {
+				v.DocFields = append(v.DocFields, option{Value: f.Path, Label: f.Label.In(l), Selected: fs.Form == "documents" && slices.Contains(fs.Multi, f.Path)})
+			}
+		}
+		if days > 0 {
+			v.DocDeadline = s.isoDate(s.d.Now().AddDate(0, 0, days))
+		}
 	}
 	if fs.Form == "documents" {
 		v.DocMessage, v.DocDeadline = fs.Values["message"], fs.Values["deadline"]
@@ -251,6 +290,7 @@ var eventTitles = map[string][2]string{
 	"documents_received":  {"Unterlagen eingegangen", "Documents received"},
 	"delivered":           {"Übermittelt", "Delivered"},
 	"viewed":              {"Angesehen", "Viewed"},
+	"downloaded":          {"Anlage heruntergeladen", "Attachment downloaded"},
 	"mail_sent":           {"E-Mail versandt", "Mail sent"},
 }
 

@@ -20,8 +20,20 @@ package backoffice
 //	type User = staff.User
 //	type Deputy = staff.Deputy
 //	type Principal = staff.Principal
-//	var ErrBadCredentials, ErrLocked, ErrDisabled = staff.ErrBadCredentials, staff.ErrLocked, staff.ErrDisabled
+//	var ErrBadCredentials, ErrLocked, ErrDisabled, ErrNoRole = staff.ErrBadCredentials, staff.ErrLocked, staff.ErrDisabled, staff.ErrNoRole
+//	const sessionCookie = staff.SessionCookie
 //	func recordSubmission(s *Submission) *record.Submission { return s }
+//	func requestsDocuments(t engine.Transition) ([]string, int, bool) { return t.Documents, t.DeadlineDays, t.RequestDocuments }
+//
+// and checks that the real implementations fit the interfaces:
+//
+//	var (
+//		_ Cases   = (*casework.Work)(nil)
+//		_ Staff   = (*staff.Staff)(nil)
+//		_ OIDC    = (*staff.OIDC)(nil)
+//		_ Audit   = (*audit.Log)(nil)
+//		_ Catalog = (*catalog.Catalog)(nil)
+//	)
 //
 // Nothing else in the package depends on these being stand-ins.
 // ---------------------------------------------------------------------
@@ -29,6 +41,7 @@ package backoffice
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/amtsform/amtsform/engine"
@@ -58,9 +71,11 @@ func (e *ConflictError) Error() string { return fmt.Sprintf("conflict: %s by %s"
 func (e *ConflictError) Unwrap() error { return record.ErrConflict }
 
 // ActionError is a refused action with a stable code: commentRequired,
-// guardFailed, fourEyes (casework.ActionError).
+// guardFailed, fourEyes, notAllowed, invalid, noContact
+// (casework.ActionError).
 type ActionError struct {
-	Code string
+	Code   string
+	Detail string
 }
 
 func (e *ActionError) Error() string { return "action refused: " + e.Code }
@@ -73,6 +88,7 @@ type Query struct {
 	Status   []string
 	From, To time.Time
 	Overdue  bool
+	FollowUp bool // only cases whose follow-up date has come
 	Assignee string
 	Ref      string
 	Sort     string
@@ -189,4 +205,16 @@ var (
 	ErrBadCredentials = errors.New("bad credentials")
 	ErrLocked         = errors.New("account locked")
 	ErrDisabled       = errors.New("account disabled")
+	ErrNoRole         = errors.New("no role")
 )
+
+// sessionCookie holds the session secret (staff.SessionCookie).
+const sessionCookie = "af_staff"
+
+// requestsDocuments says whether a workflow transition opens a document
+// request, for which attachment fields (nil: every one) and with how
+// many days to answer (casework's engine.Transition has RequestDocuments,
+// Documents and DeadlineDays; the stand-in guesses from the id).
+func requestsDocuments(t engine.Transition) (fields []string, deadlineDays int, ok bool) {
+	return nil, 14, strings.Contains(t.ID, "nachford")
+}

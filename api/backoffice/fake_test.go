@@ -259,6 +259,7 @@ func (k work) Inbox(ctx context.Context, a bo.Actor, q bo.Query) (*bo.Page, erro
 			!q.From.IsZero() && s.Created.Before(q.From),
 			!q.To.IsZero() && !s.Created.Before(q.To),
 			q.Overdue && (s.Due.IsZero() || !s.Due.Before(now)),
+			q.FollowUp && (s.FollowUp.IsZero() || s.FollowUp.After(now)),
 			q.Assignee == "-" && s.Assignee != "",
 			q.Assignee != "" && q.Assignee != "-" && s.Assignee != q.Assignee,
 			q.Ref != "" && !strings.HasPrefix(strings.ToUpper(s.Ref), strings.ToUpper(q.Ref)):

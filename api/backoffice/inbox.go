@@ -36,23 +36,23 @@ type inboxRow struct {
 }
 
 type inboxView struct {
-	Action    string
-	Caption   string
-	Rows      []inboxRow
-	Total     int
-	Counts    []statusCount
-	Ref       string
-	From, To  string
-	Overdue   bool
-	Services  []option
-	Statuses  []option
-	Assignees []option
-	Sorts     []option
-	Page      int
-	Pages     int
-	PrevURL   string
-	NextURL   string
-	ResetURL  string
+	Action            string
+	Caption           string
+	Rows              []inboxRow
+	Total             int
+	Counts            []statusCount
+	Ref               string
+	From, To          string
+	Overdue, FollowUp bool
+	Services          []option
+	Statuses          []option
+	Assignees         []option
+	Sorts             []option
+	Page              int
+	Pages             int
+	PrevURL           string
+	NextURL           string
+	ResetURL          string
 }
 
 func (s *server) inboxMine(c *fiber.Ctx) error {
@@ -108,6 +108,8 @@ func (s *server) inbox(c *fiber.Ctx, q Query, title, action string) error {
 	}
 	v.Overdue = c.Query("overdue") == "1"
 	q.Overdue = v.Overdue
+	v.FollowUp = c.Query("followup") == "1"
+	q.FollowUp = v.FollowUp
 	switch as := c.Query("assignee"); as {
 	case "me":
 		q.Assignee = a.ID

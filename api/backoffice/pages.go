@@ -99,7 +99,7 @@ func (s *server) base(c *fiber.Ctx, title string) *pageData {
 func (s *server) nav(c *fiber.Ctx, pr *Principal, l string) []navLink {
 	cur := c.Path()
 	links := []navLink{{URL: "/backoffice/", Label: tr(l, "Meine Vorgänge", "My cases")}}
-	for _, o := range pr.EffectiveOffices(s.d.Now()) {
+	for _, o := range s.offices(pr) {
 		links = append(links, navLink{URL: "/backoffice/office/" + url.PathEscape(o), Label: s.officeName(pr.User.Tenant, o, l)})
 	}
 	if s.d.Audit != nil && hasRole(pr, "auditor", "admin") {

@@ -15,11 +15,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 const (
-	// sessionCookie holds the id of the server-side session.
-	sessionCookie = "af_bo_session"
 	// oidcCookie holds state, nonce and PKCE verifier of a sign-in with
 	// the OpenID provider, signed, for ten minutes.
 	oidcCookie = "af_bo_oidc"
@@ -45,9 +44,14 @@ func (s *server) loadSession(c *fiber.Ctx) error {
 	httpx.NoStore(c)
 	if id := c.Cookies(sessionCookie); id != "" {
 		p, err := s.d.Staff.Session(c.UserContext(), id)
-		if err == nil && p != nil && p.User != nil && !p.User.Disabled {
+		switch {
+		case err == nil && p != nil && p.User != nil && !p.User.Disabled:
 			c.Locals(principalKey, p)
-		} else {
+		case err != nil && !errors.Is(err, record.ErrNotFound):
+			// not signed in for this request, but the session may still
+			// be there when the store answers again
+			s.log.Warn("back office session lookup failed", "kind", httpx.ErrorKind(err))
+		default:
 			s.clearCookie(c, sessionCookie, cookiePath)
 		}
 	}
@@ -63,7 +67,24 @@ func principal(c *fiber.Ctx) *Principal {
 func (s *server) actor(c *fiber.Ctx) Actor {
 	p := principal(c)
 	return Actor{ID: p.User.ID, Name: p.User.Name, Tenant: p.User.Tenant, Roles: p.User.Roles,
-		Offices: p.EffectiveOffices(s.d.Now()), Addr: httpx.ByClient(c)}
+		Offices: s.offices(p), Addr: httpx.ByClient(c)}
+}
+
+// offices are the offices whose cases p sees now: their own and those
+// they stand in for, and for an admin every office of the tenant.
+func (s *server) offices(p *Principal) []string {
+	out := p.EffectiveOffices(s.d.Now())
+	if hasRole(p, "admin") && s.d.Directory != nil {
+		if t, ok := s.d.Directory.Tenant(p.User.Tenant); ok {
+			for id := range t.Offices {
+				if !slices.Contains(out, id) {
+					out = append(out, id)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func hasRole(p *Principal, roles ...string) bool {
@@ -355,8 +376,16 @@ func (s *server) oidcStart(c *fiber.Ctx) error {
 	}
 	st := oidcState{Tenant: t, State: randomString(), Nonce: randomString(), Verifier: randomString(),
 		Next: safeNext(c.Query("next")), Expires: time.Now().Add(oidcMaxAge).Unix()}
+	to := o.AuthURL(st.State, st.Nonce, st.Verifier)
+	if to == "" {
+		l := lang(c)
+		return s.message(c, fiber.StatusServiceUnavailable, tr(l, "Anmeldedienst nicht erreichbar", "Sign-in service unavailable"),
+			tr(l, "Der Anmeldedienst Ihrer Verwaltung ist gerade nicht erreichbar. Bitte versuchen Sie es später erneut oder melden Sie sich mit Benutzername und Passwort an.",
+				"Your administration's sign-in service cannot be reached right now. Please try again later or sign in with username and password."),
+			"/backoffice/login", tr(l, "Zur Anmeldung", "To sign-in"))
+	}
 	s.setCookie(c, oidcCookie, s.signState(st), cookiePath+"/oidc/", oidcMaxAge)
-	return c.Redirect(o.AuthURL(st.State, st.Nonce, st.Verifier), fiber.StatusSeeOther)
+	return c.Redirect(to, fiber.StatusSeeOther)
 }
 
 // oidcCallback finishes the sign-in with the provider's code.
@@ -382,6 +411,12 @@ func (s *server) oidcCallback(c *fiber.Ctx) error {
 	}
 	p, err := o.Finish(c.UserContext(), c.Query("code"), st.Verifier, st.Nonce, httpx.ByClient(c))
 	if err != nil {
+		if errors.Is(err, ErrNoRole) {
+			return s.message(c, fiber.StatusForbidden, tr(lang, "Keine Berechtigung", "No permission"),
+				tr(lang, "Ihr Dienstkonto hat keine Rolle im Backoffice. Bitte wenden Sie sich an die Administration.",
+					"Your work account has no role in the back office. Please contact your administrator."),
+				"/backoffice/login", tr(lang, "Zur Anmeldung", "To sign-in"))
+		}
 		if errors.Is(err, ErrDisabled) || errors.Is(err, ErrLocked) {
 			return failed(fiber.StatusForbidden)
 		}

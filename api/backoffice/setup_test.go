@@ -123,7 +123,7 @@ func (f *fixture) get(p *bo.Principal, path string) resp {
 	f.t.Helper()
 	req := httptest.NewRequest("GET", path, nil)
 	if p != nil {
-		req.Header.Set("Cookie", "af_bo_session="+p.SessionID)
+		req.Header.Set("Cookie", "af_staff="+p.SessionID)
 	}
 	return f.do(req)
 }
@@ -140,7 +140,7 @@ func (f *fixture) post(p *bo.Principal, path string, form url.Values) resp {
 	req := httptest.NewRequest("POST", path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if p != nil {
-		req.Header.Set("Cookie", "af_bo_session="+p.SessionID)
+		req.Header.Set("Cookie", "af_staff="+p.SessionID)
 	}
 	return f.do(req)
 }

@@ -41,7 +41,7 @@ var authzTable = map[string]authzRow{
 	"GET /backoffice/cases/:ref/receipt.pdf":     {kind: page, caseRoute: true},
 	"POST /backoffice/cases/:ref/claim":          {kind: action, caseRoute: true, form: url.Values{"version": {"1"}}},
 	"POST /backoffice/cases/:ref/assign":         {kind: action, caseRoute: true, form: url.Values{"version": {"1"}, "to": {"bernd"}}},
-	"POST /backoffice/cases/:ref/transition":     {kind: action, caseRoute: true, form: url.Values{"version": {"1"}, "transition": {"annehmen"}}},
+	"POST /backoffice/cases/:ref/transition":     {kind: action, caseRoute: true, form: url.Values{"version": {"1"}, "transition": {"(the first step)"}}},
 	"POST /backoffice/cases/:ref/note":           {kind: action, caseRoute: true, form: url.Values{"text": {"Rückruf vereinbart"}}},
 	"POST /backoffice/cases/:ref/schedule":       {kind: action, caseRoute: true, form: url.Values{"version": {"1"}, "due": {"2026-12-24"}, "followUp": {""}, "priority": {"1"}}},
 	"POST /backoffice/cases/:ref/documents":      {kind: action, caseRoute: true, form: url.Values{"version": {"1"}, "fields": {"incomeProof"}, "message": {"Bitte reichen Sie den Nachweis ein."}, "deadline": {"2026-12-20"}}},
@@ -103,7 +103,11 @@ func TestAuthorization(t *testing.T) {
 				if method == "GET" {
 					return f.get(p, fill(path, ref))
 				}
-				return f.post(p, fill(path, ref), copyForm(row.form))
+				form := copyForm(row.form)
+				if form.Get("transition") != "" {
+					form.Set("transition", f.wf.start.ID)
+				}
+				return f.post(p, fill(path, ref), form)
 			}
 			// anonymous
 			r := send(nil, refA1)

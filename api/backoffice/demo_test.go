@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func TestDemoServer(t *testing.T) {
 	}
 	kita := apitest.Example(t, "kita-gebuehren")
 	w := newWorld(time.Now, []*engine.Service{kita})
-	seed(w, kita, time.Now().Truncate(time.Minute))
+	seed(t, w, kita, time.Now().Truncate(time.Minute))
 	seedMore(w, kita, time.Now().Truncate(time.Minute))
 	w.oidcUser = "bernd"
 	d := deps(w)
@@ -85,7 +86,15 @@ func TestDemoServer(t *testing.T) {
 func seedMore(w *world, kita *engine.Service, now time.Time) {
 	ref := record.ServiceRef{ID: kita.ID, Version: kita.Version, Hash: kita.Hash}
 	res := kita.Evaluate(apitest.KitaData(), engine.Options{Today: now})
-	states := []string{"eingegangen", "in-bearbeitung", "nachforderung", "bewilligt", "abgelehnt"}
+	// the initial state first: KITA-2026-000100 is a fresh, unassigned case
+	var states []string
+	for id := range kita.Workflow.States {
+		if id != kita.Workflow.Initial {
+			states = append(states, id)
+		}
+	}
+	slices.Sort(states)
+	states = append([]string{kita.Workflow.Initial}, states...)
 	users := []string{"", "anna", "bernd", ""}
 	for i := 0; i < 28; i++ {
 		s := &bo.Submission{Ref: fmt.Sprintf("KITA-2026-%06d", 100+i), Tenant: "musterstadt", Service: ref, Data: res.Data, Computed: res.Computed,

@@ -404,7 +404,7 @@ func (k work) Assign(ctx context.Context, a bo.Actor, ref string, version int64,
 
 func (k work) Transition(ctx context.Context, a bo.Actor, ref string, version int64, id, comment string) (*bo.Submission, error) {
 	data := map[string]any{"transition": id, "comment": comment}
-	return k.change(a, ref, version, "status_changed", data, func(s *bo.Submission) error {
+	return k.change(a, ref, version, "transition", data, func(s *bo.Submission) error {
 		svc := k.w.service(s.Service)
 		if svc == nil || svc.Workflow == nil {
 			return bo.ErrForbidden
@@ -419,7 +419,7 @@ func (k work) Transition(ctx context.Context, a bo.Actor, ref string, version in
 				return nil
 			}
 		}
-		return bo.ErrForbidden
+		return &bo.ActionError{Code: "notAllowed"}
 	})
 }
 

@@ -165,16 +165,17 @@ func TestOIDC(t *testing.T) {
 func TestInbox(t *testing.T) {
 	f := newFixture(t)
 	anna := f.w.session("anna")
+	working, initial := f.wf.title(f.kita, f.wf.working, "de"), f.wf.title(f.kita, f.wf.initial, "de")
 	t.Run("my cases", func(t *testing.T) {
 		r := f.get(anna, "/backoffice/")
-		r.want(t, 200, "<caption", "Meine Vorgänge: 1 Vorgang", refA2, `<th scope="col">Frist</th>`, "überfällig", "In Bearbeitung", "Anna Adler", "Dringend", `aria-current="page"`)
+		r.want(t, 200, "<caption", "Meine Vorgänge: 1 Vorgang", refA2, `<th scope="col">Frist</th>`, "überfällig", working, "Anna Adler", "Dringend", `aria-current="page"`)
 		if strings.Contains(r.body, refA1) || strings.Contains(r.body, refB1) {
 			t.Error("my cases lists others' cases")
 		}
 	})
 	t.Run("office", func(t *testing.T) {
 		r := f.get(anna, "/backoffice/office/"+officeA)
-		r.want(t, 200, refA1, refA2, "Eingegangen: <strong>1</strong>", "In Bearbeitung: <strong>1</strong>", "nicht zugewiesen", "Übernahme von Kita-Gebühren")
+		r.want(t, 200, refA1, refA2, initial+": <strong>1</strong>", working+": <strong>1</strong>", "nicht zugewiesen", "Übernahme von Kita-Gebühren")
 		if strings.Contains(r.body, refB1) || strings.Contains(r.body, refK1) {
 			t.Error("the office inbox lists another office's or tenant's case")
 		}
@@ -185,7 +186,7 @@ func TestInbox(t *testing.T) {
 		want, avoid []string
 	}{
 		{"q=kita-2026-000001", []string{refA1}, []string{refA2}},
-		{"status=in-bearbeitung", []string{refA2}, []string{refA1}},
+		{"status=" + f.wf.working, []string{refA2}, []string{refA1}},
 		{"overdue=1", []string{refA2}, []string{refA1}},
 		{"assignee=-", []string{refA1}, []string{refA2}},
 		{"assignee=me", []string{refA2}, []string{refA1}},
@@ -230,7 +231,7 @@ func TestInbox(t *testing.T) {
 		r.want(t, 200, "Seite 2 von 2", `rel="prev"`)
 	})
 	t.Run("English", func(t *testing.T) {
-		f.get(anna, "/backoffice/?lang=en").want(t, 200, "My cases: 1 case", "overdue", "In progress", "Urgent")
+		f.get(anna, "/backoffice/?lang=en").want(t, 200, "My cases: 1 case", "overdue", f.wf.title(f.kita, f.wf.working, "en"), "Urgent")
 	})
 }
 
@@ -249,12 +250,12 @@ func TestCaseView(t *testing.T) {
 		`href="/backoffice/cases/`+refA1+`/attachments/att-income-0001"`, "Einkommensnachweis März.pdf",
 		`href="/backoffice/cases/`+refA1+`/receipt.pdf"`,
 		"Mir zuweisen", `name="version" value="1"`,
-		`value="annehmen"`, "Bearbeitung beginnen", "Rücknahme erfassen", // the actions of this state
+		`value="`+f.wf.start.ID+`"`, f.wf.start.Title.De, f.wf.withdraw.Title.De, // the actions of this state
 		"Verlauf", "Eingegangen",
 		`action="/backoffice/cases/`+refA1+`/note"`, `action="/backoffice/cases/`+refA1+`/schedule"`,
 		`action="/backoffice/cases/`+refA1+`/assign"`, "Bernd Berger",
 	)
-	if strings.Contains(r.body, "Bewilligen") || strings.Contains(r.body, "/documents\"") {
+	if strings.Contains(r.body, `value="`+f.wf.later.ID+`"`) || strings.Contains(r.body, "/documents\"") {
 		t.Error("offers an action the state does not allow")
 	}
 	if got := f.w.audit[len(f.w.audit)-1]; got.Action != "case.viewed" || got.Object != refA1 {
@@ -262,8 +263,8 @@ func TestCaseView(t *testing.T) {
 	}
 	t.Run("document request form", func(t *testing.T) {
 		r := f.get(anna, "/backoffice/cases/"+refA2)
-		r.want(t, 200, `action="/backoffice/cases/`+refA2+`/documents"`, `value="incomeProof"`, "Unterlagen nachfordern", `name="deadline" value="2026-12-15"`)
-		if strings.Contains(r.body, `name="transition" value="nachfordern"`) {
+		r.want(t, 200, `action="/backoffice/cases/`+refA2+`/documents"`, `value="incomeProof"`, f.wf.docs.Title.De, `name="deadline" value="2026-12-15"`)
+		if strings.Contains(r.body, `name="transition" value="`+f.wf.docs.ID+`"`) {
 			t.Error("the document request is offered as a plain workflow step too")
 		}
 	})
@@ -275,7 +276,7 @@ func TestCaseView(t *testing.T) {
 		}
 	})
 	t.Run("English", func(t *testing.T) {
-		f.get(anna, "/backoffice/cases/"+refA1+"?lang=en").want(t, 200, "Case "+refA1, "Assign to me", "Start processing", "History")
+		f.get(anna, "/backoffice/cases/"+refA1+"?lang=en").want(t, 200, "Case "+refA1, "Assign to me", f.wf.start.Title.En, "History")
 	})
 	f.get(anna, "/backoffice/cases/KITA-2026-999999").want(t, 404, "Nicht gefunden")
 }
@@ -324,7 +325,7 @@ func TestClaimAndConflict(t *testing.T) {
 		t.Error("the claim was overridden")
 	}
 	// a stale version on any other action
-	r = f.post(bernd, "/backoffice/cases/"+refA1+"/transition", url.Values{"version": {v}, "transition": {"annehmen"}})
+	r = f.post(bernd, "/backoffice/cases/"+refA1+"/transition", url.Values{"version": {v}, "transition": {f.wf.start.ID}})
 	r.want(t, 409, "Dieser Vorgang wurde soeben von Anna Adler geändert.", "Zurück zum Vorgang")
 	f.post(bernd, "/backoffice/cases/"+refA1+"/claim", url.Values{}).want(t, 400)
 }
@@ -336,18 +337,22 @@ func TestActions(t *testing.T) {
 	ver := func() string { return f.caseVersion(anna, refA1) }
 
 	t.Run("transition", func(t *testing.T) {
-		f.post(anna, base+"/transition", url.Values{"version": {ver()}, "transition": {"annehmen"}}).want(t, 303)
-		if st := f.w.cases["musterstadt/"+refA1].Status; st != "in-bearbeitung" {
+		start := f.wf.start
+		f.post(anna, base+"/transition", url.Values{"version": {ver()}, "transition": {start.ID}}).want(t, 303)
+		if st := f.w.cases["musterstadt/"+refA1].Status; st != f.wf.working {
 			t.Fatalf("status %q", st)
 		}
-		f.get(anna, base).want(t, 200, "In Bearbeitung", "Bewilligen", "von „Eingegangen“ nach „In Bearbeitung“")
-		f.post(anna, base+"/transition", url.Values{"version": {ver()}, "transition": {"annehmen"}}).want(t, 403)
+		working, initial := f.wf.title(f.kita, f.wf.working, "de"), f.wf.title(f.kita, f.wf.initial, "de")
+		f.get(anna, base).want(t, 200, working, `value="`+f.wf.commented.ID+`"`, start.Title.De+"</strong>", "von „"+initial+"“ nach „"+working+"“")
+		// a step the state no longer allows
+		f.post(anna, base+"/transition", url.Values{"version": {ver()}, "transition": {start.ID}}).want(t, 422, "nicht möglich")
 	})
 	t.Run("comment required", func(t *testing.T) {
-		r := f.post(anna, base+"/transition", url.Values{"version": {ver()}, "transition": {"ablehnen"}, "commentRequired": {"1"}})
-		r.want(t, 422, `class="error-summary"`, `href="#action-ablehnen-comment"`, "Geben Sie eine Begründung ein.", `aria-describedby="action-ablehnen-comment-error"`)
+		id := f.wf.commented.ID
+		r := f.post(anna, base+"/transition", url.Values{"version": {ver()}, "transition": {id}, "commentRequired": {"1"}})
+		r.want(t, 422, `class="error-summary"`, `href="#action-`+id+`-comment"`, "Geben Sie eine Begründung ein.", `aria-describedby="action-`+id+`-comment-error"`)
 		// casework says so too when the form did not
-		r = f.post(anna, base+"/transition", url.Values{"version": {ver()}, "transition": {"ablehnen"}})
+		r = f.post(anna, base+"/transition", url.Values{"version": {ver()}, "transition": {id}})
 		r.want(t, 422, "Geben Sie eine Begründung ein.")
 	})
 	t.Run("note", func(t *testing.T) {

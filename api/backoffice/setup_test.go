@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,8 +34,54 @@ const (
 	refK1 = "KITA-2026-000004"
 )
 
+// wfNames are the parts of the Kita workflow the tests use, read from
+// the compiled service, so that the tests hold for the workflow it
+// declares (the standard one, or casework's four-eyes one).
+type wfNames struct {
+	initial, working string            // the first state, and where the first step leads
+	start            engine.Transition // the first step out of initial without a comment
+	withdraw         engine.Transition // a step out of initial with a required comment
+	commented        engine.Transition // a step out of working with a required comment, no document request
+	docs             engine.Transition // the step out of working that requests documents
+	later            engine.Transition // a step that does not start in initial
+}
+
+func workflowNames(t testing.TB, kita *engine.Service) wfNames {
+	t.Helper()
+	wf := kita.Workflow
+	n := wfNames{initial: wf.Initial}
+	from := func(st string, ok func(engine.Transition) bool) engine.Transition {
+		for _, tr := range wf.Transitions {
+			if slices.Contains(tr.From, st) && ok(tr) {
+				return tr
+			}
+		}
+		t.Fatalf("the Kita workflow has no fitting step out of %s", st)
+		return engine.Transition{}
+	}
+	isDocs := func(tr engine.Transition) bool { return tr.To == "nachforderung" }
+	n.start = from(n.initial, func(tr engine.Transition) bool { return !tr.Comment && !isDocs(tr) })
+	n.working = n.start.To
+	n.withdraw = from(n.initial, func(tr engine.Transition) bool { return tr.Comment })
+	n.commented = from(n.working, func(tr engine.Transition) bool { return tr.Comment && !isDocs(tr) })
+	n.docs = from(n.working, isDocs)
+	for _, tr := range wf.Transitions {
+		if !slices.Contains(tr.From, n.initial) {
+			n.later = tr
+			break
+		}
+	}
+	return n
+}
+
+// title is a state's German title.
+func (n wfNames) title(kita *engine.Service, st, lang string) string {
+	return kita.Workflow.States[st].Title.In(lang)
+}
+
 // seed fills w with the demo staff and cases.
-func seed(w *world, kita *engine.Service, now time.Time) {
+func seed(t testing.TB, w *world, kita *engine.Service, now time.Time) {
+	wf := workflowNames(t, kita)
 	w.addUser(&bo.User{ID: "anna", Tenant: "musterstadt", Name: "Anna Adler", Roles: []string{"caseworker"}, Offices: []string{officeA}}, "anna-pw")
 	w.addUser(&bo.User{ID: "bernd", Tenant: "musterstadt", Name: "Bernd Berger", Roles: []string{"caseworker"}, Offices: []string{officeA}}, "bernd-pw")
 	w.addUser(&bo.User{ID: "clara", Tenant: "musterstadt", Name: "Clara Conrad", Roles: []string{"auditor"}, Offices: []string{officeA, officeB}}, "clara-pw")
@@ -46,31 +93,33 @@ func seed(w *world, kita *engine.Service, now time.Time) {
 	res := kita.Evaluate(data, engine.Options{Today: now})
 	pdf := []byte("%PDF-1.4\n% Einkommensnachweis\n")
 	w.addCase(&bo.Submission{Ref: refA1, Tenant: "musterstadt", Service: ref, Data: res.Data, Computed: res.Computed, Office: officeA,
-		Status: "eingegangen", Created: now.Add(-72 * time.Hour),
+		Status: wf.initial, Created: now.Add(-72 * time.Hour),
 		Attachments: []record.Attachment{{ID: "att-income-0001", Name: "Einkommensnachweis März.pdf", Size: int64(len(pdf)), ContentType: "application/pdf"}},
 	}, map[string][]byte{"att-income-0001": pdf})
 	w.addCase(&bo.Submission{Ref: refA2, Tenant: "musterstadt", Service: ref, Data: res.Data, Computed: res.Computed, Office: officeA,
-		Status: "in-bearbeitung", Assignee: "anna", Priority: 2, Created: now.Add(-30 * 24 * time.Hour), Due: now.Add(-48 * time.Hour)}, nil)
+		Status: wf.working, Assignee: "anna", Priority: 2, Created: now.Add(-30 * 24 * time.Hour), Due: now.Add(-48 * time.Hour)}, nil)
 	w.addCase(&bo.Submission{Ref: refB1, Tenant: "musterstadt", Service: ref, Data: res.Data, Computed: res.Computed, Office: officeB,
-		Status: "eingegangen", Created: now.Add(-24 * time.Hour)}, nil)
+		Status: wf.initial, Created: now.Add(-24 * time.Hour)}, nil)
 	w.addCase(&bo.Submission{Ref: refK1, Tenant: "kelkheim", Service: ref, Data: res.Data, Computed: res.Computed, Office: officeA,
-		Status: "eingegangen", Created: now.Add(-24 * time.Hour)}, nil)
+		Status: wf.initial, Created: now.Add(-24 * time.Hour)}, nil)
 }
 
 type fixture struct {
-	t   *testing.T
-	w   *world
-	app *fiber.App
+	t    *testing.T
+	w    *world
+	app  *fiber.App
+	kita *engine.Service
+	wf   wfNames
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	kita := apitest.Example(t, "kita-gebuehren")
 	w := newWorld(func() time.Time { return now }, []*engine.Service{kita})
-	seed(w, kita, now)
+	seed(t, w, kita, now)
 	w.oidcUser = "bernd"
 	app := newApp(t, w)
-	return &fixture{t: t, w: w, app: app}
+	return &fixture{t: t, w: w, app: app, kita: kita, wf: workflowNames(t, kita)}
 }
 
 func deps(w *world) bo.Deps {

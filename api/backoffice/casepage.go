@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -157,7 +158,7 @@ func (s *server) showCase(c *fiber.Ctx, status int, errs []errorItem, fs *formSt
 				}
 			}
 		}
-		row.Detail = s.eventDetail(c, e.Type, e.Data, titles, l)
+		row.Detail = s.eventDetail(c, svc, e.Type, e.Data, titles, l)
 		v.Events = append(v.Events, row)
 	}
 	if views > 0 {
@@ -315,17 +316,50 @@ func (s *server) actorName(c *fiber.Ctx, id, l string) string {
 
 // eventDetail says what an event changed, without citizen data: the
 // statuses, offices and assignees it names, and a comment.
-func (s *server) eventDetail(c *fiber.Ctx, typ string, data map[string]any, titles map[string]string, l string) string {
+func (s *server) eventDetail(c *fiber.Ctx, svc *engine.Service, typ string, data map[string]any, titles map[string]string, l string) string {
 	str := func(k string) string { x, _ := data[k].(string); return x }
 	var parts []string
+	if typ == "documents_requested" {
+		var names []string
+		switch fs := data["fields"].(type) {
+		case []any:
+			for _, f := range fs {
+				if x, ok := f.(string); ok {
+					names = append(names, fieldLabel(svc, x, l))
+				}
+			}
+		case string:
+			for _, x := range strings.Split(fs, ",") {
+				names = append(names, fieldLabel(svc, x, l))
+			}
+		}
+		if len(names) > 0 {
+			parts = append(parts, tr(l, "Unterlagen: ", "Documents: ")+strings.Join(names, ", "))
+		}
+		if d, err := time.Parse(time.RFC3339, str("deadline")); err == nil {
+			parts = append(parts, tr(l, "Frist: ", "Deadline: ")+s.date(d, l))
+		}
+		if m := str("message"); m != "" {
+			parts = append(parts, tr(l, "Nachricht: ", "Message: ")+m)
+		}
+		return strings.Join(parts, "; ")
+	}
 	if from, to := str("from"), str("to"); (typ == "status_changed" || typ == "transition") && (from != "" || to != "") {
 		parts = append(parts, fmt.Sprintf(tr(l, "von „%s“ nach „%s“", "from “%s” to “%s”"), statusTitle(nil, titles, from, l), statusTitle(nil, titles, to, l)))
 	}
 	if o := str("office"); o != "" {
 		parts = append(parts, s.officeName(principal(c).User.Tenant, o, l))
 	}
-	if a := str("assignee"); a != "" {
-		parts = append(parts, tr(l, "an ", "to ")+s.userName(c, a))
+	if typ == "reassigned" {
+		tenant := principal(c).User.Tenant
+		parts = append(parts, fmt.Sprintf(tr(l, "von %s an %s", "from %s to %s"), s.officeName(tenant, str("from"), l), s.officeName(tenant, str("to"), l)))
+	}
+	if a, ok := data["assignee"].(string); ok && typ == "assigned" {
+		if a == "" {
+			parts = append(parts, tr(l, "Zuweisung aufgehoben", "unassigned"))
+		} else {
+			parts = append(parts, tr(l, "an ", "to ")+s.userName(c, a))
+		}
 	}
 	if cm := str("comment"); cm != "" {
 		parts = append(parts, tr(l, "Begründung: ", "Comment: ")+cm)

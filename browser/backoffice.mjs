@@ -193,6 +193,13 @@ async function errorState(page, res, status) {
     return { href: a.getAttribute('href'), exists: !!el, invalid: el?.getAttribute('aria-invalid') === 'true' || !!el?.closest('.field-error'), describedby: el?.getAttribute('aria-describedby') || el?.closest('fieldset')?.getAttribute('aria-describedby') || '' };
   }));
   assert(links.length > 0, 'no error summary with links');
+  // focus is on the summary (autofocus, no script needed), and its first
+  // link moves focus to the field it names
+  const focused = await page.evaluate(() => document.activeElement?.classList.contains('error-summary'));
+  assert(focused, 'focus is not on the error summary');
+  await page.locator('.error-summary a[href^="#"]').first().click();
+  const at = await page.evaluate(() => document.activeElement?.id);
+  assert(at === links[0].href.slice(1), `the first error link focuses #${at}, not ${links[0].href}`);
   for (const l of links) {
     assert(l.exists, `error summary link ${l.href} leads nowhere`);
     assert(l.invalid, `${l.href} is not marked invalid`);

@@ -3,6 +3,7 @@ package backoffice_test
 import (
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,7 +11,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/amtsform/amtsform/api/apitest"
 	bo "github.com/amtsform/amtsform/api/backoffice"
+	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/directory"
 )
 
 var (
@@ -474,4 +478,25 @@ func TestFollowUpDue(t *testing.T) {
 	f := newFixture(t)
 	f.w.cases["musterstadt/"+refA2].FollowUp = now.Add(-time.Hour)
 	f.get(f.w.session("anna"), "/backoffice/").want(t, 200, "wieder vorgelegt")
+}
+
+func TestAdminSeesEveryOffice(t *testing.T) {
+	f := newFixture(t)
+	inst, err := engine.LoadInstallation(filepath.Join(apitest.ExamplesDir(), "installation"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := deps(f.w)
+	d.Directory = directory.New(inst)
+	f.app = newAppDeps(t, d)
+	f.w.addUser(&bo.User{ID: "ida", Tenant: "musterstadt", Name: "Ida Imhof", Roles: []string{"admin"}}, "ida-pw")
+	ida := f.w.session("ida")
+	r := f.get(ida, "/backoffice/office/"+officeB)
+	r.want(t, 200, refB1, "Kinder- und Jugendbüro der Stadt Hofheim am Taunus", "Jugendamt des Main-Taunus-Kreises", "Musterstadt")
+	f.get(ida, "/backoffice/cases/"+refA1).want(t, 200, "Mir zuweisen")
+	f.get(ida, "/backoffice/cases/"+refK1).want(t, 404)
+	// a caseworker's nav lists only their own offices
+	if r := f.get(f.w.session("anna"), "/backoffice/"); strings.Contains(r.body, "/backoffice/office/"+officeB) {
+		t.Error("a caseworker of office A is offered office B")
+	}
 }

@@ -269,6 +269,10 @@ func (r *Registry) Fetch(ctx context.Context, mv module.Version, trust Trust) (*
 	}
 	zip, err := io.ReadAll(io.LimitReader(zr, 64<<20))
 	zr.Close()
+	if err != nil && strings.Contains(err.Error(), "digest mismatch") {
+		// ociclient checks the digest while reading
+		return nil, fmt.Errorf("%v: %w: the module zip has digest other than %s, which the manifest names", mv, ErrTampered, zdesc.Digest)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%v: module zip: %w", mv, err)
 	}

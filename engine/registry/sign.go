@@ -82,6 +82,7 @@ func pae(payloadType string, payload []byte) []byte {
 // A Signer signs module versions with an Ed25519 private key.
 type Signer struct {
 	key ed25519.PrivateKey
+	id  string // the key id written; "" means the key's own (tests forge others)
 }
 
 // NewSigner returns a signer for key.
@@ -99,8 +100,15 @@ func (s *Signer) sign(st *Statement) ([]byte, error) {
 	return json.Marshal(Envelope{
 		PayloadType: StatementType,
 		Payload:     base64.StdEncoding.EncodeToString(payload),
-		Signatures:  []Signature{{KeyID: s.Public().ID(), Sig: base64.StdEncoding.EncodeToString(sig)}},
+		Signatures:  []Signature{{KeyID: s.keyID(), Sig: base64.StdEncoding.EncodeToString(sig)}},
 	})
+}
+
+func (s *Signer) keyID() string {
+	if s.id != "" {
+		return s.id
+	}
+	return s.Public().ID()
 }
 
 // PublicKey is a publisher's Ed25519 public key.

@@ -15,7 +15,7 @@ func init() {
 // runDiff compares two service directories. It exits 0 when nothing is
 // graded ERR, 1 when something is, and 2 on usage and load errors.
 func runDiff(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("diff", stderr, "[--json] [--today YYYY-MM-DD] OLD NEW")
+	fs := newFlags("diff", stderr, "[--json] [--today YYYY-MM-DD] OLD NEW  (directories, or MODULE@VERSION from the registry of $AMTSFORM_INSTALLATION)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	day := fs.String("today", "", "the date rules see as today for documents without one (default: the current date)")
 	if err := fs.Parse(args); err != nil {
@@ -36,6 +36,14 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	}
 	var versions [2]*diff.Version
 	for i, arg := range fs.Args() {
+		if v, ok, err := loadModuleArg(arg); ok { // MODULE@VERSION (install.go)
+			if err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", arg, err)
+				return 2
+			}
+			versions[i] = v
+			continue
+		}
 		ds := dirsOf([]string{arg})
 		if len(ds) != 1 {
 			fmt.Fprintf(stderr, "amtsform diff: %s holds %d services; name one service directory\n", arg, len(ds))

@@ -2,16 +2,23 @@ package registry
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/load"
 	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/specs"
 )
 
 // CheckOverlay reports where the overlay in dir tries to loosen the
@@ -285,4 +292,89 @@ func field(v cue.Value, name string) (cue.Value, bool) {
 		}
 	}
 	return cue.Value{}, false
+}
+
+// Conflicts loads the overlay in dir with the local packages pkgs (as
+// engine.LoadDirPackages does) and reports each CUE conflict between the
+// overlay and a shared package as one problem at the overlay's position
+// whose message names the shared positions too: "the overlay contradicts
+// the shared service". It returns nil when the overlay loads.
+func Conflicts(dir string, pkgs map[string]string) []engine.Problem {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil
+	}
+	overlay := map[string]load.Source{}
+	add := func(dst, src string) {
+		if b, err := os.ReadFile(src); err == nil {
+			overlay[dst] = load.FromBytes(b)
+		}
+	}
+	_ = fs.WalkDir(specs.FS, "spec", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := specs.FS.ReadFile(p)
+			overlay[filepath.Join(abs, "cue.mod", "pkg", filepath.FromSlash(specs.ImportPath), path.Base(p))] = load.FromBytes(b)
+		}
+		return err
+	})
+	for ip, d := range pkgs {
+		files, _ := filepath.Glob(filepath.Join(d, "*.cue"))
+		for _, f := range files {
+			add(filepath.Join(abs, "cue.mod", "pkg", filepath.FromSlash(ip), filepath.Base(f)), f)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(abs, "cue.mod", "module.cue")); err != nil {
+		overlay[filepath.Join(abs, "cue.mod", "module.cue")] = load.FromString("module: \"amtsform.local/service\"\nlanguage: version: \"v0.17.0\"\n")
+	}
+	insts := load.Instances([]string{"."}, &load.Config{Dir: abs, ModuleRoot: abs, Overlay: overlay})
+	if len(insts) != 1 || insts[0].Err != nil {
+		return nil
+	}
+	v := cuecontext.New().BuildInstance(insts[0])
+	err = v.Err()
+	if err == nil {
+		err = v.LookupPath(cue.ParsePath("service")).Validate()
+	}
+	if err == nil {
+		return nil
+	}
+	c := &overlayCheck{dir: abs, pkgs: pkgs}
+	var out []engine.Problem
+	for _, e := range cueerrors.Errors(err) {
+		var mine *token.Pos
+		var shared, lang []string
+		for _, p := range append([]token.Pos{e.Position()}, cueerrors.Positions(e)...) {
+			if !p.IsValid() {
+				continue
+			}
+			if c.local(p) {
+				if mine == nil || p.Line() > mine.Line() {
+					q := p
+					mine = &q
+				}
+				continue
+			}
+			s := c.shown(p).String()
+			if !slices.Contains(shared, s) {
+				if strings.Contains(filepath.ToSlash(p.Filename()), "/cue.mod/pkg/"+specs.ImportPath+"/") {
+					lang = append(lang, s)
+				} else {
+					shared = append(shared, s)
+				}
+			}
+		}
+		if len(shared) == 0 {
+			shared = lang
+		}
+		if mine == nil || len(shared) == 0 {
+			continue
+		}
+		format, args := e.Msg()
+		path := strings.TrimPrefix(strings.Join(e.Path(), "."), "service.")
+		out = append(out, engine.Problem{
+			Pos: posOf(*mine), Path: path, Code: "overlayContradicts",
+			Message: fmt.Sprintf("%s: the overlay contradicts the shared service: %s (shared: %s)", path, fmt.Sprintf(format, args...), strings.Join(shared, ", ")),
+		})
+	}
+	return out
 }

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/catalog"
+	"github.com/amtsform/amtsform/engine/diff"
+	"github.com/amtsform/amtsform/engine/registry"
+)
+
+func init() {
+	commands["install"] = command{"install a shared service version for a tenant: verify, compile, test, diff, store", runInstall}
+	// amtsform check also refuses overlays that try to loosen the shared
+	// service they import: CUE keeps the stricter value silently.
+	check := commands["check"]
+	commands["check"] = command{check.summary, func(args []string, stdout, stderr io.Writer) int {
+		code := check.run(args, stdout, stderr)
+		if code != 2 && overlayProblems(args, stderr) {
+			return 1
+		}
+		return code
+	}}
+}
+
+// overlayProblems reports, for amtsform check, every overlay named
+// through an installation that loosens a local package it imports (see
+// registry.CheckOverlay). With --json it reports nothing (the JSON
+// report is check's own).
+func overlayProblems(args []string, stderr io.Writer) bool {
+	var dirs []string
+	for _, a := range args {
+		if a == "--json" || a == "-json" || a == "--json=true" || a == "-json=true" {
+			return false
+		}
+		if !strings.HasPrefix(a, "-") {
+			dirs = append(dirs, a)
+		}
+	}
+	found := false
+	for _, sd := range dirsOf(dirs) {
+		if sd.err != nil || len(sd.pkgs) == 0 || !importsAny(sd.dir, sd.pkgs) {
+			continue
+		}
+		v, err := diff.Load(sd.dir, sd.pkgs)
+		if err != nil {
+			// check reported CUE's conflict at one position; name both.
+			for _, p := range registry.Conflicts(sd.dir, sd.pkgs) {
+				fmt.Fprintln(stderr, p.String())
+				found = true
+			}
+			continue
+		}
+		for _, p := range registry.CheckOverlay(sd.dir, v.Value, sd.pkgs) {
+			fmt.Fprintln(stderr, p.String())
+			found = true
+		}
+	}
+	return found
+}
+
+// importsAny reports whether a .cue file in dir names one of pkgs'
+// import paths.
+func importsAny(dir string, pkgs map[string]string) bool {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.cue"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for ip := range pkgs {
+			if strings.Contains(string(b), `"`+ip+`"`) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// runInstall installs MODULE@VERSION for a tenant of an installation:
+// it fetches the version from the installation's registry, verifies its
+// signature against the publishers the installation trusts, compiles it
+// (with the tenant's overlay, if given), runs the spec tests, shows the
+// diff against what the tenant runs now (ERR needs --yes), stores the
+// version by hash as the server does and records it in the
+// installation's installed-modules.json.
+func runInstall(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("install", stderr, "--tenant T [--installation DIR] [--overlay DIR] [--yes] MODULE@VERSION")
+	tenant := fs.String("tenant", "", "the tenant that runs the version")
+	instDir := fs.String("installation", "examples/installation", "the installation directory")
+	overlay := fs.String("overlay", "", "the tenant's overlay directory (relative to the installation) that imports the module; empty runs the module's service as published")
+	yes := fs.Bool("yes", false, "install even when the diff grades something ERR")
+	regFlag := fs.String("registry", "", "registry configuration in CUE_REGISTRY syntax (default: the installation's modules.registry, then $CUE_REGISTRY)")
+	cache := fs.String("cache", moduleCache(), "the module cache directory (env AMTSFORM_MODULE_CACHE)")
+	var sf storeFlags
+	sf.register(fs)
+	if err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 || *tenant == "" {
+		fs.Usage()
+		return 2
+	}
+	mv, err := registry.ParseRef(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "amtsform install: %v\n", err)
+		return 2
+	}
+	inst, err := engine.LoadInstallation(*instDir)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if inst.Tenant(*tenant) == nil {
+		fmt.Fprintf(stderr, "amtsform install: tenant %q is not in %s\n", *tenant, *instDir)
+		return 2
+	}
+	set, err := registry.ReadSettings(*instDir)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	spec := *regFlag
+	if spec == "" {
+		spec = set.Registry
+	}
+	if spec == "" {
+		spec = os.Getenv("CUE_REGISTRY")
+	}
+	reg, err := registry.Open(registry.Config{CUERegistry: spec, CacheDir: *cache})
+	if err != nil {
+		fmt.Fprintf(stderr, "amtsform install: %v\n", err)
+		return 2
+	}
+	var overlayAbs, overlayRel string
+	if *overlay != "" {
+		overlayAbs = filepath.Join(inst.Dir, filepath.FromSlash(*overlay))
+		overlayRel = filepath.ToSlash(*overlay)
+	}
+	ctx := context.Background()
+	c, err := reg.Prepare(ctx, mv, set.Trust, overlayAbs)
+	if err != nil {
+		if r := registry.Refusal(err); r != "" {
+			fmt.Fprintf(stderr, "amtsform install: %s %s\n  %v\n", r, mv, err)
+		} else {
+			fmt.Fprintf(stderr, "amtsform install: %s: %v\n", mv, err)
+		}
+		return 1
+	}
+	if err := checkOffices(inst.Tenant(*tenant), c.Service); err != nil {
+		fmt.Fprintf(stderr, "amtsform install: %v\n", err)
+		return 1
+	}
+	rec, err := registry.ReadRecord(inst.Dir)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if cur := rec.Current(*tenant, mv.Path(), overlayRel); cur != nil {
+		if cur.Hash == c.Service.Hash {
+			fmt.Fprintf(stdout, "%s runs %s@%s already (hash %.12s)\n", *tenant, cur.Module, cur.Version, cur.Hash)
+			return 0
+		}
+		old, err := reg.Rebuild(*cur, set.Trust, overlayAbs)
+		if err != nil {
+			fmt.Fprintf(stderr, "amtsform install: the version %s runs now (%s): %v\n", *tenant, cur.Version, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "upgrade of %s from %s to %s:\n\n", *tenant, cur.Version, mv.Version())
+		r := diff.Compare(&diff.Version{Service: old.Service, Value: old.Source.Value}, &diff.Version{Service: c.Service, Value: c.Source.Value}, diff.Options{})
+		r.WriteText(stdout)
+		fmt.Fprintln(stdout)
+		if r.Severity == diff.Err && !*yes {
+			fmt.Fprintf(stderr, "amtsform install: the upgrade has changes graded ERR (above); drafts in flight stay on %s, which the server keeps serving. Run again with --yes to install.\n", cur.Version)
+			return 1
+		}
+	}
+	st, closeFn, err := openStore(ctx, sf.uri, sf.dataDir, sf.logger(stderr))
+	if err != nil {
+		return storeError(stderr, "install", err)
+	}
+	defer closeFn()
+	// As the server does: offering a version persists it by hash.
+	if err := catalog.New(st).Offer(ctx, *tenant, []*engine.Service{c.Service}); err != nil {
+		fmt.Fprintf(stderr, "amtsform install: %v\n", err)
+		return 1
+	}
+	rec.Set(registry.Installed{
+		Tenant: *tenant, Module: mv.Path(), Version: mv.Version(), Overlay: overlayRel,
+		Service: c.Service.ID, ServiceVersion: c.Service.Version, Hash: c.Service.Hash,
+		Manifest: c.Fetched.Manifest, Signer: c.Fetched.Signer, Installed: time.Now().UTC().Truncate(time.Second),
+	})
+	if err := rec.Write(inst.Dir); err != nil {
+		fmt.Fprintf(stderr, "amtsform install: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "installed %s for %s: %s %s (hash %.12s), signed by %s, %d spec tests passed\n",
+		mv, *tenant, c.Service.ID, c.Service.Version, c.Service.Hash, c.Fetched.Signer, len(c.Service.Tests))
+	return 0
+}
+
+// checkOffices reports routes to offices the tenant does not have.
+func checkOffices(t *engine.TenantConfig, s *engine.Service) error {
+	in := &engine.Installation{Tenants: []engine.TenantConfig{{ID: t.ID, Offices: t.Offices, Services: []string{"candidate"}}}}
+	ps := in.Check(map[string]*engine.Service{"candidate": s})["candidate"]
+	if len(ps) == 0 {
+		return nil
+	}
+	var msgs []string
+	for _, p := range ps {
+		msgs = append(msgs, p.Message)
+	}
+	return errors.New(strings.Join(msgs, "\n"))
+}
+
+// loadModuleArg loads "MODULE@VERSION" for amtsform diff from the
+// module cache, verified against the trust of the installation named by
+// $AMTSFORM_INSTALLATION (default examples/installation), fetching it
+// from the registry if needed. ok is false when arg is no module
+// reference (a directory).
+func loadModuleArg(arg string) (v *diff.Version, ok bool, err error) {
+	if _, statErr := os.Stat(arg); statErr == nil || !strings.Contains(arg, "@") {
+		return nil, false, nil
+	}
+	mv, err := registry.ParseRef(arg)
+	if err != nil {
+		return nil, true, err
+	}
+	instDir := os.Getenv("AMTSFORM_INSTALLATION")
+	if instDir == "" {
+		instDir = "examples/installation"
+	}
+	set, err := registry.ReadSettings(instDir)
+	if err != nil {
+		return nil, true, err
+	}
+	spec := set.Registry
+	if spec == "" {
+		spec = os.Getenv("CUE_REGISTRY")
+	}
+	reg, err := registry.Open(registry.Config{CUERegistry: spec, CacheDir: moduleCache()})
+	if err != nil {
+		return nil, true, err
+	}
+	c, err := reg.Prepare(context.Background(), mv, set.Trust, "")
+	if err != nil {
+		return nil, true, err
+	}
+	return &diff.Version{Service: c.Service, Value: c.Source.Value}, true, nil
+}

@@ -163,18 +163,25 @@ func runInstall(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	st, closeFn, err := openStore(ctx, sf.uri, sf.dataDir, sf.logger(stderr))
+	if err != nil {
+		return storeError(stderr, "install", err)
+	}
+	defer closeFn()
 	if cur := rec.Current(*tenant, mv.Path(), overlayRel); cur != nil {
 		if cur.Hash == c.Service.Hash {
-			fmt.Fprintf(stdout, "%s runs %s@%s already (hash %.12s)\n", *tenant, cur.Module, cur.Version, cur.Hash)
+			fmt.Fprintf(stdout, "%s runs %s %s already (hash %.12s)\n", *tenant, cur.Module, cur.Version, cur.Hash)
 			return 0
 		}
-		old, err := reg.Rebuild(*cur, set.Trust, overlayAbs)
+		// The version the tenant runs is the one stored by hash, as the
+		// server serves it, whatever its overlay's files say now.
+		old, err := storedVersion(ctx, st, cur.Hash)
 		if err != nil {
-			fmt.Fprintf(stderr, "amtsform install: the version %s runs now (%s): %v\n", *tenant, cur.Version, err)
+			fmt.Fprintf(stderr, "amtsform install: the version %s runs now (%s, hash %.12s): %v\n", *tenant, cur.Version, cur.Hash, err)
 			return 1
 		}
 		fmt.Fprintf(stdout, "upgrade of %s from %s to %s:\n\n", *tenant, cur.Version, mv.Version())
-		r := diff.Compare(&diff.Version{Service: old.Service, Value: old.Source.Value}, &diff.Version{Service: c.Service, Value: c.Source.Value}, diff.Options{})
+		r := diff.Compare(old, &diff.Version{Service: c.Service, Value: c.Source.Value}, diff.Options{})
 		r.WriteText(stdout)
 		fmt.Fprintln(stdout)
 		if r.Severity == diff.Err && !*yes {
@@ -182,11 +189,6 @@ func runInstall(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	st, closeFn, err := openStore(ctx, sf.uri, sf.dataDir, sf.logger(stderr))
-	if err != nil {
-		return storeError(stderr, "install", err)
-	}
-	defer closeFn()
 	// As the server does: offering a version persists it by hash.
 	if err := catalog.New(st).Offer(ctx, *tenant, []*engine.Service{c.Service}); err != nil {
 		fmt.Fprintf(stderr, "amtsform install: %v\n", err)
@@ -204,6 +206,34 @@ func runInstall(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "installed %s for %s: %s %s (hash %.12s), signed by %s, %d spec tests passed\n",
 		mv, *tenant, c.Service.ID, c.Service.Version, c.Service.Hash, c.Fetched.Signer, len(c.Service.Tests))
 	return 0
+}
+
+// storedVersion compiles the version stored under hash.
+func storedVersion(ctx context.Context, st catalog.Versions, hash string) (*diff.Version, error) {
+	vs, err := st.ServiceVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs {
+		if v.Hash != hash {
+			continue
+		}
+		files := make([]engine.SourceFile, len(v.Files))
+		for i, f := range v.Files {
+			files[i] = engine.SourceFile{Path: f.Path, Data: f.Data}
+		}
+		src, err := engine.LoadFiles(files)
+		if err != nil {
+			return nil, err
+		}
+		src.Hash = v.Hash
+		s, err := engine.Compile(src)
+		if err != nil {
+			return nil, err
+		}
+		return &diff.Version{Service: s, Value: src.Value}, nil
+	}
+	return nil, fmt.Errorf("not in the store (installed with another --data-dir or --mongodb-uri?)")
 }
 
 // checkOffices reports routes to offices the tenant does not have.

@@ -18,6 +18,7 @@ import (
 
 func init() {
 	commands["install"] = command{"install a shared service version for a tenant: verify, compile, test, diff, store", runInstall}
+	commands["modules"] = command{"list the shared modules each tenant runs, their publishers and newer versions", runModules}
 	// amtsform check also refuses overlays that try to loosen the shared
 	// service they import: CUE keeps the stricter value silently.
 	check := commands["check"]
@@ -234,6 +235,54 @@ func storedVersion(ctx context.Context, st catalog.Versions, hash string) (*diff
 		return &diff.Version{Service: s, Value: src.Value}, nil
 	}
 	return nil, fmt.Errorf("not in the store (installed with another --data-dir or --mongodb-uri?)")
+}
+
+// runModules lists the installation's record: which tenant runs which
+// module version, signed by whom, and the newer versions the registry
+// holds (skipped with --offline).
+func runModules(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("modules", stderr, "[--installation DIR] [--offline]")
+	instDir := fs.String("installation", "examples/installation", "the installation directory")
+	offline := fs.Bool("offline", false, "do not ask the registry for newer versions")
+	cache := fs.String("cache", moduleCache(), "the module cache directory (env AMTSFORM_MODULE_CACHE)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	rec, err := registry.ReadRecord(*instDir)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if len(rec.Modules) == 0 {
+		fmt.Fprintf(stdout, "no shared modules installed in %s\n", *instDir)
+		return 0
+	}
+	newer := map[string][]string{}
+	if !*offline {
+		set, err := registry.ReadSettings(*instDir)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		if set.Registry != "" {
+			reg, err := registry.Open(registry.Config{CUERegistry: set.Registry, CacheDir: *cache})
+			if err == nil {
+				newer, err = rec.Newer(context.Background(), reg)
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "amtsform modules: newer versions: %v\n", err)
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "%-12s %-32s %-9s %-10s %-22s %s\n", "TENANT", "MODULE", "VERSION", "OVERLAY", "SIGNED BY", "NEWER")
+	for _, m := range rec.Modules {
+		ov := m.Overlay
+		if ov == "" {
+			ov = "-"
+		}
+		fmt.Fprintf(stdout, "%-12s %-32s %-9s %-10s %-22s %s\n", m.Tenant, m.Module, m.Version, ov, m.Signer, strings.Join(newer[m.Module], " "))
+	}
+	return 0
 }
 
 // checkOffices reports routes to offices the tenant does not have.

@@ -105,6 +105,11 @@ func TestPublishInstallUpgrade(t *testing.T) {
 		t.Errorf("record: %s", b)
 	}
 
+	got = cmd(0, "modules", "--installation", inst)
+	if !regexp.MustCompile(`(?m)^eltville +land.hessen.example/kita@v1 +v1.1.0 +eltville +ed25519:[0-9a-f]{16} *$`).MatchString(got) {
+		t.Errorf("modules:\n%s", got)
+	}
+
 	// amtsform diff with module references, from the cache.
 	t.Setenv("AMTSFORM_INSTALLATION", inst)
 	got = cmd(1, "diff", "--today", "2026-12-01", "land.hessen.example/kita@v1.0.0", "land.hessen.example/kita@v1.1.0")
@@ -124,6 +129,10 @@ func TestPublishInstallUpgrade(t *testing.T) {
 	got = cmd(1, "install", "land.hessen.example/kita@v1.2.0", "--tenant", "eltville", "--installation", inst, "--overlay", "eltville", "--data-dir", data)
 	if !strings.Contains(got, "amtsform install: refused: the version is not signed land.hessen.example/kita@v1.2.0") {
 		t.Errorf("unsigned: %s", got)
+	}
+	got = cmd(0, "modules", "--installation", inst)
+	if !regexp.MustCompile(`(?m)^eltville .* v1.2.0$`).MatchString(got) {
+		t.Errorf("modules lists no newer version:\n%s", got)
 	}
 }
 

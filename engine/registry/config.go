@@ -1,17 +1,24 @@
 package registry
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/load"
+
+	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // Settings are the module settings of an installation directory, its
@@ -167,4 +174,85 @@ func (r *Record) Write(dir string) error {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(dir, RecordFile))
+}
+
+// Offers returns, per tenant, the services the record says the tenant
+// runs, looked up by hash with pinned (catalog.Catalog.Pinned after
+// Restore): a server offers exactly the versions installed, compiled
+// from the sources stored at install time, with no registry and no
+// module cache.
+func (r *Record) Offers(pinned func(record.ServiceRef) (*engine.Service, error)) (map[string][]*engine.Service, error) {
+	out := map[string][]*engine.Service{}
+	var errs []error
+	for _, m := range r.Modules {
+		s, err := pinned(record.ServiceRef{ID: m.Service, Version: m.ServiceVersion, Hash: m.Hash})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tenant %s: %s %s: %w", m.Tenant, m.Module, m.Version, err))
+			continue
+		}
+		out[m.Tenant] = append(out[m.Tenant], s)
+	}
+	return out, errors.Join(errs...)
+}
+
+// Newer returns the versions of each installed module (by module path)
+// the registry holds that are newer than the newest any tenant runs.
+func (r *Record) Newer(ctx context.Context, reg *Registry) (map[string][]string, error) {
+	newest := map[string]string{}
+	for _, m := range r.Modules {
+		if compareVersions(m.Version, newest[m.Module]) > 0 {
+			newest[m.Module] = m.Version
+		}
+	}
+	out := map[string][]string{}
+	var errs []error
+	for mod, have := range newest {
+		vs, err := reg.Versions(ctx, mod)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", mod, err))
+			continue
+		}
+		for _, v := range vs {
+			if compareVersions(v, have) > 0 {
+				out[mod] = append(out[mod], v)
+			}
+		}
+		sort.Slice(out[mod], func(i, j int) bool { return compareVersions(out[mod][i], out[mod][j]) < 0 })
+	}
+	return out, errors.Join(errs...)
+}
+
+// compareVersions compares two semantic versions "vX.Y.Z[-pre]"; ""
+// is lower than any. A pre-release is lower than its release.
+func compareVersions(a, b string) int {
+	if a == b {
+		return 0
+	}
+	if a == "" || b == "" {
+		return cmp.Compare(len(a), len(b))
+	}
+	pa, prea, _ := strings.Cut(strings.TrimPrefix(a, "v"), "-")
+	pb, preb, _ := strings.Cut(strings.TrimPrefix(b, "v"), "-")
+	xa, xb := strings.Split(pa, "."), strings.Split(pb, ".")
+	for i := 0; i < 3; i++ {
+		var na, nb int
+		if i < len(xa) {
+			na, _ = strconv.Atoi(xa[i])
+		}
+		if i < len(xb) {
+			nb, _ = strconv.Atoi(xb[i])
+		}
+		if c := cmp.Compare(na, nb); c != 0 {
+			return c
+		}
+	}
+	switch {
+	case prea == preb:
+		return 0
+	case prea == "":
+		return 1
+	case preb == "":
+		return -1
+	}
+	return strings.Compare(prea, preb)
 }

@@ -15,7 +15,7 @@ func init() {
 // runDiff compares two service directories. It exits 0 when nothing is
 // graded ERR, 1 when something is, and 2 on usage and load errors.
 func runDiff(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("diff", stderr, "[--json] [--today YYYY-MM-DD] OLD NEW  (directories, or MODULE@VERSION from the registry of $AMTSFORM_INSTALLATION)")
+	fs := newFlags("diff", stderr, "[--json] [--today YYYY-MM-DD] OLD NEW")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	day := fs.String("today", "", "the date rules see as today for documents without one (default: the current date)")
 	if err := fs.Parse(args); err != nil {

@@ -23,29 +23,65 @@ func init() {
 	// service they import: CUE keeps the stricter value silently.
 	check := commands["check"]
 	commands["check"] = command{check.summary, func(args []string, stdout, stderr io.Writer) int {
-		code := check.run(args, stdout, stderr)
-		if code != 2 && overlayProblems(args, stderr) {
+		bad := overlayProblems(args, stderr)
+		out := &dropOK{w: stdout, dirs: bad}
+		code := check.run(args, out, stderr)
+		out.flush()
+		if code == 0 && len(bad) > 0 {
 			return 1
 		}
 		return code
 	}}
 }
 
+// dropOK passes check's output through but the "ok" lines of
+// directories whose overlay was refused.
+type dropOK struct {
+	w    io.Writer
+	dirs map[string]bool
+	buf  []byte
+}
+
+func (d *dropOK) Write(p []byte) (int, error) {
+	d.buf = append(d.buf, p...)
+	for {
+		i := strings.IndexByte(string(d.buf), '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := string(d.buf[:i+1])
+		d.buf = d.buf[i+1:]
+		if f := strings.Split(line, "\t"); len(f) >= 2 && f[0] == "ok" && d.dirs[f[1]] {
+			continue
+		}
+		if _, err := io.WriteString(d.w, line); err != nil {
+			return len(p), err
+		}
+	}
+}
+
+func (d *dropOK) flush() {
+	if len(d.buf) > 0 {
+		d.w.Write(d.buf)
+		d.buf = nil
+	}
+}
+
 // overlayProblems reports, for amtsform check, every overlay named
 // through an installation that loosens a local package it imports (see
-// registry.CheckOverlay). With --json it reports nothing (the JSON
-// report is check's own).
-func overlayProblems(args []string, stderr io.Writer) bool {
+// registry.CheckOverlay), and returns the directories refused. With
+// --json it reports nothing (the JSON report is check's own).
+func overlayProblems(args []string, stderr io.Writer) map[string]bool {
 	var dirs []string
 	for _, a := range args {
 		if a == "--json" || a == "-json" || a == "--json=true" || a == "-json=true" {
-			return false
+			return nil
 		}
 		if !strings.HasPrefix(a, "-") {
 			dirs = append(dirs, a)
 		}
 	}
-	found := false
+	found := map[string]bool{}
 	for _, sd := range dirsOf(dirs) {
 		if sd.err != nil || len(sd.pkgs) == 0 || !importsAny(sd.dir, sd.pkgs) {
 			continue
@@ -55,13 +91,13 @@ func overlayProblems(args []string, stderr io.Writer) bool {
 			// check reported CUE's conflict at one position; name both.
 			for _, p := range registry.Conflicts(sd.dir, sd.pkgs) {
 				fmt.Fprintln(stderr, p.String())
-				found = true
+				found[sd.dir] = true
 			}
 			continue
 		}
 		for _, p := range registry.CheckOverlay(sd.dir, v.Value, sd.pkgs) {
 			fmt.Fprintln(stderr, p.String())
-			found = true
+			found[sd.dir] = true
 		}
 	}
 	return found

@@ -111,6 +111,10 @@ func TestPublishFetchLoad(t *testing.T) {
 	if c2.Service.Hash != c.Service.Hash {
 		t.Errorf("hash changed offline: %s vs %s", c2.Service.Hash, c.Service.Hash)
 	}
+	// A key no longer trusted stops the cached version too.
+	if _, err := off.Fetch(ctx, v100, Trust{"land.hessen.example/*": {mustSigner(t).Public()}}); !errors.Is(err, ErrUntrusted) {
+		t.Errorf("cached version with the key revoked: %v", err)
+	}
 	// Installed as published: the state's own service with its tests.
 	c3, err := off.Prepare(ctx, v100, trust, "")
 	if err != nil {
@@ -296,4 +300,22 @@ func copySignature(t *testing.T, mem ociregistry.Interface, from, to ociregistry
 		return
 	}
 	t.Fatal("no signature to copy")
+}
+
+func TestParseRef(t *testing.T) {
+	for _, tt := range []struct{ in, want, err string }{
+		{"land.hessen.example/kita@v1.2.0", "land.hessen.example/kita@v1.2.0", ""},
+		{"land.hessen.example/kita@v2.0.0-rc.1", "land.hessen.example/kita@v2.0.0-rc.1", ""},
+		{"land.hessen.example/kita", "", "want MODULE@VERSION"},
+		{"land.hessen.example/kita@v1", "", "name a full version, e.g. land.hessen.example/kita@v1.0.0"},
+		{"Land/kita@v1.0.0", "", "Land/kita"},
+	} {
+		mv, err := ParseRef(tt.in)
+		switch {
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("ParseRef(%q) error %v, want %q", tt.in, err, tt.err)
+		case tt.err == "" && (err != nil || mv.String() != tt.want):
+			t.Errorf("ParseRef(%q) = %v, %v; want %s", tt.in, mv, err, tt.want)
+		}
+	}
 }

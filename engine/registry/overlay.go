@@ -366,6 +366,13 @@ func Conflicts(dir string, pkgs map[string]string) []engine.Problem {
 		if len(shared) == 0 {
 			shared = lang
 		}
+		if mine == nil {
+			// CUE named only the shared end (a list of another length):
+			// find the overlay's field at the error's path.
+			if p, ok := c.findLocal(e.Path()); ok {
+				mine = &p
+			}
+		}
 		if mine == nil || len(shared) == 0 {
 			continue
 		}
@@ -377,4 +384,48 @@ func Conflicts(dir string, pkgs map[string]string) []engine.Problem {
 		})
 	}
 	return out
+}
+
+// findLocal returns the position of the deepest field of the overlay's
+// files along path (e.g. service.routing).
+func (c *overlayCheck) findLocal(path []string) (token.Pos, bool) {
+	files, _ := filepath.Glob(filepath.Join(c.dir, "*.cue"))
+	var best token.Pos
+	depth := -1
+	var find func(x ast.Expr, rest []string, d int)
+	find = func(x ast.Expr, rest []string, d int) {
+		switch x := x.(type) {
+		case *ast.BinaryExpr:
+			if x.Op == token.AND {
+				find(x.X, rest, d)
+				find(x.Y, rest, d)
+			}
+		case *ast.ParenExpr:
+			find(x.X, rest, d)
+		case *ast.StructLit:
+			if len(rest) == 0 {
+				return
+			}
+			for _, el := range x.Elts {
+				if fd, ok := el.(*ast.Field); ok && label(fd) == rest[0] {
+					if d > depth {
+						best, depth = fd.Pos(), d
+					}
+					find(fd.Value, rest[1:], d+1)
+				}
+			}
+		}
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		af, err := parser.ParseFile(f, b)
+		if err != nil {
+			continue
+		}
+		find(&ast.StructLit{Elts: af.Decls}, path, 0)
+	}
+	return best, depth >= 0
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
@@ -176,13 +175,15 @@ func runInstall(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "amtsform install: %v\n", err)
 		return 2
 	}
-	var overlayAbs, overlayRel string
-	if *overlay != "" {
-		overlayAbs = filepath.Join(inst.Dir, filepath.FromSlash(*overlay))
-		overlayRel = filepath.ToSlash(*overlay)
-	}
 	ctx := context.Background()
-	c, err := reg.Prepare(ctx, mv, set.Trust, overlayAbs)
+	st, closeFn, err := openStore(ctx, sf.uri, sf.dataDir, sf.logger(stderr))
+	if err != nil {
+		return storeError(stderr, "install", err)
+	}
+	defer closeFn()
+	// As the server does: offering a version persists it by hash.
+	in := &registry.Installer{Registry: reg, Installation: inst, Settings: set, Catalog: catalog.New(st), Versions: st}
+	plan, err := in.Plan(ctx, *tenant, mv, *overlay)
 	if err != nil {
 		if r := registry.Refusal(err); r != "" {
 			fmt.Fprintf(stderr, "amtsform install: %s %s\n  %v\n", r, mv, err)
@@ -191,86 +192,27 @@ func runInstall(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	if err := checkOffices(inst.Tenant(*tenant), c.Service); err != nil {
-		fmt.Fprintf(stderr, "amtsform install: %v\n", err)
-		return 1
+	if plan.Unchanged {
+		fmt.Fprintf(stdout, "%s runs %s %s already (hash %.12s)\n", *tenant, plan.Current.Module, plan.Current.Version, plan.Current.Hash)
+		return 0
 	}
-	rec, err := registry.ReadRecord(inst.Dir)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
-	}
-	st, closeFn, err := openStore(ctx, sf.uri, sf.dataDir, sf.logger(stderr))
-	if err != nil {
-		return storeError(stderr, "install", err)
-	}
-	defer closeFn()
-	if cur := rec.Current(*tenant, mv.Path(), overlayRel); cur != nil {
-		if cur.Hash == c.Service.Hash {
-			fmt.Fprintf(stdout, "%s runs %s %s already (hash %.12s)\n", *tenant, cur.Module, cur.Version, cur.Hash)
-			return 0
-		}
-		// The version the tenant runs is the one stored by hash, as the
-		// server serves it, whatever its overlay's files say now.
-		old, err := storedVersion(ctx, st, cur.Hash)
-		if err != nil {
-			fmt.Fprintf(stderr, "amtsform install: the version %s runs now (%s, hash %.12s): %v\n", *tenant, cur.Version, cur.Hash, err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "upgrade of %s from %s to %s:\n\n", *tenant, cur.Version, mv.Version())
-		r := diff.Compare(old, &diff.Version{Service: c.Service, Value: c.Source.Value}, diff.Options{})
-		r.WriteText(stdout)
+	if plan.Diff != nil {
+		fmt.Fprintf(stdout, "upgrade of %s from %s to %s:\n\n", *tenant, plan.Current.Version, mv.Version())
+		plan.Diff.WriteText(stdout)
 		fmt.Fprintln(stdout)
-		if r.Severity == diff.Err && !*yes {
-			fmt.Fprintf(stderr, "amtsform install: the upgrade has changes graded ERR (above); drafts in flight stay on %s, which the server keeps serving. Run again with --yes to install.\n", cur.Version)
-			return 1
+	}
+	if _, err := in.Apply(ctx, plan, *yes); err != nil {
+		if errors.Is(err, registry.ErrConfirm) {
+			fmt.Fprintf(stderr, "amtsform install: the upgrade has changes graded ERR (above); drafts in flight stay on %s, which the server keeps serving. Run again with --yes to install.\n", plan.Current.Version)
+		} else {
+			fmt.Fprintf(stderr, "amtsform install: %v\n", err)
 		}
-	}
-	// As the server does: offering a version persists it by hash.
-	if err := catalog.New(st).Offer(ctx, *tenant, []*engine.Service{c.Service}); err != nil {
-		fmt.Fprintf(stderr, "amtsform install: %v\n", err)
 		return 1
 	}
-	rec.Set(registry.Installed{
-		Tenant: *tenant, Module: mv.Path(), Version: mv.Version(), Overlay: overlayRel,
-		Service: c.Service.ID, ServiceVersion: c.Service.Version, Hash: c.Service.Hash,
-		Manifest: c.Fetched.Manifest, Signer: c.Fetched.Signer, Installed: time.Now().UTC().Truncate(time.Second),
-	})
-	if err := rec.Write(inst.Dir); err != nil {
-		fmt.Fprintf(stderr, "amtsform install: %v\n", err)
-		return 1
-	}
+	c := plan.Candidate
 	fmt.Fprintf(stdout, "installed %s for %s: %s %s (hash %.12s), signed by %s, %d spec tests passed\n",
 		mv, *tenant, c.Service.ID, c.Service.Version, c.Service.Hash, c.Fetched.Signer, len(c.Service.Tests))
 	return 0
-}
-
-// storedVersion compiles the version stored under hash.
-func storedVersion(ctx context.Context, st catalog.Versions, hash string) (*diff.Version, error) {
-	vs, err := st.ServiceVersions(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, v := range vs {
-		if v.Hash != hash {
-			continue
-		}
-		files := make([]engine.SourceFile, len(v.Files))
-		for i, f := range v.Files {
-			files[i] = engine.SourceFile{Path: f.Path, Data: f.Data}
-		}
-		src, err := engine.LoadFiles(files)
-		if err != nil {
-			return nil, err
-		}
-		src.Hash = v.Hash
-		s, err := engine.Compile(src)
-		if err != nil {
-			return nil, err
-		}
-		return &diff.Version{Service: s, Value: src.Value}, nil
-	}
-	return nil, fmt.Errorf("not in the store (installed with another --data-dir or --mongodb-uri?)")
 }
 
 // runModules lists the installation's record: which tenant runs which
@@ -319,20 +261,6 @@ func runModules(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%-12s %-32s %-9s %-10s %-22s %s\n", m.Tenant, m.Module, m.Version, ov, m.Signer, strings.Join(newer[m.Module], " "))
 	}
 	return 0
-}
-
-// checkOffices reports routes to offices the tenant does not have.
-func checkOffices(t *engine.TenantConfig, s *engine.Service) error {
-	in := &engine.Installation{Tenants: []engine.TenantConfig{{ID: t.ID, Offices: t.Offices, Services: []string{"candidate"}}}}
-	ps := in.Check(map[string]*engine.Service{"candidate": s})["candidate"]
-	if len(ps) == 0 {
-		return nil
-	}
-	var msgs []string
-	for _, p := range ps {
-		msgs = append(msgs, p.Message)
-	}
-	return errors.New(strings.Join(msgs, "\n"))
 }
 
 // loadModuleArg loads "MODULE@VERSION" for amtsform diff from the

@@ -128,11 +128,12 @@ func importsAny(dir string, pkgs map[string]string) bool {
 // version by hash as the server does and records it in the
 // installation's installed-modules.json.
 func runInstall(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("install", stderr, "--tenant T [--installation DIR] [--overlay DIR] [--yes] MODULE@VERSION")
+	fs := newFlags("install", stderr, "--tenant T [--installation DIR] [--overlay DIR] [--yes] [--dry-run] MODULE@VERSION")
 	tenant := fs.String("tenant", "", "the tenant that runs the version")
 	instDir := fs.String("installation", "examples/installation", "the installation directory")
 	overlay := fs.String("overlay", "", "the tenant's overlay directory (relative to the installation) that imports the module; empty runs the module's service as published")
 	yes := fs.Bool("yes", false, "install even when the diff grades something ERR")
+	dryRun := fs.Bool("dry-run", false, "verify, compile, test and show the diff, but install nothing")
 	regFlag := fs.String("registry", "", "registry configuration in CUE_REGISTRY syntax (default: the installation's modules.registry, then $CUE_REGISTRY)")
 	cache := fs.String("cache", moduleCache(), "the module cache directory (env AMTSFORM_MODULE_CACHE)")
 	var sf storeFlags
@@ -200,6 +201,11 @@ func runInstall(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "upgrade of %s from %s to %s:\n\n", *tenant, plan.Current.Version, mv.Version())
 		plan.Diff.WriteText(stdout)
 		fmt.Fprintln(stdout)
+	}
+	if *dryRun {
+		fmt.Fprintf(stdout, "would install %s for %s: %s %s (hash %.12s), signed by %s, %d spec tests passed\n",
+			mv, *tenant, plan.Candidate.Service.ID, plan.Candidate.Service.Version, plan.Candidate.Service.Hash, plan.Candidate.Fetched.Signer, len(plan.Candidate.Service.Tests))
+		return 0
 	}
 	if _, err := in.Apply(ctx, plan, *yes); err != nil {
 		if errors.Is(err, registry.ErrConfirm) {

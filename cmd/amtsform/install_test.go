@@ -92,6 +92,13 @@ func TestPublishInstallUpgrade(t *testing.T) {
 			t.Errorf("upgrade without --yes: no %q in\n%s", want, got)
 		}
 	}
+	got = cmd(0, "install", "land.hessen.example/kita@v1.1.0", "--tenant", "eltville", "--installation", inst, "--overlay", "eltville", "--data-dir", data, "--dry-run")
+	if !strings.Contains(got, "would install land.hessen.example/kita@v1.1.0 for eltville") {
+		t.Errorf("dry run: %s", got)
+	}
+	if rec, _ := registry.ReadRecord(inst); rec.Modules[0].Version != "v1.0.0" {
+		t.Error("the dry run installed")
+	}
 	got = cmd(0, "install", "land.hessen.example/kita@v1.1.0", "--tenant", "eltville", "--installation", inst, "--overlay", "eltville", "--data-dir", data, "--yes")
 	if !strings.Contains(got, "installed land.hessen.example/kita@v1.1.0 for eltville: kita-uebernahme 1.1.0") {
 		t.Errorf("upgrade with --yes: %s", got)

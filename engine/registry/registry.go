@@ -296,11 +296,10 @@ func (r *Registry) Fetch(ctx context.Context, mv module.Version, trust Trust) (*
 	if env == nil {
 		return nil, fmt.Errorf("%v: %w: the registry holds no signature for manifest %s", mv, ErrUnsigned, mdesc.Digest)
 	}
-	st, signer, err := checkSignature(mv, env, keys, mdesc.Digest, zdesc.Digest)
+	_, signer, err := checkSignature(mv, env, keys, mdesc.Digest, zdesc.Digest)
 	if err != nil {
 		return nil, err
 	}
-	_ = st
 	f := &Fetched{Version: mv, Manifest: string(mdesc.Digest), Zip: string(zdesc.Digest), Signer: signer, Dir: filepath.Join(dir, "src")}
 	if err := r.store(mv, zip, manifest, env, f); err != nil {
 		return nil, err

@@ -76,7 +76,9 @@ func Open(cfg Config) (*Registry, error) {
 	if spec == "" {
 		spec = "none"
 	}
-	res, err := modconfig.NewResolver(&modconfig.Config{CUERegistry: spec, Env: []string{"CUE_CONFIG_DIR=" + filepath.Join(cfg.CacheDir, "config")}})
+	// Credentials come from where the cue tool finds them: its logins
+	// (cue login) and the Docker/OCI credential configuration.
+	res, err := modconfig.NewResolver(&modconfig.Config{CUERegistry: spec, ClientType: "amtsform"})
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}

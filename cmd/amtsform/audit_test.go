@@ -98,7 +98,6 @@ func tamperAudit(ctx context.Context, dir, how, tenant string, a, b int64) error
 	return fmt.Errorf("tamper: unknown %q", how)
 }
 
-
 // TestAuditVerifyTampered writes chains, then edits one entry, deletes
 // one and swaps two directly in the database, and checks that
 // 'amtsform audit verify' names the exact entry each time.

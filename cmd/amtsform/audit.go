@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/amtsform/amtsform/engine/audit"
 )
@@ -42,6 +44,7 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 	var sf storeFlags
 	sf.register(fs)
 	tenant := fs.String("tenant", "", "verify only this tenant's chain (default: every tenant with entries)")
+	anchor := fs.String("anchor", "", "SEQ:HASH written down from an earlier verify: the chain must still hold that entry\n(detects entries cut off at the end and a chain rewritten with fresh hashes; needs --tenant)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: amtsform audit verify [--tenant T] [store flags]")
 		fmt.Fprintln(stderr, "\nChecks the hash chain of the audit trail: exit 0 when intact, 1 naming the first entry")
@@ -54,6 +57,17 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() != 0 {
 		fs.Usage()
 		return 2
+	}
+	var anchorSeq int64
+	var anchorHash string
+	if *anchor != "" {
+		seq, hash, ok := strings.Cut(*anchor, ":")
+		n, err := strconv.ParseInt(seq, 10, 64)
+		if !ok || err != nil || n < 1 || len(hash) != 64 || *tenant == "" {
+			fmt.Fprintln(stderr, "amtsform audit verify: --anchor wants SEQ:HASH (a 64-digit hex hash) and --tenant")
+			return 2
+		}
+		anchorSeq, anchorHash = n, hash
 	}
 	ctx := context.Background()
 	s, closeFn, err := openStore(ctx, sf.uri, sf.dataDir, sf.logger(stderr))
@@ -74,7 +88,12 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 	}
 	code := 0
 	for _, t := range tenants {
-		r, err := l.Verify(ctx, t)
+		var r *audit.Report
+		if anchorSeq > 0 {
+			r, err = l.VerifyAnchor(ctx, t, anchorSeq, anchorHash)
+		} else {
+			r, err = l.Verify(ctx, t)
+		}
 		if err != nil {
 			return storeError(stderr, "audit verify", err)
 		}

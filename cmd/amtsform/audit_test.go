@@ -165,6 +165,21 @@ func TestAuditScript(t *testing.T) {
 				ts.Check(err)
 				ts.Check(seedAudit(context.Background(), ts.MkAbs(args[0]), args[1], n))
 			},
+			// auditanchor VAR DIR TENANT SEQ sets VAR to SEQ:HASH of that entry
+			"auditanchor": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 4 {
+					ts.Fatalf("usage: auditanchor VAR DIR TENANT SEQ")
+				}
+				seq, err := strconv.ParseInt(args[3], 10, 64)
+				ts.Check(err)
+				ctx := context.Background()
+				s, closeFn, err := openStore(ctx, "", ts.MkAbs(args[1]), slog.New(slog.NewTextHandler(io.Discard, nil)))
+				ts.Check(err)
+				defer closeFn()
+				e, err := s.AuditEntry(ctx, args[2], seq)
+				ts.Check(err)
+				ts.Setenv(args[0], fmt.Sprintf("%d:%s", seq, e.Hash))
+			},
 			// audittamper DIR edit|delete|swap TENANT SEQ [SEQ]
 			"audittamper": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) < 4 {

@@ -154,3 +154,58 @@ func TestRecordAssigns(t *testing.T) {
 		t.Fatalf("third from another log: %+v %v", c, err)
 	}
 }
+
+// TestVerifyAnchor detects what a chain cannot show by itself: entries
+// cut off at the end, and a chain rewritten with fresh hashes.
+func TestVerifyAnchor(t *testing.T) {
+	ctx := context.Background()
+	l, s := chain(t, 10)
+	r, err := l.Verify(ctx, "ffm")
+	if err != nil || !r.OK() {
+		t.Fatal(r, err)
+	}
+	seven, err := s.AuditEntry(ctx, "ffm", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := l.VerifyAnchor(ctx, "ffm", 7, seven.Hash); err != nil || !r.OK() || r.Last != 10 {
+		t.Fatalf("anchored intact chain: %+v %v", r, err)
+	}
+	// cut off after 5
+	s.Tamper("ffm", func(es map[int64]record.AuditEntry) {
+		for k := int64(6); k <= 10; k++ {
+			delete(es, k)
+		}
+	})
+	if r, _ := l.Verify(ctx, "ffm"); !r.OK() {
+		t.Fatalf("a truncated chain is consistent in itself: %v", r.Problem)
+	}
+	r, err = l.VerifyAnchor(ctx, "ffm", 7, seven.Hash)
+	if err != nil || r.OK() || r.Problem.Seq != 6 || r.Problem.Kind != audit.Removed {
+		t.Fatalf("truncated: %+v %v", r.Problem, err)
+	}
+	// rewritten from 3 on with fresh hashes (chain is deterministic: the
+	// same entries and hashes as the first)
+	l, s = chain(t, 10)
+	s.Tamper("ffm", func(es map[int64]record.AuditEntry) {
+		for k := int64(3); k <= 10; k++ {
+			e := es[k]
+			if k == 3 {
+				e.Actor = "u-mallory"
+			}
+			e.Prev = es[k-1].Hash
+			e.Hash = audit.Hash(&e)
+			es[k] = e
+		}
+	})
+	if r, _ := l.Verify(ctx, "ffm"); !r.OK() {
+		t.Fatalf("a rewritten chain is consistent in itself: %v", r.Problem)
+	}
+	r, err = l.VerifyAnchor(ctx, "ffm", 7, seven.Hash)
+	if err != nil || r.OK() || r.Problem.Seq != 7 || r.Problem.Kind != audit.Anchored {
+		t.Fatalf("rewritten: %+v %v", r.Problem, err)
+	}
+	if _, err := l.VerifyAnchor(ctx, "ffm", 0, "x"); !errors.Is(err, audit.ErrInvalid) {
+		t.Fatal(err)
+	}
+}

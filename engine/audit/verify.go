@@ -47,15 +47,35 @@ var errStop = errors.New("stop")
 // store cannot be read; damage is reported in the Report.
 //
 // A chain cut off after its last entry, or rewritten from some entry on
-// with freshly computed hashes, is consistent in itself: compare
-// Report.Last and LastHash with a value written down earlier (an export,
-// a previous verify) to detect that.
+// with freshly computed hashes, is consistent in itself: VerifyAnchor
+// detects that against a (seq, hash) pair written down earlier.
 func (l *Log) Verify(ctx context.Context, tenant string) (*Report, error) {
+	return l.verify(ctx, tenant, 0, "")
+}
+
+// Anchored is the Kind of a Problem found by VerifyAnchor.
+const Anchored = "anchor"
+
+// VerifyAnchor is Verify that also checks the chain still holds entry
+// seq with hash — a value written down earlier (from a previous verify,
+// an export, a print-out): a chain truncated before seq or rewritten up
+// to it fails, though it is consistent in itself.
+func (l *Log) VerifyAnchor(ctx context.Context, tenant string, seq int64, hash string) (*Report, error) {
+	if seq < 1 || hash == "" {
+		return nil, fmt.Errorf("%w: an anchor is a seq from 1 and a hash", ErrInvalid)
+	}
+	return l.verify(ctx, tenant, seq, hash)
+}
+
+func (l *Log) verify(ctx context.Context, tenant string, anchor int64, anchorHash string) (*Report, error) {
 	r := &Report{Tenant: tenant}
 	want, prev := int64(1), ""
 	err := l.store.AuditEntries(ctx, tenant, 0, 0, func(e *record.AuditEntry) error {
 		r.Entries++
 		p := inspect(e, want, prev)
+		if p == nil && e.Seq == anchor && e.Hash != anchorHash {
+			p = &Problem{Seq: e.Seq, Kind: Anchored, Reason: "its hash differs from the anchor: the chain was rewritten up to here"}
+		}
 		if p != nil {
 			r.Problem = p
 			return errStop
@@ -66,6 +86,13 @@ func (l *Log) Verify(ctx context.Context, tenant string) (*Report, error) {
 	})
 	if err != nil && !errors.Is(err, errStop) {
 		return nil, fmt.Errorf("audit: verify %s: %w", tenant, err)
+	}
+	if r.Problem == nil && anchor > r.Last {
+		gone := fmt.Sprintf("entries %d to %d were removed", r.Last+1, anchor)
+		if r.Last+1 == anchor {
+			gone = fmt.Sprintf("entry %d was removed", anchor)
+		}
+		r.Problem = &Problem{Seq: r.Last + 1, Kind: Removed, Reason: fmt.Sprintf("the chain ends at entry %d, before the anchor %d: %s", r.Last, anchor, gone)}
 	}
 	return r, nil
 }

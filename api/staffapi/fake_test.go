@@ -16,6 +16,7 @@ import (
 
 	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/audit"
 	"github.com/amtsform/amtsform/engine/record"
 )
 
@@ -217,9 +218,10 @@ const (
 )
 
 type fixture struct {
-	app    *fiber.App
-	cases  *fakeCases
-	tokens *fakeTokens
+	app        *fiber.App
+	cases      *fakeCases
+	tokens     *fakeTokens
+	auditStore *audit.MemoryStore
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -240,6 +242,18 @@ func newFixture(t *testing.T) *fixture {
 	app := fiber.New(fiber.Config{
 		ErrorHandler: httpx.ErrorHandler(quiet, func(c *fiber.Ctx, e httpx.ErrorPage) error { return c.SendString(e.Title) }),
 	})
-	Register(app, Deps{Cases: cases, Tokens: tokens, Tenants: httpx.Tenants{tenant, "kelkheim"}})
-	return &fixture{app: app, cases: cases, tokens: tokens}
+	as := &audit.MemoryStore{}
+	log := audit.New(as)
+	for _, e := range []record.AuditEntry{
+		{Tenant: tenant, Actor: "u-anna", Action: "case.viewed", Object: refA, Addr: "192.0.2.1"},
+		{Tenant: tenant, Actor: "u-anna", Action: "attachment.downloaded", Object: refA, Addr: "192.0.2.1", Detail: map[string]string{"file": fileA}},
+		{Tenant: tenant, Actor: "u-bernd", Action: "case.transition", Object: refB, Detail: map[string]string{"transition": "start"}},
+		{Tenant: "kelkheim", Actor: "u-karl", Action: "case.viewed", Object: refK},
+	} {
+		if err := log.Record(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	Register(app, Deps{Cases: cases, Tokens: tokens, Tenants: httpx.Tenants{tenant, "kelkheim"}, Audit: log})
+	return &fixture{app: app, cases: cases, tokens: tokens, auditStore: as}
 }

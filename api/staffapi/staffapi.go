@@ -7,6 +7,8 @@
 //	GET  /api/v1/{tenant}/staff/cases/{ref}                          one case
 //	GET  /api/v1/{tenant}/staff/cases/{ref}/attachments/{id}         an attachment, streamed
 //	POST /api/v1/{tenant}/staff/cases/{ref}/transitions              perform a transition
+//	GET  /api/v1/{tenant}/staff/audit?after=&limit=                  the audit trail (auditor, admin)
+//	GET  /api/v1/{tenant}/staff/audit/verify                         its hash chain checked
 //
 // Every request but the document carries a bearer token of an integration
 // (Authorization: Bearer aft_…), issued with 'amtsform token' and scoped to
@@ -53,6 +55,9 @@ type Deps struct {
 	Tokens Tokens
 	// Tenants are the tenants served; a token works only for its own.
 	Tenants httpx.Tenants
+	// Audit is the audit trail auditors' tokens read (GET /audit,
+	// /audit/verify); nil: those routes are not registered.
+	Audit AuditLog
 	// Now is the clock deputy periods are judged by (default time.Now).
 	Now func() time.Time
 }
@@ -81,6 +86,10 @@ func Register(router fiber.Router, deps Deps) {
 	g.Get("/cases/:ref", s.caseView)
 	g.Get("/cases/:ref/attachments/:id", s.attachment)
 	g.Post("/cases/:ref/transitions", s.transition)
+	if deps.Audit != nil {
+		g.Get("/audit", s.auditPage)
+		g.Get("/audit/verify", s.auditVerify)
+	}
 }
 
 // errUnauthorized is a missing, malformed, unknown or revoked token.

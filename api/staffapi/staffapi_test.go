@@ -17,6 +17,9 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // oaChecker sends requests to the app and checks them, and the responses,
@@ -191,6 +194,33 @@ func TestOpenAPIDocument(t *testing.T) {
 	oc.expect(fx, 404, nil, ok, "POST", base+"/cases/"+refB+"/transitions", tokA, map[string]any{"transition": "start", "version": 1})
 	oc.expect(fx, 401, nil, ok, "POST", tr, tokRevoked, map[string]any{"transition": "start", "version": 1})
 
+	var page auditPageJSON
+	oc.expect(fx, 200, &page, ok, "GET", base+"/audit", tokAuditor, nil)
+	if len(page.Entries) != 3 || page.Next != 3 || page.Entries[1].Detail["file"] != fileA {
+		t.Fatalf("audit page: %+v", page)
+	}
+	oc.expect(fx, 200, &page, ok, "GET", base+"/audit?after=1&limit=1", tokAuditor, nil)
+	if len(page.Entries) != 1 || page.Entries[0].Seq != 2 || page.Next != 2 {
+		t.Fatalf("audit page after 1: %+v", page)
+	}
+	oc.expect(fx, 400, nil, bad, "GET", base+"/audit?limit=1001", tokAuditor, nil)
+	oc.expect(fx, 401, nil, ok, "GET", base+"/audit", "", nil)
+	oc.expect(fx, 403, nil, ok, "GET", base+"/audit", tokA, nil)
+	oc.expect(fx, 404, nil, ok, "GET", "/api/v1/kelkheim/staff/audit", tokAuditor, nil)
+	var rep verifyJSON
+	oc.expect(fx, 200, &rep, ok, "GET", base+"/audit/verify", tokAuditor, nil)
+	if !rep.OK || rep.Entries != 3 || rep.Problem != nil {
+		t.Fatalf("verify: %+v", rep)
+	}
+	fx.auditStore.Tamper(tenant, func(es map[int64]record.AuditEntry) { e := es[2]; e.Object = refB; es[2] = e })
+	oc.expect(fx, 200, &rep, ok, "GET", base+"/audit/verify", tokAuditor, nil)
+	if rep.OK || rep.Problem == nil || rep.Problem.Seq != 2 || rep.Problem.Kind != "altered" || rep.Last != 1 {
+		t.Fatalf("verify tampered: %+v", rep)
+	}
+	oc.expect(fx, 401, nil, ok, "GET", base+"/audit/verify", tokRevoked, nil)
+	oc.expect(fx, 403, nil, ok, "GET", base+"/audit/verify", tokB, nil)
+	oc.expect(fx, 404, nil, ok, "GET", "/api/v1/nirgendwo/staff/audit/verify", tokAuditor, nil)
+
 	// Every operation was exercised with a success, and with every error
 	// status it documents.
 	var missing []string
@@ -227,6 +257,18 @@ type authzRow struct {
 	path  func(ten, ref, file string) string
 	body  any
 	write bool // changes the case: an auditor's token gets 403
+	// want overrides the status expected of a caller (by its name in
+	// TestAuthorizationTable)
+	want map[string]int
+}
+
+// auditRow is the row of a route of the audit trail: tenant-wide, for
+// auditors and admins only; a caseworker's token gets 403.
+func auditRow(suffix string) authzRow {
+	return authzRow{
+		path: func(ten, ref, file string) string { return "/api/v1/" + ten + "/staff/audit" + suffix },
+		want: map[string]int{"office A on a case of office B": 403, "other tenant's token on its own URL": 403, "auditor": 200, "rightful token": 403},
+	}
 }
 
 // authzRows has one row per staff API route. A route registered without a
@@ -248,6 +290,8 @@ var authzRows = map[string]authzRow{
 		body:  map[string]any{"transition": "start", "version": 1},
 		write: true,
 	},
+	"GET /api/v1/:tenant/staff/audit":        auditRow(""),
+	"GET /api/v1/:tenant/staff/audit/verify": auditRow("/verify"),
 }
 
 // public are the staff API routes that need no token.
@@ -313,6 +357,9 @@ func TestAuthorizationTable(t *testing.T) {
 				want := c.want
 				if listing {
 					want = c.listing
+				}
+				if w, ok := row.want[c.name]; ok {
+					want = w
 				}
 				if resp.StatusCode != want {
 					t.Errorf("%s: status %d, want %d\n%s", c.name, resp.StatusCode, want, data)
@@ -445,5 +492,25 @@ func TestTransitionProblems(t *testing.T) {
 		if c.code != "" && (len(p.Errors) != 1 || p.Errors[0].Code != c.code) {
 			t.Errorf("%s: errors %s", c.name, data)
 		}
+	}
+}
+
+// TestRegisteredFirst shows why the lead registers the staff API before
+// apiv1: apiv1's tenant group (/api/v1/:tenant, 404 for unknown tenants)
+// would take /api/v1/staff/openapi.json for a tenant named "staff".
+func TestRegisteredFirst(t *testing.T) {
+	fx := newFixture(t)
+	v1 := fx.app.Group("/api/v1")
+	v1.Group("/:tenant", func(c *fiber.Ctx) error { // as apiv1's apiTenant
+		if c.Params("tenant") != tenant && c.Params("tenant") != "kelkheim" {
+			return fiber.ErrNotFound
+		}
+		return c.Next()
+	})
+	if resp, _ := fx.do(t, "GET", "/api/v1/staff/openapi.json", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("document: %d", resp.StatusCode)
+	}
+	if resp, _ := fx.do(t, "GET", base+"/cases", tokA, nil); resp.StatusCode != 200 {
+		t.Fatalf("cases: %d", resp.StatusCode)
 	}
 }

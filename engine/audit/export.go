@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sort"
 	"strconv"
+	"time"
 
 	"github.com/amtsform/amtsform/engine/record"
 )
@@ -94,4 +98,71 @@ func nonNil(m map[string]string) map[string]string {
 		return map[string]string{}
 	}
 	return m
+}
+
+// ImportStats counts what Import did.
+type ImportStats struct {
+	Imported  int      // entries written
+	Skipped   int      // entries already stored, identical
+	Conflicts int      // entries whose seq is stored with other content (left unchanged)
+	Tenants   []string // the tenants read, sorted
+}
+
+// Import reads the NDJSON of Export (of one tenant or several,
+// concatenated) and stores every entry exactly as it was, with its seq,
+// prev and hash: it moves an audit trail to another store (from the
+// embedded store to MongoDB, say) without re-chaining it, so that the
+// target verifies with the same hashes. Entries already present are
+// skipped; one stored under its seq with other content is counted as a
+// conflict and left unchanged. Run Verify afterwards.
+//
+// A Log that has recorded entries of a tenant before the import must not
+// be used for that tenant afterwards (its idea of the chain's head is
+// stale); the CLI imports with a fresh Log.
+func (l *Log) Import(ctx context.Context, r io.Reader) (ImportStats, error) {
+	var st ImportStats
+	dec := json.NewDecoder(r)
+	for line := 1; ; line++ {
+		var j jsonEntry
+		err := dec.Decode(&j)
+		if err == io.EOF {
+			sort.Strings(st.Tenants)
+			return st, nil
+		}
+		if err != nil {
+			return st, fmt.Errorf("audit: import: entry %d: %w: %w", line, ErrInvalid, err)
+		}
+		at, err := time.Parse(timeLayout, j.At)
+		if err != nil {
+			return st, fmt.Errorf("audit: import: entry %d: at: %w: %w", line, ErrInvalid, err)
+		}
+		e := record.AuditEntry{Tenant: j.Tenant, Seq: j.Seq, At: at.UTC(), Actor: j.Actor, Action: j.Action,
+			Object: j.Object, Addr: j.Addr, Detail: j.Detail, Prev: j.Prev, Hash: j.Hash}
+		if len(e.Detail) == 0 {
+			e.Detail = nil
+		}
+		if e.Seq < 1 || check(&e) != nil {
+			return st, fmt.Errorf("audit: import: entry %d: not an audit entry: %w", line, ErrInvalid)
+		}
+		if !slices.Contains(st.Tenants, e.Tenant) {
+			st.Tenants = append(st.Tenants, e.Tenant)
+		}
+		err = l.store.InsertAudit(ctx, &e)
+		switch {
+		case err == nil:
+			st.Imported++
+		case errors.Is(err, record.ErrConflict):
+			old, err := l.store.AuditEntry(ctx, e.Tenant, e.Seq)
+			if err != nil {
+				return st, fmt.Errorf("audit: import: entry %d: %w", line, err)
+			}
+			if old.Hash == e.Hash && Hash(old) == Hash(&e) {
+				st.Skipped++
+			} else {
+				st.Conflicts++
+			}
+		default:
+			return st, fmt.Errorf("audit: import: entry %d: %w", line, err)
+		}
+	}
 }

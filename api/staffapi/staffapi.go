@@ -105,7 +105,7 @@ func (s *server) authenticate(c *fiber.Ctx) error {
 		return s.fail(c, errUnauthorized)
 	}
 	p, err := s.deps.Tokens.Token(c.UserContext(), secret)
-	if errors.Is(err, record.ErrNotFound) {
+	if errors.Is(err, record.ErrNotFound) || (err == nil && (p == nil || p.User == nil)) {
 		return s.fail(c, errUnauthorized)
 	}
 	if err != nil {

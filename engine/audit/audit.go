@@ -29,6 +29,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/amtsform/amtsform/engine/record"
 )
@@ -181,6 +182,10 @@ func check(e *record.AuditEntry) error {
 		if len(v) > MaxFieldLength {
 			return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalid, name, MaxFieldLength)
 		}
+		// JSON would encode invalid bytes as U+FFFD: two contents, one hash
+		if !utf8.ValidString(v) {
+			return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, name)
+		}
 	}
 	if strings.Contains(e.Tenant, "/") {
 		return fmt.Errorf("%w: tenant contains '/'", ErrInvalid)
@@ -188,6 +193,9 @@ func check(e *record.AuditEntry) error {
 	for k, v := range e.Detail {
 		if len(k) > MaxFieldLength || len(v) > MaxFieldLength {
 			return fmt.Errorf("%w: detail %.40q longer than %d bytes", ErrInvalid, k, MaxFieldLength)
+		}
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return fmt.Errorf("%w: detail %.40q is not valid UTF-8", ErrInvalid, k)
 		}
 	}
 	return nil

@@ -123,6 +123,8 @@ func TestRecordRefuses(t *testing.T) {
 		{Tenant: "a/b", Action: "case.viewed"},
 		{Tenant: "ffm", Action: "case.viewed", Detail: big},
 		{Tenant: "ffm", Action: "case.viewed", Detail: map[string]string{"data": strings.Repeat("x", audit.MaxFieldLength+1)}},
+		{Tenant: "ffm", Action: "case.viewed", Object: "KITA-\xff"},
+		{Tenant: "ffm", Action: "case.viewed", Detail: map[string]string{"k": "\xfe"}},
 	} {
 		if err := l.Record(context.Background(), e); !errors.Is(err, audit.ErrInvalid) {
 			t.Errorf("%+v: %v, want ErrInvalid", e, err)

@@ -13,14 +13,16 @@ package staffapi
 //		ConflictError  = casework.ConflictError
 //		ActionError    = casework.ActionError
 //		Principal      = staff.Principal
+//		User           = record.User
 //	)
 //	var ErrForbidden = casework.ErrForbidden
 //	func caseFields(s *record.Submission) (string, time.Time, time.Time, int) {
 //		return s.Assignee, s.Due, s.FollowUp, s.Priority
 //	}
 //
-// and deletes User (staff.Principal carries *record.User). Nothing else
-// in the package changes. Only the fields the staff API uses are here.
+// Nothing else in the package changes (the tests' fakes build these types
+// with the field names used here). Only the fields the staff API uses are
+// here.
 // ──────────────────────────────────────────────────────────────────────
 
 import (

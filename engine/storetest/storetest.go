@@ -23,6 +23,7 @@ import (
 	"github.com/amtsform/amtsform/engine/catalog"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
+	"github.com/amtsform/amtsform/engine/staff"
 	"github.com/amtsform/amtsform/engine/sweep"
 )
 
@@ -57,6 +58,7 @@ type Store interface {
 	catalog.Versions
 	Cases
 	Portable
+	staff.Store
 	// NextReference allocates a reference number PREFIX-YEAR-NNNNNN.
 	NextReference(ctx context.Context, tenant, serviceID, prefix string, year int) (string, error)
 	DeleteFile(ctx context.Context, tenant, id string) error
@@ -142,6 +144,7 @@ func Run(t *testing.T, ns NewStore) {
 	}{
 		{"Drafts", Drafts}, {"Submissions", Submissions}, {"Cases", CaseMethods}, {"Files", Files},
 		{"Sweep", Sweep}, {"Versions", Versions}, {"Portability", Portability},
+		{"Staff", Staff},
 	} {
 		t.Run(s.name, func(t *testing.T) { s.fn(t, ns) })
 	}

@@ -138,7 +138,11 @@ func testStaffSessions(t *testing.T, ns NewStore) {
 	var changes []string
 	var mu sync.Mutex
 	st, clk := newStaff(s, staff.Options{SessionIdle: 30 * time.Minute, SessionAbsolute: 2 * time.Hour,
-		OnChange: func(_ context.Context, c staff.Change) { mu.Lock(); changes = append(changes, c.Action+":"+c.Object); mu.Unlock() }})
+		OnChange: func(_ context.Context, c staff.Change) {
+			mu.Lock()
+			changes = append(changes, c.Action+":"+c.Object)
+			mu.Unlock()
+		}})
 	addUser(t, st, "erika", "musterstadt", []string{"caseworker"}, []string{"jugendamt"})
 	p, err := st.Login(ctx, "Erika ", pw, "192.0.2.1")
 	must(t, err)

@@ -484,3 +484,34 @@ func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
 	}
 	return nil
 }
+
+// DeleteStaleStaffSessions implements staff.Store.
+func (s *Store) DeleteStaleStaffSessions(ctx context.Context, expiredBefore, idleBefore time.Time) (int, error) {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	res, err := s.staffColl(collStaffSessions).DeleteMany(ctx, bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: "expires", Value: bson.D{{Key: "$lt", Value: bsonTime(expiredBefore)}}}},
+		bson.D{{Key: "lastSeen", Value: bson.D{{Key: "$lt", Value: bsonTime(idleBefore)}}}},
+	}}})
+	if err != nil {
+		return 0, fmt.Errorf("mongostore: delete stale sessions: %w", err)
+	}
+	return int(res.DeletedCount), nil
+}
+
+// DeleteStaleLoginThrottles implements staff.Store.
+func (s *Store) DeleteStaleLoginThrottles(ctx context.Context, windowBefore, now time.Time) (int, error) {
+	ctx, cancel := s.opctx(ctx)
+	defer cancel()
+	res, err := s.staffColl(collLoginThrottle).DeleteMany(ctx, bson.D{
+		{Key: "start", Value: bson.D{{Key: "$lt", Value: bsonTime(windowBefore)}}},
+		{Key: "$or", Value: bson.A{
+			bson.D{{Key: "lockedUntil", Value: bson.D{{Key: "$exists", Value: false}}}},
+			bson.D{{Key: "lockedUntil", Value: bson.D{{Key: "$lt", Value: bsonTime(now)}}}},
+		}},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("mongostore: delete stale login throttles: %w", err)
+	}
+	return int(res.DeletedCount), nil
+}

@@ -211,4 +211,30 @@ func (m *memStore) ClearLoginFailures(_ context.Context, key string) error {
 	return nil
 }
 
+func (m *memStore) DeleteStaleStaffSessions(_ context.Context, expiredBefore, idleBefore time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for id, s := range m.sessions {
+		if s.Expires.Before(expiredBefore) || s.LastSeen.Before(idleBefore) {
+			delete(m.sessions, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (m *memStore) DeleteStaleLoginThrottles(_ context.Context, windowBefore, now time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for k, t := range m.throttle {
+		if t.Start.Before(windowBefore) && t.LockedUntil.Before(now) {
+			delete(m.throttle, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
 var _ Store = (*memStore)(nil)

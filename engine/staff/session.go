@@ -180,3 +180,17 @@ func (s *Staff) Logout(ctx context.Context, secret string) error {
 	s.changed(ctx, Change{Tenant: sess.Tenant, Actor: sess.User, Action: "logout", Object: sess.User})
 	return nil
 }
+
+// Sweep deletes expired and idle sessions and finished failure counts,
+// which otherwise stay in the store until their user or name comes back.
+// Run it now and then (the lead wires it to the lifecycle sweeper).
+func (s *Staff) Sweep(ctx context.Context) (sessions, throttles int, err error) {
+	now := s.now()
+	if sessions, err = s.store.DeleteStaleStaffSessions(ctx, now, now.Add(-s.opts.SessionIdle)); err != nil {
+		return 0, 0, fmt.Errorf("staff: sweep sessions: %w", err)
+	}
+	if throttles, err = s.store.DeleteStaleLoginThrottles(ctx, now.Add(-s.opts.FailureWindow), now); err != nil {
+		return sessions, 0, fmt.Errorf("staff: sweep sign-in throttles: %w", err)
+	}
+	return sessions, throttles, nil
+}

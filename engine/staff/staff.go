@@ -120,6 +120,13 @@ type Store interface {
 	LockLogin(ctx context.Context, key string, until time.Time) error
 	// ClearLoginFailures resets the count under key (a lock stays).
 	ClearLoginFailures(ctx context.Context, key string) error
+
+	// DeleteStaleStaffSessions deletes the sessions that expired before
+	// expiredBefore or were last seen before idleBefore.
+	DeleteStaleStaffSessions(ctx context.Context, expiredBefore, idleBefore time.Time) (int, error)
+	// DeleteStaleLoginThrottles deletes the throttles whose window began
+	// before windowBefore and whose lock (if any) ended before now.
+	DeleteStaleLoginThrottles(ctx context.Context, windowBefore, now time.Time) (int, error)
 }
 
 // Change is an administrative change or a sign-in event, for the audit

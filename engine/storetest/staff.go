@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +28,7 @@ func Staff(t *testing.T, ns NewStore) {
 		{"Rehash", testStaffRehash},
 		{"Deputies", testStaffDeputies},
 		{"ConcurrentLogins", testStaffConcurrentLogins},
+		{"Sweep", testStaffSweep},
 	})
 }
 
@@ -504,4 +507,43 @@ func testStaffConcurrentLogins(t *testing.T, ns NewStore) {
 	if th.Count != 20 {
 		t.Errorf("20 concurrent failures counted as %d", th.Count)
 	}
+}
+
+func testStaffSweep(t *testing.T, ns NewStore) {
+	s, _ := ns(t)
+	ctx := ctxT(t)
+	st, clk := newStaff(s, staff.Options{SessionIdle: 30 * time.Minute, SessionAbsolute: 8 * time.Hour,
+		MaxFailures: 2, FailureWindow: 10 * time.Minute, LockFor: time.Hour})
+	addUser(t, st, "erika", "musterstadt", []string{"caseworker"}, []string{"jugendamt"})
+	idle, err := st.Login(ctx, "erika", pw, "192.0.2.1")
+	must(t, err)
+	_, _ = st.Login(ctx, "nobody", "wrong password", "192.0.2.2") // a count, no lock
+	_, _ = st.Login(ctx, "locked", "wrong password", "192.0.2.3")
+	_, _ = st.Login(ctx, "locked", "wrong password", "192.0.2.3") // locked for an hour
+	clk.Add(25 * time.Minute)
+	alive, err := st.Login(ctx, "erika", pw, "192.0.2.1")
+	must(t, err)
+	clk.Add(10 * time.Minute) // idle is 35 minutes idle, alive 10
+	sessions, throttles, err := st.Sweep(ctx)
+	must(t, err)
+	// gone: the idle session; the count of "nobody" and both address
+	// counts of 192.0.2.2 and .3 (windows over, never locked); kept: the
+	// lock of "locked" and the count of 192.0.2.1 (none: successes only)
+	if sessions != 1 || throttles != 3 {
+		t.Errorf("swept %d sessions, %d throttles; want 1, 3", sessions, throttles)
+	}
+	if _, err := st.Session(ctx, alive.SessionID); err != nil {
+		t.Errorf("live session swept: %v", err)
+	}
+	if _, err := s.StaffSession(ctx, hashOf(idle.SessionID)); !errors.Is(err, record.ErrNotFound) {
+		t.Errorf("idle session still stored: %v", err)
+	}
+	if th, _ := s.LoginThrottle(ctx, "user:locked"); th.LockedUntil.IsZero() {
+		t.Error("a running lock was swept")
+	}
+}
+
+func hashOf(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(h[:])
 }

@@ -3,6 +3,7 @@ package staff
 import (
 	"cmp"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -77,6 +78,45 @@ func (s *Staff) OIDC(tenant string) (*OIDC, bool) {
 // sign-in) and the PKCE code verifier (64 characters).
 func NewOIDCRequest() (state, nonce, verifier string) {
 	return record.NewToken(), record.NewToken(), record.NewToken() + record.NewToken()
+}
+
+// OIDCRequestCookie is the name of the short-lived cookie that keeps a
+// sign-in's OIDCRequest between AuthURL and Finish (HttpOnly,
+// SameSite=Lax — the provider's redirect back is a top-level GET —,
+// Secure behind TLS, Max-Age of a few minutes, deleted on the callback).
+const OIDCRequestCookie = "af_staff_oidc"
+
+// OIDCRequest is what one sign-in keeps for the browser: the tenant and
+// the values of NewOIDCRequest.
+type OIDCRequest struct {
+	Tenant, State, Nonce, Verifier string
+}
+
+// NewOIDCRequestFor returns a fresh OIDCRequest for tenant.
+func NewOIDCRequestFor(tenant string) OIDCRequest {
+	st, n, v := NewOIDCRequest()
+	return OIDCRequest{Tenant: tenant, State: st, Nonce: n, Verifier: v}
+}
+
+// Encode returns the cookie value of r (the values are URL-safe).
+func (r OIDCRequest) Encode() string {
+	return strings.Join([]string{r.Tenant, r.State, r.Nonce, r.Verifier}, ".")
+}
+
+// ParseOIDCRequest reads a cookie value of Encode. ok is false when it
+// is malformed.
+func ParseOIDCRequest(s string) (r OIDCRequest, ok bool) {
+	p := strings.Split(s, ".")
+	if len(p) != 4 || p[0] == "" || p[1] == "" || p[2] == "" || len(p[3]) < 43 {
+		return OIDCRequest{}, false
+	}
+	return OIDCRequest{Tenant: p[0], State: p[1], Nonce: p[2], Verifier: p[3]}, true
+}
+
+// CheckState reports, in constant time, whether the state returned on
+// the callback is the request's.
+func (r OIDCRequest) CheckState(state string) bool {
+	return r.State != "" && subtle.ConstantTimeCompare([]byte(r.State), []byte(state)) == 1
 }
 
 type nonceKey struct{}

@@ -360,3 +360,19 @@ func TestOIDCUnreachable(t *testing.T) {
 		t.Errorf("AuthURL with the provider down = %q, want \"\"", u)
 	}
 }
+
+func TestOIDCRequestCookie(t *testing.T) {
+	r := NewOIDCRequestFor("musterstadt")
+	got, ok := ParseOIDCRequest(r.Encode())
+	if !ok || got != r || !got.CheckState(r.State) || got.CheckState(r.State+"x") || got.CheckState("") {
+		t.Fatalf("round trip: %+v, %v", got, ok)
+	}
+	if len(r.Verifier) < 43 || len(r.Verifier) > 128 {
+		t.Errorf("PKCE verifier of %d characters (RFC 7636: 43 to 128)", len(r.Verifier))
+	}
+	for _, bad := range []string{"", "a.b.c", "musterstadt.s.n.short", ".s.n." + r.Verifier, "a.b.c.d.e"} {
+		if _, ok := ParseOIDCRequest(bad); ok {
+			t.Errorf("ParseOIDCRequest(%q) ok", bad)
+		}
+	}
+}

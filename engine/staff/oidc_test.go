@@ -18,6 +18,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/record"
 )
 
@@ -374,5 +375,25 @@ func TestOIDCRequestCookie(t *testing.T) {
 		if _, ok := ParseOIDCRequest(bad); ok {
 			t.Errorf("ParseOIDCRequest(%q) ok", bad)
 		}
+	}
+}
+
+func TestOIDCFromInstallation(t *testing.T) {
+	in := &engine.Installation{Tenants: []engine.TenantConfig{
+		{ID: "musterstadt", OIDC: &engine.OIDCConfig{Issuer: "https://login.example/realms/m", ClientID: "amtsform", ClientSecretEnv: "M_SECRET"}},
+		{ID: "kelkheim"},
+		{ID: "eschborn", OIDC: &engine.OIDCConfig{Issuer: "https://login.example/realms/e", ClientID: "amtsform", ClientSecretEnv: "E_SECRET"}},
+		{ID: "public", OIDC: &engine.OIDCConfig{Issuer: "https://login.example/realms/p", ClientID: "amtsform", RedirectURL: "https://x.example/cb"}},
+	}}
+	env := map[string]string{"M_SECRET": "s3cret"}
+	got, err := OIDCFromInstallation(in, func(k string) string { return env[k] },
+		func(tenant string) string { return "https://amtsform.example/backoffice/" + tenant + "/oidc/callback" }, nil)
+	if err == nil || !strings.Contains(err.Error(), "tenant eschborn: the OIDC client secret variable E_SECRET is not set") {
+		t.Errorf("error %v", err)
+	}
+	if len(got) != 2 || got["musterstadt"].secret != "s3cret" || got["kelkheim"] != nil ||
+		got["musterstadt"].redirectURL != "https://amtsform.example/backoffice/musterstadt/oidc/callback" ||
+		got["public"].redirectURL != "https://x.example/cb" {
+		t.Errorf("got %+v", got)
 	}
 }

@@ -30,15 +30,16 @@ func (s *Staff) Login(ctx context.Context, username, password, addr string) (*Pr
 	} else if now.Before(t.LockedUntil) {
 		return nil, ErrRateLimited
 	}
-	if t, err := s.store.LoginThrottle(ctx, userKey); err != nil {
-		return nil, fmt.Errorf("staff: login: %w", err)
-	} else if now.Before(t.LockedUntil) {
-		s.changed(ctx, Change{Actor: name, Action: "login.locked", Object: name, Addr: addr})
-		return nil, ErrLocked
-	}
 	u, err := s.store.StaffUser(ctx, name)
 	if err != nil && !errors.Is(err, record.ErrNotFound) {
 		return nil, fmt.Errorf("staff: login: %w", err)
+	}
+	if t, err := s.store.LoginThrottle(ctx, userKey); err != nil {
+		return nil, fmt.Errorf("staff: login: %w", err)
+	} else if now.Before(t.LockedUntil) {
+		tenant, who := auditName(u)
+		s.changed(ctx, Change{Tenant: tenant, Actor: who, Action: "login.locked", Object: who, Addr: addr})
+		return nil, ErrLocked
 	}
 	hash := s.dummy
 	if u != nil && u.Source == SourceLocal && u.PasswordHash != "" {
@@ -51,7 +52,7 @@ func (s *Staff) Login(ctx context.Context, username, password, addr string) (*Pr
 		ok = false
 	}
 	if !ok {
-		return nil, s.failed(ctx, name, addr, userKey, addrKey, now, u)
+		return nil, s.failed(ctx, addr, userKey, addrKey, now, u)
 	}
 	if err := s.store.ClearLoginFailures(ctx, userKey); err != nil {
 		return nil, fmt.Errorf("staff: login: %w", err)
@@ -75,12 +76,9 @@ func (s *Staff) Login(ctx context.Context, username, password, addr string) (*Pr
 
 // failed counts a failed sign-in under the name and the address and locks
 // them past their limits. It returns the error Login reports.
-func (s *Staff) failed(ctx context.Context, name, addr, userKey, addrKey string, now time.Time, u *User) error {
-	tenant := ""
-	if u != nil {
-		tenant = u.Tenant
-	}
-	s.changed(ctx, Change{Tenant: tenant, Actor: name, Action: "login.failed", Object: name, Addr: addr})
+func (s *Staff) failed(ctx context.Context, addr, userKey, addrKey string, now time.Time, u *User) error {
+	tenant, who := auditName(u)
+	s.changed(ctx, Change{Tenant: tenant, Actor: who, Action: "login.failed", Object: who, Addr: addr})
 	result := ErrBadCredentials
 	at, err := s.store.AddLoginFailure(ctx, addrKey, now, s.opts.FailureWindow)
 	if err != nil {
@@ -100,10 +98,21 @@ func (s *Staff) failed(ctx context.Context, name, addr, userKey, addrKey string,
 		if err := s.store.LockLogin(ctx, userKey, now.Add(s.opts.LockFor)); err != nil {
 			return fmt.Errorf("staff: login: %w", err)
 		}
-		s.changed(ctx, Change{Tenant: tenant, Actor: name, Action: "login.locked", Object: name, Addr: addr})
+		s.changed(ctx, Change{Tenant: tenant, Actor: who, Action: "login.locked", Object: who, Addr: addr})
 		result = ErrLocked
 	}
 	return result
+}
+
+// unknownName stands in the audit trail for a user name that is no
+// account: what was typed may be a password typed into the wrong field.
+const unknownName = "(unknown user name)"
+
+func auditName(u *User) (tenant, who string) {
+	if u == nil {
+		return "", unknownName
+	}
+	return u.Tenant, u.ID
 }
 
 // openSession stores a new session for u and returns its principal.

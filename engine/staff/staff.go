@@ -263,9 +263,10 @@ type Principal struct {
 	TokenID   string // the API token's id; "" for a session
 	CSRF      string // the session's CSRF token; "" for a token
 
-	// deputies are User.Deputies with person deputies resolved to the
-	// offices of the person stood in for at sign-in or session lookup.
-	deputies []Deputy
+	// personOffices are the person deputies of User.Deputies resolved to
+	// office deputies (the offices of the person stood in for, at the
+	// session or token lookup).
+	personOffices []Deputy
 }
 
 // Roles returns the principal's roles.
@@ -281,7 +282,7 @@ func (p *Principal) HasRole(role string) bool { return slices.Contains(p.User.Ro
 // caller's rule.
 func (p *Principal) EffectiveOffices(now time.Time) []string {
 	out := slices.Clone(p.User.Offices)
-	for _, d := range p.deputies {
+	for _, d := range append(slices.Clone(p.User.Deputies), p.personOffices...) {
 		if d.Office != "" && d.Active(now) {
 			out = append(out, d.Office)
 		}
@@ -319,11 +320,7 @@ func (s *Staff) principal(ctx context.Context, u *User) *Principal {
 	c.PasswordHash = ""
 	p := &Principal{User: &c}
 	for _, d := range u.Deputies {
-		if d.Office != "" {
-			p.deputies = append(p.deputies, d)
-			continue
-		}
-		if !d.Until.IsZero() && !s.now().Before(d.Until) {
+		if d.User == "" || (!d.Until.IsZero() && !s.now().Before(d.Until)) {
 			continue
 		}
 		o, err := s.store.StaffUser(ctx, d.User)
@@ -331,7 +328,7 @@ func (s *Staff) principal(ctx context.Context, u *User) *Principal {
 			continue
 		}
 		for _, off := range o.Offices {
-			p.deputies = append(p.deputies, Deputy{Office: off, From: d.From, Until: d.Until})
+			p.personOffices = append(p.personOffices, Deputy{Office: off, From: d.From, Until: d.Until})
 		}
 	}
 	return p

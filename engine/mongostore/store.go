@@ -292,6 +292,9 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 	if err := s.ensureAudit(ctx); err != nil { // audit.go
 		return err
 	}
+	if err := s.ensureStaffIndexes(ctx); err != nil { // staff.go
+		return err
+	}
 	for c, models := range idx {
 		// One at a time: FerretDB v1.24 panics on createIndexes with
 		// several indexes that all exist already.

@@ -24,6 +24,7 @@ import (
 	"github.com/amtsform/amtsform/engine/catalog"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
+	"github.com/amtsform/amtsform/engine/staff"
 	"github.com/amtsform/amtsform/engine/sweep"
 )
 
@@ -59,6 +60,7 @@ type Store interface {
 	Cases
 	Portable
 	audit.Store
+	staff.Store
 	// NextReference allocates a reference number PREFIX-YEAR-NNNNNN.
 	NextReference(ctx context.Context, tenant, serviceID, prefix string, year int) (string, error)
 	DeleteFile(ctx context.Context, tenant, id string) error
@@ -145,6 +147,7 @@ func Run(t *testing.T, ns NewStore) {
 		{"Drafts", Drafts}, {"Submissions", Submissions}, {"Cases", CaseMethods}, {"Files", Files},
 		{"Sweep", Sweep}, {"Versions", Versions}, {"Portability", Portability},
 		{"Audit", Audit},
+		{"Staff", Staff},
 	} {
 		t.Run(s.name, func(t *testing.T) { s.fn(t, ns) })
 	}

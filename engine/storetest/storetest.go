@@ -38,6 +38,7 @@ type Cases interface {
 	// AppendEvent adds an event that changes no submission field. It sets
 	// ev.ID and ev.At when empty.
 	AppendEvent(ctx context.Context, ev *record.Event) error
+	CaseStore // cases.go
 }
 
 // Portable moves a store's content losslessly (amtsform export/import).
@@ -142,6 +143,7 @@ func Run(t *testing.T, ns NewStore) {
 	}{
 		{"Drafts", Drafts}, {"Submissions", Submissions}, {"Cases", CaseMethods}, {"Files", Files},
 		{"Sweep", Sweep}, {"Versions", Versions}, {"Portability", Portability},
+		{"CaseWork", CaseWork},
 	} {
 		t.Run(s.name, func(t *testing.T) { s.fn(t, ns) })
 	}

@@ -287,3 +287,10 @@ func (s *Service) attachmentFields() []string {
 	sort.Strings(out)
 	return out
 }
+
+// FormField returns the form field at a data or document path (its label,
+// hint, widget), e.g. for the fields a document request names.
+func (s *Service) FormField(path string) (*Field, bool) {
+	f := s.field(path)
+	return f, f != nil
+}

@@ -51,8 +51,8 @@ const (
 
 // Actor is the signed-in staff member or integration token acting on cases.
 type Actor struct {
-	ID      string   // user id or "token:<id>"
-	Name    string   // display name
+	ID      string // user id or "token:<id>"
+	Name    string // display name
 	Tenant  string
 	Roles   []string // "admin", "caseworker", "auditor", and workflow roles
 	Offices []string // offices whose cases the actor sees NOW (own + deputy within period); the caller passes every office for an admin
@@ -61,7 +61,9 @@ type Actor struct {
 
 func (a *Actor) has(role string) bool { return slices.Contains(a.Roles, role) }
 
-func (a *Actor) canRead() bool { return a.has(RoleAdmin) || a.has(RoleCaseworker) || a.has(RoleAuditor) }
+func (a *Actor) canRead() bool {
+	return a.has(RoleAdmin) || a.has(RoleCaseworker) || a.has(RoleAuditor)
+}
 
 func (a *Actor) canAct() bool { return a.ID != "" && (a.has(RoleAdmin) || a.has(RoleCaseworker)) }
 

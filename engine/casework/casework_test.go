@@ -153,7 +153,7 @@ func newFixture(t testing.TB) *fixture {
 	}
 	dir := directory.New(&engine.Installation{Tenants: []engine.TenantConfig{
 		{ID: "ffm", Offices: map[string]*engine.Office{
-			"jugendamt-frankfurt": {ID: "jugendamt-frankfurt", Name: engine.Text{De: "Jugendamt Frankfurt", En: "Youth Office Frankfurt"}},
+			"jugendamt-frankfurt":   {ID: "jugendamt-frankfurt", Name: engine.Text{De: "Jugendamt Frankfurt", En: "Youth Office Frankfurt"}},
 			"jugendamt-main-taunus": {ID: "jugendamt-main-taunus", Name: engine.Text{De: "Jugendamt Main-Taunus", En: "Youth Office Main-Taunus"}},
 		}},
 		{ID: "of", Offices: map[string]*engine.Office{"jugendamt-frankfurt": {ID: "jugendamt-frankfurt", Name: engine.Text{De: "Jugendamt Offenbach", En: "Youth Office Offenbach"}}}},
@@ -235,8 +235,12 @@ func TestIsolation(t *testing.T) {
 			_, err := f.work.Transition(ctxTest, a, ref, 1, "pruefen", "")
 			return err
 		},
-		"note":     func(a Actor, ref string) error { return f.work.Note(ctxTest, a, ref, "x") },
-		"schedule": func(a Actor, ref string) error { p := 1; _, err := f.work.Schedule(ctxTest, a, ref, 1, nil, nil, &p); return err },
+		"note": func(a Actor, ref string) error { return f.work.Note(ctxTest, a, ref, "x") },
+		"schedule": func(a Actor, ref string) error {
+			p := 1
+			_, err := f.work.Schedule(ctxTest, a, ref, 1, nil, nil, &p)
+			return err
+		},
 		"request": func(a Actor, ref string) error {
 			_, err := f.work.RequestDocuments(ctxTest, a, ref, 1, nil, "", time.Time{})
 			return err
@@ -301,7 +305,10 @@ func TestAuditorReadOnly(t *testing.T) {
 		"transition": func() error { _, err := f.work.Transition(ctxTest, audrey, sub.Ref, 1, "pruefen", ""); return err }(),
 		"note":       f.work.Note(ctxTest, audrey, sub.Ref, "x"),
 		"schedule":   func() error { _, err := f.work.Schedule(ctxTest, audrey, sub.Ref, 1, nil, nil, &p); return err }(),
-		"request":    func() error { _, err := f.work.RequestDocuments(ctxTest, audrey, sub.Ref, 1, nil, "", time.Time{}); return err }(),
+		"request": func() error {
+			_, err := f.work.RequestDocuments(ctxTest, audrey, sub.Ref, 1, nil, "", time.Time{})
+			return err
+		}(),
 	} {
 		if code(err) != "forbidden" {
 			t.Errorf("auditor %s: %v", name, err)

@@ -370,22 +370,14 @@ func (w *Work) Case(ctx context.Context, a Actor, ref string) (*Case, error) {
 }
 
 // Attachment opens a file of a case: one handed in with the submission
-// or one the citizen uploaded for a document request. The download is
+// or one the citizen sent later for a document request. The download is
 // recorded (event and audit).
 func (w *Work) Attachment(ctx context.Context, a Actor, ref, id string) (record.Attachment, io.ReadCloser, error) {
 	sub, err := w.load(ctx, &a, ref)
 	if err != nil {
 		return record.Attachment{}, nil, err
 	}
-	known := slices.ContainsFunc(sub.Attachments, func(x record.Attachment) bool { return x.ID == id })
-	if !known {
-		evs, err := w.store.Events(ctx, a.Tenant, ref)
-		if err != nil {
-			return record.Attachment{}, nil, err
-		}
-		known = slices.Contains(receivedFiles(evs), id)
-	}
-	if !known {
+	if !slices.ContainsFunc(sub.Attachments, func(x record.Attachment) bool { return x.ID == id }) {
 		return record.Attachment{}, nil, fmt.Errorf("attachment of case %s: %w", ref, record.ErrNotFound)
 	}
 	if err := w.audit(ctx, &a, "attachment.downloaded", ref, map[string]string{"attachment": id}); err != nil {

@@ -23,8 +23,8 @@ import (
 // and the SHA-256 of the citizen's token, never the token itself. The
 // token is the case's reference, a dot and 192 random bits, so that the
 // citizen's link finds the case by _id; the files the citizen uploads are
-// stored under the owner "docreq:<id>", and the event documents_received
-// lists them. The case waits in the transition's state; when the files
+// stored under the owner "docreq:<id>" and, when handed in, added to the
+// case's attachments; the event documents_received lists them by field. The case waits in the transition's state; when the files
 // arrive the transition "received" is taken by the system, when the
 // deadline passes (Expire) the transition "timeout" — if declared. The
 // deadline is also the case's follow-up date, so the case comes back
@@ -107,21 +107,6 @@ func requests(evs []record.Event) []DocumentRequest {
 	var out []DocumentRequest
 	for _, r := range requestsOf(evs) {
 		out = append(out, r.DocumentRequest)
-	}
-	return out
-}
-
-// receivedFiles returns the ids of the files citizens sent for requests.
-func receivedFiles(evs []record.Event) []string {
-	var out []string
-	for _, e := range evs {
-		if e.Type != record.EventDocumentsReceived {
-			continue
-		}
-		files, _ := e.Data["files"].(map[string]any)
-		for _, ids := range files {
-			out = append(out, strs(ids)...)
-		}
 	}
 	return out
 }
@@ -313,7 +298,8 @@ func (w *Work) Upload(ctx context.Context, tenant, token, field, name string, r 
 
 // Fulfil closes a document request with the files the citizen uploaded
 // for it (by field), writes documents_received, brings the case back
-// into the inbox (follow-up today) and, if the request's transition
+// into the inbox (follow-up today), adds the files to the case's
+// attachments (they share its retention) and, if the request's transition
 // declares received, takes that transition as the system.
 func (w *Work) Fulfil(ctx context.Context, tenant, token string, fileIDs map[string][]string) error {
 	for attempt := 0; ; attempt++ {
@@ -366,8 +352,13 @@ func (w *Work) fulfil(ctx context.Context, tenant, token string, fileIDs map[str
 	if err != nil {
 		return err
 	}
+	var all []string
+	for _, f := range fields {
+		all = append(all, fileIDs[f]...)
+	}
 	data := map[string]any{"request": r.ID, "files": files}
-	ch := record.SubmissionChange{FollowUp: &now, Type: record.EventDocumentsReceived, Actor: ActorCitizen, At: now, Data: data}
+	ch := record.SubmissionChange{FollowUp: &now, Type: record.EventDocumentsReceived, Actor: ActorCitizen, At: now, Data: data,
+		AddAttachments: all, AttachmentOwner: RequestOwner(r.ID)}
 	var next *engine.Transition
 	if opened, ok := svc.Workflow.Transition(r.transition); ok && opened.Received != "" && sub.Status == opened.To {
 		if t, ok := svc.Workflow.Transition(opened.Received); ok && t.StartsIn(sub.Status) {

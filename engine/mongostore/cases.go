@@ -434,3 +434,52 @@ func rowMatches(r *record.Submission, q *record.InboxQuery) bool {
 	}
 	return true
 }
+
+// addAttachments checks files sent later for submission sid (uploaded
+// under owner, not attached elsewhere) and links them to it, before the
+// change that lists them is written: a change that then fails leaves them
+// linked to the existing submission, and a retry links them again.
+func (s *Store) addAttachments(ctx context.Context, tenant, sid, owner string, ids []string) ([]attachmentDoc, error) {
+	if owner == "" {
+		return nil, fmt.Errorf("mongostore: attachments added without their owner")
+	}
+	var out []attachmentDoc
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		fd, err := s.getFile(ctx, tenant, id)
+		if err != nil {
+			return nil, err
+		}
+		if fd.Metadata.Owner != owner {
+			return nil, fmt.Errorf("file %s: %w", id, record.ErrNotFound)
+		}
+		if fd.Metadata.Submission != "" && fd.Metadata.Submission != sid && s.exists(ctx, fd.Metadata.Submission) {
+			return nil, fmt.Errorf("file %s already attached: %w", id, record.ErrConflict)
+		}
+		out = append(out, attachmentDoc{ID: fd.ID, Name: fd.Filename, Size: fd.Length,
+			SHA256: fd.Metadata.SHA256, ContentType: fd.Metadata.ContentType})
+	}
+	if err := s.linkFiles(ctx, tenant, out, sid); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// newAttachments returns the files of added that cur does not list yet.
+func newAttachments(cur *record.Submission, added []attachmentDoc) []attachmentDoc {
+	var out []attachmentDoc
+	for _, a := range added {
+		known := false
+		for _, c := range cur.Attachments {
+			known = known || c.ID == a.ID
+		}
+		if !known {
+			out = append(out, a)
+		}
+	}
+	return out
+}

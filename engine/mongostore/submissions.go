@@ -283,13 +283,20 @@ func (s *Store) UpdateSubmission(ctx context.Context, tenant, ref string, expect
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
 	sid := subID(tenant, ref)
+	var added []attachmentDoc
+	if len(ch.AddAttachments) > 0 { // linked first, without the submission's lock (cases.go)
+		var err error
+		if added, err = s.addAttachments(ctx, tenant, sid, ch.AttachmentOwner, ch.AddAttachments); err != nil {
+			return nil, err
+		}
+	}
 	// The marker first (track): a crash after the change and before the
 	// event copy leaves it, and RepairEvents finds the submission by it.
 	var sub *record.Submission
 	var pushed bool
 	err := s.track(ctx, sid, true, func() (*record.Submission, bool, error) {
 		var err error
-		sub, pushed, err = s.updateSubmission(ctx, tenant, ref, expectVersion, ch)
+		sub, pushed, err = s.updateSubmission(ctx, tenant, ref, expectVersion, ch, added)
 		return sub, false, err
 	})
 	if errors.Is(err, record.ErrConflict) || errors.Is(err, record.ErrNotFound) || (err == nil && !pushed) {
@@ -348,7 +355,7 @@ func (s *Store) unmark(ctx context.Context, sid string) {
 	_, _ = s.changes.DeleteOne(ctx, bson.D{{Key: "_id", Value: sid}})
 }
 
-func (s *Store) updateSubmission(ctx context.Context, tenant, ref string, expectVersion int64, ch record.SubmissionChange) (*record.Submission, bool, error) {
+func (s *Store) updateSubmission(ctx context.Context, tenant, ref string, expectVersion int64, ch record.SubmissionChange, added []attachmentDoc) (*record.Submission, bool, error) {
 	sid := subID(tenant, ref)
 	defer lockKey("submissions", sid)()
 	cur, err := s.GetSubmission(ctx, tenant, ref)
@@ -366,6 +373,10 @@ func (s *Store) updateSubmission(ctx context.Context, tenant, ref string, expect
 		at = now()
 	}
 	set, unset, evs := changeSet(cur, ch)
+	atts := newAttachments(cur, added)
+	if len(atts) > 0 && len(evs) == 0 {
+		evs = []eventDoc{{Type: record.EventStatusChanged, Data: map[string]any{}}}
+	}
 	if len(evs) == 0 {
 		return cur, false, nil
 	}
@@ -378,10 +389,17 @@ func (s *Store) updateSubmission(ctx context.Context, tenant, ref string, expect
 	if ch.ExpectAssignee != nil {
 		cond = append(cond, assigneeFilter(*ch.ExpectAssignee))
 	}
+	push := bson.D{{Key: "outbox", Value: bson.D{{Key: "$each", Value: evs}}}}
 	update := bson.D{
 		{Key: "$set", Value: set},
 		{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
-		{Key: "$push", Value: bson.D{{Key: "outbox", Value: bson.D{{Key: "$each", Value: evs}}}}},
+		{Key: "$push", Value: push},
+	}
+	if len(atts) > 0 && len(cur.Attachments) == 0 { // the stored list may be null
+		update[0].Value = append(set, bson.E{Key: "attachments", Value: atts})
+	} else if len(atts) > 0 {
+		push = append(push, bson.E{Key: "attachments", Value: bson.D{{Key: "$each", Value: atts}}})
+		update[2].Value = push
 	}
 	if len(unset) > 0 {
 		update = append(update, bson.E{Key: "$unset", Value: unset})

@@ -98,9 +98,10 @@ type Event struct {
 	Data       map[string]any // e.g. {"from": "new", "to": "in_review"}
 }
 
-// Submission is an application handed in. Data, Computed, Service and
-// Attachments are immutable once stored; Status and Office change through
-// UpdateSubmission with optimistic concurrency.
+// Submission is an application handed in. Data, Computed and Service are
+// immutable once stored, Attachments only grow (documents sent later);
+// Status, Office and the case fields change through UpdateSubmission with
+// optimistic concurrency.
 type Submission struct {
 	Ref            string // human reference number, e.g. KITA-2026-000042
 	Tenant         string
@@ -196,6 +197,12 @@ type SubmissionChange struct {
 	Due            *time.Time
 	FollowUp       *time.Time
 	Priority       *int
+	// AddAttachments are ids of stored files uploaded under
+	// AttachmentOwner (documents the citizen sent later, see casework):
+	// the store adds their measured metadata to Attachments and links
+	// them to the submission, so they share its retention.
+	AddAttachments  []string
+	AttachmentOwner string
 	// Type is the event type written for the change; EventStatusChanged
 	// when empty. A change of only the office writes EventReassigned.
 	Type  string

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ func CaseWork(t *testing.T, ns NewStore) {
 	runCases(t, ns, []suiteCase{
 		{"CaseFields", testCaseFields},
 		{"ClaimRace", testClaimRace},
+		{"AddAttachments", testAddAttachments},
 		{"InboxFilters", testInboxFilters},
 	})
 }
@@ -365,4 +367,58 @@ func selectCases(all []*record.Submission, q record.InboxQuery) ([]string, map[s
 		refs = nil
 	}
 	return refs, counts
+}
+
+// testAddAttachments: files sent later join the attachments of a case,
+// once, only from their owner, and go with the case when it is deleted.
+func testAddAttachments(t *testing.T, ns NewStore) {
+	s, another := ns(t)
+	ctx := ctxT(t)
+	sub, _, err := s.Submit(ctx, submitReq("ffm", 1))
+	must(t, err)
+	other, _, err := s.Submit(ctx, submitReq("ffm", 2))
+	must(t, err)
+	a, err := s.PutFile(ctx, "ffm", "docreq:r1", "bescheid.pdf", bytes.NewReader(PDF(3000)))
+	must(t, err)
+	if _, err := s.UpdateSubmission(ctx, "ffm", sub.Ref, 1, record.SubmissionChange{AddAttachments: []string{a.ID}, AttachmentOwner: "docreq:r2"}); !errors.Is(err, record.ErrNotFound) {
+		t.Fatalf("file of another owner: %v", err)
+	}
+	up, err := s.UpdateSubmission(ctx, "ffm", sub.Ref, 1, record.SubmissionChange{AddAttachments: []string{a.ID, a.ID}, AttachmentOwner: "docreq:r1",
+		Type: record.EventDocumentsReceived, Data: map[string]any{"request": "r1"}})
+	must(t, err)
+	if len(up.Attachments) != 1 || up.Attachments[0].ID != a.ID || up.Attachments[0].Size != 3000 || up.Attachments[0].ContentType != "application/pdf" {
+		t.Fatalf("attachments %+v", up.Attachments)
+	}
+	got, err := another().GetSubmission(ctx, "ffm", sub.Ref)
+	must(t, err)
+	if len(got.Attachments) != 1 {
+		t.Fatalf("read back %+v", got.Attachments)
+	}
+	// again (a retry): listed once
+	up, err = s.UpdateSubmission(ctx, "ffm", sub.Ref, up.Version, record.SubmissionChange{AddAttachments: []string{a.ID}, AttachmentOwner: "docreq:r1", Type: record.EventNote})
+	must(t, err)
+	if len(up.Attachments) != 1 {
+		t.Fatalf("after a retry %+v", up.Attachments)
+	}
+	if _, err := s.UpdateSubmission(ctx, "ffm", other.Ref, 1, record.SubmissionChange{AddAttachments: []string{a.ID}, AttachmentOwner: "docreq:r1"}); !errors.Is(err, record.ErrConflict) {
+		t.Fatalf("file of another case: %v", err)
+	}
+	b, err := s.PutFile(ctx, "ffm", "docreq:r1", "zwei.pdf", bytes.NewReader(PDF(1000)))
+	must(t, err)
+	up, err = s.UpdateSubmission(ctx, "ffm", sub.Ref, up.Version, record.SubmissionChange{AddAttachments: []string{b.ID}, AttachmentOwner: "docreq:r1"})
+	must(t, err)
+	if len(up.Attachments) != 2 || up.Attachments[1].ID != b.ID {
+		t.Fatalf("second file %+v", up.Attachments)
+	}
+	l, err := s.ListSubmissions(ctx, record.InboxQuery{Tenant: "ffm", Ref: sub.Ref})
+	must(t, err)
+	if len(l) != 1 || len(l[0].Attachments) != 2 {
+		t.Fatalf("inbox row %+v", l)
+	}
+	must(t, s.DeleteSubmission(ctx, "ffm", sub.Ref, "test", time.Time{}))
+	for _, id := range []string{a.ID, b.ID} {
+		if _, _, err := s.OpenFile(ctx, "ffm", id); !errors.Is(err, record.ErrNotFound) {
+			t.Fatalf("file %s after deletion: %v", id, err)
+		}
+	}
 }

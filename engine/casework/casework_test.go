@@ -128,6 +128,7 @@ func (a *audits) actions() []string {
 }
 
 type fixture struct {
+	cat   *catalog.Catalog
 	store *mongostore.Store
 	work  *Work
 	mail  *mails
@@ -149,6 +150,7 @@ func newFixtureMail(t testing.TB, n Notifier) *fixture {
 	ctx := context.Background()
 	f := &fixture{store: openStore(t), mail: &mails{}, audit: &audits{}, now: time.Now().UTC().Truncate(time.Second)}
 	cat := catalog.New(nil)
+	f.cat = cat
 	for _, tenant := range []string{"ffm", "of"} {
 		if err := cat.Offer(ctx, tenant, []*engine.Service{kita}); err != nil {
 			t.Fatal(err)

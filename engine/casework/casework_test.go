@@ -59,6 +59,9 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
+// The embedded store is a casework store.
+var _ Store = (*mongostore.Store)(nil)
+
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func openStore(t testing.TB) *mongostore.Store {
@@ -627,6 +630,9 @@ func walkKita(t *testing.T, f *fixture) (string, string) {
 	c, err := f.work.Case(ctxTest, anna, sub.Ref)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rs, err := f.work.CitizenRequests(ctxTest, "ffm", sub.Ref); err != nil || len(rs) != 1 || rs[0].Fulfilled.IsZero() || rs[0].Fields[0] != "incomeProof" {
+		t.Fatalf("requests for the status page %+v %v", rs, err)
 	}
 	if c.Sub.Status != "in-pruefung" || len(c.Requests) != 1 || c.Requests[0].Fulfilled.IsZero() || c.Requests[0].Token != "" {
 		t.Fatalf("after upload %+v %+v", c.Sub, c.Requests)

@@ -442,3 +442,15 @@ func (w *Work) expire(ctx context.Context, sub *record.Submission, now time.Time
 	w.notify(ctx, up, svc, t)
 	return true, nil
 }
+
+// CitizenRequests returns the document requests of a case for its
+// citizen's status page (the caller has checked the status secret):
+// fields, message, deadline and whether fulfilled; the link is only in
+// the mail (the token is not stored).
+func (w *Work) CitizenRequests(ctx context.Context, tenant, ref string) ([]DocumentRequest, error) {
+	evs, err := w.store.Events(ctx, tenant, ref)
+	if err != nil {
+		return nil, err
+	}
+	return requests(evs), nil
+}

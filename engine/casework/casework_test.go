@@ -722,3 +722,42 @@ func pdf(n int) []byte {
 	copy(b, "%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n")
 	return b
 }
+
+// TestRolesTable: per role, which reads and actions on a case of the
+// actor's own office are allowed.
+func TestRolesTable(t *testing.T) {
+	f := newFixture(t)
+	offices := []string{"jugendamt-frankfurt"}
+	actors := map[string]Actor{
+		"caseworker": {ID: "cw", Tenant: "ffm", Roles: []string{RoleCaseworker}, Offices: offices},
+		"admin":      {ID: "adm", Tenant: "ffm", Roles: []string{RoleAdmin}, Offices: offices},
+		"auditor":    {ID: "aud", Tenant: "ffm", Roles: []string{RoleAuditor}, Offices: offices},
+		"none":       {ID: "x", Tenant: "ffm", Offices: offices},
+		"token":      {ID: "token:t1", Tenant: "ffm", Roles: []string{RoleCaseworker}, Offices: offices},
+	}
+	want := map[string]map[string]string{
+		"caseworker": {"inbox": "ok", "case": "ok", "claim": "ok", "note": "ok", "schedule": "ok", "transition": "ok"},
+		"admin":      {"inbox": "ok", "case": "ok", "claim": "ok", "note": "ok", "schedule": "ok", "transition": "forbidden"}, // no workflow role
+		"auditor":    {"inbox": "ok", "case": "ok", "claim": "forbidden", "note": "forbidden", "schedule": "forbidden", "transition": "forbidden"},
+		"none":       {"inbox": "forbidden", "case": "forbidden", "claim": "forbidden", "note": "forbidden", "schedule": "forbidden", "transition": "forbidden"},
+		"token":      {"inbox": "ok", "case": "ok", "claim": "ok", "note": "ok", "schedule": "ok", "transition": "ok"},
+	}
+	for name, a := range actors {
+		sub := f.submit(t, "ffm", "jugendamt-frankfurt", true)
+		p := 1
+		got := map[string]string{
+			"inbox":    code(func() error { _, err := f.work.Inbox(ctxTest, a, Query{}); return err }()),
+			"case":     code(func() error { _, err := f.work.Case(ctxTest, a, sub.Ref); return err }()),
+			"note":     code(f.work.Note(ctxTest, a, sub.Ref, "n")),
+			"schedule": code(func() error { _, err := f.work.Schedule(ctxTest, a, sub.Ref, 1, nil, nil, &p); return err }()),
+			"claim":    code(func() error { _, err := f.work.Claim(ctxTest, a, sub.Ref, 2); return err }()),
+		}
+		cur, _ := f.store.GetSubmission(ctxTest, "ffm", sub.Ref)
+		got["transition"] = code(func() error { _, err := f.work.Transition(ctxTest, a, sub.Ref, cur.Version, "pruefen", ""); return err }())
+		for k, w := range want[name] {
+			if got[k] != w {
+				t.Errorf("%s %s: %s, want %s", name, k, got[k], w)
+			}
+		}
+	}
+}

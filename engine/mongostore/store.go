@@ -290,6 +290,9 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			return fmt.Errorf("mongostore: create collection %s: %w", c.Name(), err)
 		}
 	}
+	if err := s.ensureAudit(ctx); err != nil { // audit.go
+		return err
+	}
 	for c, models := range idx {
 		// One at a time: FerretDB v1.24 panics on createIndexes with
 		// several indexes that all exist already.

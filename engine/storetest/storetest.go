@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amtsform/amtsform/engine/audit"
 	"github.com/amtsform/amtsform/engine/catalog"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
@@ -58,6 +59,7 @@ type Store interface {
 	catalog.Versions
 	Cases
 	Portable
+	audit.Store
 	// NextReference allocates a reference number PREFIX-YEAR-NNNNNN.
 	NextReference(ctx context.Context, tenant, serviceID, prefix string, year int) (string, error)
 	DeleteFile(ctx context.Context, tenant, id string) error
@@ -144,6 +146,7 @@ func Run(t *testing.T, ns NewStore) {
 		{"Drafts", Drafts}, {"Submissions", Submissions}, {"Cases", CaseMethods}, {"Files", Files},
 		{"Sweep", Sweep}, {"Versions", Versions}, {"Portability", Portability},
 		{"CaseWork", CaseWork},
+		{"Audit", Audit},
 	} {
 		t.Run(s.name, func(t *testing.T) { s.fn(t, ns) })
 	}

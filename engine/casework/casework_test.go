@@ -132,6 +132,7 @@ func (a *audits) actions() []string {
 
 type fixture struct {
 	cat   *catalog.Catalog
+	dir   *directory.Directory
 	store *mongostore.Store
 	work  *Work
 	mail  *mails
@@ -166,6 +167,7 @@ func newFixtureMail(t testing.TB, n Notifier) *fixture {
 		}},
 		{ID: "of", Offices: map[string]*engine.Office{"jugendamt-frankfurt": {ID: "jugendamt-frankfurt", Name: engine.Text{De: "Jugendamt Offenbach", En: "Youth Office Offenbach"}}}},
 	}})
+	f.dir = dir
 	var notifier Notifier = f.mail
 	if n != nil {
 		notifier = n

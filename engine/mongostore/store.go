@@ -281,6 +281,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			{Keys: bson.D{{Key: "files_id", Value: 1}, {Key: "n", Value: 1}}, Options: options.Index().SetUnique(true)}, // GridFS standard
 		},
 	}
+	idx[s.subs] = append(idx[s.subs], caseIndexModels()...) // cases.go
 	// Create every collection up front (so that the embedded store can
 	// index them, see embedded.Server.IndexIDs).
 	for _, c := range []*mongo.Collection{s.drafts, s.subs, s.events, s.counters, s.leases, s.files, s.chunks, s.versions,

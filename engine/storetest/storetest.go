@@ -40,6 +40,7 @@ type Cases interface {
 	// AppendEvent adds an event that changes no submission field. It sets
 	// ev.ID and ev.At when empty.
 	AppendEvent(ctx context.Context, ev *record.Event) error
+	CaseStore // cases.go
 }
 
 // Portable moves a store's content losslessly (amtsform export/import).
@@ -146,6 +147,7 @@ func Run(t *testing.T, ns NewStore) {
 	}{
 		{"Drafts", Drafts}, {"Submissions", Submissions}, {"Cases", CaseMethods}, {"Files", Files},
 		{"Sweep", Sweep}, {"Versions", Versions}, {"Portability", Portability},
+		{"CaseWork", CaseWork},
 		{"Audit", Audit},
 		{"Staff", Staff},
 	} {

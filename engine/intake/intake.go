@@ -392,6 +392,9 @@ func (e *Intake) submit(ctx context.Context, tenant string, s *engine.Service, d
 	}
 	req.At = e.now()
 	req.Year = req.At.Year()
+	if s.ProcessingDays > 0 { // the case is due after the processing time (casework)
+		req.Due = req.At.AddDate(0, 0, s.ProcessingDays)
+	}
 	if payloadHash == "" && key != "" {
 		req.PayloadHash = record.HashPayload(s.ID, res.Data, req.AttachmentIDs)
 	}

@@ -77,6 +77,11 @@ type submissionDoc struct {
 	IdemKey     string          `bson:"idemKey"`
 	Idem        string          `bson:"idem"` // unique: tenant-scoped key, or the _id when no key
 	PayloadHash string          `bson:"payloadHash"`
+	// Case fields (see cases.go); absent when unset.
+	Assignee string     `bson:"assignee,omitempty"`
+	Due      *time.Time `bson:"due,omitempty"`
+	FollowUp *time.Time `bson:"followUp,omitempty"`
+	Priority int        `bson:"priority,omitempty"`
 	// Events are the first events (submitted, routed), written with the
 	// submission in one insert and kept with it. Outbox holds events of
 	// later changes, written atomically with the change, until they are
@@ -147,6 +152,13 @@ func (d *submissionDoc) submission() *record.Submission {
 		Data: normMap(d.Data), Computed: computedMap(d.Computed), Office: d.Office,
 		Status: d.Status, Created: d.Created.UTC(), Updated: d.Updated.UTC(),
 		Version: d.Version, IdempotencyKey: d.IdemKey, PayloadHash: d.PayloadHash,
+		Assignee: d.Assignee, Priority: d.Priority,
+	}
+	if d.Due != nil {
+		s.Due = d.Due.UTC()
+	}
+	if d.FollowUp != nil {
+		s.FollowUp = d.FollowUp.UTC()
 	}
 	for _, a := range d.Attachments {
 		s.Attachments = append(s.Attachments, record.Attachment(a))

@@ -20,9 +20,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amtsform/amtsform/engine/audit"
 	"github.com/amtsform/amtsform/engine/catalog"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
+	"github.com/amtsform/amtsform/engine/staff"
 	"github.com/amtsform/amtsform/engine/sweep"
 )
 
@@ -38,6 +40,7 @@ type Cases interface {
 	// AppendEvent adds an event that changes no submission field. It sets
 	// ev.ID and ev.At when empty.
 	AppendEvent(ctx context.Context, ev *record.Event) error
+	CaseStore // cases.go
 }
 
 // Portable moves a store's content losslessly (amtsform export/import).
@@ -57,6 +60,8 @@ type Store interface {
 	catalog.Versions
 	Cases
 	Portable
+	audit.Store
+	staff.Store
 	// NextReference allocates a reference number PREFIX-YEAR-NNNNNN.
 	NextReference(ctx context.Context, tenant, serviceID, prefix string, year int) (string, error)
 	DeleteFile(ctx context.Context, tenant, id string) error
@@ -142,6 +147,9 @@ func Run(t *testing.T, ns NewStore) {
 	}{
 		{"Drafts", Drafts}, {"Submissions", Submissions}, {"Cases", CaseMethods}, {"Files", Files},
 		{"Sweep", Sweep}, {"Versions", Versions}, {"Portability", Portability},
+		{"CaseWork", CaseWork},
+		{"Audit", Audit},
+		{"Staff", Staff},
 	} {
 		t.Run(s.name, func(t *testing.T) { s.fn(t, ns) })
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
 	"github.com/amtsform/amtsform/api/apiv1"
+	"github.com/amtsform/amtsform/api/backoffice"
 	"github.com/amtsform/amtsform/api/citizen"
 	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/api/staffapi"
@@ -204,6 +205,22 @@ func New(cfg Config) (*fiber.App, error) {
 			deps.Audit = cfg.Audit
 		}
 		staffapi.Register(app, deps)
+		bo := backoffice.Deps{Cases: cfg.Work, Staff: cfg.Staff, Catalog: cfg.Intake.Catalog, Directory: cfg.Directory,
+			Users: cfg.Staff.List, Tenants: cfg.Tenants, Secret: cfg.Secret, PublicURL: cfg.PublicURL, Logger: cfg.Logger,
+			Cookies: httpx.Cookies{Secure: cfg.Secure || publicHTTPS},
+			OIDC: func(t string) (backoffice.OIDC, bool) {
+				o, ok := cfg.Staff.OIDC(t)
+				if !ok {
+					return nil, false
+				}
+				return o, true
+			}}
+		if cfg.Audit != nil {
+			bo.Audit = cfg.Audit // never a typed nil
+		}
+		if err := backoffice.Register(app, bo); err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
 	}
 	apiv1.Register(app, apiv1.Config{Intake: cfg.Intake, Tenants: cfg.Tenants, SubmitRate: cfg.SubmitRate,
 		DraftLimit: draftLimit, SaveLimit: saveLimit})

@@ -268,7 +268,7 @@ func norm(v any) any {
 
 // MarshalBSON implements bson.Marshaler.
 func (d *submissionDoc) MarshalBSON() ([]byte, error) {
-	return submissionPlan.encode(make([]byte, 0, 2048), reflect.ValueOf(d).Elem())
+	return submissionPlan.encode(make([]byte, 0, 4096), reflect.ValueOf(d).Elem()) // a Kita submission is 3.6 KB
 }
 
 var submissionPlan = planFor(reflect.TypeFor[submissionDoc]())

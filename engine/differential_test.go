@@ -140,26 +140,38 @@ func literalCodeLists(e ast.Expr, v cue.Value) ast.Expr {
 			// CUE's own evaluation of the field: a disjunction of
 			// literals, the default (if any) marked with *.
 			var lits []ast.Expr
+			// Only a disjunction of literals is replaced; anything else
+			// (a disjunction of structs) stays as CUE wrote it.
+			literal := true
 			var collect func(e ast.Expr)
 			collect = func(e ast.Expr) {
 				switch e := e.(type) {
 				case *ast.BinaryExpr:
-					if e.Op == token.OR {
-						collect(e.X)
-						collect(e.Y)
+					if e.Op != token.OR {
+						literal = false
+						return
 					}
+					collect(e.X)
+					collect(e.Y)
 				case *ast.UnaryExpr:
-					if e.Op == token.MUL {
-						collect(e.X)
+					if e.Op != token.MUL {
+						literal = false
+						return
 					}
+					collect(e.X)
 				case *ast.ParenExpr:
 					collect(e.X)
 				case *ast.BasicLit:
 					lits = append(lits, &ast.BasicLit{Kind: e.Kind, Value: e.Value})
+				default:
+					literal = false
 				}
 			}
 			if ev, ok := v.Eval().Syntax().(ast.Expr); ok {
 				collect(ev)
+			}
+			if !literal {
+				lits = nil
 			}
 			if len(lits) > maxOracleDisjuncts && allStrings(lits) {
 				// CUE deduplicates the disjuncts of a disjunction

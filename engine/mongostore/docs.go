@@ -154,9 +154,16 @@ func (d *draftDoc) draft() *record.Draft {
 }
 
 func (d *submissionDoc) submission() *record.Submission {
+	s := d.summary()
+	s.Data, s.Computed = normMap(d.Data), computedMap(d.Computed)
+	return s
+}
+
+// summary is the submission without Data and Computed: a case index row,
+// built without copying the answers.
+func (d *submissionDoc) summary() *record.Submission {
 	s := &record.Submission{
-		Ref: d.Ref, Tenant: d.Tenant, Service: d.Service.ref(),
-		Data: normMap(d.Data), Computed: computedMap(d.Computed), Office: d.Office,
+		Ref: d.Ref, Tenant: d.Tenant, Service: d.Service.ref(), Office: d.Office,
 		Status: d.Status, Created: d.Created.UTC(), Updated: d.Updated.UTC(),
 		Version: d.Version, IdempotencyKey: d.IdemKey, PayloadHash: d.PayloadHash,
 		Assignee: d.Assignee, Priority: d.Priority,

@@ -467,3 +467,73 @@ func TestBackofficeRevokedToken(t *testing.T) {
 	c.expect(c.do("GET", "/cases", nil, auth...), 401, nil)
 	st.verifyAudit(t)
 }
+
+// TestCitizenStatusPage: with casework the citizen's status page
+// (reference + status secret) shows the public status, the responsible
+// office with its address and the open document requests with their
+// deadline, in German and English; without casework it stays as it was.
+func TestCitizenStatusPage(t *testing.T) {
+	st := newBackofficeStack(t)
+	sub := st.submitKita(t, "65719")
+	ref := sub.Reference
+	status := "/" + testTenant + "/kita-gebuehren/r/" + ref + "?s=" + url.QueryEscape(sub.StatusSecret)
+	cz := newStaffBrowser(t, st.base)
+
+	cz.get(status).must(t, 200, "", ref, "Stand der Bearbeitung", "Eingegangen",
+		"Jugendamt des Main-Taunus-Kreises", "Am Kreishaus 1-5", "65719 Hofheim am Taunus")
+	if p := cz.get(status); strings.Contains(p.body, "Nachgeforderte Unterlagen") {
+		t.Fatalf("requests shown before any:\n%s", p.body)
+	}
+	if p := cz.get("/" + testTenant + "/kita-gebuehren/r/" + ref + "?s=wrong"); p.status != 404 {
+		t.Fatalf("wrong secret: %d", p.status)
+	}
+
+	// The office asks for the proof of income.
+	ctx := context.Background()
+	anna := casework.Actor{ID: "anna.a", Tenant: testTenant, Roles: []string{record.RoleCaseworker}, Offices: []string{"jugendamt-main-taunus"}}
+	s, err := st.work.Transition(ctx, anna, ref, 1, "pruefen", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Date(2099, 3, 31, 23, 59, 59, 0, berlinZone(t))
+	req, err := st.work.RequestDocuments(ctx, anna, ref, s.Version, []string{"incomeProof"}, "Bitte den Steuerbescheid 2025.", deadline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	de := cz.get(status)
+	de.must(t, 200, "", "Unterlagen nachgefordert", "Nachgeforderte Unterlagen", "Einkommensnachweis (freiwillig)",
+		"31.03.2099", "Bitte den Steuerbescheid 2025.", "per E-Mail geschickt", "Jugendamt des Main-Taunus-Kreises")
+	if strings.Contains(de.body, req.Token) {
+		t.Fatal("the status page shows the upload token")
+	}
+	en := cz.get(status + "&lang=en")
+	en.must(t, 200, "", `<html lang="en">`, "Status", "Documents requested", "Proof of income (optional)",
+		"31 March 2099", "Message from the office", "Youth welfare office of the Main-Taunus district", "Am Kreishaus 1-5")
+
+	// Handed in: the request is no longer open, the case in review.
+	att, err := st.work.Upload(ctx, testTenant, req.Token, "incomeProof", "nachweis.pdf", bytes.NewReader(tinyPDF()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.work.Fulfil(ctx, testTenant, req.Token, map[string][]string{"incomeProof": {att.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	p := cz.get(status + "&lang=de") // the choice of English is remembered
+	p.must(t, 200, "", "In Prüfung")
+	if strings.Contains(p.body, "Nachgeforderte Unterlagen") {
+		t.Fatalf("a fulfilled request is shown as open:\n%s", p.body)
+	}
+
+	// Without casework: no status, no requests, as before.
+	plain := newTestServer(t)
+	c := &client{t: t, base: plain.URL(t) + "/api/v1/" + testTenant, http: &http.Client{Timeout: 30 * time.Second}}
+	doc := apitest.KitaData()
+	delete(doc, "coveredFee")
+	var ps submissionJSON
+	c.expect(c.do("POST", "/services/kita-gebuehren/submissions", doc), 201, &ps)
+	pp := newBrowser(t, plain.URL(t)).get("/" + testTenant + "/kita-gebuehren/r/" + ps.Reference + "?s=" + url.QueryEscape(ps.StatusSecret))
+	pp.must(t, 200, "", ps.Reference, "Zuständige Stelle")
+	if strings.Contains(pp.body, "Stand der Bearbeitung") || strings.Contains(pp.body, "Nachgeforderte Unterlagen") {
+		t.Fatalf("status without casework:\n%s", pp.body)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,7 +40,16 @@ type boStack struct {
 	work  *casework.Work
 	audit *audit.Log
 	dir   *directory.Directory
+	// offset moves the clock of the whole stack (intake, casework, staff
+	// sign-in, back office, staff API) away from the real time.
+	offset atomic.Int64
 }
+
+// now is the stack's clock: the real time plus the offset.
+func (st *boStack) now() time.Time { return time.Now().Add(time.Duration(st.offset.Load())) }
+
+// advance moves the stack's clock forward by d.
+func (st *boStack) advance(d time.Duration) { st.offset.Add(int64(d)) }
 
 // cheapArgon2 keeps the password hashing of the tests quick; the
 // production parameters are covered in engine/staff.
@@ -70,11 +80,11 @@ func newBackofficeStack(t *testing.T) *boStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.testServer = newTestServer(t, withConfig(func(cfg *Config) {
+	st.testServer = newTestServer(t, withNow(st.now), withConfig(func(cfg *Config) {
 		store := cfg.Intake.Store.(*mongostore.Store)
 		cfg.Intake.Offices = st.dir
 		st.audit = audit.New(store)
-		st.staff = staff.New(store, staff.Options{Argon2: cheapArgon2, Logger: quietLog,
+		st.staff = staff.New(store, staff.Options{Argon2: cheapArgon2, Logger: quietLog, Now: st.now,
 			OnChange: func(ctx context.Context, c staff.Change) {
 				if c.Tenant == "" {
 					return
@@ -85,11 +95,12 @@ func newBackofficeStack(t *testing.T) *boStack {
 				}
 			}})
 		st.work = casework.New(store, cfg.Intake.Catalog, st.dir, casework.Options{Audit: st.audit,
-			Mail: mail.Notifier{Mailer: mailer}, PublicURL: st.base, Logger: quietLog})
+			Mail: mail.Notifier{Mailer: mailer}, PublicURL: st.base, Now: st.now, Logger: quietLog})
 		cfg.Work, cfg.Staff, cfg.Audit = st.work, st.staff, st.audit
 		cfg.Secret = []byte("backoffice-test-secret-0123456789")
 		cfg.PublicURL = st.base
 		cfg.Directory = st.dir
+		cfg.Now = st.now
 	}))
 	st.baseOnce.Do(func() {
 		go func() { _ = st.app.Listener(ln) }()
@@ -372,51 +383,55 @@ func berlinZone(t *testing.T) *time.Location {
 }
 
 // TestBackofficeDeputyPeriod: a caseworker standing in for another office
-// (Vertretung) sees that office's case only while the period runs, with
-// the same session: the period is evaluated at every request.
+// (Vertretung) sees that office's case only within the deputy period, on
+// the stack's clock and with one session throughout: the period is judged
+// at every request, not at sign-in.
 func TestBackofficeDeputyPeriod(t *testing.T) {
 	st := newBackofficeStack(t)
 	const other = "jugendamt-frankfurt"
-	now := time.Now().UTC()
+	t0 := st.now()
 	st.addUser(t, "dora.d", "Dora Dietz", []string{"jugendamt-main-taunus"},
-		staff.Deputy{Office: other, From: now.Add(-time.Hour), Until: now.Add(time.Hour)})
+		staff.Deputy{Office: other, From: t0.Add(10 * time.Minute), Until: t0.Add(20 * time.Minute)})
 	st.addUser(t, "max.m", "Max Meier", []string{"jugendamt-main-taunus"})
 	ref := st.submitKita(t, "60311").Reference
-
 	d := newStaffBrowser(t, st.base)
 	d.signIn("dora.d")
-	d.get("/backoffice/cases/"+ref).must(t, 200, "/backoffice/cases/"+ref, ref)
-	d.get("/backoffice/office/"+other).must(t, 200, "/backoffice/office/"+other, ref)
-
-	// A colleague of the same office without the deputy period: 404.
 	m := newStaffBrowser(t, st.base)
 	m.signIn("max.m")
-	if p := m.get("/backoffice/cases/" + ref); p.status != 404 {
-		t.Fatalf("without a deputy period: %d", p.status)
-	}
-
-	ctx := staff.WithActor(context.Background(), "cli", "")
-	for name, dep := range map[string]staff.Deputy{
-		"ended":   {Office: other, From: now.Add(-2 * time.Hour), Until: now.Add(-time.Minute)},
-		"not yet": {Office: other, From: now.Add(time.Hour), Until: now.Add(2 * time.Hour)},
-	} {
-		if _, err := st.staff.SetDeputies(ctx, "dora.d", []staff.Deputy{dep}); err != nil {
-			t.Fatal(err)
+	sees := func(when string, want int) {
+		t.Helper()
+		if p := d.get("/backoffice/cases/" + ref); p.status != want {
+			t.Errorf("%s: the case %d, want %d", when, p.status, want)
 		}
-		if p := d.get("/backoffice/cases/" + ref); p.status != 404 {
-			t.Errorf("period %s: case %d", name, p.status)
+		if p := d.get("/backoffice/office/" + other); p.status != want {
+			t.Errorf("%s: the office's inbox %d, want %d", when, p.status, want)
 		}
-		if p := d.get("/backoffice/office/" + other); p.status != 404 {
-			t.Errorf("period %s: inbox %d", name, p.status)
-		}
-		// still signed in: her own office's inbox works
+		// still signed in: her own office's inbox works throughout
 		d.get("/backoffice/office/jugendamt-main-taunus").must(t, 200, "/backoffice/office/jugendamt-main-taunus")
 	}
-	// Open-ended from now on: visible again.
-	if _, err := st.staff.SetDeputies(ctx, "dora.d", []staff.Deputy{{Office: other, From: now.Add(-time.Second)}}); err != nil {
+
+	sees("before the period", 404)
+	st.advance(10 * time.Minute) // From is inclusive
+	sees("within the period", 200)
+	d.get("/backoffice/office/"+other).must(t, 200, "", ref)
+	d.get("/backoffice/cases/"+ref).must(t, 200, "", "Mir zuweisen")
+	// a colleague of the same office without a deputy period: 404
+	if p := m.get("/backoffice/cases/" + ref); p.status != 404 {
+		t.Errorf("without a deputy period: %d", p.status)
+	}
+	st.advance(10 * time.Minute) // Until is exclusive
+	sees("after the period", 404)
+
+	// A change of the periods counts for the live session at once.
+	ctx := staff.WithActor(context.Background(), "cli", "")
+	if _, err := st.staff.SetDeputies(ctx, "dora.d", []staff.Deputy{{Office: other, From: st.now().Add(-time.Second)}}); err != nil {
 		t.Fatal(err)
 	}
-	d.get("/backoffice/cases/"+ref).must(t, 200, "/backoffice/cases/"+ref, ref)
+	sees("open-ended from now", 200)
+	if _, err := st.staff.SetDeputies(ctx, "dora.d", nil); err != nil {
+		t.Fatal(err)
+	}
+	sees("periods cleared", 404)
 	st.verifyAudit(t)
 }
 

@@ -54,7 +54,7 @@ func hasPrefixAny(s string, prefixes ...string) bool {
 var lifePackages = []string{
 	module + "/engine/intake", module + "/engine/catalog", module + "/engine/sweep",
 	module + "/engine/casework", module + "/engine/delivery", module + "/engine/audit",
-	module + "/engine/directory", module + "/engine/packages",
+	module + "/engine/directory", module + "/engine/registry", module + "/engine/staff",
 }
 
 // TestLayering checks the properties the package map promises

@@ -22,10 +22,15 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
 	"github.com/amtsform/amtsform/api/apiv1"
+	"github.com/amtsform/amtsform/api/backoffice"
 	"github.com/amtsform/amtsform/api/citizen"
 	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/api/staffapi"
+	"github.com/amtsform/amtsform/engine/audit"
+	"github.com/amtsform/amtsform/engine/casework"
 	"github.com/amtsform/amtsform/engine/directory"
 	"github.com/amtsform/amtsform/engine/intake"
+	"github.com/amtsform/amtsform/engine/staff"
 	"github.com/amtsform/amtsform/ui"
 )
 
@@ -81,6 +86,20 @@ type Config struct {
 	// Directory names the tenants on their pages (the installation's
 	// tenant names); nil: pages show no tenant name.
 	Directory *directory.Directory
+	// Work is the casework of the back office: it serves the staff API
+	// and the citizens' document request pages; nil: neither.
+	Work *casework.Work
+	// Staff signs staff in and checks the staff API's tokens; needed
+	// with Work.
+	Staff *staff.Staff
+	// Audit is the audit trail the staff API's auditors read; nil: none.
+	Audit *audit.Log
+	// Secret signs the back office's sign-in form and OpenID state.
+	Secret []byte
+	// Now is the clock of the back office and the staff API (deputy
+	// periods, dates in forms); nil: time.Now. Casework and staff sign-in
+	// have their own (casework.Options.Now, staff.Options.Now).
+	Now func() time.Time
 }
 
 // Mailer sends one plain-text mail; see citizen.Mailer.
@@ -179,6 +198,34 @@ func New(cfg Config) (*fiber.App, error) {
 		Err: fiber.NewError(fiber.StatusTooManyRequests, "too many drafts started from this client; try again in a minute")}.Handler()
 	saveLimit := httpx.Limit{Max: cfg.SaveRate, Per: time.Minute,
 		Err: fiber.NewError(fiber.StatusTooManyRequests, "too many saves from this client; try again in a minute")}.Handler()
+	if cfg.Work != nil {
+		if cfg.Staff == nil {
+			return nil, errors.New("api: casework without staff sign-in")
+		}
+		// Before apiv1: its /api/v1/{tenant} group would take "staff"
+		// for a tenant.
+		deps := staffapi.Deps{Cases: cfg.Work, Tokens: cfg.Staff, Tenants: cfg.Tenants, Now: cfg.Now}
+		if cfg.Audit != nil {
+			deps.Audit = cfg.Audit
+		}
+		staffapi.Register(app, deps)
+		bo := backoffice.Deps{Cases: cfg.Work, Staff: cfg.Staff, Catalog: cfg.Intake.Catalog, Directory: cfg.Directory,
+			Users: cfg.Staff.List, Tenants: cfg.Tenants, Secret: cfg.Secret, PublicURL: cfg.PublicURL, Logger: cfg.Logger, Now: cfg.Now,
+			Cookies: httpx.Cookies{Secure: cfg.Secure || publicHTTPS},
+			OIDC: func(t string) (backoffice.OIDC, bool) {
+				o, ok := cfg.Staff.OIDC(t)
+				if !ok {
+					return nil, false
+				}
+				return o, true
+			}}
+		if cfg.Audit != nil {
+			bo.Audit = cfg.Audit // never a typed nil
+		}
+		if err := backoffice.Register(app, bo); err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+	}
 	apiv1.Register(app, apiv1.Config{Intake: cfg.Intake, Tenants: cfg.Tenants, SubmitRate: cfg.SubmitRate,
 		DraftLimit: draftLimit, SaveLimit: saveLimit})
 	// The citizen pages come last: their /{tenant} routes would take
@@ -197,9 +244,18 @@ func New(cfg Config) (*fiber.App, error) {
 		Mail:       cfg.Mail,
 		PublicURL:  cfg.PublicURL,
 		Directory:  cfg.Directory,
+		Documents:  documents(cfg.Work),
 	})
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 	return app, nil
+}
+
+// documents returns the document request pages' casework, or nil.
+func documents(w *casework.Work) citizen.DocumentRequests {
+	if w == nil {
+		return nil
+	}
+	return w
 }
 
 // readyz answers 200 when ready reports no error (or is nil), else 503.

@@ -58,6 +58,45 @@ type TenantConfig struct {
 	Offices map[string]*Office
 	// Deliveries bind the destinations of the tenant's services (delivery_spec.go).
 	Deliveries map[string]*DeliveryBinding
+	// OIDC configures staff sign-in through the tenant's OpenID
+	// provider; nil for local accounts only (see OIDCConfig).
+	OIDC *OIDCConfig
+}
+
+// OIDCConfig is a tenant's OpenID Connect provider for staff sign-in
+// (engine/staff), e.g. a Keycloak realm:
+//
+//	oidc: {
+//		issuer:          "https://login.musterstadt.example/realms/verwaltung"
+//		clientID:        "amtsform"
+//		clientSecretEnv: "AMTSFORM_OIDC_MUSTERSTADT_SECRET"
+//		claims: ["realm_access.roles", "resource_access.amtsform.roles", "groups"]
+//		roles: {"amtsform-admin": "admin", "sachbearbeitung": "caseworker", "revision": "auditor"}
+//		offices: {"/aemter/jugendamt": ["jugendamt-main-taunus"]}
+//	}
+//
+// The client secret is never written in the directory: ClientSecretEnv
+// names the environment variable holding it.
+type OIDCConfig struct {
+	Issuer          string `json:"issuer"`
+	ClientID        string `json:"clientID"`
+	ClientSecretEnv string `json:"clientSecretEnv,omitempty"`
+	// Scopes requested; default openid, profile, email.
+	Scopes []string `json:"scopes,omitempty"`
+	// RedirectURL overrides the callback URL the server derives from its
+	// public URL.
+	RedirectURL string `json:"redirectURL,omitempty"`
+	// Claims are the claims (dotted paths into the ID token and, with
+	// Userinfo, the userinfo response) whose values Roles and Offices
+	// map; default realm_access.roles, resource_access.<clientID>.roles
+	// and groups.
+	Claims []string `json:"claims,omitempty"`
+	// Roles maps a claim value to an Amtsform role; Offices maps a claim
+	// value to offices of the tenant.
+	Roles   map[string]string   `json:"roles,omitempty"`
+	Offices map[string][]string `json:"offices,omitempty"`
+	// Userinfo also reads the claims from the userinfo endpoint.
+	Userinfo bool `json:"userinfo,omitempty"`
 }
 
 // Office is an office of a tenant's directory: what citizens see of the
@@ -93,6 +132,17 @@ tenants!: [#ID]: {
 		email?: =~"^[^@\\s]+@[^@\\s]+$"
 		phone?: string
 		hours?: #Text
+	}
+	oidc?: {
+		issuer!: =~"^https?://[^\\s]+$"
+		clientID!: string & =~"\\S"
+		clientSecretEnv?: =~"^[A-Za-z_][A-Za-z0-9_]*$"
+		scopes?: [...string]
+		redirectURL?: =~"^https?://[^\\s]+$"
+		claims?: [...string]
+		roles?: [string]: "admin" | "caseworker" | "auditor"
+		offices?: [string]: [...#ID]
+		userinfo?: bool
 	}
 	deliveries?: [#ID]: #DeliveryBinding
 }
@@ -170,13 +220,17 @@ func LoadInstallation(dir string) (*Installation, error) {
 			Name     Text                        `json:"name"`
 			Services []string                    `json:"services"`
 			Offices  map[string]*Office          `json:"offices"`
+			OIDC     *OIDCConfig                 `json:"oidc"`
 			Delivery map[string]*DeliveryBinding `json:"deliveries"`
 		}
 		if err := it.Value().Decode(&t); err != nil {
 			return nil, checkErrorFromCUE(err)
 		}
-		tc := TenantConfig{ID: it.Selector().String(), Name: t.Name, Offices: t.Offices, Deliveries: t.Delivery}
+		tc := TenantConfig{ID: it.Selector().String(), Name: t.Name, Offices: t.Offices, OIDC: t.OIDC, Deliveries: t.Delivery}
 		resolveBindings(abs, tc.Deliveries)
+		if err := checkOIDCOffices(it.Value(), tc.ID, t.OIDC, t.Offices); err != nil {
+			return nil, err
+		}
 		if tc.Offices == nil {
 			tc.Offices = map[string]*Office{}
 		}
@@ -334,4 +388,35 @@ func (in *Installation) Tenant(id string) *TenantConfig {
 		}
 	}
 	return nil
+}
+
+// checkOIDCOffices reports an OIDC office mapping to an office that is
+// not in the tenant's directory.
+func checkOIDCOffices(tv cue.Value, tenant string, c *OIDCConfig, offices map[string]*Office) error {
+	if c == nil {
+		return nil
+	}
+	ce := &CheckError{}
+	keys := make([]string, 0, len(c.Offices))
+	for k := range c.Offices {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, o := range c.Offices[k] {
+			if _, ok := offices[o]; ok {
+				continue
+			}
+			p := Problem{Code: "unknownOffice", Path: "tenants." + tenant + ".oidc.offices",
+				Message: fmt.Sprintf("tenants.%s.oidc.offices: claim value %q maps to office %q, which is not in the directory of tenant %s", tenant, k, o, tenant)}
+			if q, ok := operatorPos(tv.LookupPath(cue.MakePath(cue.Str("oidc"), cue.Str("offices"), cue.Str(k)))); ok {
+				p.Pos = q
+			}
+			ce.Problems = append(ce.Problems, p)
+		}
+	}
+	if len(ce.Problems) == 0 {
+		return nil
+	}
+	return ce
 }

@@ -57,6 +57,10 @@ type ruleCompiler struct {
 	// position and message, so that a constant used by many rules is
 	// reported once.
 	constErrs map[string]*constError
+	// guard is set while a workflow guard is compiled: its environment
+	// has "case" (guardSample) besides the data and today.
+	guard       bool
+	guardSample any
 }
 
 // constError is a problem in an expression constant and the rules that
@@ -146,7 +150,11 @@ func (rc *ruleCompiler) compile(v cue.Value, scope *Node, w want, target *Node, 
 	}
 	pos := posOf(v)
 	p := &Program{Src: src, Pos: pos, Scope: scope}
-	opts := append([]expr.Option{expr.Env(rc.env(scope))}, rc.static...)
+	env := rc.env(scope)
+	if rc.guard {
+		env = rc.guardEnv()
+	}
+	opts := append([]expr.Option{expr.Env(env)}, rc.static...)
 	if w == wantBool {
 		opts = append(opts, expr.AsBool())
 	}

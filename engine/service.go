@@ -37,6 +37,9 @@ type Service struct {
 	// RetentionDays and DraftDays govern how long data is kept.
 	RetentionDays int
 	DraftDays     int
+	// ProcessingDays is the processing time: a case is due this many
+	// days after it was received; 0 = no due date.
+	ProcessingDays int
 
 	// Form is the renderer-facing model.
 	Form *Form
@@ -87,6 +90,9 @@ type Workflow struct {
 	Initial     string                   `json:"initial"`
 	States      map[string]WorkflowState `json:"states"`
 	Transitions []Transition             `json:"transitions"`
+	// Contact is the data path of the citizen's e-mail address ("" =
+	// "email").
+	Contact string `json:"contact,omitempty"`
 }
 
 // WorkflowState is one state of a workflow.
@@ -104,7 +110,20 @@ type Transition struct {
 	Roles   []string `json:"roles"`
 	Guard   string   `json:"guard,omitempty"`
 	Comment bool     `json:"comment"`
-	guard   *Program
+	// FourEyes: the user taking it must differ from the user who took the
+	// transition into the case's current state.
+	FourEyes bool  `json:"fourEyes"`
+	Notify   *Mail `json:"notify,omitempty"`
+	// RequestDocuments opens a document request for Documents (filled
+	// with every attachment field when not declared) with a deadline of
+	// DeadlineDays; Received and Timeout are the transitions the system
+	// takes when the files arrive or the deadline passes.
+	RequestDocuments bool     `json:"requestDocuments"`
+	Documents        []string `json:"documents,omitempty"`
+	DeadlineDays     int      `json:"deadlineDays,omitempty"`
+	Received         string   `json:"received,omitempty"`
+	Timeout          string   `json:"timeout,omitempty"`
+	guard            *Program
 }
 
 // Delivery is a declared destination.
@@ -148,11 +167,15 @@ func Compile(src *Source) (*Service, error) {
 	if n, err := v.LookupPath(cue.ParsePath("draftDays")).Int64(); err == nil {
 		s.DraftDays = int(n)
 	}
+	if n, err := v.LookupPath(cue.ParsePath("processingDays")).Int64(); err == nil {
+		s.ProcessingDays = int(n)
+	}
 
 	s.Data = compileData(v.LookupPath(cue.ParsePath("data")), ce)
 	checkPatterns(s.Data, ce)
-	// item and today are names in rules; action is the forms' control field.
-	for _, name := range []string{envItem, envToday, "action"} {
+	// item and today are names in rules, case in workflow guards; action
+	// is the forms' control field.
+	for _, name := range []string{envItem, envToday, envCase, "action"} {
 		if f := s.Data.Field(name); f != nil {
 			ce.add(f.Pos, f.Path, "reserved", "%q is a reserved name; choose another field name", name)
 		}
@@ -162,7 +185,7 @@ func Compile(src *Source) (*Service, error) {
 	s.Form = buildForm(s, v, ui, rc, ce)
 	s.compileRules(v.LookupPath(cue.ParsePath("rules")), rc, ce)
 	s.compileRouting(v.LookupPath(cue.ParsePath("routing")), rc, ce)
-	s.Workflow = compileWorkflow(v.LookupPath(cue.ParsePath("workflow")), rc, ce)
+	s.Workflow = s.compileWorkflow(v.LookupPath(cue.ParsePath("workflow")), rc, ce)
 	s.Deliveries = map[string]Delivery{}
 	if d := v.LookupPath(cue.ParsePath("deliveries")); d.Exists() {
 		if err := d.Decode(&s.Deliveries); err != nil {
@@ -453,7 +476,7 @@ func (s *Service) compileRouting(v cue.Value, rc *ruleCompiler, ce *CheckError) 
 	}
 }
 
-func compileWorkflow(v cue.Value, rc *ruleCompiler, ce *CheckError) *Workflow {
+func (s *Service) compileWorkflow(v cue.Value, rc *ruleCompiler, ce *CheckError) *Workflow {
 	wf := &Workflow{}
 	if err := v.Decode(wf); err != nil {
 		ce.add(posOf(v), "workflow", "cue", "workflow: %v", err)
@@ -491,7 +514,7 @@ func compileWorkflow(v cue.Value, rc *ruleCompiler, ce *CheckError) *Workflow {
 			ce.add(pos(tp+".to"), "workflow", "unknownState", "workflow: transition %q leads to unknown state %q", t.ID, t.To)
 		}
 		if t.Guard != "" {
-			t.guard = rc.compile(v.LookupPath(cue.ParsePath(tp+".guard")), nil, wantBool, nil, "workflow transition "+t.ID+" guard")
+			t.guard = rc.compileGuard(v.LookupPath(cue.ParsePath(tp+".guard")), "workflow transition "+t.ID+" guard")
 		}
 	}
 	// Every state must be reachable from the initial state, and every
@@ -522,6 +545,7 @@ func compileWorkflow(v cue.Value, rc *ruleCompiler, ce *CheckError) *Workflow {
 			ce.add(sp, "workflow.states."+n, "deadEnd", "workflow: state %q is not final but has no transition out", n)
 		}
 	}
+	s.checkWorkflowActions(wf, pos, ce)
 	return wf
 }
 

@@ -70,6 +70,9 @@ type Config struct {
 	PublicURL string
 	// Directory names the tenant in the page header; nil: none.
 	Directory *directory.Directory
+	// Documents serves the document request page (documents.go),
+	// usually the *casework.Work; nil: no such page.
+	Documents DocumentRequests
 }
 
 // server holds what the handlers share.
@@ -115,4 +118,7 @@ func Register(app *fiber.App, cfg Config) {
 	app.Post("/:tenant/:service/d/:token/:page/visibility", h(saveLimit, s.czVisibility)...)
 	app.Get("/:tenant/:service/r/:ref", h(s.czConfirmation)...)
 	app.Get("/:tenant/:service/r/:ref/receipt.pdf", h(s.czReceipt)...)
+	if cfg.Documents != nil {
+		s.registerDocuments(app, h) // documents.go
+	}
 }

@@ -24,6 +24,9 @@ var commands = map[string]command{
 	"export":     {"write submissions, events and files as NDJSON to stdout", runExport},
 	"import":     {"read an export file into the store (idempotent)", runImport},
 	"bench":      {"measure the store in a scratch database: submit throughput, read and inbox latency", runBench},
+	"audit":      {"verify or export the hash-chained audit trail", runAudit},
+	"user":       {"manage staff accounts: add, passwd, disable, enable, roles, deputy, list", runUser},
+	"token":      {"manage staff API tokens of integrations: add, list, revoke", runToken},
 	"deliveries": {"list, show and retry delivery jobs (the outbox)", runDeliveries},
 }
 

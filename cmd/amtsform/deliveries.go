@@ -77,7 +77,7 @@ func runDeliveries(args []string, stdout, stderr io.Writer) int {
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "JOB\tKIND\tSTATUS\tATTEMPTS\tSINCE\tLAST ERROR")
 		for _, j := range jobs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", j.ID, j.Kind, j.Status, j.Attempts, j.Since.Format(time.RFC3339), oneLine(j.LastError))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", j.ID, j.Kind, j.Status, j.Attempts, j.Since.Format(time.RFC3339), singleLine(j.LastError))
 		}
 		tw.Flush()
 		return 0
@@ -98,7 +98,7 @@ func runDeliveries(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "receiver:    %s\n", j.Verdict)
 		}
 		if j.LastError != "" {
-			fmt.Fprintf(stdout, "last error:  %s\n", oneLine(j.LastError))
+			fmt.Fprintf(stdout, "last error:  %s\n", singleLine(j.LastError))
 		}
 		for n := 1; ; n++ {
 			c, err := s.DeliveryClaim(ctx, j.ID, n)
@@ -109,7 +109,7 @@ func runDeliveries(args []string, stdout, stderr io.Writer) int {
 			if out == "" {
 				out = "no outcome recorded (in flight, delivered, or its dispatcher stopped)"
 			}
-			fmt.Fprintf(stdout, "%-13s%s by %s: %s %s\n", fmt.Sprintf("attempt %d:", n), c.Started.Format(time.RFC3339), c.Holder, out, oneLine(c.Error))
+			fmt.Fprintf(stdout, "%-13s%s by %s: %s %s\n", fmt.Sprintf("attempt %d:", n), c.Started.Format(time.RFC3339), c.Holder, out, singleLine(c.Error))
 		}
 		return 0
 	default: // retry
@@ -134,4 +134,4 @@ func deliveriesError(stderr io.Writer, err error) int {
 	return 1
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+func singleLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -36,6 +36,14 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	}
 	var versions [2]*diff.Version
 	for i, arg := range fs.Args() {
+		if v, ok, err := loadModuleArg(arg); ok { // MODULE@VERSION (install.go)
+			if err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", arg, err)
+				return 2
+			}
+			versions[i] = v
+			continue
+		}
 		ds := dirsOf([]string{arg})
 		if len(ds) != 1 {
 			fmt.Fprintf(stderr, "amtsform diff: %s holds %d services; name one service directory\n", arg, len(ds))

@@ -19,10 +19,14 @@ import (
 
 	"github.com/amtsform/amtsform/api"
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/audit"
+	"github.com/amtsform/amtsform/engine/casework"
 	"github.com/amtsform/amtsform/engine/catalog"
 	"github.com/amtsform/amtsform/engine/directory"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
+	"github.com/amtsform/amtsform/engine/registry"
+	"github.com/amtsform/amtsform/engine/staff"
 	"github.com/amtsform/amtsform/engine/sweep"
 	"github.com/amtsform/amtsform/mail"
 )
@@ -55,7 +59,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	slog.SetDefault(log)
-	var mailer api.Mailer
+	var mailer *mail.Mailer
 	if *smtpURL != "" {
 		m, err := newMailer(*smtpURL, *publicURL)
 		if err != nil {
@@ -105,13 +109,59 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		// submissions pinned to it cannot be served; the others are.
 		log.Error("stored service versions that cannot be served", "restored", n, "err", err)
 	}
-	if err := offer(ctx, cat, inst, svcs); err != nil {
+	// Shared services a tenant installed from a registry (amtsform
+	// install) are offered as stored, by hash.
+	installed := map[string][]*engine.Service{}
+	if inst.Dir != "" {
+		rec, err := registry.ReadRecord(inst.Dir)
+		if err == nil {
+			installed, err = rec.Offers(cat.Pinned)
+		}
+		if err != nil {
+			log.Error("installed modules that cannot be served", "err", err)
+		}
+	}
+	if err := offer(ctx, cat, inst, svcs, installed); err != nil {
 		return storeError(stderr, "serve", err)
 	}
 	dir := directory.New(inst)
 	in := &intake.Intake{Store: store, Catalog: cat, Secret: secret, Offices: dir}
 	sweeper := &sweep.Sweeper{Store: store, Retention: cat.Retention, Holder: "serve-" + record.NewToken()[:8]}
 	go sweeper.Run(ctx, 10*time.Minute)
+
+	// The back office: the audit trail, staff sign-in, casework.
+	auditLog := audit.New(store)
+	oidcs, err := staff.OIDCFromInstallation(inst, os.Getenv, func(tenant string) string {
+		return strings.TrimSuffix(*publicURL, "/") + "/backoffice/oidc/" + tenant + "/callback"
+	}, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "serve:", err)
+		return 2
+	}
+	staffSvc := staff.New(store, staff.Options{OIDC: oidcs, Logger: log,
+		OnChange: func(ctx context.Context, c staff.Change) {
+			if c.Tenant == "" { // a failed sign-in under a name that is no account
+				return
+			}
+			if err := auditLog.Record(ctx, record.AuditEntry{Tenant: c.Tenant, Actor: c.Actor, Action: c.Action,
+				Object: c.Object, Addr: c.Addr, Detail: c.Detail}); err != nil {
+				log.Error("audit", "action", c.Action, "err", err)
+			}
+		}})
+	var notifier casework.Notifier
+	if mailer != nil {
+		notifier = mail.Notifier{Mailer: mailer}
+	} else {
+		spool, err := mail.NewSpool(filepath.Join(sf.dataDir, "mail-spool"), "noreply@amtsform.invalid")
+		if err != nil {
+			fmt.Fprintln(stderr, "serve:", err)
+			return 1
+		}
+		notifier = spool
+		log.Info("mail", "spool", spool.Dir)
+	}
+	work := casework.New(store, cat, dir, casework.Options{Audit: auditLog, Mail: notifier, PublicURL: *publicURL, Logger: log})
+	go housekeeping(ctx, log, staffSvc, work, tenantIDs(inst))
 
 	cfg := api.Config{
 		Intake:         in,
@@ -128,8 +178,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		DraftRate:      *draftRate,
 		SaveRate:       *saveRate,
 		Dev:            *dev,
-		Mail:           mailer,
+		Mail:           citizenMail(mailer),
 		PublicURL:      *publicURL,
+		Work:           work,
+		Staff:          staffSvc,
+		Audit:          auditLog,
+		Secret:         secret,
 		Ready: func(ctx context.Context) error {
 			_, err := store.GetDraft(ctx, "_readyz", "_readyz")
 			if errors.Is(err, record.ErrNotFound) {
@@ -224,9 +278,9 @@ func installationOf(config, specs, tenants string) (*engine.Installation, error)
 
 // offer makes each tenant's compiled services its current set. A
 // service that did not compile is left out (its problems were reported).
-func offer(ctx context.Context, cat *catalog.Catalog, in *engine.Installation, svcs map[string]*engine.Service) error {
+func offer(ctx context.Context, cat *catalog.Catalog, in *engine.Installation, svcs map[string]*engine.Service, installed map[string][]*engine.Service) error {
 	for _, t := range in.Tenants {
-		var set []*engine.Service
+		set := append([]*engine.Service(nil), installed[t.ID]...)
 		for _, d := range t.Services {
 			if s, ok := svcs[d]; ok {
 				set = append(set, s)
@@ -237,6 +291,37 @@ func offer(ctx context.Context, cat *catalog.Catalog, in *engine.Installation, s
 		}
 	}
 	return nil
+}
+
+// citizenMail returns m as the citizen pages' mailer, or nil (a nil
+// *mail.Mailer in an interface would not be nil).
+func citizenMail(m *mail.Mailer) api.Mailer {
+	if m == nil {
+		return nil
+	}
+	return m
+}
+
+// housekeeping runs the back office's periodic jobs: expired staff
+// sessions, and document requests past their deadline.
+func housekeeping(ctx context.Context, log *slog.Logger, st *staff.Staff, work *casework.Work, tenants []string) {
+	tick := time.NewTicker(5 * time.Minute)
+	defer tick.Stop()
+	for {
+		if _, _, err := st.Sweep(ctx); err != nil && ctx.Err() == nil {
+			log.Error("staff sweep", "err", err)
+		}
+		for _, t := range tenants {
+			if _, err := work.Expire(ctx, t); err != nil && ctx.Err() == nil {
+				log.Error("document request deadlines", "tenant", t, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 func tenantIDs(in *engine.Installation) []string {
@@ -358,7 +443,7 @@ func (w *watcher) run(ctx context.Context) {
 		w.sig = sig
 		svcs, err := w.inst.Load()
 		if len(svcs) > 0 {
-			if oerr := offer(ctx, w.catalog, w.inst, svcs); oerr != nil {
+			if oerr := offer(ctx, w.catalog, w.inst, svcs, nil); oerr != nil {
 				err = errors.Join(err, oerr)
 			}
 		}

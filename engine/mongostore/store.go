@@ -283,6 +283,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			{Keys: bson.D{{Key: "files_id", Value: 1}, {Key: "n", Value: 1}}, Options: options.Index().SetUnique(true)}, // GridFS standard
 		},
 	}
+	idx[s.subs] = append(idx[s.subs], caseIndexModels()...) // cases.go
 	// Create every collection up front (so that the embedded store can
 	// index them, see embedded.Server.IndexIDs).
 	for _, c := range []*mongo.Collection{s.drafts, s.subs, s.events, s.counters, s.leases, s.files, s.chunks, s.versions,
@@ -290,6 +291,12 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		if err := s.db.CreateCollection(ctx, c.Name()); err != nil && !isNamespaceExists(err) {
 			return fmt.Errorf("mongostore: create collection %s: %w", c.Name(), err)
 		}
+	}
+	if err := s.ensureAudit(ctx); err != nil { // audit.go
+		return err
+	}
+	if err := s.ensureStaffIndexes(ctx); err != nil { // staff.go
+		return err
 	}
 	for c, models := range idx {
 		// One at a time: FerretDB v1.24 panics on createIndexes with

@@ -165,7 +165,7 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 		doc := submissionDoc{
 			ID: sid, Ref: ref, Tenant: req.Tenant, Service: toServiceDoc(req.Service),
 			Data: req.Data, Computed: computedList(req.Computed), Office: req.Office, Attachments: atts,
-			Status: status, Created: at, Updated: at, Version: 1,
+			Status: status, Created: at, Updated: at, Version: 1, Due: optTime(req.Due),
 			IdemKey: key, Idem: idemValue(req.Tenant, key, sid),
 			PayloadHash: hash, Events: evs, Outbox: []eventDoc{}, Pending: false,
 		}
@@ -285,13 +285,20 @@ func (s *Store) UpdateSubmission(ctx context.Context, tenant, ref string, expect
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
 	sid := subID(tenant, ref)
+	var added []attachmentDoc
+	if len(ch.AddAttachments) > 0 { // linked first, without the submission's lock (cases.go)
+		var err error
+		if added, err = s.addAttachments(ctx, tenant, sid, ch.AttachmentOwner, ch.AddAttachments); err != nil {
+			return nil, err
+		}
+	}
 	// The marker first (track): a crash after the change and before the
 	// event copy leaves it, and RepairEvents finds the submission by it.
 	var sub *record.Submission
 	var pushed bool
 	err := s.track(ctx, sid, true, func() (*record.Submission, bool, error) {
 		var err error
-		sub, pushed, err = s.updateSubmission(ctx, tenant, ref, expectVersion, ch)
+		sub, pushed, err = s.updateSubmission(ctx, tenant, ref, expectVersion, ch, added)
 		return sub, false, err
 	})
 	if errors.Is(err, record.ErrConflict) || errors.Is(err, record.ErrNotFound) || (err == nil && !pushed) {
@@ -350,7 +357,7 @@ func (s *Store) unmark(ctx context.Context, sid string) {
 	_, _ = s.changes.DeleteOne(ctx, bson.D{{Key: "_id", Value: sid}})
 }
 
-func (s *Store) updateSubmission(ctx context.Context, tenant, ref string, expectVersion int64, ch record.SubmissionChange) (*record.Submission, bool, error) {
+func (s *Store) updateSubmission(ctx context.Context, tenant, ref string, expectVersion int64, ch record.SubmissionChange, added []attachmentDoc) (*record.Submission, bool, error) {
 	sid := subID(tenant, ref)
 	defer lockKey("submissions", sid)()
 	cur, err := s.GetSubmission(ctx, tenant, ref)
@@ -360,45 +367,56 @@ func (s *Store) updateSubmission(ctx context.Context, tenant, ref string, expect
 	if cur.Version != expectVersion {
 		return nil, false, fmt.Errorf("submission %s version %d, stored %d: %w", ref, expectVersion, cur.Version, record.ErrConflict)
 	}
+	if ch.ExpectAssignee != nil && cur.Assignee != *ch.ExpectAssignee {
+		return nil, false, fmt.Errorf("submission %s assigned to another user: %w", ref, record.ErrConflict)
+	}
 	at := bsonTime(ch.At)
 	if ch.At.IsZero() {
 		at = now()
 	}
-	set := bson.D{{Key: "updated", Value: at}, {Key: "pending", Value: true}}
-	var evs []eventDoc
-	data := func(extra map[string]any) map[string]any {
-		m := map[string]any{}
-		for k, v := range ch.Data {
-			m[k] = v
-		}
-		for k, v := range extra {
-			m[k] = v
-		}
-		return m
-	}
-	if ch.Status != "" && ch.Status != cur.Status {
-		set = append(set, bson.E{Key: "status", Value: ch.Status})
-		evs = append(evs, eventDoc{Type: record.EventStatusChanged, Data: data(map[string]any{"from": cur.Status, "to": ch.Status})})
-	}
-	if ch.Office != "" && ch.Office != cur.Office {
-		set = append(set, bson.E{Key: "office", Value: ch.Office})
-		evs = append(evs, eventDoc{Type: record.EventReassigned, Data: data(map[string]any{"from": cur.Office, "to": ch.Office})})
+	set, unset, evs := changeSet(cur, ch)
+	atts := newAttachments(cur, added)
+	if len(atts) > 0 && len(evs) == 0 {
+		evs = []eventDoc{{Type: record.EventStatusChanged, Data: map[string]any{}}}
 	}
 	if len(evs) == 0 {
 		return cur, false, nil
 	}
+	set = append(bson.D{{Key: "updated", Value: at}, {Key: "pending", Value: true}}, set...)
 	for i := range evs {
 		evs[i].ID, evs[i].Tenant, evs[i].Submission, evs[i].Ref = eventID(sid, at, i), tenant, sid, ref
 		evs[i].At, evs[i].Actor = at, ch.Actor
 	}
-	raw, err := s.condUpdate(ctx, s.subs, sid,
-		bson.D{{Key: "version", Value: expectVersion}},
-		func(r bson.Raw) bool { v, _ := r.Lookup("version").AsInt64OK(); return v == expectVersion },
-		bson.D{
-			{Key: "$set", Value: set},
-			{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
-			{Key: "$push", Value: bson.D{{Key: "outbox", Value: bson.D{{Key: "$each", Value: evs}}}}},
-		})
+	cond := bson.D{{Key: "version", Value: expectVersion}}
+	if ch.ExpectAssignee != nil {
+		cond = append(cond, assigneeFilter(*ch.ExpectAssignee))
+	}
+	push := bson.D{{Key: "outbox", Value: bson.D{{Key: "$each", Value: evs}}}}
+	update := bson.D{
+		{Key: "$set", Value: set},
+		{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
+		{Key: "$push", Value: push},
+	}
+	if len(atts) > 0 && len(cur.Attachments) == 0 { // the stored list may be null
+		update[0].Value = append(set, bson.E{Key: "attachments", Value: atts})
+	} else if len(atts) > 0 {
+		push = append(push, bson.E{Key: "attachments", Value: bson.D{{Key: "$each", Value: atts}}})
+		update[2].Value = push
+	}
+	if len(unset) > 0 {
+		update = append(update, bson.E{Key: "$unset", Value: unset})
+	}
+	raw, err := s.condUpdate(ctx, s.subs, sid, cond,
+		func(r bson.Raw) bool {
+			v, _ := r.Lookup("version").AsInt64OK()
+			if ch.ExpectAssignee != nil {
+				a, _ := r.Lookup("assignee").StringValueOK()
+				if a != *ch.ExpectAssignee {
+					return false
+				}
+			}
+			return v == expectVersion
+		}, update)
 	if err != nil {
 		return nil, false, fmt.Errorf("mongostore: update submission: %w", err)
 	}
@@ -412,47 +430,14 @@ func (s *Store) updateSubmission(ctx context.Context, tenant, ref string, expect
 	return doc.submission(), true, nil
 }
 
-// ListSubmissions implements the store interface of its domain package.
+// ListSubmissions implements the store interface of its domain package
+// (see InboxPage for the filters).
 func (s *Store) ListSubmissions(ctx context.Context, q record.InboxQuery) ([]*record.Submission, error) {
-	if q.Tenant == "" {
-		return nil, fmt.Errorf("mongostore: inbox query without tenant")
-	}
-	ctx, cancel := s.opctx(ctx)
-	defer cancel()
-	if q.Limit <= 0 {
-		q.Limit = 50
-	}
-	if q.Limit > 500 {
-		q.Limit = 500
-	}
-	if s.cases != nil {
-		return s.cases.list(q), nil
-	}
-	filter := bson.D{{Key: "tenant", Value: q.Tenant}}
-	if q.Office != "" {
-		filter = append(filter, bson.E{Key: "office", Value: q.Office})
-	}
-	if len(q.Status) == 1 {
-		filter = append(filter, bson.E{Key: "status", Value: q.Status[0]})
-	} else if len(q.Status) > 1 {
-		filter = append(filter, bson.E{Key: "status", Value: bson.D{{Key: "$in", Value: q.Status}}})
-	}
-	cur, err := s.subs.Find(ctx, filter, options.Find().
-		SetSort(bson.D{{Key: "created", Value: -1}, {Key: "_id", Value: -1}}).
-		SetSkip(int64(q.Skip)).SetLimit(int64(q.Limit)).
-		SetProjection(bson.D{{Key: "data", Value: 0}, {Key: "computed", Value: 0}, {Key: "events", Value: 0}, {Key: "outbox", Value: 0}}))
+	p, err := s.inbox(ctx, q, false)
 	if err != nil {
-		return nil, fmt.Errorf("mongostore: list submissions: %w", err)
+		return nil, err
 	}
-	var docs []submissionDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("mongostore: list submissions: %w", err)
-	}
-	out := make([]*record.Submission, len(docs))
-	for i := range docs {
-		out[i] = docs[i].submission()
-	}
-	return out, nil
+	return p.Cases, nil
 }
 
 // AppendEvent implements the store interface of its domain package.
@@ -642,14 +627,14 @@ func (s *Store) insertSubmission(ctx context.Context, doc *submissionDoc, covere
 			if _, err := s.subs.InsertOne(ctx, doc); err != nil {
 				return nil, err
 			}
-			return doc.submission(), nil
+			return doc.summary(), nil
 		})
 	}
 	return s.track(ctx, doc.ID, false, func() (*record.Submission, bool, error) {
 		if _, err := s.subs.InsertOne(ctx, doc); err != nil {
 			return nil, false, err
 		}
-		return doc.submission(), false, nil
+		return doc.summary(), false, nil
 	})
 }
 

@@ -98,9 +98,10 @@ type Event struct {
 	Data       map[string]any // e.g. {"from": "new", "to": "in_review"}
 }
 
-// Submission is an application handed in. Data, Computed, Service and
-// Attachments are immutable once stored; Status and Office change through
-// UpdateSubmission with optimistic concurrency.
+// Submission is an application handed in. Data, Computed and Service are
+// immutable once stored, Attachments only grow (documents sent later);
+// Status, Office and the case fields change through UpdateSubmission with
+// optimistic concurrency.
 type Submission struct {
 	Ref            string // human reference number, e.g. KITA-2026-000042
 	Tenant         string
@@ -115,7 +116,37 @@ type Submission struct {
 	Version        int64
 	IdempotencyKey string
 	PayloadHash    string
+	// Assignee is the staff user id working on the case; "" = unassigned.
+	Assignee string
+	// Due is when the case should be decided (received + the service's
+	// processingDays); zero = no due date.
+	Due time.Time
+	// FollowUp (Wiedervorlage) brings the case back into the inbox on
+	// that date; zero = none.
+	FollowUp time.Time
+	// Priority is PriorityNormal, PriorityHigh or PriorityUrgent.
+	Priority int
 }
+
+// Priorities of a case.
+const (
+	PriorityNormal = 0
+	PriorityHigh   = 1
+	PriorityUrgent = 2
+)
+
+// Case event types (written by the casework package).
+const (
+	EventClaimed            = "claimed"
+	EventAssigned           = "assigned"
+	EventTransition         = "transition"
+	EventNote               = "note"
+	EventViewed             = "viewed"
+	EventDownloaded         = "downloaded"
+	EventScheduled          = "scheduled"
+	EventDocumentsRequested = "documents_requested"
+	EventDocumentsReceived  = "documents_received"
+)
 
 // SubmitRequest is what Submit stores.
 type SubmitRequest struct {
@@ -128,6 +159,9 @@ type SubmitRequest struct {
 	Computed map[string]any // recomputed on the server
 	Office   string         // routed office; a "routed" event is written when set
 	Status   string         // initial status; "submitted" when empty
+	// Due is the case's due date (received + the service's processing
+	// days); zero = none.
+	Due time.Time
 	// AttachmentIDs are ids of stored files; the store copies their
 	// measured metadata into the submission and enforces the total limit.
 	AttachmentIDs []string
@@ -150,23 +184,71 @@ type SubmitRequest struct {
 	Jobs []DeliveryJob
 }
 
-// SubmissionChange is a state change of a submission. Empty fields are
-// left unchanged. The change and its event are written atomically.
+// SubmissionChange is a state change of a submission. Empty fields and
+// nil pointers are left unchanged; a pointer to the zero value clears
+// the field. The change and its event are written atomically.
 type SubmissionChange struct {
 	Status string
 	Office string
-	Actor  string
-	Data   map[string]any // extra event data (no personal data)
-	At     time.Time      // defaults to now
+	// Assignee sets the assignee ("" unassigns).
+	Assignee *string
+	// ExpectAssignee, when set, makes the change fail with ErrConflict
+	// unless the stored assignee equals it (claim without silent
+	// override), checked in the same conditional write as the version.
+	ExpectAssignee *string
+	Due            *time.Time
+	FollowUp       *time.Time
+	Priority       *int
+	// AddAttachments are ids of stored files uploaded under
+	// AttachmentOwner (documents the citizen sent later, see casework):
+	// the store adds their measured metadata to Attachments and links
+	// them to the submission, so they share its retention.
+	AddAttachments  []string
+	AttachmentOwner string
+	// Type is the event type written for the change; EventStatusChanged
+	// when empty. A change of only the office writes EventReassigned.
+	Type  string
+	Actor string
+	Data  map[string]any // extra event data (no personal data)
+	At    time.Time      // defaults to now
 }
 
-// InboxQuery selects submissions for a case worker's list, newest first.
+// InboxQuery selects submissions for a case worker's list, newest first
+// unless Sort says otherwise.
 type InboxQuery struct {
 	Tenant string   // required
 	Office string   // optional
 	Status []string // optional: any of
-	Skip   int
-	Limit  int // default 50, at most 500
+	// Offices, when Office is empty and Offices is not, restricts the
+	// list to cases of these offices (the offices an actor sees).
+	Offices []string
+	Service string // optional: service id
+	// From and To bound the reception time (Created): From <= Created < To.
+	From, To time.Time
+	// Overdue selects cases whose Due is set and before Now.
+	Overdue bool
+	// Assignee selects cases of one assignee; "-" selects unassigned ones.
+	Assignee string
+	// Ref selects references starting with it (case-insensitive).
+	Ref string
+	// FollowUp selects cases whose follow-up date is set and reached (<= Now).
+	FollowUp bool
+	// Now is the time Overdue and FollowUp compare with; zero = now.
+	Now time.Time
+	// Sort: "" or "-age" newest first (ListSubmissions' order), "age"
+	// oldest first, "due" earliest due first (cases without due last),
+	// "priority" most urgent first, then oldest.
+	Sort  string
+	Skip  int
+	Limit int // default 50, at most 500
+}
+
+// InboxPage is one page of an inbox with the number of all matching
+// cases and the counts per status of the same filter without Status.
+type InboxPage struct {
+	Cases  []*Submission
+	Total  int
+	Counts map[string]int
 }
 
 // SubmissionKey identifies a submission.

@@ -20,10 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amtsform/amtsform/engine/audit"
 	"github.com/amtsform/amtsform/engine/catalog"
 	"github.com/amtsform/amtsform/engine/delivery"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
+	"github.com/amtsform/amtsform/engine/staff"
 	"github.com/amtsform/amtsform/engine/sweep"
 )
 
@@ -39,6 +41,7 @@ type Cases interface {
 	// AppendEvent adds an event that changes no submission field. It sets
 	// ev.ID and ev.At when empty.
 	AppendEvent(ctx context.Context, ev *record.Event) error
+	CaseStore // cases.go
 }
 
 // Portable moves a store's content losslessly (amtsform export/import).
@@ -58,6 +61,8 @@ type Store interface {
 	catalog.Versions
 	Cases
 	Portable
+	audit.Store
+	staff.Store
 	delivery.Store // the outbox (delivery.go)
 	// NextReference allocates a reference number PREFIX-YEAR-NNNNNN.
 	NextReference(ctx context.Context, tenant, serviceID, prefix string, year int) (string, error)
@@ -144,6 +149,9 @@ func Run(t *testing.T, ns NewStore) {
 	}{
 		{"Drafts", Drafts}, {"Submissions", Submissions}, {"Cases", CaseMethods}, {"Files", Files},
 		{"Sweep", Sweep}, {"Versions", Versions}, {"Portability", Portability},
+		{"CaseWork", CaseWork},
+		{"Audit", Audit},
+		{"Staff", Staff},
 		{"Deliveries", Deliveries},
 	} {
 		t.Run(s.name, func(t *testing.T) { s.fn(t, ns) })

@@ -56,6 +56,8 @@ type TenantConfig struct {
 	// Offices are the tenant's offices by id; nil when the tenant was
 	// not read from an installation directory (serve --specs).
 	Offices map[string]*Office
+	// Deliveries bind the destinations of the tenant's services (delivery_spec.go).
+	Deliveries map[string]*DeliveryBinding
 	// OIDC configures staff sign-in through the tenant's OpenID
 	// provider; nil for local accounts only (see OIDCConfig).
 	OIDC *OIDCConfig
@@ -142,6 +144,7 @@ tenants!: [#ID]: {
 		offices?: [string]: [...#ID]
 		userinfo?: bool
 	}
+	deliveries?: [#ID]: #DeliveryBinding
 }
 `
 
@@ -183,7 +186,7 @@ func LoadInstallation(dir string) (*Installation, error) {
 	}
 	insts := load.Instances([]string{"."}, &load.Config{Dir: abs, ModuleRoot: abs, Overlay: map[string]load.Source{
 		filepath.Join(abs, "cue.mod", "module.cue"): load.FromString("module: \"amtsform.local/installation\"\nlanguage: version: \"v0.17.0\"\n"),
-		filepath.Join(abs, schemaFile):              load.FromString("package installation\n" + installationSchema),
+		filepath.Join(abs, schemaFile):              load.FromString("package installation\n" + installationSchema + deliveryBindingSchema),
 	}})
 	if len(insts) != 1 || insts[0].Err != nil {
 		if len(insts) == 1 {
@@ -214,15 +217,17 @@ func LoadInstallation(dir string) (*Installation, error) {
 	}
 	for it.Next() {
 		var t struct {
-			Name     Text               `json:"name"`
-			Services []string           `json:"services"`
-			Offices  map[string]*Office `json:"offices"`
-			OIDC     *OIDCConfig        `json:"oidc"`
+			Name     Text                        `json:"name"`
+			Services []string                    `json:"services"`
+			Offices  map[string]*Office          `json:"offices"`
+			OIDC     *OIDCConfig                 `json:"oidc"`
+			Delivery map[string]*DeliveryBinding `json:"deliveries"`
 		}
 		if err := it.Value().Decode(&t); err != nil {
 			return nil, checkErrorFromCUE(err)
 		}
-		tc := TenantConfig{ID: it.Selector().String(), Name: t.Name, Offices: t.Offices, OIDC: t.OIDC}
+		tc := TenantConfig{ID: it.Selector().String(), Name: t.Name, Offices: t.Offices, OIDC: t.OIDC, Deliveries: t.Delivery}
+		resolveBindings(abs, tc.Deliveries)
 		if err := checkOIDCOffices(it.Value(), tc.ID, t.OIDC, t.Offices); err != nil {
 			return nil, err
 		}
@@ -351,6 +356,7 @@ func (in *Installation) Check(svcs map[string]*Service) map[string][]Problem {
 			if !ok {
 				continue
 			}
+			out[d] = append(out[d], checkBindings(&t, s)...)
 			for _, r := range s.routes {
 				if _, ok := t.Offices[r.to]; !ok {
 					out[d] = append(out[d], Problem{Pos: r.pos, Path: "routing", Code: "unknownOffice",

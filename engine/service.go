@@ -132,6 +132,9 @@ type Delivery struct {
 	Title  *Text  `json:"title,omitempty"`
 	Target string `json:"target,omitempty"`
 	Format string `json:"format"`
+	// Mapping and MappingTests: see delivery_spec.go.
+	Mapping      map[string]string `json:"mapping,omitempty"`
+	MappingTests []MappingTest     `json:"tests,omitempty"`
 }
 
 // Load loads and compiles the service definition in dir.
@@ -188,6 +191,7 @@ func Compile(src *Source) (*Service, error) {
 		if err := d.Decode(&s.Deliveries); err != nil {
 			ce.add(posOf(d), "deliveries", "cue", "deliveries: %v", err)
 		}
+		s.checkDeliveryMappings(d, ce) // delivery_spec.go
 	}
 	s.Tests = compileTests(v.LookupPath(cue.ParsePath("tests")), ce)
 	s.checkCoverage(ce)

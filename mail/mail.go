@@ -285,6 +285,11 @@ func (m *Mailer) Send(ctx context.Context, to, subject, textBody string) error {
 	// really sends.
 	msg.SetUserAgent("Amtsform")
 
+	return m.send(ctx, msg)
+}
+
+// send delivers a message built by Send or SendWithAttachments.
+func (m *Mailer) send(ctx context.Context, msg *gomail.Msg) error {
 	// The connection is dialled here so that it can be closed when ctx
 	// ends (go-mail honours ctx only while dialling) and on every return
 	// (go-mail leaves it open when EHLO, STARTTLS or AUTH fail).

@@ -16,17 +16,18 @@ type command struct {
 
 // commands lists every subcommand by name.
 var commands = map[string]command{
-	"check":    {"compile service definitions and report every problem", runCheck},
-	"test":     {"run the spec tests written beside each service", runTest},
-	"compile":  {"print the compiled form model (or a JSON Schema) as JSON", runCompile},
-	"validate": {"validate one JSON document against a service", runValidate},
-	"serve":    {"serve the citizen forms and the JSON API", runServe},
-	"export":   {"write submissions, events and files as NDJSON to stdout", runExport},
-	"import":   {"read an export file into the store (idempotent)", runImport},
-	"bench":    {"measure the store in a scratch database: submit throughput, read and inbox latency", runBench},
-	"audit":    {"verify or export the hash-chained audit trail", runAudit},
-	"user":     {"manage staff accounts: add, passwd, disable, enable, roles, deputy, list", runUser},
-	"token":    {"manage staff API tokens of integrations: add, list, revoke", runToken},
+	"check":      {"compile service definitions and report every problem", runCheck},
+	"test":       {"run the spec tests written beside each service", runTest},
+	"compile":    {"print the compiled form model (or a JSON Schema) as JSON", runCompile},
+	"validate":   {"validate one JSON document against a service", runValidate},
+	"serve":      {"serve the citizen forms and the JSON API", runServe},
+	"export":     {"write submissions, events and files as NDJSON to stdout", runExport},
+	"import":     {"read an export file into the store (idempotent)", runImport},
+	"bench":      {"measure the store in a scratch database: submit throughput, read and inbox latency", runBench},
+	"audit":      {"verify or export the hash-chained audit trail", runAudit},
+	"user":       {"manage staff accounts: add, passwd, disable, enable, roles, deputy, list", runUser},
+	"token":      {"manage staff API tokens of integrations: add, list, revoke", runToken},
+	"deliveries": {"list, show and retry delivery jobs (the outbox)", runDeliveries},
 }
 
 // Main runs the amtsform command line with os.Args and returns the exit code.

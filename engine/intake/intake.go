@@ -395,6 +395,9 @@ func (e *Intake) submit(ctx context.Context, tenant string, s *engine.Service, d
 	if s.ProcessingDays > 0 { // the case is due after the processing time (casework)
 		req.Due = req.At.AddDate(0, 0, s.ProcessingDays)
 	}
+	for _, name := range s.DeliveryNames() { // the outbox, written with the submission (engine/delivery)
+		req.Jobs = append(req.Jobs, record.DeliveryJob{Destination: name, Kind: s.Deliveries[name].Kind})
+	}
 	if payloadHash == "" && key != "" {
 		req.PayloadHash = record.HashPayload(s.ID, res.Data, req.AttachmentIDs)
 	}

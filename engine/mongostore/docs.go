@@ -98,6 +98,7 @@ type submissionDoc struct {
 	Events  []eventDoc `bson:"events"`
 	Outbox  []eventDoc `bson:"outbox"`
 	Pending bool       `bson:"pending"`
+	Jobs    []jobDoc   `bson:"jobs,omitempty"` // delivery jobs not yet taken into the outbox (outbox.go)
 }
 
 type counterDoc struct {

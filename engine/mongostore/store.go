@@ -92,6 +92,8 @@ type Store struct {
 
 	closeMu sync.Mutex
 	closed  bool
+
+	ob outboxState // delivery outbox (outbox.go)
 }
 
 // Connect creates a client for uri and opens a Store that owns it.
@@ -311,6 +313,9 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 				return fmt.Errorf("mongostore: create index on %s: %w", c.Name(), err)
 			}
 		}
+	}
+	if err := s.ensureOutbox(ctx); err != nil { // delivery outbox (outbox.go)
+		return err
 	}
 	if !s.ferret {
 		// Indexes of schema version 1 that no query uses any more: each

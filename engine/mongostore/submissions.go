@@ -180,9 +180,11 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 				return nil, false, err
 			}
 		}
+		doc.Jobs = newJobDocs(req, sid, ref, at) // delivery outbox: same write (outbox.go)
 		err := s.insertSubmission(ctx, &doc, covered)
 		done()
 		if err == nil {
+			s.jobsSubmitted(doc.ID, doc.Jobs)
 			if key != "" && !claimed && !exclusive {
 				// We took over a claim: make sure it points to us.
 				if err := s.pointKey(ctx, claimID, sid); err != nil {

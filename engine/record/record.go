@@ -180,6 +180,8 @@ type SubmitRequest struct {
 	// Year is the year of the reference number, as the installation's
 	// time zone sees At; 0 means the UTC year of At.
 	Year int
+	// Jobs are the delivery jobs (outbox), stored in the same write as the submission; the store sets their ids and times (see delivery.go).
+	Jobs []DeliveryJob
 }
 
 // SubmissionChange is a state change of a submission. Empty fields and

@@ -22,6 +22,7 @@ import (
 
 	"github.com/amtsform/amtsform/engine/audit"
 	"github.com/amtsform/amtsform/engine/catalog"
+	"github.com/amtsform/amtsform/engine/delivery"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
 	"github.com/amtsform/amtsform/engine/staff"
@@ -62,6 +63,7 @@ type Store interface {
 	Portable
 	audit.Store
 	staff.Store
+	delivery.Store // the outbox (delivery.go)
 	// NextReference allocates a reference number PREFIX-YEAR-NNNNNN.
 	NextReference(ctx context.Context, tenant, serviceID, prefix string, year int) (string, error)
 	DeleteFile(ctx context.Context, tenant, id string) error
@@ -150,6 +152,7 @@ func Run(t *testing.T, ns NewStore) {
 		{"CaseWork", CaseWork},
 		{"Audit", Audit},
 		{"Staff", Staff},
+		{"Deliveries", Deliveries},
 	} {
 		t.Run(s.name, func(t *testing.T) { s.fn(t, ns) })
 	}

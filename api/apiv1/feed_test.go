@@ -1,0 +1,108 @@
+package apiv1_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/amtsform/amtsform/api/apiv1"
+	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/catalog"
+	"github.com/amtsform/amtsform/engine/delivery"
+	"github.com/amtsform/amtsform/engine/mongostore"
+	"github.com/amtsform/amtsform/engine/mongostore/embedded"
+	"github.com/amtsform/amtsform/engine/record"
+)
+
+// TestFeedRoutes walks the feed over HTTP (token, poll, ack) and fetches
+// the schema URL an envelope names.
+func TestFeedRoutes(t *testing.T) {
+	ctx := context.Background()
+	srv, err := embedded.Start(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	s, err := mongostore.Connect(ctx, srv.URI(), mongostore.Options{ExclusiveDrafts: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	svc, err := engine.Load("../../examples/kita-gebuehren")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.New(nil)
+	if err := cat.Offer(ctx, "ffm", []*engine.Service{svc}); err != nil {
+		t.Fatal(err)
+	}
+	ref := record.ServiceRef{ID: svc.ID, Version: svc.Version, Hash: svc.Hash}
+	if _, _, err := s.Submit(ctx, &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: ref, Data: map[string]any{},
+		Jobs: []record.DeliveryJob{{Destination: "fachverfahren", Kind: "feed"}}}); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("tok"))
+	d := delivery.New(s, delivery.Options{Services: cat, PublicURL: "http://example.test",
+		Bindings: delivery.StaticBindings{"ffm/fachverfahren": {Kind: "feed", TokenSHA256: []string{hex.EncodeToString(sum[:])}, Visibility: "1h"}}})
+	app := fiber.New(fiber.Config{ErrorHandler: func(c *fiber.Ctx, err error) error {
+		code := fiber.StatusInternalServerError
+		if e, ok := err.(*fiber.Error); ok {
+			code = e.Code
+		}
+		return c.Status(code).SendString(err.Error())
+	}})
+	apiv1.Feed(app, apiv1.FeedConfig{Feed: d.Feed(), Tenants: httpx.Tenants{"ffm"}})
+	apiv1.VersionSchema(app, cat, httpx.Tenants{"ffm"})
+	do := func(method, url, tok, body string) (int, string) {
+		req := httptest.NewRequest(method, url, strings.NewReader(body))
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := app.Test(req, int((10 * time.Second).Milliseconds()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := do("GET", "/api/v1/ffm/feed", "", ""); code != 401 {
+		t.Fatalf("without token: %d", code)
+	}
+	if code, _ := do("GET", "/api/v1/ffm/feed", "bad", ""); code != 401 {
+		t.Fatalf("wrong token: %d", code)
+	}
+	code, body := do("GET", "/api/v1/ffm/feed", "tok", "")
+	if code != 200 {
+		t.Fatalf("poll: %d %s", code, body)
+	}
+	var page delivery.FeedPage
+	if err := json.Unmarshal([]byte(body), &page); err != nil || len(page.Items) != 1 {
+		t.Fatalf("page %s: %v", body, err)
+	}
+	uri := page.Items[0].Envelope.Metadata.ContentStructure.Data.SubmissionSchema.SchemaURI
+	path := strings.TrimPrefix(uri, "http://example.test")
+	if code, body := do("GET", path, "", ""); code != 200 || !strings.Contains(body, `"$schema"`) {
+		t.Fatalf("schema at %s: %d %.100s", path, code, body)
+	}
+	if code, _ := do("GET", "/api/v1/ffm/services/kita-gebuehren/versions/sha256:nope/schema.json", "", ""); code != 404 {
+		t.Fatalf("unknown version: %d", code)
+	}
+	if code, body := do("POST", "/api/v1/ffm/feed/ack", "tok", `{"items":[{"id":"`+page.Items[0].ID+`","accept":true}]}`); code != 204 {
+		t.Fatalf("ack: %d %s", code, body)
+	}
+	if code, body := do("POST", "/api/v1/ffm/feed/ack", "tok", `{"items":[{"id":"ffm/X/fachverfahren","accept":true}]}`); code != 404 {
+		t.Fatalf("ack of an unknown item: %d %s", code, body)
+	}
+}

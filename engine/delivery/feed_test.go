@@ -1,0 +1,110 @@
+package delivery_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/amtsform/amtsform/engine/delivery"
+	"github.com/amtsform/amtsform/engine/record"
+)
+
+// TestFeed: a receiver that crashes before acknowledging gets the same
+// items again after the visibility timeout; after acknowledging, never
+// again. Items come in order; two pollers never get the same item at
+// once.
+func TestFeed(t *testing.T) {
+	s := openStore(t)
+	ctx := tctx(t)
+	sum := sha256.Sum256([]byte("feed-token"))
+	b := delivery.StaticBindings{"ffm/postfach": {Kind: "feed", TokenSHA256: []string{hex.EncodeToString(sum[:])}, Visibility: "300ms"}}
+	var refs []string
+	for i := 0; i < 5; i++ {
+		sub, _, err := s.Submit(ctx, &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: svcRef,
+			Data: map[string]any{"n": int64(i)}, Jobs: []record.DeliveryJob{{Destination: "postfach", Kind: "feed"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, sub.Ref)
+		time.Sleep(2 * time.Millisecond) // distinct creation times
+	}
+	f := delivery.New(s, delivery.Options{Bindings: b, Logger: quiet}).Feed()
+	if _, err := f.Authenticate("ffm", "wrong"); !errors.Is(err, delivery.ErrFeedAuth) {
+		t.Fatalf("wrong token: %v", err)
+	}
+	if _, err := f.Authenticate("other", "feed-token"); !errors.Is(err, delivery.ErrFeedAuth) {
+		t.Fatalf("token of another tenant: %v", err)
+	}
+	dest, err := f.Authenticate("ffm", "feed-token")
+	if err != nil || dest != "postfach" {
+		t.Fatalf("Authenticate = %q, %v", dest, err)
+	}
+	ids := func(p *delivery.FeedPage) []string {
+		var out []string
+		for _, it := range p.Items {
+			out = append(out, it.Envelope.Reference)
+		}
+		return out
+	}
+	// A page of 3, then the rest of the round.
+	p1, err := f.Poll(ctx, "ffm", dest, "", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := f.Poll(ctx, "ffm", dest, p1.Next, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := append(ids(p1), ids(p2)...)
+	if fmt.Sprint(got) != fmt.Sprint(refs) || p2.Next != "" {
+		t.Fatalf("first round %v (next %q), want %v", got, p2.Next, refs)
+	}
+	// Handed out: invisible to another poller now.
+	if p, err := f.Poll(ctx, "ffm", dest, "", 10); err != nil || len(p.Items) != 0 {
+		t.Fatalf("poll during the visibility timeout: %v %v", ids(p), err)
+	}
+	// The receiver crashed before acknowledging: after the timeout, the
+	// same items come again, in order.
+	time.Sleep(350 * time.Millisecond)
+	p3, err := f.Poll(ctx, "ffm", dest, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(ids(p3)) != fmt.Sprint(refs) {
+		t.Fatalf("after the crash %v, want %v", ids(p3), refs)
+	}
+	if p3.Items[0].Envelope.DeliveryID != p1.Items[0].Envelope.DeliveryID {
+		t.Fatal("delivery id changed between hand-outs")
+	}
+	// Acknowledge: two accepted, one rejected; the other two are not.
+	for i, it := range p3.Items[:3] {
+		if err := f.Ack(ctx, "ffm", dest, it.ID, i != 2, map[bool]string{true: "", false: "Zuständigkeit fehlt"}[i != 2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Ack(ctx, "ffm", dest, p3.Items[0].ID, true, ""); err != nil {
+		t.Fatalf("second ack: %v", err)
+	}
+	if err := f.Ack(ctx, "ffm", "anderes", p3.Items[3].ID, true, ""); !errors.Is(err, record.ErrNotFound) {
+		t.Fatalf("ack for another destination: %v", err)
+	}
+	time.Sleep(350 * time.Millisecond)
+	p4, err := f.Poll(ctx, "ffm", dest, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(ids(p4)) != fmt.Sprint(refs[3:]) {
+		t.Fatalf("after acknowledging %v, want %v", ids(p4), refs[3:])
+	}
+	j, err := s.DeliveryJob(ctx, p3.Items[2].ID)
+	if err != nil || j.Status != record.DeliveryRejected || j.Verdict != "reject: Zuständigkeit fehlt" {
+		t.Fatalf("rejected item: %+v %v", j, err)
+	}
+	j, err = s.DeliveryJob(ctx, p3.Items[0].ID)
+	if err != nil || j.Status != record.DeliveryDelivered || j.Verdict != "accept" || j.Attempts != 2 {
+		t.Fatalf("accepted item: %+v %v", j, err)
+	}
+}

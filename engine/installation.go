@@ -50,8 +50,13 @@ type Installation struct {
 
 // TenantConfig is one tenant of an installation.
 type TenantConfig struct {
-	ID       string
-	Name     Text
+	ID   string
+	Name Text
+	// AGS is the Amtlicher Gemeindeschlüssel, 8 digits (Land, Regierungsbezirk,
+	// Kreis, Gemeinde: 06436008 is Kelkheim (Taunus)); "" when not declared.
+	AGS string
+	// Contact is how citizens reach the tenant; nil when not declared.
+	Contact  *Contact
 	Services []string // absolute service directories
 	// Offices are the tenant's offices by id; nil when the tenant was
 	// not read from an installation directory (serve --specs).
@@ -107,6 +112,18 @@ type Office struct {
 	Phone   string   `json:"phone,omitempty"`
 	// Hours are the opening hours, as text.
 	Hours *Text `json:"hours,omitempty"`
+	// PostalCodes and MunicipalityKeys (AGS) are the area the office
+	// serves; empty when not declared.
+	PostalCodes      []string `json:"postalCodes,omitempty"`
+	MunicipalityKeys []string `json:"municipalityKeys,omitempty"`
+}
+
+// Contact is how citizens reach a tenant.
+type Contact struct {
+	Email string `json:"email,omitempty"`
+	Phone string `json:"phone,omitempty"`
+	// Web is the tenant's website (http or https).
+	Web string `json:"web,omitempty"`
 }
 
 // Address is a postal address.
@@ -121,15 +138,28 @@ const installationSchema = `
 #ID: =~"^[a-z][a-z0-9-]{0,62}$"
 packages?: [=~"^[a-z0-9.-]+(/[A-Za-z0-9._-]+)+$"]: string
 #Text: {de!: string & =~"\\S", en!: string & =~"\\S"}
+#Email: =~"^[^@\\s]+@[^@\\s]+$"
+#Phone: =~"^\\+?[0-9][0-9 ()/-]{3,}[0-9]$"
+#PostalCode: =~"^[0-9]{5}$"
+// The Amtlicher Gemeindeschlüssel: 8 digits, the first two a Land (01–16).
+#AGS: =~"^(0[1-9]|1[0-6])[0-9]{6}$"
 tenants!: [#ID]: {
 	name!: #Text
+	ags?: #AGS
+	contact?: {
+		email?: #Email
+		phone?: #Phone
+		web?: =~"^https?://[^\\s]+$"
+	}
 	services!: [...string]
 	offices!: [#ID]: {
 		name!: #Text
-		address?: {street!: string, houseNumber!: string, postalCode!: =~"^[0-9]{5}$", city!: string}
-		email?: =~"^[^@\\s]+@[^@\\s]+$"
-		phone?: string
+		address?: {street!: string, houseNumber!: string, postalCode!: #PostalCode, city!: string}
+		email?: #Email
+		phone?: #Phone
 		hours?: #Text
+		postalCodes?: [...#PostalCode]
+		municipalityKeys?: [...#AGS]
 	}
 	oidc?: {
 		issuer!: =~"^https?://[^\\s]+$"
@@ -193,6 +223,10 @@ func LoadInstallation(dir string) (*Installation, error) {
 	}
 	v := cuecontext.New().BuildInstance(insts[0])
 	if err := v.Err(); err != nil {
+		// every problem, not only the first
+		if all := v.Validate(cue.All()); all != nil {
+			err = all
+		}
 		return nil, installationProblems(v, err)
 	}
 	if err := v.Validate(cue.Concrete(true)); err != nil {
@@ -215,6 +249,8 @@ func LoadInstallation(dir string) (*Installation, error) {
 	for it.Next() {
 		var t struct {
 			Name     Text               `json:"name"`
+			AGS      string             `json:"ags"`
+			Contact  *Contact           `json:"contact"`
 			Services []string           `json:"services"`
 			Offices  map[string]*Office `json:"offices"`
 			OIDC     *OIDCConfig        `json:"oidc"`
@@ -222,7 +258,7 @@ func LoadInstallation(dir string) (*Installation, error) {
 		if err := it.Value().Decode(&t); err != nil {
 			return nil, checkErrorFromCUE(err)
 		}
-		tc := TenantConfig{ID: it.Selector().String(), Name: t.Name, Offices: t.Offices, OIDC: t.OIDC}
+		tc := TenantConfig{ID: it.Selector().String(), Name: t.Name, AGS: t.AGS, Contact: t.Contact, Offices: t.Offices, OIDC: t.OIDC}
 		if err := checkOIDCOffices(it.Value(), tc.ID, t.OIDC, t.Offices); err != nil {
 			return nil, err
 		}
@@ -251,7 +287,7 @@ func installationProblems(v cue.Value, err error) *CheckError {
 	for _, e := range cueerrors.Errors(err) {
 		format, args := e.Msg()
 		path := e.Path()
-		p := Problem{Code: "installation", Path: strings.Join(path, "."), Message: fmt.Sprintf(format, args...)}
+		p := Problem{Code: "installation", Path: strings.Join(path, "."), Message: readable(fmt.Sprintf(format, args...))}
 		if p.Path != "" {
 			p.Message = p.Path + ": " + p.Message
 		}
@@ -274,6 +310,17 @@ func installationProblems(v cue.Value, err error) *CheckError {
 	}
 	return ce
 }
+
+// readableBounds are the schema's patterns, as people read them.
+var readableBounds = strings.NewReplacer(
+	`(out of bound =~"^(0[1-9]|1[0-6])[0-9]{6}$")`, "(not an Amtlicher Gemeindeschlüssel: 8 digits, the first two a Land from 01 to 16, e.g. 06436008)",
+	`(out of bound =~"^[0-9]{5}$")`, "(not a postal code: 5 digits)",
+	`(out of bound =~"^\\+?[0-9][0-9 ()/-]{3,}[0-9]$")`, "(not a phone number: digits, spaces, ( ) / -, optionally a leading +)",
+	`(out of bound =~"^[^@\\s]+@[^@\\s]+$")`, "(not an e-mail address)",
+	`(out of bound =~"^https?://[^\\s]+$")`, "(not an http or https address)",
+)
+
+func readable(msg string) string { return readableBounds.Replace(msg) }
 
 // operatorPos returns the position of a value in the operator's files:
 // its own, or that of one of its conjuncts.

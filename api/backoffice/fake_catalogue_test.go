@@ -27,6 +27,9 @@ type fakeCatalogue struct {
 	mu       sync.Mutex
 	now      func() time.Time
 	registry string
+	// noRegistry are tenants the fake shows as without a registry (the
+	// demo server's empty state; a real installation has one or none).
+	noRegistry map[string]bool
 	modules  map[string][]bo.ModuleEntry  // tenant → modules
 	services map[string][]bo.ServiceEntry // tenant → services
 	plans    map[string]*bo.InstallPlan   // module@version → plan
@@ -70,12 +73,19 @@ func newFakeCatalogue(now func() time.Time) *fakeCatalogue {
 	return f
 }
 
+func (f *fakeCatalogue) registryOf(tenant string) string {
+	if f.noRegistry[tenant] {
+		return ""
+	}
+	return f.registry
+}
+
 func (f *fakeCatalogue) Overview(ctx context.Context, tenant string) (*bo.CatalogueOverview, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	o := &bo.CatalogueOverview{Tenant: tenant, Registry: f.registry,
+	o := &bo.CatalogueOverview{Tenant: tenant, Registry: f.registryOf(tenant),
 		Modules: slices.Clone(f.modules[tenant]), Services: slices.Clone(f.services[tenant])}
-	if f.registry == "" {
+	if o.Registry == "" {
 		for i := range o.Modules {
 			o.Modules[i].Newer = nil
 		}
@@ -86,7 +96,7 @@ func (f *fakeCatalogue) Overview(ctx context.Context, tenant string) (*bo.Catalo
 func (f *fakeCatalogue) Plan(ctx context.Context, tenant, module, version string) (*bo.InstallPlan, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.registry == "" {
+	if f.registryOf(tenant) == "" {
 		return nil, fmt.Errorf("no registry configured")
 	}
 	p, ok := f.plans[module+"@"+version]

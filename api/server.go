@@ -96,6 +96,8 @@ type Config struct {
 	Audit *audit.Log
 	// Secret signs the back office's sign-in form and OpenID state.
 	Secret []byte
+	// Catalogue serves the back office's catalogue page; nil: none (404).
+	Catalogue backoffice.Catalogue
 }
 
 // Mailer sends one plain-text mail; see citizen.Mailer.
@@ -218,6 +220,7 @@ func New(cfg Config) (*fiber.App, error) {
 		if cfg.Audit != nil {
 			bo.Audit = cfg.Audit // never a typed nil
 		}
+		bo.Catalogue = cfg.Catalogue
 		if err := backoffice.Register(app, bo); err != nil {
 			return nil, fmt.Errorf("api: %w", err)
 		}

@@ -30,10 +30,10 @@ type fakeCatalogue struct {
 	// noRegistry are tenants the fake shows as without a registry (the
 	// demo server's empty state; a real installation has one or none).
 	noRegistry map[string]bool
-	modules  map[string][]bo.ModuleEntry  // tenant → modules
-	services map[string][]bo.ServiceEntry // tenant → services
-	plans    map[string]*bo.InstallPlan   // module@version → plan
-	applied  []string                     // "by module@version"
+	modules    map[string][]bo.ModuleEntry  // tenant → modules
+	services   map[string][]bo.ServiceEntry // tenant → services
+	plans      map[string]*bo.InstallPlan   // module@version → plan
+	applied    []string                     // "by module@version"
 }
 
 func newFakeCatalogue(now func() time.Time) *fakeCatalogue {

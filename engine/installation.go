@@ -27,11 +27,17 @@ import (
 //	packages: "amtsform.example/hundesteuer": "../hundesteuer"
 //	tenants: musterstadt: {
 //		name: {de: "Stadt Musterstadt", en: "City of Musterstadt"}
+//		ags: "06436099" // Amtlicher Gemeindeschlüssel
+//		contact: {email: "rathaus@musterstadt.example", phone: "+49 6192 990-0", web: "https://www.musterstadt.example"}
 //		services: ["../kita-gebuehren", "../hundesteuer"]
 //		offices: "jugendamt": {
 //			name: {de: "Jugendamt", en: "Youth welfare office"}
 //			address: {street: "Rathausplatz", houseNumber: "1", postalCode: "65719", city: "Musterstadt"}
 //			email: "jugendamt@musterstadt.example"
+//			phone: "+49 6192 990-510"
+//			hours: {de: "Mo–Fr 8–12 Uhr", en: "Mon–Fri 8am–12pm"}
+//			postalCodes: ["65719"]
+//			municipalityKeys: ["06436099"]
 //		}
 //	}
 //

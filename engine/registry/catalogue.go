@@ -39,7 +39,21 @@ type Catalogue struct {
 	OnInstall func(ctx context.Context, by string, in Installed)
 
 	mu sync.Mutex // one install at a time: the record is one file
+
+	// plans keeps recent plans, so that the install after a review does
+	// not fetch, compile, test and diff again; a plan is reused only
+	// while the tenant runs what it was made against.
+	plansMu sync.Mutex
+	plans   map[string]cachedPlan
 }
+
+type cachedPlan struct {
+	plan    *Plan
+	current string // the hash the tenant ran when it was made ("" none)
+}
+
+// maxPlans bounds the plans kept.
+const maxPlans = 16
 
 // Overview is what the catalogue page lists for one tenant.
 type Overview struct {
@@ -183,14 +197,31 @@ func (c *Catalogue) plan(ctx context.Context, tenant, mod, version string) (*Pla
 	if err != nil {
 		return nil, err
 	}
-	overlay := ""
+	overlay, current := "", ""
 	for _, m := range rec.Modules {
 		if m.Tenant == tenant && m.Module == mod {
-			overlay = m.Overlay
+			overlay, current = m.Overlay, m.Hash
 			break
 		}
 	}
-	return c.Installer.Plan(ctx, tenant, mv, overlay)
+	key := tenant + "\x00" + mod + "@" + version
+	c.plansMu.Lock()
+	cp, ok := c.plans[key]
+	c.plansMu.Unlock()
+	if ok && cp.current == current {
+		return cp.plan, nil
+	}
+	p, err := c.Installer.Plan(ctx, tenant, mv, overlay)
+	if err != nil {
+		return nil, err
+	}
+	c.plansMu.Lock()
+	if c.plans == nil || len(c.plans) >= maxPlans {
+		c.plans = map[string]cachedPlan{}
+	}
+	c.plans[key] = cachedPlan{plan: p, current: current}
+	c.plansMu.Unlock()
+	return p, nil
 }
 
 // Plan fetches, verifies, compiles and tests mod@version for tenant and

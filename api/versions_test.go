@@ -386,6 +386,12 @@ func TestTenantsOfferTheirOwnOverlay(t *testing.T) {
 			t.Errorf("confirmation page lacks %q", want)
 		}
 	}
+	// and, in the footer, how to reach the municipality
+	for _, want := range []string{`href="mailto:stadtverwaltung@kelkheim.example"`, `href="https://www.kelkheim.example"`, "6195 803-0"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("confirmation page lacks the tenant's contact %q", want)
+		}
+	}
 	if strings.Contains(page, "Steueramt Kelkheim<") {
 		t.Error("confirmation page shows the office id")
 	}

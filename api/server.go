@@ -96,6 +96,10 @@ type Config struct {
 	Audit *audit.Log
 	// Secret signs the back office's sign-in form and OpenID state.
 	Secret []byte
+	// Now is the clock of the back office and the staff API (deputy
+	// periods, dates in forms); nil: time.Now. Casework and staff sign-in
+	// have their own (casework.Options.Now, staff.Options.Now).
+	Now func() time.Time
 	// Catalogue serves the back office's catalogue page; nil: none (404).
 	Catalogue backoffice.Catalogue
 }
@@ -202,13 +206,13 @@ func New(cfg Config) (*fiber.App, error) {
 		}
 		// Before apiv1: its /api/v1/{tenant} group would take "staff"
 		// for a tenant.
-		deps := staffapi.Deps{Cases: cfg.Work, Tokens: cfg.Staff, Tenants: cfg.Tenants}
+		deps := staffapi.Deps{Cases: cfg.Work, Tokens: cfg.Staff, Tenants: cfg.Tenants, Now: cfg.Now}
 		if cfg.Audit != nil {
 			deps.Audit = cfg.Audit
 		}
 		staffapi.Register(app, deps)
 		bo := backoffice.Deps{Cases: cfg.Work, Staff: cfg.Staff, Catalog: cfg.Intake.Catalog, Directory: cfg.Directory,
-			Users: cfg.Staff.List, Tenants: cfg.Tenants, Secret: cfg.Secret, PublicURL: cfg.PublicURL, Logger: cfg.Logger,
+			Users: cfg.Staff.List, Tenants: cfg.Tenants, Secret: cfg.Secret, PublicURL: cfg.PublicURL, Logger: cfg.Logger, Now: cfg.Now,
 			Cookies: httpx.Cookies{Secure: cfg.Secure || publicHTTPS},
 			OIDC: func(t string) (backoffice.OIDC, bool) {
 				o, ok := cfg.Staff.OIDC(t)

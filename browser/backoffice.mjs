@@ -10,16 +10,25 @@
 // (SCREENSHOT_DIR=../docs/screenshots refreshes the committed
 // docs/screenshots/backoffice-*.png).
 //
-// Until the lead wires the back office into `amtsform serve`, the server
-// is the demo entry point of the package's tests: the test binary of
+// By default the server is the demo entry point of the package's tests
+// (its seeded cases and OIDC button are what the walks expect): the test binary of
 // ./api/backoffice run as TestDemoServer, which serves the back office
 // with in-memory fakes of casework, staff and audit and seeded cases.
 //
+// BACKOFFICE_SERVER=serve runs a walk against the real `amtsform serve`
+// instead (serveWalk): the binary is built, three accounts are added
+// with `amtsform user add --password-stdin` into a fresh data directory
+// before the server starts, a citizen hands in a Kita application
+// through the JSON API, and the case goes through the back office, the
+// mailed upload link (read from the mail spool) and the status page to
+// a four-eyes approval, with axe on every page state.
+//
 // Run: cd browser && npm ci && node backoffice.mjs
+//      (BACKOFFICE_SERVER=serve node backoffice.mjs for the real server)
 // Prints one line per check and a last line "N passed, N failed"; exits 1
 // on any failure.
 import { chromium } from 'playwright-core';
-import { readFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { readFile, readdir, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { spawn, execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { openSync, closeSync } from 'node:fs';
@@ -27,7 +36,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { repoRoot } from './server.mjs';
+import { repoRoot, build } from './server.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -40,6 +49,7 @@ const NAV_MS = 15000;
 const ACT_MS = 5000;
 const SCREENSHOTS = env.SCREENSHOTS !== '0';
 const shotDir = env.SCREENSHOT_DIR || join(here, 'out', 'screenshots');
+const SERVE = env.BACKOFFICE_SERVER === 'serve';
 
 // The seeded demo (api/backoffice/setup_test.go, demo_test.go).
 const OFFICE = 'jugendamt-main-taunus';
@@ -111,6 +121,72 @@ async function startDemo() {
   throw new Error(`demo server not ready\n${(await readFile(logPath, 'utf8').catch(() => '')).slice(-3000)}`);
 }
 process.on('exit', () => { try { child?.kill('SIGKILL'); } catch { /* gone */ } });
+
+// startServe builds amtsform (or takes AMTSFORM_BIN), adds the accounts
+// of USERS to a fresh data directory with the CLI, starts `amtsform
+// serve` on it and hands in one Kita application through the JSON API.
+const TENANT = 'musterstadt';
+const USERS = [
+  { id: 'anna', name: 'Anna Adler', role: 'caseworker' },
+  { id: 'bernd', name: 'Bernd Berger', role: 'caseworker' },
+  { id: 'clara', name: 'Clara Clausen', role: 'auditor' },
+];
+const pw = (id) => `${id}-password-1234`;
+
+function runStdin(cmd, args, input, opts, timeoutMs) {
+  return new Promise((ok, no) => {
+    const p = spawn(cmd, args, { ...opts, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { out += d; });
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.once('exit', (code) => { clearTimeout(timer); code === 0 ? ok(out) : no(new Error(`${cmd} ${args.join(' ')}: exit ${code}\n${out}`)); });
+    p.stdin.end(input);
+  });
+}
+
+async function startServe() {
+  tmp = await mkdtemp(join(tmpdir(), 'amtsform-backoffice-serve-'));
+  const t0 = Date.now();
+  const bin = env.AMTSFORM_BIN || await build(tmp);
+  console.log(`     built ${bin} in ${Date.now() - t0} ms`);
+  const dataDir = join(tmp, 'data');
+  for (const u of USERS) {
+    await runStdin(bin, ['user', 'add', '--data-dir', dataDir, '--installation', 'examples/installation', '--tenant', TENANT,
+      '--role', u.role, '--office', OFFICE, '--name', u.name, '--password-stdin', u.id], `${pw(u.id)}\n`, { cwd: repoRoot }, 120000);
+  }
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const logPath = join(tmp, 'server.log');
+  const fd = openSync(logPath, 'a');
+  child = spawn(bin, ['serve', '--config', 'examples/installation', '--data-dir', dataDir, '--addr', `127.0.0.1:${port}`, '--public-url', base], {
+    cwd: repoRoot, stdio: ['ignore', fd, fd], env: { ...env, AMTSFORM_SECURE_COOKIES: 'false' },
+  });
+  closeSync(fd);
+  const deadline = Date.now() + 90000;
+  let ready = false;
+  while (Date.now() < deadline && child.exitCode === null) {
+    try {
+      const r = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2000) });
+      if (r.status === 200) { ready = true; break; }
+    } catch { /* not yet */ }
+    await sleep(200);
+  }
+  if (!ready) throw new Error(`amtsform serve not ready\n${(await readFile(logPath, 'utf8').catch(() => '')).slice(-3000)}`);
+  const doc = {
+    applicant: { givenName: 'Jürgen', familyName: 'Müßig', birthDate: '1985-04-02' },
+    address: { street: 'Hauptstraße', houseNumber: '5a', postalCode: '65719', city: 'Hofheim am Taunus' },
+    email: 'erika@example.org',
+    children: [{ name: 'Lena', birthDate: '2021-05-01', careType: 'krippe', monthlyFee: 25050 }],
+    income: 2400000, iban: 'DE89370400440532013000', consent: true,
+  };
+  const r = await fetch(`${base}/api/v1/${TENANT}/services/kita-gebuehren/submissions`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(doc), signal: AbortSignal.timeout(15000),
+  });
+  const sub = await r.json();
+  if (r.status !== 201 || !sub.reference) throw new Error(`submission: HTTP ${r.status} ${JSON.stringify(sub)}`);
+  return { base, dataDir, ref: sub.reference, secret: sub.statusSecret, office: sub.office };
+}
 
 // ---------------------------------------------------------------- pages
 let browser;
@@ -553,6 +629,152 @@ async function noJSWalk(base) {
   }
 }
 
+// ---------------------------------------------------------------- the real server
+// spoolMails returns the bodies of the mails in the server's spool
+// directory (quoted-printable undone), oldest first.
+async function spoolMails(dataDir) {
+  const dir = join(dataDir, 'mail-spool');
+  const names = (await readdir(dir).catch(() => [])).filter((n) => n.endsWith('.eml')).sort();
+  const out = [];
+  for (const n of names) {
+    const raw = await readFile(join(dir, n), 'utf8');
+    const body = raw.slice(raw.indexOf('\r\n\r\n') + 4).replace(/=\r?\n/g, '')
+      .replace(/(=[0-9A-F]{2})+/g, (m) => Buffer.from(m.replace(/=/g, ''), 'hex').toString('utf8'));
+    out.push({ name: n, head: raw.slice(0, raw.indexOf('\r\n\r\n')), body });
+  }
+  return out;
+}
+
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n');
+
+async function serveWalk({ base, dataDir, ref, secret, office }) {
+  const ctx = await newContext();
+  const page = await ctx.newPage();
+  const cz = await newContext();
+  const citizen = await cz.newPage();
+  const bctx = await newContext();
+  const bp = await bctx.newPage();
+  let link = '';
+  try {
+    await check('serve: the application went to the office', async () => assert(office === OFFICE, `routed to ${office}`));
+    await check('serve: login page', async () => {
+      const res = await goto(page, `${base}/backoffice/login`);
+      assert(res.status() === 200, `HTTP ${res.status()}`);
+      await axe(page, 'serve: login page');
+    });
+    await check('serve: sign in as a caseworker added with the CLI', () => signIn(page, base, 'anna', pw('anna')));
+    await check('serve: the office inbox lists the case', async () => {
+      await goto(page, `${base}/backoffice/office/${OFFICE}`);
+      assert((await page.locator('main').innerText()).includes(ref), `${ref} not listed`);
+      await axe(page, 'serve: office inbox');
+    });
+    await check('serve: case view', async () => {
+      const res = await goto(page, `${base}/backoffice/cases/${ref}`);
+      assert(res.status() === 200, `HTTP ${res.status()}`);
+      const text = await page.locator('main').innerText();
+      for (const s of ['Jürgen', 'Mir zuweisen', 'Verlauf']) assert(text.includes(s), `lacks ${s}`);
+      await axe(page, 'serve: case view');
+    });
+    await check('serve: claim', async () => {
+      await clickAndWait(page, page.locator('#claim'));
+      assert(/Der Vorgang ist Ihnen zugewiesen/.test(await page.locator('[role=status]').innerText()), 'no notice');
+    });
+    await check('serve: start the review', async () => {
+      await clickAndWait(page, page.locator('main form[action$="/transition"]').filter({ has: page.locator('input[name=transition][value=pruefen]') }).locator('button'));
+      assert(/In Prüfung/.test(await caseStatus(page)), await caseStatus(page));
+    });
+    await check('serve: document request sent empty: error state', async () => {
+      await page.fill('#docs-deadline', '');
+      const res = await clickAndWait(page, form(page, '/documents').locator('button'));
+      const d = await errorState(page, res, 422);
+      await axe(page, 'serve: document request in error');
+      return d;
+    });
+    await check('serve: request the proof of income', async () => {
+      await form(page, '/documents').locator('input[type=checkbox]').first().check();
+      await page.fill('#docs-message', 'Bitte reichen Sie den Steuerbescheid 2025 ein.');
+      await page.fill('#docs-deadline', isoIn(14));
+      await clickAndWait(page, form(page, '/documents').locator('button'));
+      assert(/Unterlagen nachgefordert/.test(await caseStatus(page)), await caseStatus(page));
+      await axe(page, 'serve: case view with a request');
+    });
+    await check('serve: the mail in the spool carries the upload link', async () => {
+      const mails = await spoolMails(dataDir);
+      const m = mails.find((x) => x.body.includes('/nachreichen/'));
+      assert(m, `no request mail among ${mails.length}`);
+      link = (m.body.match(new RegExp(`${base}/${TENANT}/nachreichen/[A-Za-z0-9_.-]+`)) || [''])[0];
+      assert(link.startsWith(`${base}/${TENANT}/nachreichen/${ref}.`), `link ${link}`);
+    });
+    await check('serve: the status page lists the open request', async () => {
+      const res = await goto(citizen, `${base}/${TENANT}/kita-gebuehren/r/${ref}?s=${encodeURIComponent(secret)}`);
+      assert(res.status() === 200, `HTTP ${res.status()}`);
+      const text = await citizen.locator('main').innerText();
+      for (const s of ['Unterlagen nachgefordert', 'Nachgeforderte Unterlagen', 'Einkommensnachweis', 'Jugendamt des Main-Taunus-Kreises']) assert(text.includes(s), `lacks ${s}`);
+      await axe(citizen, 'serve: citizen status page with a request');
+      await goto(citizen, `${base}/${TENANT}/kita-gebuehren/r/${ref}?s=${encodeURIComponent(secret)}&lang=en`);
+      const en = await citizen.locator('main').innerText();
+      assert(en.includes('Documents requested') && en.includes('Youth welfare office of the Main-Taunus district'), 'status page not in English');
+      await axe(citizen, 'serve: citizen status page with a request (English)');
+      await goto(citizen, `${base}/${TENANT}/kita-gebuehren/r/${ref}?s=${encodeURIComponent(secret)}&lang=de`);
+    });
+    await check('serve: the upload page sent empty: error state', async () => {
+      const res = await goto(citizen, link);
+      assert(res.status() === 200, `HTTP ${res.status()}`);
+      await axe(citizen, 'serve: citizen upload page');
+      const r2 = await clickAndWait(citizen, citizen.locator('main button[type=submit]'));
+      const d = await errorState(citizen, r2, 422);
+      await axe(citizen, 'serve: citizen upload page in error');
+      return d;
+    });
+    await check('serve: the citizen uploads the file', async () => {
+      await citizen.locator('main input[type=file]').first().setInputFiles({ name: 'Steuerbescheid 2025.pdf', mimeType: 'application/pdf', buffer: PDF });
+      await clickAndWait(citizen, citizen.locator('main button[type=submit]'));
+      assert(/Ihre Unterlagen sind eingegangen/.test(await citizen.locator('main').innerText()), 'no thanks');
+      await axe(citizen, 'serve: citizen upload done');
+    });
+    await check('serve: the case is back in review with the file; prepare the decision', async () => {
+      await goto(page, `${base}/backoffice/cases/${ref}`);
+      assert(/In Prüfung/.test(await caseStatus(page)), await caseStatus(page));
+      assert((await page.locator('main').innerText()).includes('Steuerbescheid 2025.pdf'), 'file not listed');
+      const f = page.locator('main form[action$="/transition"]').filter({ has: page.locator('input[name=transition][value=vorbereiten]') });
+      await f.locator('textarea').fill('Nachweis liegt vor; Bewilligung empfohlen.');
+      await clickAndWait(page, f.locator('button'));
+      assert(/Entscheidung vorbereitet/.test(await caseStatus(page)), await caseStatus(page));
+      assert(await page.locator('input[name=transition][value=bewilligen]').count() === 0, 'the preparer is offered the approval');
+      await axe(page, 'serve: case view, decision prepared');
+    });
+    await check('serve: a second person approves (four-eyes)', async () => {
+      await signIn(bp, base, 'bernd', pw('bernd'));
+      await goto(bp, `${base}/backoffice/cases/${ref}`);
+      const f = bp.locator('main form[action$="/transition"]').filter({ has: bp.locator('input[name=transition][value=bewilligen]') });
+      await clickAndWait(bp, f.locator('button'));
+      assert(/Bewilligt/.test(await caseStatus(bp)), await caseStatus(bp));
+      await axe(bp, 'serve: case view, granted');
+    });
+    await check('serve: three mails to the citizen in the spool', async () => {
+      const mails = await spoolMails(dataDir);
+      assert(mails.length === 3 && /bewilligt/.test(mails[2].body), `${mails.length} mails: ${mails.map((m) => m.head.match(/^Subject: .*$/m)?.[0]).join(' | ')}`);
+    });
+    await check('serve: auditor sees the audit trail', async () => {
+      const actx = await newContext();
+      const ap = await actx.newPage();
+      try {
+        await signIn(ap, base, 'clara', pw('clara'));
+        await goto(ap, `${base}/backoffice/audit`);
+        const text = await ap.locator('main').innerText();
+        assert(/case\.transition/.test(text) && /case\.documents_received/.test(text), 'entries missing');
+        await axe(ap, 'serve: audit trail');
+      } finally {
+        await actx.close();
+      }
+    });
+  } finally {
+    await ctx.close();
+    await cz.close();
+    await bctx.close();
+  }
+}
+
 // ---------------------------------------------------------------- main
 let finished = false;
 async function finish(extra) {
@@ -573,18 +795,23 @@ for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => finish({ name: 'i
 process.on('unhandledRejection', (e) => finish({ name: 'unhandled rejection', detail: e?.stack || String(e) }));
 
 try {
-  const { base } = await startDemo();
+  const started = SERVE ? await startServe() : await startDemo();
+  const { base } = started;
   setTimeout(() => finish({ name: 'time limit', detail: `longer than ${LIMIT_MS} ms` }), LIMIT_MS).unref();
   browser = await chromium.launch({
     executablePath: CHROMIUM, headless: true, timeout: 30000,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
   });
-  await caseworkerWalk(base);
-  await conflictWalk(base);
-  await auditorWalk(base);
-  await catalogueWalk(base);
-  await noJSWalk(base);
+  if (SERVE) {
+    await serveWalk(started);
+  } else {
+    await caseworkerWalk(base);
+    await conflictWalk(base);
+    await auditorWalk(base);
+    await catalogueWalk(base);
+    await noJSWalk(base);
+  }
   if (pageErrors.length) fail('no script errors or CSP violations', pageErrors.slice(0, 10).join('\n'));
   else pass('no script errors or CSP violations');
   if (axeViolations === 0) pass(`axe: 0 violations on ${axePages} page states`);

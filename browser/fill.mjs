@@ -46,7 +46,9 @@ const perService = {
     iban: 'DE89370400440532013000',
   },
   ferienbetreuung: {
+    country: 'DE',
     residence: 'HE',
+    meetingPoint: 'bh-marxheim',
     'child.givenName': 'Lotta',
     'child.familyName': 'Müller',
     // 6 to 14 on the first day of the holidays

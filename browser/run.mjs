@@ -8,7 +8,9 @@
 //   - the hundesteuer form is filled like a citizen would, adding a second
 //     dog of a listed breed so that the permit field and the competence
 //     page appear, and submitted; the confirmation shows the reference;
-//   - the same walk again with JavaScript switched off;
+//   - the same walk again with JavaScript switched off, and every other
+//     example too; axe needs script, so each state of a no-JS walk is
+//     checked on its DOM in a JavaScript page (see axeSnapshot);
 //   - a same-page condition (a listed breed reveals the permit number)
 //     with and without JavaScript, axe-checked in every state;
 //   - full-page PNG screenshots of every Kita page, desktop and mobile,
@@ -36,7 +38,9 @@ const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 const env = process.env;
 const TENANT = env.AMTSFORM_TENANT || 'musterstadt';
 const CHROMIUM = env.CHROMIUM_PATH || '/usr/bin/chromium';
-const LIMIT_MS = Number(env.BROWSER_TEST_LIMIT_MS || 5 * 60000);
+// About 4 minutes on the shared 2-core machine with the no-JS states
+// axe-checked too; the limit catches a hang, not a slow run.
+const LIMIT_MS = Number(env.BROWSER_TEST_LIMIT_MS || 8 * 60000);
 const NAV_MS = 15000; // one navigation
 const ACT_MS = 5000; // one click or fill
 const SCREENSHOTS = env.SCREENSHOTS !== '0';
@@ -340,6 +344,61 @@ async function axeCheck(page, label) {
   }
 }
 
+// axeSnapshot checks a page state of a walk without JavaScript. axe-core
+// is a script, and a page with JavaScript switched off runs none, so the
+// state is carried over: page.content() is the DOM the no-JS page parsed
+// from the server's response (nothing has changed it), and a page of the
+// JavaScript context snapCtx loads that HTML at the same URL — the
+// request for the document itself is answered with it by page.route,
+// every other request (style sheets, images) goes to the server — with
+// the site's app.js blocked, so that the DOM stays exactly the no-JS one.
+// axe and the reflow check then run on it as on any other page.
+// The first time, the method proves it can fail: the same HTML without
+// its lang attribute must give axe's html-has-lang violation.
+let snapCtx;
+let snapCanary = false;
+async function snapshotPage(url, html) {
+  const snap = await snapCtx.newPage();
+  await snap.route('**/static/app.js*', (r) => r.abort());
+  await snap.route((u) => u.href === url, (r) => r.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html }));
+  await goto(snap, url);
+  return snap;
+}
+async function axeSnapshot(page, label) {
+  const url = page.url();
+  let html;
+  try {
+    html = await page.content();
+  } catch (e) {
+    fail(`axe ${label}`, `${url}: no DOM to check: ${e.message}`);
+    return;
+  }
+  if (!snapCanary) {
+    snapCanary = true;
+    const bad = await snapshotPage(url, html.replace(/(<html\b[^>]*?)\s+lang="[^"]*"/, '$1'));
+    try {
+      await injectAxe(bad);
+      const ids = await bad.evaluate(async (tags) => (await axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] })).violations.map((v) => v.id), AXE_TAGS);
+      if (ids.includes('html-has-lang')) pass('axe on a no-JS snapshot finds a violation', `without lang: ${ids.join(', ')}`);
+      else fail('axe on a no-JS snapshot finds a violation', `no html-has-lang on ${url} without lang (${ids.join(', ') || 'no violations'})`);
+    } finally {
+      await bad.close().catch(() => {});
+    }
+  }
+  let snap;
+  try {
+    snap = await snapshotPage(url, html);
+    const same = await snap.evaluate(() => document.querySelectorAll('main *').length);
+    const orig = await page.locator('main *').count();
+    if (same !== orig) fail(`axe ${label}`, `${url}: the snapshot has ${same} elements in main, the no-JS page ${orig}`);
+    else await axeCheck(snap, label);
+  } catch (e) {
+    fail(`axe ${label}`, `${url}: ${e.message}`);
+  } finally {
+    await snap?.close().catch(() => {});
+  }
+}
+
 // ---------------------------------------------------------------- screenshots
 const shots = [];
 async function screenshot(page, name) {
@@ -363,8 +422,14 @@ const newSeen = () => ({ pages: [], filled: [], reference: null, review: null })
 // form page (checked empty, submitted empty for the error state, then
 // filled), check your answers, submit, confirmation. It returns what it
 // saw, for service-specific assertions.
-async function walkService(page, svc, { axe = true, shots = false, label = svc.id, hooks = {}, lang } = {}, seen = newSeen()) {
+async function walkService(page, svc, { axe = true, snapshot = false, shots = false, label = svc.id, hooks = {}, lang } = {}, seen = newSeen()) {
   let step = 0;
+  // Every page state is checked: in the page itself with JavaScript,
+  // through a snapshot of its DOM without (axeSnapshot).
+  const check = async (name) => {
+    if (axe) await axeCheck(page, name);
+    else if (snapshot) await axeSnapshot(page, name);
+  };
   const shotName = (key) => `${svc.id === SHOT_SERVICE ? 'kita' : svc.id}-${String(++step).padStart(2, '0')}-${key}`;
 
   const logStart = (await server.log()).length;
@@ -379,7 +444,7 @@ async function walkService(page, svc, { axe = true, shots = false, label = svc.i
     const got = await page.locator('html').getAttribute('lang');
     if (!got?.startsWith(lang)) throw new Error(`html lang="${got}" after switching to ${lang}`);
   }
-  if (axe) await axeCheck(page, `${label} start page`);
+  await check(`${label} start page`);
   if (shots) await screenshot(page, shotName('start'));
 
   // Start: a button in a form (creates the draft) or a link styled as one.
@@ -399,14 +464,14 @@ async function walkService(page, svc, { axe = true, shots = false, label = svc.i
       const text = await page.locator('main').first().innerText();
       seen.reference = text.match(svc.refRe)?.[0];
       seen.confirmationURL = page.url();
-      if (axe) await axeCheck(page, `${label} confirmation`);
+      await check(`${label} confirmation`);
       if (shots) await screenshot(page, shotName('bestaetigung'));
       return seen;
     }
     if (kind === 'review') {
       seen.review = { url: page.url(), text: await page.locator('main').first().innerText(),
         changeLinks: await page.locator('main a').filter({ hasText: /ändern|change/i }).count() };
-      if (axe) await axeCheck(page, `${label} check your answers`);
+      await check(`${label} check your answers`);
       if (shots) await screenshot(page, shotName('pruefen'));
       const b = await primaryButton(page);
       if (!b) throw new Error(`no submit button on the check-your-answers page ${page.url()}`);
@@ -424,7 +489,7 @@ async function walkService(page, svc, { axe = true, shots = false, label = svc.i
     if (n === 1) {
       seen.pages.push(key);
       // Empty state.
-      if (axe) await axeCheck(page, `${label}/${key} empty`);
+      await check(`${label}/${key} empty`);
       if (shots) await screenshot(page, shotName(key));
       // Error state: submit the page as it is.
       const b = await primaryButton(page);
@@ -456,7 +521,7 @@ async function walkService(page, svc, { axe = true, shots = false, label = svc.i
           else fail(`${label}/${key} error summary focus`, `${focused ? '' : 'the summary is not focused on load; '}${linkFocus ? '' : `"${first.text}" does not focus ${first.href}`}`);
         }
       }
-      if (axe) await axeCheck(page, `${label}/${key} errors`);
+      await check(`${label}/${key} errors`);
       if (shots) await screenshot(page, shotName(`${key}-fehler`));
       if (hooks.afterErrors) await hooks.afterErrors(page, key, seen);
     }
@@ -498,7 +563,7 @@ async function hundesteuer(ctx, svc, { js }) {
   const page = await ctx.newPage();
   const seen = newSeen();
   try {
-    await walkService(page, svc, { axe: js, label, hooks: hundesteuerHooks(label) }, seen);
+    await walkService(page, svc, { axe: js, snapshot: !js, label, hooks: hundesteuerHooks(label) }, seen);
     pass(`${label} walk`, seen.pages.join(' → '));
   } catch (e) {
     fail(`${label} walk`, `${e.message}\n${page.url()}`);
@@ -740,6 +805,10 @@ async function main() {
     const noJS = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'de-DE', javaScriptEnabled: false });
     noJS.setDefaultTimeout(ACT_MS);
     noJS.setDefaultNavigationTimeout(NAV_MS);
+    // Where the no-JS page states are axe-checked (see axeSnapshot).
+    snapCtx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'de-DE', reducedMotion: 'reduce' });
+    snapCtx.setDefaultTimeout(ACT_MS);
+    snapCtx.setDefaultNavigationTimeout(NAV_MS);
     await hundesteuer(noJS, hund, { js: false });
     // Every other example too: a citizen without JavaScript submits
     // (multiple choices, uploads, code lists included).
@@ -747,7 +816,7 @@ async function main() {
       const page = await noJS.newPage();
       const label = `${svc.id} (no JS)`;
       try {
-        const seen = await walkService(page, svc, { axe: false, label });
+        const seen = await walkService(page, svc, { axe: false, snapshot: true, label });
         if (seen.reference) pass(`${label} walk`, `${seen.pages.join(' → ')} → ${seen.reference}`);
         else fail(`${label} walk`, 'no reference on the confirmation page');
       } catch (e) {
@@ -757,6 +826,7 @@ async function main() {
       }
     }
     await noJS.close();
+    await snapCtx.close();
   }
 
   if (reflowProblems.length) fail('reflow at 320 px (WCAG 1.4.10)', reflowProblems.join('\n'));

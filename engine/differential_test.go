@@ -21,6 +21,7 @@ import (
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/token"
 )
 
 // cueOracle validates documents by CUE unification, the way the data
@@ -70,10 +71,15 @@ func newCUEOracle(t testing.TB, src *Source) *cueOracle {
 		return true
 	})
 	for i, d := range file.Decls {
-		if e, ok := d.(*ast.EmbedDecl); ok {
-			file.Decls[i] = &ast.Field{Label: ast.NewIdent("#D"), Value: e.Expr}
+		switch d := d.(type) {
+		case *ast.EmbedDecl:
+			file.Decls[i] = &ast.Field{Label: ast.NewIdent("#D"), Value: d.Expr}
+		case *ast.Field:
+			// The data model itself (_#def: {...}).
+			d.Value = literalCodeLists(d.Value, data)
 		}
 	}
+	dropUnusedLets(file)
 	b, err := format.Node(file)
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +90,164 @@ func newCUEOracle(t testing.TB, src *Source) *cueOracle {
 		t.Fatalf("oracle schema: %v\n%s", v.Err(), b)
 	}
 	return &cueOracle{ctx: ctx, schema: v.LookupPath(cue.ParsePath("#D"))}
+}
+
+// literalCodeLists replaces each enumeration built by a comprehension
+// (a #CodeList's values: or([for e in entries {e.code}])) by the literal
+// disjunction of the values CUE evaluates it to. CUE's syntax export
+// names every inlined code list's entries alike (let ENTRIES), so that
+// the exported comprehensions would all read one list (the countries);
+// and a service's own code list (#Treffpunkte) lies outside data. e is
+// the syntax of v, the data model's value at the same place.
+func literalCodeLists(e ast.Expr, v cue.Value) ast.Expr {
+	switch x := e.(type) {
+	case *ast.StructLit:
+		for _, el := range x.Elts {
+			f, ok := el.(*ast.Field)
+			if !ok {
+				continue
+			}
+			name, _, err := ast.LabelName(f.Label)
+			if err != nil {
+				continue
+			}
+			sub := v.LookupPath(cue.MakePath(cue.Str(name)))
+			if !sub.Exists() {
+				sub = v.LookupPath(cue.MakePath(cue.Str(name).Optional()))
+			}
+			f.Value = literalCodeLists(f.Value, sub)
+		}
+	case *ast.ListLit:
+		for _, el := range x.Elts {
+			if ell, ok := el.(*ast.Ellipsis); ok && ell.Type != nil {
+				if elem, ok := listElem(v); ok {
+					ell.Type = literalCodeLists(ell.Type, elem)
+				}
+			}
+		}
+	case *ast.BinaryExpr:
+		x.X, x.Y = literalCodeLists(x.X, v), literalCodeLists(x.Y, v)
+	case *ast.UnaryExpr:
+		x.X = literalCodeLists(x.X, v)
+	case *ast.ParenExpr:
+		x.X = literalCodeLists(x.X, v)
+	case *ast.CallExpr:
+		fn, _ := x.Fun.(*ast.Ident)
+		if fn != nil && fn.Name == "close" && len(x.Args) == 1 {
+			x.Args[0] = literalCodeLists(x.Args[0], v)
+		}
+		if fn != nil && fn.Name == "or" {
+			// CUE's own evaluation of the field: a disjunction of
+			// literals, the default (if any) marked with *.
+			var lits []ast.Expr
+			// Only a disjunction of literals is replaced; anything else
+			// (a disjunction of structs) stays as CUE wrote it.
+			literal := true
+			var collect func(e ast.Expr)
+			collect = func(e ast.Expr) {
+				switch e := e.(type) {
+				case *ast.BinaryExpr:
+					if e.Op != token.OR {
+						literal = false
+						return
+					}
+					collect(e.X)
+					collect(e.Y)
+				case *ast.UnaryExpr:
+					if e.Op != token.MUL {
+						literal = false
+						return
+					}
+					collect(e.X)
+				case *ast.ParenExpr:
+					collect(e.X)
+				case *ast.BasicLit:
+					lits = append(lits, &ast.BasicLit{Kind: e.Kind, Value: e.Value})
+				default:
+					literal = false
+				}
+			}
+			if ev, ok := v.Eval().Syntax().(ast.Expr); ok {
+				collect(ev)
+			}
+			if !literal {
+				lits = nil
+			}
+			if len(lits) > maxOracleDisjuncts && allStrings(lits) {
+				// CUE deduplicates the disjuncts of a disjunction
+				// pairwise on every evaluation: 249 countries cost
+				// about 30,000 comparisons per document. For strings,
+				// string & =~"^(?:a|b|…)$" allows exactly the same
+				// values and fails at the same path.
+				alt := make([]string, len(lits))
+				for i, l := range lits {
+					s, _ := strconv.Unquote(l.(*ast.BasicLit).Value)
+					alt[i] = regexp.QuoteMeta(s)
+				}
+				re := &ast.UnaryExpr{Op: token.MAT, X: ast.NewString("^(?:" + strings.Join(alt, "|") + ")$")}
+				return &ast.ParenExpr{X: ast.NewBinExpr(token.AND, ast.NewIdent("string"), re)}
+			}
+			if len(lits) > 0 {
+				return &ast.ParenExpr{X: ast.NewBinExpr(token.OR, lits...)}
+			}
+		}
+	}
+	return e
+}
+
+// maxOracleDisjuncts is the largest enumeration the oracle writes as a
+// disjunction (see literalCodeLists).
+const maxOracleDisjuncts = 20
+
+func allStrings(lits []ast.Expr) bool {
+	for _, l := range lits {
+		if b, ok := l.(*ast.BasicLit); !ok || b.Kind != token.STRING {
+			return false
+		}
+	}
+	return true
+}
+
+// dropUnusedLets removes the file's let clauses that nothing refers to
+// any more (the code lists' entries, once literalCodeLists replaced the
+// comprehensions over them): CUE rejects an unreferenced let.
+func dropUnusedLets(file *ast.File) {
+	used := map[string]bool{}
+	mark := func(d ast.Decl) {
+		ast.Walk(d, func(n ast.Node) bool {
+			if id, ok := n.(*ast.Ident); ok {
+				used[id.Name] = true
+			}
+			return true
+		}, nil)
+	}
+	lets := map[string]*ast.LetClause{}
+	for _, d := range file.Decls {
+		if l, isLet := d.(*ast.LetClause); isLet {
+			lets[l.Ident.Name] = l
+		} else {
+			mark(d)
+		}
+	}
+	// A let used by a used let is used (PERSON reads NAME and DATE).
+	for done := false; !done; {
+		done = true
+		for name, l := range lets {
+			if used[name] {
+				delete(lets, name)
+				mark(l.Expr)
+				done = false
+			}
+		}
+	}
+	decls := file.Decls[:0]
+	for _, d := range file.Decls {
+		if l, ok := d.(*ast.LetClause); ok && lets[l.Ident.Name] != nil {
+			continue
+		}
+		decls = append(decls, d)
+	}
+	file.Decls = decls
 }
 
 // withEngineOnly adds to CUE's failing paths those the engine rejects on
@@ -805,11 +969,20 @@ func (g *docGen) badValue(n *Node) any {
 	case KindBool:
 		cands = append(cands, false, "true", json.Number("1"))
 	}
-	for _, a := range n.Alts {
+	// The enumeration's values and near misses; of a long code list (249
+	// countries) a sample, so that the other candidates keep their share.
+	alts := n.Alts
+	if len(alts) > maxOracleDisjuncts {
+		alts = make([]*Constraint, 8)
+		for i := range alts {
+			alts[i] = n.Alts[g.rnd.Intn(len(n.Alts))]
+		}
+	}
+	for _, a := range alts {
 		if a.HasLiteral {
 			cands = append(cands, jsonValue(a.Literal))
 			if s, ok := a.Literal.(string); ok {
-				cands = append(cands, strings.ToUpper(s), s+" ")
+				cands = append(cands, strings.ToUpper(s), s+" ", strings.ToLower(s))
 			}
 		}
 	}

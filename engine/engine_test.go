@@ -337,10 +337,10 @@ func TestCompileProblems(t *testing.T) {
 			"service.cue:29:43: rules.show.note: unknown name incme; did you mean income?",
 		}},
 		{"unknown widget", map[string]string{"UI": `income: widget: "slider"`}, []string{
-			`service.cue:26:19: ui.income.widget: "slider" is not allowed; use one of "checkbox", "date", "email", "file", "money", "number", "radio", "select", "tel", "text", "textarea"`,
+			`service.cue:26:19: ui.income.widget: "slider" is not allowed; use one of "checkbox", "checkboxes", "date", "email", "file", "money", "number", "radio", "select", "tel", "text", "textarea"`,
 		}},
 		{"widget of the wrong type", map[string]string{"UI": `income: widget: 3`}, []string{
-			`service.cue:26:19: ui.income.widget: 3 is not allowed; use one of "checkbox", "date", "email", "file", "money", "number", "radio", "select", "tel", "text", "textarea"`,
+			`service.cue:26:19: ui.income.widget: 3 is not allowed; use one of "checkbox", "checkboxes", "date", "email", "file", "money", "number", "radio", "select", "tel", "text", "textarea"`,
 		}},
 		{"misspelt ui attribute", map[string]string{"UI": `note: widgt: "textarea"`}, []string{
 			`service.cue:26:9: ui.note: field "widgt" is not allowed; did you mean widget?`,

@@ -217,8 +217,13 @@ func (ev *evaluation) instances(scope *Node) []instance {
 		return []instance{{}}
 	}
 	parent, p := ev.data, (*pathElem)(nil)
-	segs := strings.Split(scope.Path, ".")
-	for _, seg := range segs[:len(segs)-1] {
+	last := scope.Path
+	for {
+		seg, rest, more := strings.Cut(last, ".")
+		if !more {
+			break
+		}
+		last = rest
 		p = &pathElem{parent: p, name: seg, index: -1}
 		m, _ := parent[seg].(map[string]any)
 		if m == nil {
@@ -226,7 +231,6 @@ func (ev *evaluation) instances(scope *Node) []instance {
 		}
 		parent = m
 	}
-	last := segs[len(segs)-1]
 	lp := &pathElem{parent: p, name: last, index: -1}
 	list, _ := parent[last].([]any)
 	out := make([]instance, 0, len(list))
@@ -248,35 +252,56 @@ func (ev *evaluation) instances(scope *Node) []instance {
 // x ?? fallback — is answered, meets its own constraints (absent from the
 // rule view otherwise) and has not been blamed by a check.
 func (ev *evaluation) applicable(p *Program, in instance) bool {
+	// The path of a field is only needed to ask whether a check blamed it.
+	track := len(ev.blamed) > 0
 	for _, ref := range p.strict {
 		var cur any = ev.data
 		var path *pathElem
 		rel := ref
-		if p.Scope != nil && (ref == p.Scope.Path || strings.HasPrefix(ref, p.Scope.Path+".")) {
-			cur, path = in.item, in.path
-			rel = strings.TrimPrefix(strings.TrimPrefix(ref, p.Scope.Path), ".")
+		if p.Scope != nil {
+			if r, ok := under(ref, p.Scope.Path); ok {
+				cur, path, rel = in.item, in.path, r
+			}
 		}
-		if rel != "" {
-			for _, seg := range strings.Split(rel, ".") {
-				if _, isList := cur.([]any); isList {
-					break // a member of every entry: the list is answered
-				}
-				m, _ := cur.(map[string]any)
-				cur = m[seg]
+		for rel != "" {
+			seg, rest, _ := strings.Cut(rel, ".")
+			rel = rest
+			if _, isList := cur.([]any); isList {
+				break // a member of every entry: the list is answered
+			}
+			m, _ := cur.(map[string]any)
+			cur = m[seg]
+			if track {
 				path = &pathElem{parent: path, name: seg, index: -1}
-				if cur == nil {
-					return false
-				}
+			}
+			if cur == nil {
+				return false
 			}
 		}
 		if cur == nil {
 			return false
 		}
-		if len(ev.blamed) > 0 && ev.blamed[path.String()] {
+		if track && ev.blamed[path.String()] {
 			return false
 		}
 	}
 	return true
+}
+
+// under reports whether path is scope or lies below it, and the rest of
+// path below scope ("" for scope itself).
+func under(path, scope string) (string, bool) {
+	if !strings.HasPrefix(path, scope) {
+		return "", false
+	}
+	rest := path[len(scope):]
+	if rest == "" {
+		return "", true
+	}
+	if rest[0] != '.' {
+		return "", false
+	}
+	return rest[1:], true
 }
 
 // run evaluates a program at an instance; an error (such as a field not
@@ -328,12 +353,19 @@ func (ev *evaluation) target(n *Node, scope *Node, in instance) (map[string]any,
 		if n == scope {
 			return nil, "", in.path // an entry of a list of values
 		}
-		rel = strings.TrimPrefix(n.Path, scope.Path+".")
+		if r, ok := under(n.Path, scope.Path); ok && r != "" {
+			rel = r
+		}
 		m, _ = in.item.(map[string]any)
 		p = in.path
 	}
-	segs := strings.Split(rel, ".")
-	for _, seg := range segs[:len(segs)-1] {
+	last := rel
+	for {
+		seg, rest, more := strings.Cut(last, ".")
+		if !more {
+			break
+		}
+		last = rest
 		p = &pathElem{parent: p, name: seg, index: -1}
 		next, _ := m[seg].(map[string]any)
 		if next == nil {
@@ -341,7 +373,6 @@ func (ev *evaluation) target(n *Node, scope *Node, in instance) (map[string]any,
 		}
 		m = next
 	}
-	last := segs[len(segs)-1]
 	return m, last, &pathElem{parent: p, name: last, index: -1}
 }
 
@@ -510,22 +541,35 @@ func fillDefaults(n *Node, m map[string]any, hidden map[string]bool, p *pathElem
 	if m == nil {
 		return
 	}
+	// Paths are only needed to look fields up in hidden.
+	track := len(hidden) > 0
 	for _, f := range n.Fields {
-		fp := &pathElem{parent: p, name: f.Name, index: -1}
 		v, ok := m[f.Name]
 		switch {
 		case !ok && f.HasDefault:
-			if len(hidden) == 0 || !hidden[fp.String()] {
+			if !track || !hidden[(&pathElem{parent: p, name: f.Name, index: -1}).String()] {
 				m[f.Name] = f.Default
 			}
 		case ok && f.Kind == KindStruct:
 			sub, _ := v.(map[string]any)
+			var fp *pathElem
+			if track {
+				fp = &pathElem{parent: p, name: f.Name, index: -1}
+			}
 			fillDefaults(f, sub, hidden, fp)
 		case ok && f.Kind == KindList && f.Elem.Kind == KindStruct:
 			l, _ := v.([]any)
+			var fp *pathElem
+			if track {
+				fp = &pathElem{parent: p, name: f.Name, index: -1}
+			}
 			for i, e := range l {
 				sub, _ := e.(map[string]any)
-				fillDefaults(f.Elem, sub, hidden, &pathElem{parent: fp, index: i})
+				var ip *pathElem
+				if track {
+					ip = &pathElem{parent: fp, index: i}
+				}
+				fillDefaults(f.Elem, sub, hidden, ip)
 			}
 		}
 	}

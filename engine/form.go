@@ -169,6 +169,9 @@ func compileUI(v cue.Value, data *Node, ce *CheckError) map[string]*uiSpec {
 					ce.add(u.pos, path, "rule", "ui.%s: accept and maxBytes apply to attachments (spec.#Attachment) only", uiPath(path))
 				}
 			}
+			if u.Widget != "" {
+				checkListWidget(&u, child, fv, ce)
+			}
 			out[path] = &u
 			if sub := fv.LookupPath(cue.ParsePath("fields")); sub.Exists() {
 				inner := child
@@ -228,6 +231,26 @@ func scalarOf(n *Node) *Node {
 // more of these".
 func isMultiSelect(n *Node) bool {
 	return n.Kind == KindList && n.Elem != nil && n.Elem.Kind != KindList && enumValues(n.Elem) != nil
+}
+
+// checkListWidget checks that "checkboxes", the one widget of a multiple
+// choice, is written only on a list of options, and that a list of
+// options is given no other widget.
+func checkListWidget(u *uiSpec, n *Node, fv cue.Value, ce *CheckError) {
+	pos := posOf(fv.LookupPath(cue.ParsePath("widget")))
+	switch multi := isMultiSelect(n); {
+	case u.Widget == "checkboxes" && !multi:
+		what := "a " + n.Kind.String()
+		switch {
+		case n.Kind == KindList:
+			what = "a list of free entries, not of options"
+		case enumValues(n) != nil:
+			what = "a single choice (use \"radio\" or \"select\")"
+		}
+		ce.add(pos, n.Path, "widget", "ui.%s.widget: \"checkboxes\" takes a list of options, such as [...(\"a\" | \"b\")] & list.UniqueItems(); %s is %s", uiPath(n.Path), n.Path, what)
+	case multi && u.Widget != "checkboxes":
+		ce.add(pos, n.Path, "widget", "ui.%s.widget: %s is a list of options, shown as \"checkboxes\"; %q does not apply", uiPath(n.Path), n.Path, u.Widget)
+	}
 }
 
 // uiPath renders where in the ui tree a data path's entry goes.

@@ -149,6 +149,47 @@ func TestCodeLists(t *testing.T) {
 	}
 }
 
+// TestNationalities: #Nationality takes every state's code and, at the
+// end of the select, "XXA" stateless and "XXX" undetermined (ICAO Doc
+// 9303), labelled in German and English.
+func TestNationalities(t *testing.T) {
+	s := langService(t, map[string]string{
+		"plz?:    spec.#PostalCode": "plz?: spec.#PostalCode\n\t\tnat: spec.#Nationality",
+		"plz: {label":               "nat: spec.#NationalityUI, plz: {label",
+		`"scans", "plz"]`:           `"scans", "plz", "nat"]`,
+	})
+	var nat *Field
+	for _, f := range s.Form.Pages[0].Fields {
+		if f.Path == "nat" {
+			nat = f
+		}
+	}
+	if nat == nil {
+		t.Fatal("no field nat on the page")
+	}
+	n := len(nat.Options)
+	if nat.Widget != "select" || n < 250 || nat.Options[0].Value != "DE" {
+		t.Fatalf("nat: widget %q with %d options, first %v", nat.Widget, n, nat.Options[0].Value)
+	}
+	var last []string
+	for _, o := range nat.Options[n-2:] {
+		last = append(last, fmt.Sprint(o.Value, "=", o.Label.De, "/", o.Label.En))
+	}
+	if want := "XXA=Staatenlos/Stateless XXX=Ungeklärt/Undetermined"; strings.Join(last, " ") != want {
+		t.Errorf("last options %q, want %q", strings.Join(last, " "), want)
+	}
+	base := map[string]any{"classes": []any{"sport"}, "school": "gs-nord"}
+	for code, want := range map[string]int{"XXA": 0, "XXX": 0, "FR": 0, "XX": 1, "xxa": 1} {
+		doc := map[string]any{"nat": code}
+		for k, v := range base {
+			doc[k] = v
+		}
+		if got := s.Data.CheckData(doc); len(got) != want {
+			t.Errorf("nat %q: errors %v, want %d", code, got, want)
+		}
+	}
+}
+
 // TestAttachmentRules: accept and maxBytes are in the form model and
 // CheckUpload enforces them per file; list.MaxItems bounds the number.
 func TestAttachmentRules(t *testing.T) {

@@ -1,6 +1,7 @@
 package apiv1
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -47,7 +48,53 @@ func (s *server) submitted(c *fiber.Ctx, tenant string, sub *record.Submission, 
 		status = fiber.StatusOK
 		c.Set("Idempotent-Replayed", "true")
 	}
-	return c.Status(status).JSON(out)
+	body, err := out.appendJSON(make([]byte, 0, 512))
+	if err != nil {
+		return err
+	}
+	c.Status(status).Response().Header.SetContentType(fiber.MIMEApplicationJSON)
+	return c.Send(body)
+}
+
+// appendJSON appends s as encoding/json writes it (c.JSON), without
+// reflection: every submit answers with one (TestSubmissionJSON).
+func (s *Submission) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"reference":`...)
+	b = appendJSONString(b, s.Reference)
+	b = append(b, `,"status":`...)
+	b = appendJSONString(b, s.Status)
+	b = append(b, `,"office":`...)
+	b = appendJSONString(b, s.Office)
+	b = append(b, `,"created":`...)
+	if y := s.Created.Year(); y >= 0 && y <= 9999 {
+		b = append(b, '"')
+		b = s.Created.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	} else if _, err := json.Marshal(s.Created); err != nil {
+		return nil, err // a year encoding/json refuses
+	}
+	b = append(b, `,"statusSecret":`...)
+	b = appendJSONString(b, s.StatusSecret)
+	b = append(b, `,"statusUrl":`...)
+	b = appendJSONString(b, s.StatusURL)
+	b = append(b, `,"receiptUrl":`...)
+	b = appendJSONString(b, s.ReceiptURL)
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends v quoted; what encoding/json would escape
+// (quotes, backslashes, control characters, <, >, &, non-ASCII) it
+// leaves to encoding/json.
+func appendJSONString(b []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(v)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, v...)
+	return append(b, '"')
 }
 
 // apiSubmit validates and submits a whole document. Idempotency-Key

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -55,7 +56,55 @@ func (s *server) czConfirmation(c *fiber.Ctx) error {
 		p.Received = t.Format("2 January 2006, 15:04")
 	}
 	p.ReceiptURL = "/" + tenant + "/" + svc.ID + "/r/" + sub.Ref + "/receipt.pdf?s=" + url.QueryEscape(c.Query("s"))
+	if s.cfg.Documents != nil {
+		if err := s.caseStatus(c, p, tenant, sub, svc); err != nil {
+			return err
+		}
+	}
 	return s.render(c, "confirmation.html", p)
+}
+
+// statusRequest is an open document request on the status page.
+type statusRequest struct {
+	Documents []string // the requested fields' labels
+	Message   string   // the office's message
+	Deadline  string
+}
+
+// caseStatus adds what the back office made of the case to the status
+// page: the public status (the title of the workflow state the case is
+// in) and the document requests still open. The upload link itself is
+// only in the mail: the store keeps the hash of its token, not the token.
+func (s *server) caseStatus(c *fiber.Ctx, p *pageData, tenant string, sub *record.Submission, svc *engine.Service) error {
+	lang := httpx.Lang(c)
+	if wf := svc.Workflow; wf != nil {
+		if st, ok := wf.States[sub.Status]; ok {
+			p.CaseStatus = st.Title.In(lang)
+		}
+	}
+	reqs, err := s.cfg.Documents.CitizenRequests(c.UserContext(), tenant, sub.Ref)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if s.in.Now != nil {
+		now = s.in.Now()
+	}
+	for _, r := range reqs {
+		if !r.Fulfilled.IsZero() || !now.Before(r.Deadline) {
+			continue
+		}
+		sr := statusRequest{Message: r.Message, Deadline: render.FormatDate(r.Deadline.In(s.in.Zone()).Format("2006-01-02"), lang)}
+		for _, f := range r.Fields {
+			label := f
+			if ff, ok := svc.FormField(f); ok {
+				label = ff.Label.In(lang)
+			}
+			sr.Documents = append(sr.Documents, label)
+		}
+		p.OpenRequests = append(p.OpenRequests, sr)
+	}
+	return nil
 }
 
 // czReceipt sends the PDF receipt.

@@ -34,6 +34,9 @@ type DocumentRequests interface {
 	Request(ctx context.Context, tenant, token string) (*casework.DocumentRequest, *record.Submission, *engine.Service, error)
 	Upload(ctx context.Context, tenant, token, field, name string, r io.Reader) (*record.Attachment, error)
 	Fulfil(ctx context.Context, tenant, token string, fileIDs map[string][]string) error
+	// CitizenRequests lists the document requests of a case for its
+	// status page (the status secret is checked by the caller).
+	CitizenRequests(ctx context.Context, tenant, ref string) ([]casework.DocumentRequest, error)
 }
 
 // documentsData is the template data of documents.html.

@@ -62,6 +62,10 @@ func (f *fakeRequests) Fulfil(_ context.Context, _, _ string, ids map[string][]s
 	return nil
 }
 
+func (f *fakeRequests) CitizenRequests(_ context.Context, _, _ string) ([]casework.DocumentRequest, error) {
+	return nil, nil
+}
+
 func TestDocumentsPage(t *testing.T) {
 	svc, err := engine.Load("../../examples/kita-gebuehren")
 	if err != nil {

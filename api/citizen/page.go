@@ -63,6 +63,10 @@ type pageData struct {
 	Office     string
 	Received   string
 	ReceiptURL string
+	// status page, with casework (Config.Documents): the workflow
+	// state's title and the open document requests
+	CaseStatus   string
+	OpenRequests []statusRequest
 	// saved
 	ResumeURL string
 	Expires   string

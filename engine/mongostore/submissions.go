@@ -625,14 +625,14 @@ func (s *Store) insertSubmission(ctx context.Context, doc *submissionDoc, covere
 			if _, err := s.subs.InsertOne(ctx, doc); err != nil {
 				return nil, err
 			}
-			return doc.submission(), nil
+			return doc.summary(), nil
 		})
 	}
 	return s.track(ctx, doc.ID, false, func() (*record.Submission, bool, error) {
 		if _, err := s.subs.InsertOne(ctx, doc); err != nil {
 			return nil, false, err
 		}
-		return doc.submission(), false, nil
+		return doc.summary(), false, nil
 	})
 }
 

@@ -100,6 +100,8 @@ type Config struct {
 	// periods, dates in forms); nil: time.Now. Casework and staff sign-in
 	// have their own (casework.Options.Now, staff.Options.Now).
 	Now func() time.Time
+	// Catalogue serves the back office's catalogue page; nil: none (404).
+	Catalogue backoffice.Catalogue
 }
 
 // Mailer sends one plain-text mail; see citizen.Mailer.
@@ -222,6 +224,7 @@ func New(cfg Config) (*fiber.App, error) {
 		if cfg.Audit != nil {
 			bo.Audit = cfg.Audit // never a typed nil
 		}
+		bo.Catalogue = cfg.Catalogue
 		if err := backoffice.Register(app, bo); err != nil {
 			return nil, fmt.Errorf("api: %w", err)
 		}

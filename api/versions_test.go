@@ -380,9 +380,16 @@ func TestTenantsOfferTheirOwnOverlay(t *testing.T) {
 	var sub submitAnswer
 	s.do("POST", "/api/v1/kelkheim/services/hundesteuer/submissions", dogTaxDoc(), 201, &sub)
 	page := string(s.do("GET", "/kelkheim/hundesteuer/r/"+sub.Reference+"?s="+sub.StatusSecret, nil, 200, nil))
-	for _, want := range []string{"Steueramt der Stadt Kelkheim (Taunus)", "Gagernring 6-8", "65779 Kelkheim (Taunus)"} {
+	for _, want := range []string{"Steueramt der Stadt Kelkheim (Taunus)", "Gagernring 6-8", "65779 Kelkheim (Taunus)",
+		"steueramt@kelkheim.example", "6195 803-210", "Mo–Fr 8–12 Uhr"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("confirmation page lacks %q", want)
+		}
+	}
+	// and, in the footer, how to reach the municipality
+	for _, want := range []string{`href="mailto:stadtverwaltung@kelkheim.example"`, `href="https://www.kelkheim.example"`, "6195 803-0"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("confirmation page lacks the tenant's contact %q", want)
 		}
 	}
 	if strings.Contains(page, "Steueramt Kelkheim<") {

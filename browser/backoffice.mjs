@@ -549,6 +549,61 @@ async function auditorWalk(base) {
   }
 }
 
+async function catalogueWalk(base) {
+  const ctx = await newContext();
+  const page = await ctx.newPage();
+  try {
+    await check('catalogue: nothing installed, no registry configured', async () => {
+      await signIn(page, base, 'kai', 'kai-pw');
+      await clickAndWait(page, page.locator('nav.bo-nav a', { hasText: 'Katalog' }));
+      const text = await page.locator('main').innerText();
+      assert(/Keine Registry konfiguriert/.test(text) && /keine Module/.test(text), text);
+      assert(await page.locator('main form[action="/backoffice/catalogue/plan"]').count() === 0, 'install forms without a registry');
+      await axe(page, 'catalogue: empty, no registry');
+      await screenshot(page, 'catalogue-empty');
+      await clickAndWait(page, page.locator('header form[action="/backoffice/logout"] button'));
+    });
+    await check('catalogue: installed module with newer versions', async () => {
+      await signIn(page, base, 'ida', 'ida-pw');
+      await clickAndWait(page, page.locator('nav.bo-nav a', { hasText: 'Katalog' }));
+      const text = await page.locator('main').innerText();
+      for (const s of ['land.hessen.example/kita@v1', 'v1.0.0', 'v1.1.0', 'vertraut für', 'Installationsverzeichnis']) assert(text.includes(s), `lacks ${s}`);
+      assert(await page.locator('main form[action="/backoffice/catalogue/plan"]').count() === 2, 'no review forms for the newer versions');
+      await axe(page, 'catalogue: with newer versions');
+      await screenshot(page, 'catalogue', { mobile: true });
+    });
+    await check('catalogue: review an ERR upgrade', async () => {
+      await clickAndWait(page, page.locator('main form[action="/backoffice/catalogue/plan"]').filter({ has: page.locator('input[value="v1.1.0"]') }).locator('button'));
+      const text = await page.locator('main').innerText();
+      assert(/maximum narrowed/.test(text) && /ERR/.test(text), 'no ERR change listed');
+      assert(await page.locator('#confirm').count() === 1, 'no confirmation box');
+      await axe(page, 'catalogue: diff with ERR lines');
+      await screenshot(page, 'catalogue-diff', { mobile: true });
+    });
+    await check('catalogue: install without confirming (error state)', async () => {
+      const res = await clickAndWait(page, page.locator('main form[action="/backoffice/catalogue/install"] button[type=submit]'));
+      const d = await errorState(page, res, 422);
+      await axe(page, 'catalogue: confirmation missing');
+      return d;
+    });
+    await check('catalogue: confirm and install', async () => {
+      await page.locator('#confirm').check();
+      await clickAndWait(page, page.locator('main form[action="/backoffice/catalogue/install"] button[type=submit]'));
+      assert(new URL(page.url()).pathname === '/backoffice/catalogue', page.url());
+      assert(/v1\.1\.0 ist installiert/.test(await page.locator('[role=status]').innerText()), 'no notice');
+      await axe(page, 'catalogue: after the install');
+    });
+    await check('catalogue (English)', async () => {
+      await goto(page, `${base}/backoffice/catalogue?lang=en`);
+      assert(/Installed modules/.test(await page.locator('main').innerText()), 'not English');
+      await axe(page, 'catalogue (English)');
+      await clickAndWait(page, page.locator('a[hreflang="de"]'));
+    });
+  } finally {
+    await ctx.close();
+  }
+}
+
 async function noJSWalk(base) {
   const ctx = await newContext({ javaScriptEnabled: false });
   const page = await ctx.newPage();
@@ -754,6 +809,7 @@ try {
     await caseworkerWalk(base);
     await conflictWalk(base);
     await auditorWalk(base);
+    await catalogueWalk(base);
     await noJSWalk(base);
   }
   if (pageErrors.length) fail('no script errors or CSP violations', pageErrors.slice(0, 10).join('\n'));

@@ -27,11 +27,17 @@ import (
 //	packages: "amtsform.example/hundesteuer": "../hundesteuer"
 //	tenants: musterstadt: {
 //		name: {de: "Stadt Musterstadt", en: "City of Musterstadt"}
+//		ags: "06436099" // Amtlicher Gemeindeschlüssel
+//		contact: {email: "rathaus@musterstadt.example", phone: "+49 6192 990-0", web: "https://www.musterstadt.example"}
 //		services: ["../kita-gebuehren", "../hundesteuer"]
 //		offices: "jugendamt": {
 //			name: {de: "Jugendamt", en: "Youth welfare office"}
 //			address: {street: "Rathausplatz", houseNumber: "1", postalCode: "65719", city: "Musterstadt"}
 //			email: "jugendamt@musterstadt.example"
+//			phone: "+49 6192 990-510"
+//			hours: {de: "Mo–Fr 8–12 Uhr", en: "Mon–Fri 8am–12pm"}
+//			postalCodes: ["65719"]
+//			municipalityKeys: ["06436099"]
 //		}
 //	}
 //
@@ -50,8 +56,13 @@ type Installation struct {
 
 // TenantConfig is one tenant of an installation.
 type TenantConfig struct {
-	ID       string
-	Name     Text
+	ID   string
+	Name Text
+	// AGS is the Amtlicher Gemeindeschlüssel, 8 digits (Land, Regierungsbezirk,
+	// Kreis, Gemeinde: 06436008 is Kelkheim (Taunus)); "" when not declared.
+	AGS string
+	// Contact is how citizens reach the tenant; nil when not declared.
+	Contact  *Contact
 	Services []string // absolute service directories
 	// Offices are the tenant's offices by id; nil when the tenant was
 	// not read from an installation directory (serve --specs).
@@ -109,6 +120,18 @@ type Office struct {
 	Phone   string   `json:"phone,omitempty"`
 	// Hours are the opening hours, as text.
 	Hours *Text `json:"hours,omitempty"`
+	// PostalCodes and MunicipalityKeys (AGS) are the area the office
+	// serves; empty when not declared.
+	PostalCodes      []string `json:"postalCodes,omitempty"`
+	MunicipalityKeys []string `json:"municipalityKeys,omitempty"`
+}
+
+// Contact is how citizens reach a tenant.
+type Contact struct {
+	Email string `json:"email,omitempty"`
+	Phone string `json:"phone,omitempty"`
+	// Web is the tenant's website (http or https).
+	Web string `json:"web,omitempty"`
 }
 
 // Address is a postal address.
@@ -123,15 +146,28 @@ const installationSchema = `
 #ID: =~"^[a-z][a-z0-9-]{0,62}$"
 packages?: [=~"^[a-z0-9.-]+(/[A-Za-z0-9._-]+)+$"]: string
 #Text: {de!: string & =~"\\S", en!: string & =~"\\S"}
+#Email: =~"^[^@\\s]+@[^@\\s]+$"
+#Phone: =~"^\\+?[0-9][0-9 ()/-]{3,}[0-9]$"
+#PostalCode: =~"^[0-9]{5}$"
+// The Amtlicher Gemeindeschlüssel: 8 digits, the first two a Land (01–16).
+#AGS: =~"^(0[1-9]|1[0-6])[0-9]{6}$"
 tenants!: [#ID]: {
 	name!: #Text
+	ags?: #AGS
+	contact?: {
+		email?: #Email
+		phone?: #Phone
+		web?: =~"^https?://[^\\s]+$"
+	}
 	services!: [...string]
 	offices!: [#ID]: {
 		name!: #Text
-		address?: {street!: string, houseNumber!: string, postalCode!: =~"^[0-9]{5}$", city!: string}
-		email?: =~"^[^@\\s]+@[^@\\s]+$"
-		phone?: string
+		address?: {street!: string, houseNumber!: string, postalCode!: #PostalCode, city!: string}
+		email?: #Email
+		phone?: #Phone
 		hours?: #Text
+		postalCodes?: [...#PostalCode]
+		municipalityKeys?: [...#AGS]
 	}
 	oidc?: {
 		issuer!: =~"^https?://[^\\s]+$"
@@ -196,6 +232,10 @@ func LoadInstallation(dir string) (*Installation, error) {
 	}
 	v := cuecontext.New().BuildInstance(insts[0])
 	if err := v.Err(); err != nil {
+		// every problem, not only the first
+		if all := v.Validate(cue.All()); all != nil {
+			err = all
+		}
 		return nil, installationProblems(v, err)
 	}
 	if err := v.Validate(cue.Concrete(true)); err != nil {
@@ -218,6 +258,8 @@ func LoadInstallation(dir string) (*Installation, error) {
 	for it.Next() {
 		var t struct {
 			Name     Text                        `json:"name"`
+			AGS      string                      `json:"ags"`
+			Contact  *Contact                    `json:"contact"`
 			Services []string                    `json:"services"`
 			Offices  map[string]*Office          `json:"offices"`
 			OIDC     *OIDCConfig                 `json:"oidc"`
@@ -226,7 +268,7 @@ func LoadInstallation(dir string) (*Installation, error) {
 		if err := it.Value().Decode(&t); err != nil {
 			return nil, checkErrorFromCUE(err)
 		}
-		tc := TenantConfig{ID: it.Selector().String(), Name: t.Name, Offices: t.Offices, OIDC: t.OIDC, Deliveries: t.Delivery}
+		tc := TenantConfig{ID: it.Selector().String(), Name: t.Name, AGS: t.AGS, Contact: t.Contact, Offices: t.Offices, OIDC: t.OIDC, Deliveries: t.Delivery}
 		resolveBindings(abs, tc.Deliveries)
 		if err := checkOIDCOffices(it.Value(), tc.ID, t.OIDC, t.Offices); err != nil {
 			return nil, err
@@ -256,7 +298,7 @@ func installationProblems(v cue.Value, err error) *CheckError {
 	for _, e := range cueerrors.Errors(err) {
 		format, args := e.Msg()
 		path := e.Path()
-		p := Problem{Code: "installation", Path: strings.Join(path, "."), Message: fmt.Sprintf(format, args...)}
+		p := Problem{Code: "installation", Path: strings.Join(path, "."), Message: readable(fmt.Sprintf(format, args...))}
 		if p.Path != "" {
 			p.Message = p.Path + ": " + p.Message
 		}
@@ -279,6 +321,17 @@ func installationProblems(v cue.Value, err error) *CheckError {
 	}
 	return ce
 }
+
+// readableBounds are the schema's patterns, as people read them.
+var readableBounds = strings.NewReplacer(
+	`(out of bound =~"^(0[1-9]|1[0-6])[0-9]{6}$")`, "(not an Amtlicher Gemeindeschlüssel: 8 digits, the first two a Land from 01 to 16, e.g. 06436008)",
+	`(out of bound =~"^[0-9]{5}$")`, "(not a postal code: 5 digits)",
+	`(out of bound =~"^\\+?[0-9][0-9 ()/-]{3,}[0-9]$")`, "(not a phone number: digits, spaces, ( ) / -, optionally a leading +)",
+	`(out of bound =~"^[^@\\s]+@[^@\\s]+$")`, "(not an e-mail address)",
+	`(out of bound =~"^https?://[^\\s]+$")`, "(not an http or https address)",
+)
+
+func readable(msg string) string { return readableBounds.Replace(msg) }
 
 // operatorPos returns the position of a value in the operator's files:
 // its own, or that of one of its conjuncts.

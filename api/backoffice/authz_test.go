@@ -24,6 +24,8 @@ type authzRow struct {
 	caseRoute bool
 	// form is a valid body for posts.
 	form url.Values
+	// admin: only admins (pages: and auditors) may; a caseworker gets 403.
+	admin bool
 }
 
 // authzTable has a row for every back office route; TestAuthorization
@@ -47,6 +49,9 @@ var authzTable = map[string]authzRow{
 	"POST /backoffice/cases/:ref/documents":      {kind: action, caseRoute: true, form: url.Values{"version": {"1"}, "fields": {"incomeProof"}, "message": {"Bitte reichen Sie den Nachweis ein."}, "deadline": {"2026-12-20"}}},
 	"GET /backoffice/audit":                      {kind: page},
 	"GET /backoffice/audit/export":               {kind: page},
+	"GET /backoffice/catalogue":                  {kind: page, admin: true},
+	"POST /backoffice/catalogue/plan":            {kind: action, admin: true, form: url.Values{"module": {"land.hessen.example/kita@v1"}, "version": {"v1.1.0"}}},
+	"POST /backoffice/catalogue/install":         {kind: action, admin: true, form: url.Values{"module": {"land.hessen.example/kita@v1"}, "version": {"v1.0.1"}, "hash": {"sha256:abab0101"}}},
 }
 
 func fill(path, ref string) string {
@@ -152,6 +157,16 @@ func TestAuthorization(t *testing.T) {
 			if row.kind == action {
 				if r := send(clara, refA1); r.StatusCode != 403 {
 					t.Errorf("auditor: %d, want 403", r.StatusCode)
+				}
+			}
+			if row.admin {
+				if r := send(f.w.session("anna"), refA1); r.StatusCode != 403 {
+					t.Errorf("caseworker: %d, want 403", r.StatusCode)
+				}
+				if row.kind == page {
+					if r := send(clara, refA1); r.StatusCode != 200 {
+						t.Errorf("auditor: %d, want 200 (auditors may read)", r.StatusCode)
+					}
 				}
 			}
 		})

@@ -20,15 +20,19 @@
 //	POST /backoffice/cases/{ref}/documents       request documents from the citizen
 //	GET  /backoffice/audit                       the audit trail (auditors)
 //	GET  /backoffice/audit/export?format=csv     … as CSV or NDJSON
+//	GET  /backoffice/catalogue                   installed modules, services, newer versions (admins, auditors)
+//	POST /backoffice/catalogue/plan              the semantic diff of installing a version (admins)
+//	POST /backoffice/catalogue/install           install it, confirmed where something is ERR (admins)
 //
 // The package calls casework, staff and audit through the small
-// interfaces below (Cases, Staff, OIDC, Audit), holding just the methods
+// interfaces below (Cases, Staff, OIDC, Audit, Catalog, Catalogue), holding just the methods
 // it uses; contract.go has the types it shares with them.
 //
 // Files: backoffice.go registers the routes; session.go signs in and
 // out, keeps the session cookie and guards pages and posts; inbox.go
 // the inbox; casepage.go the case view and downloads; actions.go the
-// case actions; audit.go the audit view; pages.go what every page shares
+// case actions; audit.go the audit view; catalogue.go the catalogue;
+// pages.go what every page shares
 // (page data, rendering, error pages).
 package backoffice
 
@@ -89,6 +93,19 @@ type Catalog interface {
 	List(tenant string) []*engine.Service
 }
 
+// Catalogue is the installation's catalogue of shared modules
+// (*registry.Catalogue): what a tenant installed and runs, and
+// installing a newer version with its semantic diff shown first.
+type Catalogue interface {
+	Overview(ctx context.Context, tenant string) (*CatalogueOverview, error)
+	// Plan fetches, verifies, compiles and tests module@version and
+	// compares it with what the tenant runs; nothing is installed.
+	Plan(ctx context.Context, tenant, module, version string) (*InstallPlan, error)
+	// Apply installs it if its content still has hash; a version with
+	// changes graded ERR only when confirmed (else ErrConfirm).
+	Apply(ctx context.Context, tenant, by, module, version, hash string, confirmed bool) (*Installed, error)
+}
+
 // Deps are what the back office needs.
 type Deps struct {
 	Cases Cases
@@ -100,6 +117,8 @@ type Deps struct {
 	OIDC func(tenant string) (OIDC, bool)
 	// Catalog names services and statuses; nil: ids are shown.
 	Catalog Catalog
+	// Catalogue serves the catalogue page; nil: none (404).
+	Catalogue Catalogue
 	// Directory names offices; nil: ids in a readable form.
 	Directory *directory.Directory
 	// Users lists a tenant's staff, for the assign form and for names
@@ -191,6 +210,9 @@ func Register(r fiber.Router, d Deps) error {
 	g.Post("/cases/:ref/documents", s.post(s.requestDocuments, true))
 	g.Get("/audit", s.page(s.auditPage))
 	g.Get("/audit/export", s.page(s.auditExport))
+	g.Get("/catalogue", s.page(s.cataloguePage))
+	g.Post("/catalogue/plan", s.post(s.cataloguePlan, false))
+	g.Post("/catalogue/install", s.post(s.catalogueInstall, false))
 	// Anything else under /backoffice: the back office's own 404 page.
 	g.Use(func(c *fiber.Ctx) error { return s.fail(c, fiber.ErrNotFound) })
 	return nil

@@ -8,7 +8,9 @@ import (
 	"github.com/amtsform/amtsform/engine/audit"
 	"github.com/amtsform/amtsform/engine/casework"
 	"github.com/amtsform/amtsform/engine/catalog"
+	"github.com/amtsform/amtsform/engine/diff"
 	"github.com/amtsform/amtsform/engine/record"
+	"github.com/amtsform/amtsform/engine/registry"
 	"github.com/amtsform/amtsform/engine/staff"
 )
 
@@ -25,6 +27,16 @@ type (
 	User            = staff.User
 	Deputy          = staff.Deputy
 	Principal       = staff.Principal
+
+	CatalogueOverview = registry.Overview
+	ModuleEntry       = registry.ModuleEntry
+	ServiceEntry      = registry.ServiceEntry
+	InstallPlan       = registry.InstallPlan
+	Installed         = registry.Installed
+	DiffReport        = diff.Report
+	DiffChange        = diff.Change
+	DiffSide          = diff.Side
+	Counterexample    = diff.Counterexample
 )
 
 var (
@@ -33,7 +45,17 @@ var (
 	ErrLocked         = staff.ErrLocked
 	ErrDisabled       = staff.ErrDisabled
 	ErrNoRole         = staff.ErrNoRole
+	// ErrConfirm: an install with changes graded ERR, not confirmed.
+	ErrConfirm = registry.ErrConfirm
+	// ErrChanged: a confirmation for other content than was shown.
+	ErrChanged = registry.ErrChanged
 )
+
+// diffErr is the grade that needs confirmation.
+const diffErr = diff.Err
+
+// refusal explains a refused version (unsigned, untrusted, …), or "".
+func refusal(err error) string { return registry.Refusal(err) }
 
 // sessionCookie holds the session secret.
 const sessionCookie = staff.SessionCookie
@@ -48,9 +70,10 @@ func requestsDocuments(t engine.Transition) (fields []string, deadlineDays int, 
 }
 
 var (
-	_ Cases   = (*casework.Work)(nil)
-	_ Staff   = (*staff.Staff)(nil)
-	_ OIDC    = (*staff.OIDC)(nil)
-	_ Audit   = (*audit.Log)(nil)
-	_ Catalog = (*catalog.Catalog)(nil)
+	_ Cases     = (*casework.Work)(nil)
+	_ Staff     = (*staff.Staff)(nil)
+	_ OIDC      = (*staff.OIDC)(nil)
+	_ Audit     = (*audit.Log)(nil)
+	_ Catalog   = (*catalog.Catalog)(nil)
+	_ Catalogue = (*registry.Catalogue)(nil)
 )

@@ -35,7 +35,8 @@ import (
 //
 // Users (password = name + "-pw"): anna and bernd (caseworkers of the
 // Main-Taunus youth office), dirk (caseworker of the Hofheim office),
-// clara (auditor); the OIDC button signs in bernd.
+// clara (auditor), ida (admin of Musterstadt) and kai (admin of
+// Kelkheim) for the catalogue; the OIDC button signs in bernd.
 func TestDemoServer(t *testing.T) {
 	addr := os.Getenv("BACKOFFICE_DEMO_ADDR")
 	if addr == "" {
@@ -46,6 +47,12 @@ func TestDemoServer(t *testing.T) {
 	seed(t, w, kita, time.Now().Truncate(time.Minute))
 	seedMore(w, kita, time.Now().Truncate(time.Minute))
 	w.oidcUser = "bernd"
+	// the catalogue: ida administers Musterstadt (a module with newer
+	// versions in the registry), kai Kelkheim (nothing installed, no
+	// registry)
+	w.addUser(&bo.User{ID: "ida", Tenant: "musterstadt", Name: "Ida Imhof", Roles: []string{"admin"}}, "ida-pw")
+	w.addUser(&bo.User{ID: "kai", Tenant: "kelkheim", Name: "Kai Keller", Roles: []string{"admin"}}, "kai-pw")
+	w.catalogue.noRegistry = map[string]bool{"kelkheim": true}
 	d := deps(w)
 	d.Now = time.Now
 	d.LoginRate = 1000

@@ -40,12 +40,15 @@ type world struct {
 	// what Finish was called with.
 	oidcUser  string
 	oidcCalls []string
+	// catalogue is the fake catalogue of shared modules.
+	catalogue *fakeCatalogue
 }
 
 func newWorld(now func() time.Time, svcs []*engine.Service) *world {
 	return &world{now: now, services: svcs, cases: map[string]*bo.Submission{}, events: map[string][]record.Event{},
 		requests: map[string][]bo.DocumentRequest{}, files: map[string][]byte{}, users: map[string]*bo.User{},
-		password: map[string]string{}, locked: map[string]bool{}, sessions: map[string]string{}}
+		password: map[string]string{}, locked: map[string]bool{}, sessions: map[string]string{},
+		catalogue: newFakeCatalogue(now)}
 }
 
 func (w *world) id(prefix string) string {

@@ -60,6 +60,9 @@ type pageData struct {
 	Inbox *inboxView
 	Case  *caseView
 	Audit *auditView
+	// catalogue, and the review of a version to install
+	Catalogue *catalogueView
+	Plan      *planView
 }
 
 // base fills what every page has.
@@ -76,6 +79,9 @@ func (s *server) base(c *fiber.Ctx, title string) *pageData {
 	path := c.Path()
 	if c.Method() != fiber.MethodGet {
 		path = "/backoffice/"
+		if strings.HasPrefix(c.Path(), catalogueURL) {
+			path = catalogueURL
+		}
 		if ref := caseRef(c); ref != "" {
 			path = "/backoffice/cases/" + url.PathEscape(ref)
 		}
@@ -95,7 +101,7 @@ func (s *server) base(c *fiber.Ctx, title string) *pageData {
 }
 
 // nav lists my cases, the inbox of each office I see, and for auditors
-// the audit trail.
+// and admins the audit trail and the catalogue.
 func (s *server) nav(c *fiber.Ctx, pr *Principal, l string) []navLink {
 	cur := c.Path()
 	links := []navLink{{URL: "/backoffice/", Label: tr(l, "Meine Vorgänge", "My cases")}}
@@ -104,6 +110,9 @@ func (s *server) nav(c *fiber.Ctx, pr *Principal, l string) []navLink {
 	}
 	if s.d.Audit != nil && hasRole(pr, "auditor", "admin") {
 		links = append(links, navLink{URL: "/backoffice/audit", Label: tr(l, "Protokoll", "Audit trail")})
+	}
+	if s.d.Catalogue != nil && hasRole(pr, "auditor", "admin") {
+		links = append(links, navLink{URL: catalogueURL, Label: tr(l, "Katalog", "Catalogue")})
 	}
 	for i := range links {
 		links[i].Current = links[i].URL == cur || (links[i].URL != "/backoffice/" && links[i].URL+"/" == cur)

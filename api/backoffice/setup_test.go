@@ -124,7 +124,7 @@ func newFixture(t *testing.T) *fixture {
 
 func deps(w *world) bo.Deps {
 	return bo.Deps{
-		Cases: work{w}, Staff: w, Audit: auditLog{w}, Catalog: w, Users: w.staffList,
+		Cases: work{w}, Staff: w, Audit: auditLog{w}, Catalog: w, Catalogue: w.catalogue, Users: w.staffList,
 		OIDC: func(tenant string) (bo.OIDC, bool) {
 			if tenant != "musterstadt" {
 				return nil, false

@@ -1,6 +1,7 @@
 package citizen
 
 import (
+	"github.com/amtsform/amtsform/engine"
 	"net/url"
 	"strings"
 	"time"
@@ -16,16 +17,18 @@ type pageData struct {
 	Lang string
 	// TenantName is the municipality whose pages these are.
 	TenantName string
-	Title      string // the document title
-	Heading    string
-	Home       string
-	LangURL    string
-	LangName   string
-	LangCode   string
-	Dev        bool
-	CSRF       string
-	Status     int
-	RequestID  string
+	// TenantContact is how to reach it (the directory's contact); nil: not declared.
+	TenantContact *engine.Contact
+	Title         string // the document title
+	Heading       string
+	Home          string
+	LangURL       string
+	LangName      string
+	LangCode      string
+	Dev           bool
+	CSRF          string
+	Status        int
+	RequestID     string
 
 	ServiceTitle string
 	ServiceURL   string
@@ -98,6 +101,9 @@ func (s *server) base(c *fiber.Ctx, tenant, title string) *pageData {
 	p := &pageData{Lang: lang, Title: title, Heading: title, Home: "/" + tenant + "/", Dev: s.cfg.Dev, Status: fiber.StatusOK}
 	if t, ok := s.cfg.Directory.Tenant(tenant); ok {
 		p.TenantName = t.Name.In(lang)
+		if t.Contact != nil && (t.Contact.Email != "" || t.Contact.Phone != "" || t.Contact.Web != "") {
+			p.TenantContact = t.Contact
+		}
 	}
 	other, name := "en", "English"
 	if lang == "en" {

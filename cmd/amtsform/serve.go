@@ -184,6 +184,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		Staff:          staffSvc,
 		Audit:          auditLog,
 		Secret:         secret,
+		Catalogue:      serveCatalogue(inst, cat, store, auditLog, log),
 		Ready: func(ctx context.Context) error {
 			_, err := store.GetDraft(ctx, "_readyz", "_readyz")
 			if errors.Is(err, record.ErrNotFound) {

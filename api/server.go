@@ -28,6 +28,7 @@ import (
 	"github.com/amtsform/amtsform/api/staffapi"
 	"github.com/amtsform/amtsform/engine/audit"
 	"github.com/amtsform/amtsform/engine/casework"
+	"github.com/amtsform/amtsform/engine/delivery"
 	"github.com/amtsform/amtsform/engine/directory"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/staff"
@@ -94,6 +95,12 @@ type Config struct {
 	Staff *staff.Staff
 	// Audit is the audit trail the staff API's auditors read; nil: none.
 	Audit *audit.Log
+	// Feed serves the feed destinations' pull interface
+	// (/api/v1/{tenant}/feed); nil: none.
+	Feed *delivery.Feed
+	// Metrics are served at /metrics and time every request; its Ready
+	// joins the readiness check (a stuck outbox); nil: no metrics.
+	Metrics *httpx.Metrics
 	// Secret signs the back office's sign-in form and OpenID state.
 	Secret []byte
 	// Now is the clock of the back office and the staff API (deputy
@@ -180,6 +187,9 @@ func New(cfg Config) (*fiber.App, error) {
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          cfg.TrustedProxies,
 	})
+	if cfg.Metrics != nil {
+		app.Use(cfg.Metrics.Middleware())
+	}
 	app.Use(requestid.New())
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: httpx.LogPanic(cfg.Logger)}))
 	app.Use(httpx.OneContentLength)
@@ -189,7 +199,19 @@ func New(cfg Config) (*fiber.App, error) {
 	app.Use(httpx.SecurityHeaders(publicHTTPS))
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
-	app.Get("/readyz", readyz(cfg.Logger, cfg.Ready))
+	ready := cfg.Ready
+	if cfg.Metrics != nil {
+		ready = func(ctx context.Context) error {
+			if cfg.Ready != nil {
+				if err := cfg.Ready(ctx); err != nil {
+					return err
+				}
+			}
+			return cfg.Metrics.Ready(ctx)
+		}
+		app.Get("/metrics", cfg.Metrics.Handler())
+	}
+	app.Get("/readyz", readyz(cfg.Logger, ready))
 	app.Use("/static", filesystem.New(filesystem.Config{
 		Root:   http.FS(ui.Static()),
 		MaxAge: 365 * 24 * 3600, // links carry ?v=<content hash>
@@ -228,6 +250,12 @@ func New(cfg Config) (*fiber.App, error) {
 		if err := backoffice.Register(app, bo); err != nil {
 			return nil, fmt.Errorf("api: %w", err)
 		}
+	}
+	// The published JSON Schema of every version offered, at a stable
+	// URL (the receivers' contract); the feed before apiv1's routes.
+	apiv1.VersionSchema(app, cfg.Intake.Catalog, cfg.Tenants)
+	if cfg.Feed != nil {
+		apiv1.Feed(app, apiv1.FeedConfig{Feed: cfg.Feed, Tenants: cfg.Tenants})
 	}
 	apiv1.Register(app, apiv1.Config{Intake: cfg.Intake, Tenants: cfg.Tenants, SubmitRate: cfg.SubmitRate,
 		DraftLimit: draftLimit, SaveLimit: saveLimit})

@@ -81,6 +81,18 @@ func (m *Metrics) ObserveDelivery(tenant, destination, outcome string, d time.Du
 	}
 }
 
+// ObserveSubmit counts a submit's outcome (intake.Intake.Observe):
+// "stored" as a submission, "invalid" as a validation failure;
+// idempotent replays count as neither.
+func (m *Metrics) ObserveSubmit(tenant, service, outcome string) {
+	switch outcome {
+	case "stored":
+		m.Submissions.WithLabelValues(tenant, service).Inc()
+	case "invalid":
+		m.ValidationFailures.WithLabelValues(tenant, service).Inc()
+	}
+}
+
 // Middleware records every request's latency under its route pattern
 // (never the raw path: it holds tokens and reference numbers).
 func (m *Metrics) Middleware() fiber.Handler {

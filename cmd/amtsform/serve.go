@@ -18,10 +18,13 @@ import (
 	"time"
 
 	"github.com/amtsform/amtsform/api"
+	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/api/receipt"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/audit"
 	"github.com/amtsform/amtsform/engine/casework"
 	"github.com/amtsform/amtsform/engine/catalog"
+	"github.com/amtsform/amtsform/engine/delivery"
 	"github.com/amtsform/amtsform/engine/directory"
 	"github.com/amtsform/amtsform/engine/intake"
 	"github.com/amtsform/amtsform/engine/record"
@@ -129,6 +132,30 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	sweeper := &sweep.Sweeper{Store: store, Retention: cat.Retention, Holder: "serve-" + record.NewToken()[:8]}
 	go sweeper.Run(ctx, 10*time.Minute)
 
+	// Delivery to the Fachverfahren: the dispatcher works the outbox
+	// the submits write; metrics count submits and deliveries.
+	var metrics *httpx.Metrics // made below: it reads the dispatcher's outbox
+	dopt := delivery.Options{Services: cat, Bindings: delivery.InstallationBindings(inst), Offices: dir,
+		PublicURL: *publicURL, Logger: log,
+		Observe: func(tenant, destination, outcome string, d time.Duration) {
+			metrics.ObserveDelivery(tenant, destination, outcome, d)
+		},
+		Receipt: func(ctx context.Context, svc *engine.Service, sub *record.Submission) ([]byte, error) {
+			o, _ := dir.Office(sub.Tenant, sub.Office)
+			return receipt.PDF(svc, sub, receipt.Details{Lang: "de", Office: o, Zone: in.Zone()})
+		}}
+	if mailer != nil {
+		dopt.Mail = delivery.SMTP(mailer)
+	}
+	disp := delivery.New(store, dopt)
+	metrics = httpx.NewMetrics(httpx.MetricsOptions{Outbox: disp.OutboxStats})
+	in.Observe = metrics.ObserveSubmit
+	go func() {
+		if err := disp.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("delivery dispatcher stopped", "err", err)
+		}
+	}()
+
 	// The back office: the audit trail, staff sign-in, casework.
 	auditLog := audit.New(store)
 	oidcs, err := staff.OIDCFromInstallation(inst, os.Getenv, func(tenant string) string {
@@ -184,6 +211,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		Staff:          staffSvc,
 		Audit:          auditLog,
 		Secret:         secret,
+		Feed:           disp.Feed(),
+		Metrics:        metrics,
 		Catalogue:      serveCatalogue(inst, cat, store, auditLog, log),
 		Ready: func(ctx context.Context) error {
 			_, err := store.GetDraft(ctx, "_readyz", "_readyz")

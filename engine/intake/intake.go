@@ -125,6 +125,10 @@ type Intake struct {
 	// Background runs work that must not delay a response (removing a
 	// submitted draft); nil runs it in a goroutine.
 	Background func(func())
+	// Observe, when set, is told of every submit's outcome: "stored"
+	// (a new submission), "replayed" (an idempotent repeat) or
+	// "invalid" (refused by validation). It is the metrics hook.
+	Observe func(tenant, service, outcome string)
 }
 
 // now is the current time in the installation's time zone.
@@ -354,6 +358,21 @@ func StrongKey(key string) bool {
 }
 
 func (e *Intake) submit(ctx context.Context, tenant string, s *engine.Service, doc map[string]any, key, payloadHash, owner string) (*record.Submission, bool, error) {
+	sub, created, err := e.submitOnce(ctx, tenant, s, doc, key, payloadHash, owner)
+	if e.Observe != nil {
+		switch {
+		case err == nil && created:
+			e.Observe(tenant, s.ID, "stored")
+		case err == nil:
+			e.Observe(tenant, s.ID, "replayed")
+		case errors.Is(err, ErrInvalid):
+			e.Observe(tenant, s.ID, "invalid")
+		}
+	}
+	return sub, created, err
+}
+
+func (e *Intake) submitOnce(ctx context.Context, tenant string, s *engine.Service, doc map[string]any, key, payloadHash, owner string) (*record.Submission, bool, error) {
 	res := s.Evaluate(doc, engine.Options{Today: e.now()})
 	if !res.Valid() {
 		return nil, false, fmt.Errorf("%w: %w", ErrInvalid, res.Err())

@@ -71,8 +71,8 @@ type Predicate struct {
 }
 
 // newStatement is the statement for the module version named name (its
-// module.Version.String()),
-// whose OCI manifest is d and whose zip the manifest names is p.Zip.
+// module.Version.String()), whose OCI manifest is d and whose zip the
+// manifest names is p.Zip.
 func newStatement(name string, d ociregistry.Digest, p Predicate) (*Statement, error) {
 	pred, err := structpb.NewStruct(map[string]any{"module": p.Module, "version": p.Version, "zip": p.Zip})
 	if err != nil {

@@ -277,6 +277,19 @@ func TestBackofficeKitaEndToEnd(t *testing.T) {
 	inbox.must(t, 200, "/backoffice/office/"+office, ref, "Eingegangen")
 	cp := a.get("/backoffice/cases/" + ref)
 	cp.must(t, 200, "/backoffice/cases/"+ref, "Mir zuweisen", "Jürgen", "Eingegangen")
+	// Both show the service version the case was submitted under, the
+	// case page its hash abbreviated, as casework.Case pins it.
+	cs, err := st.work.Case(context.Background(), casework.Actor{ID: "anna.a", Tenant: testTenant, Roles: []string{record.RoleCaseworker}, Offices: []string{office}}, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := cs.Sub.Service
+	if pinned.Version == "" || cs.Service.Version != pinned.Version || cs.Service.Hash != pinned.Hash {
+		t.Fatalf("case pinned to %+v, service %s %s", pinned, cs.Service.Version, cs.Service.Hash)
+	}
+	title := cs.Service.Form.Title.De
+	inbox.must(t, 200, "/backoffice/office/"+office, "<td>"+title+" "+pinned.Version+"</td>")
+	cp.must(t, 200, "/backoffice/cases/"+ref, title+" "+pinned.Version+" ", `<code title="`+pinned.Hash+`">`+strings.TrimPrefix(pinned.Hash, "sha256:")[:12]+"</code>")
 
 	// Claim ("Mir zuweisen"); the case is then in A's own list.
 	cp = a.act(cp, "claim")

@@ -39,24 +39,27 @@ type actionForm struct {
 type caseView struct {
 	Ref, URL, Version                                string
 	ServiceTitle, Received, Status, Office, Assignee string
-	Due, FollowUp, Priority                          string
-	Overdue, Final                                   bool
-	ReceiptURL                                       string
-	Sections                                         []render.Section
-	Attachments                                      []attachmentLink
-	Events                                           []eventRow
-	Notes                                            []eventRow
-	Accesses                                         string
-	Requests                                         []requestRow
-	CanAct, Mine, Claim                              bool
-	Assignees                                        []option
-	Actions                                          []actionForm
-	DueValue, FollowUpValue                          string
-	Priorities                                       []option
-	DocTitle                                         string
-	DocFields                                        []option
-	DocMessage, DocDeadline                          string
-	NoteText                                         string
+	// ServiceVersion and Hash are the service version the case was
+	// submitted under (its pinned reference); HashShort abbreviates it.
+	ServiceVersion, Hash, HashShort string
+	Due, FollowUp, Priority         string
+	Overdue, Final                  bool
+	ReceiptURL                      string
+	Sections                        []render.Section
+	Attachments                     []attachmentLink
+	Events                          []eventRow
+	Notes                           []eventRow
+	Accesses                        string
+	Requests                        []requestRow
+	CanAct, Mine, Claim             bool
+	Assignees                       []option
+	Actions                         []actionForm
+	DueValue, FollowUpValue         string
+	Priorities                      []option
+	DocTitle                        string
+	DocFields                       []option
+	DocMessage, DocDeadline         string
+	NoteText                        string
 }
 
 // formState is what a refused action post sent, shown again with its
@@ -100,6 +103,7 @@ func (s *server) showCase(c *fiber.Ctx, status int, errs []errorItem, fs *formSt
 	pr := principal(c)
 	v := &caseView{Ref: sub.Ref, URL: caseURL(sub.Ref), Version: strconv.FormatInt(sub.Version, 10),
 		ServiceTitle: sub.Service.ID, Received: s.dateTime(sub.Created, l),
+		ServiceVersion: sub.Service.Version, Hash: sub.Service.Hash, HashShort: short(sub.Service.Hash),
 		Status: statusTitle(svc, nil, sub.Status, l), Office: s.officeName(sub.Tenant, sub.Office, l),
 		Due: s.date(sub.Due, l), FollowUp: s.date(sub.FollowUp, l), Priority: priorityLabel(sub.Priority, l),
 		ReceiptURL: caseURL(sub.Ref) + "/receipt.pdf", CanAct: canAct(pr), Mine: sub.Assignee == a.ID,

@@ -78,7 +78,14 @@ func (w *world) addCase(sub *bo.Submission, files map[string][]byte) {
 		record.Event{Type: "routed", At: sub.Created, Actor: "system", Data: map[string]any{"office": sub.Office}})
 }
 
+// service is the service version ref pins: the one with its hash, else
+// (refs written without one) the first with its id.
 func (w *world) service(ref record.ServiceRef) *engine.Service {
+	for _, s := range w.services {
+		if s.ID == ref.ID && ref.Hash != "" && s.Hash == ref.Hash {
+			return s
+		}
+	}
 	for _, s := range w.services {
 		if s.ID == ref.ID {
 			return s

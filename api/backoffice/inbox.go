@@ -30,9 +30,12 @@ type statusCount struct {
 
 type inboxRow struct {
 	Ref, URL, Service, Received, Due, FollowUp string
-	Overdue, FollowUpDue                       bool
-	Status, Assignee, Priority                 string
-	PriorityLevel                              int
+	// ServiceVersion is the version the case was submitted under (its
+	// pinned service reference), not the one offered now.
+	ServiceVersion             string
+	Overdue, FollowUpDue       bool
+	Status, Assignee, Priority string
+	PriorityLevel              int
 }
 
 type inboxView struct {
@@ -146,7 +149,7 @@ func (s *server) inbox(c *fiber.Ctx, q Query, title, action string) error {
 		if s.d.Catalog != nil {
 			svc, _ = s.d.Catalog.Pinned(sub.Service)
 		}
-		r := inboxRow{Ref: sub.Ref, URL: "/backoffice/cases/" + url.PathEscape(sub.Ref), Service: sub.Service.ID,
+		r := inboxRow{Ref: sub.Ref, URL: "/backoffice/cases/" + url.PathEscape(sub.Ref), Service: sub.Service.ID, ServiceVersion: sub.Service.Version,
 			Received: s.date(sub.Created, l), Due: s.date(sub.Due, l), FollowUp: s.date(sub.FollowUp, l),
 			Status: statusTitle(svc, titles, sub.Status, l), Priority: priorityLabel(sub.Priority, l), PriorityLevel: sub.Priority}
 		if svc != nil {

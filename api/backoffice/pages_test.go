@@ -15,6 +15,7 @@ import (
 	bo "github.com/amtsform/amtsform/api/backoffice"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/directory"
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 var (
@@ -498,5 +499,49 @@ func TestAdminSeesEveryOffice(t *testing.T) {
 	// a caseworker's nav lists only their own offices
 	if r := f.get(f.w.session("anna"), "/backoffice/"); strings.Contains(r.body, "/backoffice/office/"+officeB) {
 		t.Error("a caseworker of office A is offered office B")
+	}
+}
+
+// Two cases of two versions of the same service: each row of the inbox
+// and each case page shows the version the case was submitted under,
+// the case page with its hash abbreviated (issue 13).
+func TestCaseShowsItsVersion(t *testing.T) {
+	f := newFixture(t)
+	anna := f.w.session("anna")
+	v2 := *f.kita
+	v2.Version, v2.Hash = "2.0.0", "sha256:"+strings.Repeat("2b", 32)
+	f.w.services = append(f.w.services, &v2)
+	const refV2 = "KITA-2026-000005"
+	old := f.w.cases["musterstadt/"+refA1]
+	f.w.addCase(&bo.Submission{Ref: refV2, Tenant: "musterstadt", Service: record.ServiceRef{ID: v2.ID, Version: v2.Version, Hash: v2.Hash},
+		Data: old.Data, Computed: old.Computed, Office: officeA, Status: f.wf.initial, Created: now.Add(-time.Hour)}, nil)
+	if f.kita.Version == v2.Version || old.Service.Hash != f.kita.Hash {
+		t.Fatalf("fixture: v1 is %s %s", f.kita.Version, old.Service.Hash)
+	}
+	title := f.kita.Form.Title.De
+
+	body := f.get(anna, "/backoffice/office/"+officeA).body
+	row := func(ref string) string {
+		i := strings.Index(body, ">"+ref+"<")
+		if i < 0 {
+			t.Fatalf("the inbox does not list %s", ref)
+		}
+		j := strings.Index(body[i:], "</tr>")
+		return body[i : i+j]
+	}
+	if r := row(refA1); !strings.Contains(r, "<td>"+title+" "+f.kita.Version+"</td>") {
+		t.Errorf("v1 row %q: want %q", r, title+" "+f.kita.Version)
+	}
+	if r := row(refV2); !strings.Contains(r, "<td>"+title+" 2.0.0</td>") {
+		t.Errorf("v2 row %q: want %q", r, title+" 2.0.0")
+	}
+
+	short := func(h string) string { return strings.TrimPrefix(h, "sha256:")[:12] }
+	r := f.get(anna, "/backoffice/cases/"+refA1)
+	r.want(t, 200, title+" "+f.kita.Version+" ", `<code title="`+f.kita.Hash+`">`+short(f.kita.Hash)+"</code>")
+	r = f.get(anna, "/backoffice/cases/"+refV2)
+	r.want(t, 200, title+" 2.0.0 ", `<code title="`+v2.Hash+`">`+short(v2.Hash)+"</code>")
+	if strings.Contains(r.body, short(f.kita.Hash)) {
+		t.Error("the v2 case page shows v1's hash")
 	}
 }

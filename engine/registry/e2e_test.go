@@ -19,6 +19,7 @@ import (
 	"cuelang.org/go/mod/modconfig"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/casework"
 	"github.com/amtsform/amtsform/engine/catalog"
 	"github.com/amtsform/amtsform/engine/diff"
 	"github.com/amtsform/amtsform/engine/intake"
@@ -170,6 +171,47 @@ func TestPublishInstallServe(t *testing.T) {
 	}
 	if s2.Hash != c2.Service.Hash || d2.Service.Version != "1.1.0" {
 		t.Errorf("new draft on %+v, want 1.1.0", d2.Service)
+	}
+	for _, p := range append(pages, struct {
+		id     string
+		values map[string]any
+	}{"einkommen", map[string]any{"income": 3400000, "iban": "DE89370400440532013000", "consent": true}}) {
+		r, err := in.SavePage(ctx, "eltville", d2.ID, d2.Version, p.id, p.values)
+		if err != nil || len(r.Errors) > 0 {
+			t.Fatalf("v1.1.0 page %s: %v %v", p.id, err, r.Errors)
+		}
+		d2 = r.Draft
+	}
+	sub2, _, err := in.SubmitDraft(ctx, "eltville", d2.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The back office shows each case with its own version.
+	work := casework.New(st, cat, nil, casework.Options{})
+	clerk := casework.Actor{ID: "clerk", Tenant: "eltville", Roles: []string{casework.RoleCaseworker}, Offices: []string{"kita-eltville"}}
+	for _, want := range []struct {
+		ref     string
+		version string
+		svc     *engine.Service
+	}{{sub.Ref, "1.0.0", c1.Service}, {sub2.Ref, "1.1.0", c2.Service}} {
+		cs, err := work.Case(ctx, clerk, want.ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cs.Sub.Service.Version != want.version || cs.Service.Version != want.version || cs.Service.Hash != want.svc.Hash {
+			t.Errorf("case %s: ref %+v, service %s %s; want %s %s", want.ref, cs.Sub.Service, cs.Service.Version, cs.Service.Hash, want.version, want.svc.Hash)
+		}
+	}
+	page, err := work.Inbox(ctx, clerk, casework.Query{Office: "kita-eltville", Limit: 25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range page.Cases {
+		got[c.Ref] = c.Service.Version
+	}
+	if got[sub.Ref] != "1.0.0" || got[sub2.Ref] != "1.1.0" {
+		t.Errorf("inbox versions %v", got)
 	}
 	// After a restart the old version is restored from the store alone.
 	cat2 := catalog.New(st)

@@ -179,12 +179,11 @@ func (r *Registry) sign(ctx context.Context, mv module.Version, d, zipDigest oci
 	}
 	subject := rd.Descriptor()
 	rd.Close()
-	env, err := signer.sign(&Statement{
-		Type:          "https://in-toto.io/Statement/v1",
-		Subject:       []Subject{{Name: mv.String(), Digest: map[string]string{"sha256": d.Encoded()}}},
-		PredicateType: PredicateType,
-		Predicate:     Predicate{Module: mv.Path(), Version: mv.Version(), Zip: string(zipDigest)},
-	})
+	st, err := newStatement(mv.String(), d, Predicate{Module: mv.Path(), Version: mv.Version(), Zip: string(zipDigest)})
+	if err != nil {
+		return fmt.Errorf("sign %v: %w", mv, err)
+	}
+	env, err := signer.sign(ctx, st)
 	if err != nil {
 		return err
 	}
@@ -313,20 +312,20 @@ func (r *Registry) Fetch(ctx context.Context, mv module.Version, trust Trust) (*
 // names exactly manifest d (and zip z).
 func checkSignature(mv module.Version, env []byte, keys []PublicKey, d, z ociregistry.Digest) (*Statement, string, error) {
 	if len(keys) == 0 {
-		_, by, _ := verifyEnvelope(env, nil)
+		_, _, by, _ := verifyEnvelope(context.Background(), env, nil)
 		return nil, by, fmt.Errorf("%v: %w: the installation trusts no publisher for %s (signed by %s)", mv, ErrUntrusted, mv.BasePath(), by)
 	}
-	st, by, err := verifyEnvelope(env, keys)
+	st, p, by, err := verifyEnvelope(context.Background(), env, keys)
 	if err != nil {
 		return nil, by, fmt.Errorf("%v: %w", mv, err)
 	}
 	ok := false
-	for _, s := range st.Subject {
-		if s.Name == mv.String() && "sha256:"+s.Digest["sha256"] == string(d) {
+	for _, s := range st.GetSubject() {
+		if s.GetName() == mv.String() && s.GetDigest()[d.Algorithm().String()] == d.Encoded() {
 			ok = true
 		}
 	}
-	if !ok || st.Predicate.Zip != string(z) {
+	if !ok || p.Zip != string(z) {
 		return nil, by, fmt.Errorf("%v: %w: the signature by %s names another manifest than %s", mv, ErrTampered, by, d)
 	}
 	return st, by, nil

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,7 +14,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+
+	"cuelabs.dev/go/oci/ociregistry"
+	ita1 "github.com/in-toto/attestation/go/v1"
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"github.com/secure-systems-lab/go-securesystemslib/signerverifier"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // The signature scheme (see docs/packages.md for why this one).
@@ -28,6 +38,13 @@ import (
 // module's manifest. Registries that keep referrers (Harbor, zot, the
 // OCI distribution spec 1.1 referrers API) keep it next to the module;
 // modregistry's Mirror copies it with the module.
+//
+// The envelope, its pre-authentication encoding and the signature check
+// are go-securesystemslib's dsse package (with its signerverifier for
+// Ed25519); the statement is the in-toto attestation framework's Go
+// binding (github.com/in-toto/attestation/go/v1). What this file adds is
+// the key format (PEM PKCS #8, "ed25519:<base64>"), the key ids, the
+// trust per module prefix and the reasons for a refusal.
 const (
 	// EnvelopeMediaType is the media type of the signature layer and
 	// the artifact type of the referrer manifest.
@@ -40,31 +57,10 @@ const (
 )
 
 // Envelope is a DSSE envelope.
-type Envelope struct {
-	PayloadType string      `json:"payloadType"`
-	Payload     string      `json:"payload"` // base64 (standard)
-	Signatures  []Signature `json:"signatures"`
-}
-
-// Signature is one signature of an envelope.
-type Signature struct {
-	KeyID string `json:"keyid"`
-	Sig   string `json:"sig"` // base64 (standard)
-}
+type Envelope = dsse.Envelope
 
 // Statement is the in-toto Statement v1 a publisher signs.
-type Statement struct {
-	Type          string    `json:"_type"`
-	Subject       []Subject `json:"subject"`
-	PredicateType string    `json:"predicateType"`
-	Predicate     Predicate `json:"predicate"`
-}
-
-// Subject is what a statement is about.
-type Subject struct {
-	Name   string            `json:"name"`
-	Digest map[string]string `json:"digest"`
-}
+type Statement = ita1.Statement
 
 // Predicate is what the publisher states about a module version.
 type Predicate struct {
@@ -74,9 +70,60 @@ type Predicate struct {
 	Zip string `json:"zip"`
 }
 
-// pae is DSSE's pre-authentication encoding.
-func pae(payloadType string, payload []byte) []byte {
-	return fmt.Appendf(nil, "DSSEv1 %d %s %d %s", len(payloadType), payloadType, len(payload), payload)
+// newStatement is the statement for the module version named name (its
+// module.Version.String()), whose OCI manifest is d and whose zip the
+// manifest names is p.Zip.
+func newStatement(name string, d ociregistry.Digest, p Predicate) (*Statement, error) {
+	pred, err := structpb.NewStruct(map[string]any{"module": p.Module, "version": p.Version, "zip": p.Zip})
+	if err != nil {
+		return nil, err
+	}
+	st := &Statement{
+		Type:          ita1.StatementTypeUri,
+		Subject:       []*ita1.ResourceDescriptor{{Name: name, Digest: map[string]string{d.Algorithm().String(): d.Encoded()}}},
+		PredicateType: PredicateType,
+		Predicate:     pred,
+	}
+	return st, st.Validate()
+}
+
+// marshalStatement encodes st as compact JSON (protojson varies its
+// whitespace on purpose; compacted, the same statement gives the same
+// bytes and, Ed25519 being deterministic, the same envelope).
+func marshalStatement(st *Statement) ([]byte, error) {
+	b, err := protojson.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// parseStatement decodes and validates a signed statement and its
+// predicate.
+func parseStatement(b []byte) (*Statement, *Predicate, error) {
+	var st Statement
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, &st); err != nil {
+		return nil, nil, err
+	}
+	if err := st.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if st.GetPredicateType() != PredicateType {
+		return nil, nil, fmt.Errorf("predicate type %q, want %q", st.GetPredicateType(), PredicateType)
+	}
+	pj, err := protojson.Marshal(st.GetPredicate())
+	if err != nil {
+		return nil, nil, err
+	}
+	var p Predicate
+	if err := json.Unmarshal(pj, &p); err != nil {
+		return nil, nil, err
+	}
+	return &st, &p, nil
 }
 
 // A Signer signs module versions with an Ed25519 private key.
@@ -91,17 +138,32 @@ func NewSigner(key ed25519.PrivateKey) *Signer { return &Signer{key: key} }
 // Public returns the signer's public key.
 func (s *Signer) Public() PublicKey { return PublicKey{key: s.key.Public().(ed25519.PublicKey)} }
 
-func (s *Signer) sign(st *Statement) ([]byte, error) {
-	payload, err := json.Marshal(st)
+func (s *Signer) sign(ctx context.Context, st *Statement) ([]byte, error) {
+	payload, err := marshalStatement(st)
 	if err != nil {
 		return nil, err
 	}
-	sig := ed25519.Sign(s.key, pae(StatementType, payload))
-	return json.Marshal(Envelope{
-		PayloadType: StatementType,
-		Payload:     base64.StdEncoding.EncodeToString(payload),
-		Signatures:  []Signature{{KeyID: s.keyID(), Sig: base64.StdEncoding.EncodeToString(sig)}},
+	sv, err := signerverifier.NewED25519SignerVerifierFromSSLibKey(&signerverifier.SSLibKey{
+		KeyType: signerverifier.ED25519KeyType,
+		Scheme:  signerverifier.ED25519KeyType,
+		KeyID:   s.keyID(),
+		KeyVal: signerverifier.KeyVal{
+			Public:  hex.EncodeToString(s.key.Public().(ed25519.PublicKey)),
+			Private: hex.EncodeToString(s.key),
+		},
 	})
+	if err != nil {
+		return nil, err
+	}
+	es, err := dsse.NewEnvelopeSigner(sv)
+	if err != nil {
+		return nil, err
+	}
+	env, err := es.SignPayload(ctx, StatementType, payload)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(env)
 }
 
 func (s *Signer) keyID() string {
@@ -114,6 +176,16 @@ func (s *Signer) keyID() string {
 // PublicKey is a publisher's Ed25519 public key.
 type PublicKey struct {
 	key ed25519.PublicKey
+}
+
+// verifier is k as a DSSE verifier that accepts signatures with k's id.
+func (k PublicKey) verifier() (dsse.Verifier, error) {
+	return signerverifier.NewED25519SignerVerifierFromSSLibKey(&signerverifier.SSLibKey{
+		KeyType: signerverifier.ED25519KeyType,
+		Scheme:  signerverifier.ED25519KeyType,
+		KeyID:   k.ID(),
+		KeyVal:  signerverifier.KeyVal{Public: hex.EncodeToString(k.key)},
+	})
 }
 
 // ID is the key's id: "ed25519:" and the first 16 hex digits of the
@@ -229,36 +301,52 @@ func (t Trust) Keys(mpath string) []PublicKey {
 }
 
 // verifyEnvelope checks env against the keys trusted for the module and
-// returns the signed statement and the id of the key that signed it.
-func verifyEnvelope(env []byte, trusted []PublicKey) (*Statement, string, error) {
+// returns the signed statement, its predicate and the id of the key that
+// signed it. Untrusted: no signature names a trusted key's id; bad: one
+// does, and dsse's verifier accepts none of them.
+func verifyEnvelope(ctx context.Context, env []byte, trusted []PublicKey) (*Statement, *Predicate, string, error) {
 	var e Envelope
 	if err := json.Unmarshal(env, &e); err != nil {
-		return nil, "", fmt.Errorf("%w: the signature envelope is not JSON: %v", ErrBadSignature, err)
-	}
-	if e.PayloadType != StatementType {
-		return nil, "", fmt.Errorf("%w: payload type %q, want %q", ErrBadSignature, e.PayloadType, StatementType)
-	}
-	payload, err := base64.StdEncoding.DecodeString(e.Payload)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: payload is not base64", ErrBadSignature)
+		return nil, nil, "", fmt.Errorf("%w: the signature envelope is not JSON: %v", ErrBadSignature, err)
 	}
 	var signers []string
 	for _, s := range e.Signatures {
 		signers = append(signers, s.KeyID)
-		for _, k := range trusted {
-			if k.ID() != s.KeyID {
-				continue
-			}
-			sig, err := base64.StdEncoding.DecodeString(s.Sig)
-			if err != nil || !ed25519.Verify(k.key, pae(e.PayloadType, payload), sig) {
-				return nil, s.KeyID, fmt.Errorf("%w: signature by trusted key %s is invalid", ErrBadSignature, s.KeyID)
-			}
-			var st Statement
-			if err := json.Unmarshal(payload, &st); err != nil {
-				return nil, s.KeyID, fmt.Errorf("%w: statement: %v", ErrBadSignature, err)
-			}
-			return &st, s.KeyID, nil
-		}
 	}
-	return nil, strings.Join(signers, ", "), fmt.Errorf("%w (signed by %s)", ErrUntrusted, strings.Join(signers, ", "))
+	by := strings.Join(signers, ", ")
+	if e.PayloadType != StatementType {
+		return nil, nil, by, fmt.Errorf("%w: payload type %q, want %q", ErrBadSignature, e.PayloadType, StatementType)
+	}
+	// The trusted keys that signatures name, each once.
+	var named []string
+	var verifiers []dsse.Verifier
+	for _, k := range trusted {
+		id := k.ID()
+		if slices.Contains(named, id) || !slices.Contains(signers, id) {
+			continue
+		}
+		v, err := k.verifier()
+		if err != nil {
+			return nil, nil, by, err
+		}
+		named = append(named, id)
+		verifiers = append(verifiers, v)
+	}
+	if len(verifiers) == 0 {
+		return nil, nil, by, fmt.Errorf("%w (signed by %s)", ErrUntrusted, by)
+	}
+	ev, err := dsse.NewEnvelopeVerifier(verifiers...)
+	if err != nil {
+		return nil, nil, by, err
+	}
+	accepted, payload, err := ev.VerifyAndDecode(ctx, &e)
+	if err != nil || len(accepted) == 0 {
+		return nil, nil, strings.Join(named, ", "), fmt.Errorf("%w: signature by trusted key %s is invalid", ErrBadSignature, strings.Join(named, ", "))
+	}
+	by = accepted[0].KeyID
+	st, p, err := parseStatement(payload)
+	if err != nil {
+		return nil, nil, by, fmt.Errorf("%w: statement: %v", ErrBadSignature, err)
+	}
+	return st, p, by, nil
 }

@@ -233,7 +233,7 @@ func New(cfg Config) (*fiber.App, error) {
 			deps.Audit = cfg.Audit
 		}
 		staffapi.Register(app, deps)
-		bo := backoffice.Deps{Cases: cfg.Work, Staff: cfg.Staff, Catalog: cfg.Intake.Catalog, Directory: cfg.Directory,
+		bo := backoffice.Deps{Cases: cfg.Work, Deliveries: cfg.Work, Staff: cfg.Staff, Catalog: cfg.Intake.Catalog, Directory: cfg.Directory,
 			Users: cfg.Staff.List, Tenants: cfg.Tenants, Secret: cfg.Secret, PublicURL: cfg.PublicURL, Logger: cfg.Logger, Now: cfg.Now,
 			Cookies: httpx.Cookies{Secure: cfg.Secure || publicHTTPS},
 			OIDC: func(t string) (backoffice.OIDC, bool) {

@@ -18,6 +18,7 @@
 //	POST /backoffice/cases/{ref}/note            an internal note
 //	POST /backoffice/cases/{ref}/schedule        due date, follow-up, priority
 //	POST /backoffice/cases/{ref}/documents       request documents from the citizen
+//	POST /backoffice/cases/{ref}/retry           retry a dead-lettered delivery (admins)
 //	GET  /backoffice/audit                       the audit trail (auditors)
 //	GET  /backoffice/audit/export?format=csv     … as CSV or NDJSON
 //	GET  /backoffice/catalogue                   installed modules, services, newer versions (admins, auditors)
@@ -66,6 +67,14 @@ type Cases interface {
 	RequestDocuments(ctx context.Context, a Actor, ref string, version int64, fields []string, message string, deadline time.Time) (*DocumentRequest, error)
 }
 
+// Deliveries is what the case view calls of the outbox
+// (*casework.Work): each destination's state, and an admin's retry of a
+// dead-lettered job (audited).
+type Deliveries interface {
+	Deliveries(ctx context.Context, a Actor, ref string) ([]Delivery, error)
+	RetryDelivery(ctx context.Context, a Actor, ref, destination string) (*record.DeliveryJob, error)
+}
+
 // Staff is what the back office calls of staff accounts (*staff.Staff).
 type Staff interface {
 	Login(ctx context.Context, username, password, addr string) (*Principal, error)
@@ -110,6 +119,8 @@ type Catalogue interface {
 type Deps struct {
 	Cases Cases
 	Staff Staff
+	// Deliveries shows the case's destinations; nil: none shown.
+	Deliveries Deliveries
 	// Audit serves the audit view; nil: none (404).
 	Audit Audit
 	// OIDC returns a tenant's relying party when it has one; nil: no
@@ -208,6 +219,7 @@ func Register(r fiber.Router, d Deps) error {
 	g.Post("/cases/:ref/note", s.post(s.note, true))
 	g.Post("/cases/:ref/schedule", s.post(s.schedule, true))
 	g.Post("/cases/:ref/documents", s.post(s.requestDocuments, true))
+	g.Post("/cases/:ref/retry", s.post(s.retryDelivery, true))
 	g.Get("/audit", s.page(s.auditPage))
 	g.Get("/audit/export", s.page(s.auditExport))
 	g.Get("/catalogue", s.page(s.cataloguePage))

@@ -187,7 +187,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		notifier = spool
 		log.Info("mail", "spool", spool.Dir)
 	}
-	work := casework.New(store, cat, dir, casework.Options{Audit: auditLog, Mail: notifier, PublicURL: *publicURL, Logger: log})
+	work := casework.New(store, cat, dir, casework.Options{Audit: auditLog, Mail: notifier, PublicURL: *publicURL, Logger: log, Outbox: store})
 	go housekeeping(ctx, log, staffSvc, work, tenantIDs(inst))
 
 	cfg := api.Config{

@@ -276,6 +276,7 @@ func New(cfg Config) (*fiber.App, error) {
 		PublicURL:  cfg.PublicURL,
 		Directory:  cfg.Directory,
 		Documents:  documents(cfg.Work),
+		Handover:   handover(cfg.Work),
 	})
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 	return app, nil
@@ -283,6 +284,14 @@ func New(cfg Config) (*fiber.App, error) {
 
 // documents returns the document request pages' casework, or nil.
 func documents(w *casework.Work) citizen.DocumentRequests {
+	if w == nil {
+		return nil
+	}
+	return w
+}
+
+// handover returns the status page's delivery state, or nil.
+func handover(w *casework.Work) citizen.Handover {
 	if w == nil {
 		return nil
 	}

@@ -26,13 +26,14 @@
 //	POST /backoffice/catalogue/install           install it, confirmed where something is ERR (admins)
 //
 // The package calls casework, staff and audit through the small
-// interfaces below (Cases, Staff, OIDC, Audit, Catalog, Catalogue), holding just the methods
+// interfaces below (Cases, Deliveries, Staff, OIDC, Audit, Catalog, Catalogue), holding just the methods
 // it uses; contract.go has the types it shares with them.
 //
 // Files: backoffice.go registers the routes; session.go signs in and
 // out, keeps the session cookie and guards pages and posts; inbox.go
 // the inbox; casepage.go the case view and downloads; actions.go the
-// case actions; audit.go the audit view; catalogue.go the catalogue;
+// case actions; deliveries.go the case's deliveries and their retry;
+// audit.go the audit view; catalogue.go the catalogue;
 // pages.go what every page shares
 // (page data, rendering, error pages).
 package backoffice

@@ -95,7 +95,7 @@ func newBackofficeStack(t *testing.T) *boStack {
 				}
 			}})
 		st.work = casework.New(store, cfg.Intake.Catalog, st.dir, casework.Options{Audit: st.audit,
-			Mail: mail.Notifier{Mailer: mailer}, PublicURL: st.base, Now: st.now, Logger: quietLog})
+			Mail: mail.Notifier{Mailer: mailer}, PublicURL: st.base, Now: st.now, Logger: quietLog, Outbox: store})
 		cfg.Work, cfg.Staff, cfg.Audit = st.work, st.staff, st.audit
 		cfg.Secret = []byte("backoffice-test-secret-0123456789")
 		cfg.PublicURL = st.base

@@ -221,6 +221,8 @@ func TestOpenAPIDocument(t *testing.T) {
 	oc.expect(limited, 429, nil, ok, "POST", submit, kitaDoc())
 	oc.expect(limited, 429, nil, ok, "POST", base+"/drafts/"+strings.Repeat("A", 32)+"/submit", nil)
 
+	oaReceivers(t, oc)
+
 	// Every operation was exercised, with a success and an error.
 	var missing []string
 	for path, item := range oc.doc.Paths.Map() {

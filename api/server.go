@@ -233,7 +233,7 @@ func New(cfg Config) (*fiber.App, error) {
 			deps.Audit = cfg.Audit
 		}
 		staffapi.Register(app, deps)
-		bo := backoffice.Deps{Cases: cfg.Work, Staff: cfg.Staff, Catalog: cfg.Intake.Catalog, Directory: cfg.Directory,
+		bo := backoffice.Deps{Cases: cfg.Work, Deliveries: cfg.Work, Staff: cfg.Staff, Catalog: cfg.Intake.Catalog, Directory: cfg.Directory,
 			Users: cfg.Staff.List, Tenants: cfg.Tenants, Secret: cfg.Secret, PublicURL: cfg.PublicURL, Logger: cfg.Logger, Now: cfg.Now,
 			Cookies: httpx.Cookies{Secure: cfg.Secure || publicHTTPS},
 			OIDC: func(t string) (backoffice.OIDC, bool) {
@@ -276,6 +276,7 @@ func New(cfg Config) (*fiber.App, error) {
 		PublicURL:  cfg.PublicURL,
 		Directory:  cfg.Directory,
 		Documents:  documents(cfg.Work),
+		Handover:   handover(cfg.Work),
 	})
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 	return app, nil
@@ -283,6 +284,14 @@ func New(cfg Config) (*fiber.App, error) {
 
 // documents returns the document request pages' casework, or nil.
 func documents(w *casework.Work) citizen.DocumentRequests {
+	if w == nil {
+		return nil
+	}
+	return w
+}
+
+// handover returns the status page's delivery state, or nil.
+func handover(w *casework.Work) citizen.Handover {
 	if w == nil {
 		return nil
 	}

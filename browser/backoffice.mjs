@@ -599,6 +599,19 @@ async function catalogueWalk(base) {
       await axe(page, 'catalogue (English)');
       await clickAndWait(page, page.locator('a[hreflang="de"]'));
     });
+    await check('case view: deliveries, dead-lettered, with the retry (admin)', async () => {
+      await goto(page, `${base}/backoffice/cases/${A1}`);
+      const text = await page.locator('main').innerText();
+      assert(/Übermittlung an Fachverfahren/.test(text) && /gescheitert, zurückgestellt/.test(text) && /angenommen/.test(text), text);
+      assert(await page.locator(`main form[action="/backoffice/cases/${A1}/retry"]`).count() === 1, 'no retry form for the dead-lettered job');
+      await axe(page, 'case view: deliveries (admin)');
+      await clickAndWait(page, page.locator(`main form[action="/backoffice/cases/${A1}/retry"] button[type=submit]`));
+      assert(/Die Übermittlung wird erneut versucht/.test(await page.locator('main').innerText()), 'no notice after the retry');
+      await axe(page, 'case view: delivery retried');
+      await goto(page, `${base}/backoffice/cases/${A2}`);
+      assert(/wird erneut versucht/.test(await page.locator('main').innerText()), 'no retried job on A2');
+      await axe(page, 'case view: delivery being retried, rejected by a feed');
+    });
   } finally {
     await ctx.close();
   }

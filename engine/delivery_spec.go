@@ -130,8 +130,9 @@ type MappingTest struct {
 // Delivered returns the document destination dest receives for data
 // (validated data, as stored): data itself, or with a mapping the mapped
 // values only, at their target paths. A source without a value is left
-// out.
+// out; internal computed values (rules.internal) are never delivered.
 func (s *Service) Delivered(dest string, data map[string]any) map[string]any {
+	data = s.WithoutInternal(data) // internal.go
 	d, ok := s.Deliveries[dest]
 	if !ok || len(d.Mapping) == 0 {
 		return data

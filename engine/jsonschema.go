@@ -10,7 +10,8 @@ import (
 // model, for systems that receive submissions: it is their contract, so
 // it accepts everything the server accepts that JSON Schema can express,
 // and no less. Rules (show, require, checks) and check digits are not
-// part of it; computed fields are marked readOnly. Patterns are written
+// part of it; computed fields are marked readOnly, internal ones
+// (rules.internal) left out. Patterns are written
 // in ECMA-262 (see ecmaPattern), read with the u flag as validators such
 // as ajv do; dates get a pattern besides their format annotation. Titles
 // are the German labels; money in cents, units and attachment references
@@ -35,6 +36,9 @@ func (s *Service) JSONSchema() map[string]any {
 		walk(p.Fields)
 	}
 	sch := schemaOf(s.Data, computed, labels)
+	for p := range s.internal { // not delivered: not in the contract
+		dropSchema(sch, strings.Split(p, "."))
+	}
 	sch["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	sch["$id"] = "urn:amtsform:" + s.ID + ":" + s.Version
 	sch["title"] = s.Form.Title.De

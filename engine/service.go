@@ -48,7 +48,8 @@ type Service struct {
 
 	shows    []*boundRule // field show rules
 	requires []*boundRule
-	computes []*boundRule // in dependency order
+	computes []*boundRule    // in dependency order
+	internal map[string]bool // computed values not delivered (internal.go)
 	checks   []*checkRule
 	pageShow map[string]*Program
 	routes   []route
@@ -296,6 +297,7 @@ func (s *Service) compileRules(v cue.Value, rc *ruleCompiler, ce *CheckError) {
 	}
 	s.requires = bind("require")
 	s.computes = sortComputes(bind("compute"), ce)
+	s.compileInternal(v, ce)
 
 	checks := v.LookupPath(cue.ParsePath("check"))
 	if !checks.Exists() {

@@ -47,6 +47,7 @@ var authzTable = map[string]authzRow{
 	"POST /backoffice/cases/:ref/note":           {kind: action, caseRoute: true, form: url.Values{"text": {"Rückruf vereinbart"}}},
 	"POST /backoffice/cases/:ref/schedule":       {kind: action, caseRoute: true, form: url.Values{"version": {"1"}, "due": {"2026-12-24"}, "followUp": {""}, "priority": {"1"}}},
 	"POST /backoffice/cases/:ref/documents":      {kind: action, caseRoute: true, form: url.Values{"version": {"1"}, "fields": {"incomeProof"}, "message": {"Bitte reichen Sie den Nachweis ein."}, "deadline": {"2026-12-20"}}},
+	"POST /backoffice/cases/:ref/retry":          {kind: action, caseRoute: true, admin: true, form: url.Values{"destination": {"fachverfahren"}}},
 	"GET /backoffice/audit":                      {kind: page},
 	"GET /backoffice/audit/export":               {kind: page},
 	"GET /backoffice/catalogue":                  {kind: page, admin: true},

@@ -18,6 +18,7 @@
 //	POST /backoffice/cases/{ref}/note            an internal note
 //	POST /backoffice/cases/{ref}/schedule        due date, follow-up, priority
 //	POST /backoffice/cases/{ref}/documents       request documents from the citizen
+//	POST /backoffice/cases/{ref}/retry           retry a dead-lettered delivery (admins)
 //	GET  /backoffice/audit                       the audit trail (auditors)
 //	GET  /backoffice/audit/export?format=csv     … as CSV or NDJSON
 //	GET  /backoffice/catalogue                   installed modules, services, newer versions (admins, auditors)
@@ -25,13 +26,14 @@
 //	POST /backoffice/catalogue/install           install it, confirmed where something is ERR (admins)
 //
 // The package calls casework, staff and audit through the small
-// interfaces below (Cases, Staff, OIDC, Audit, Catalog, Catalogue), holding just the methods
+// interfaces below (Cases, Deliveries, Staff, OIDC, Audit, Catalog, Catalogue), holding just the methods
 // it uses; contract.go has the types it shares with them.
 //
 // Files: backoffice.go registers the routes; session.go signs in and
 // out, keeps the session cookie and guards pages and posts; inbox.go
 // the inbox; casepage.go the case view and downloads; actions.go the
-// case actions; audit.go the audit view; catalogue.go the catalogue;
+// case actions; deliveries.go the case's deliveries and their retry;
+// audit.go the audit view; catalogue.go the catalogue;
 // pages.go what every page shares
 // (page data, rendering, error pages).
 package backoffice
@@ -64,6 +66,14 @@ type Cases interface {
 	Note(ctx context.Context, a Actor, ref, text string) error
 	Schedule(ctx context.Context, a Actor, ref string, version int64, due, followUp *time.Time, priority *int) (*Submission, error)
 	RequestDocuments(ctx context.Context, a Actor, ref string, version int64, fields []string, message string, deadline time.Time) (*DocumentRequest, error)
+}
+
+// Deliveries is what the case view calls of the outbox
+// (*casework.Work): each destination's state, and an admin's retry of a
+// dead-lettered job (audited).
+type Deliveries interface {
+	Deliveries(ctx context.Context, a Actor, ref string) ([]Delivery, error)
+	RetryDelivery(ctx context.Context, a Actor, ref, destination string) (*record.DeliveryJob, error)
 }
 
 // Staff is what the back office calls of staff accounts (*staff.Staff).
@@ -110,6 +120,8 @@ type Catalogue interface {
 type Deps struct {
 	Cases Cases
 	Staff Staff
+	// Deliveries shows the case's destinations; nil: none shown.
+	Deliveries Deliveries
 	// Audit serves the audit view; nil: none (404).
 	Audit Audit
 	// OIDC returns a tenant's relying party when it has one; nil: no
@@ -208,6 +220,7 @@ func Register(r fiber.Router, d Deps) error {
 	g.Post("/cases/:ref/note", s.post(s.note, true))
 	g.Post("/cases/:ref/schedule", s.post(s.schedule, true))
 	g.Post("/cases/:ref/documents", s.post(s.requestDocuments, true))
+	g.Post("/cases/:ref/retry", s.post(s.retryDelivery, true))
 	g.Get("/audit", s.page(s.auditPage))
 	g.Get("/audit/export", s.page(s.auditExport))
 	g.Get("/catalogue", s.page(s.cataloguePage))

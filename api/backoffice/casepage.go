@@ -60,6 +60,8 @@ type caseView struct {
 	DocFields                       []option
 	DocMessage, DocDeadline         string
 	NoteText                        string
+	Deliveries                      []deliveryRow
+	DeliveriesError                 bool
 }
 
 // formState is what a refused action post sent, shown again with its
@@ -179,6 +181,7 @@ func (s *server) showCase(c *fiber.Ctx, status int, errs []errorItem, fs *formSt
 		v.Requests = append(v.Requests, row)
 	}
 
+	s.deliveries(c, v, l) // deliveries.go
 	if v.CanAct {
 		p.CSRF = s.csrfToken(c)
 		s.fillForms(c, v, cs, fs, l)
@@ -383,6 +386,8 @@ func doneNotice(done, l string) string {
 		return tr(l, "Die Notiz wurde gespeichert.", "The note was saved.")
 	case "schedule":
 		return tr(l, "Frist, Wiedervorlage und Priorität wurden gespeichert.", "Due date, follow-up and priority were saved.")
+	case "retry":
+		return tr(l, "Die Übermittlung wird erneut versucht.", "The delivery is being retried.")
 	case "documents":
 		return tr(l, "Die Unterlagen wurden nachgefordert. Die antragstellende Person erhält einen Link zum Hochladen.", "The documents were requested. The applicant gets a link to upload them.")
 	}

@@ -20,6 +20,7 @@ type (
 	Page            = casework.Page
 	Case            = casework.Case
 	DocumentRequest = casework.DocumentRequest
+	Delivery        = casework.Delivery
 	ConflictError   = casework.ConflictError
 	ActionError     = casework.ActionError
 	Submission      = record.Submission
@@ -77,3 +78,5 @@ var (
 	_ Catalog   = (*catalog.Catalog)(nil)
 	_ Catalogue = (*registry.Catalogue)(nil)
 )
+
+var _ Deliveries = (*casework.Work)(nil)

@@ -42,13 +42,15 @@ type world struct {
 	oidcCalls []string
 	// catalogue is the fake catalogue of shared modules.
 	catalogue *fakeCatalogue
+	// deliveries are the cases' destinations, by tenant/ref.
+	deliveries map[string][]bo.Delivery
 }
 
 func newWorld(now func() time.Time, svcs []*engine.Service) *world {
 	return &world{now: now, services: svcs, cases: map[string]*bo.Submission{}, events: map[string][]record.Event{},
 		requests: map[string][]bo.DocumentRequest{}, files: map[string][]byte{}, users: map[string]*bo.User{},
 		password: map[string]string{}, locked: map[string]bool{}, sessions: map[string]string{},
-		catalogue: newFakeCatalogue(now)}
+		catalogue: newFakeCatalogue(now), deliveries: map[string][]bo.Delivery{}}
 }
 
 func (w *world) id(prefix string) string {
@@ -474,4 +476,85 @@ func (k work) RequestDocuments(ctx context.Context, a bo.Actor, ref string, vers
 		return nil, err
 	}
 	return &dr, nil
+}
+
+// ---------------------------------------------------------------- deliveries
+
+func (k work) Deliveries(ctx context.Context, a bo.Actor, ref string) ([]bo.Delivery, error) {
+	w := k.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sub, err := w.visible(a, ref)
+	if err != nil {
+		return nil, err
+	}
+	var out []bo.Delivery
+	for _, d := range w.deliveries[sub.Tenant+"/"+ref] {
+		if d.Job != nil {
+			j := *d.Job
+			d.Job = &j
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// RetryDelivery: as casework, only admins, only dead-lettered jobs.
+func (k work) RetryDelivery(ctx context.Context, a bo.Actor, ref, destination string) (*record.DeliveryJob, error) {
+	w := k.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sub, err := w.visible(a, ref)
+	if err != nil {
+		return nil, err
+	}
+	if !canChange(a) || !slices.Contains(a.Roles, "admin") {
+		return nil, bo.ErrForbidden
+	}
+	for _, d := range w.deliveries[sub.Tenant+"/"+ref] {
+		if d.Destination != destination {
+			continue
+		}
+		if d.Job == nil || d.Job.Status != record.DeliveryDead {
+			return nil, &bo.ActionError{Code: "notAllowed"}
+		}
+		d.Job.Status, d.Job.Base, d.Job.Next = record.DeliveryPending, d.Job.Attempts, w.now()
+		w.audit = append(w.audit, bo.AuditEntry{Tenant: a.Tenant, Seq: int64(len(w.audit) + 1), At: w.now(), Actor: a.ID,
+			Action: "delivery.retried", Object: ref, Addr: a.Addr, Detail: map[string]string{"destination": destination}})
+		j := *d.Job
+		return &j, nil
+	}
+	return nil, fmt.Errorf("destination %s: %w", destination, record.ErrNotFound)
+}
+
+// seedDeliveries gives the demo cases destinations in every state: A1
+// one dead-lettered webhook and one accepted feed, A2 one being retried
+// and one rejected, B1 one delivered by mail.
+func seedDeliveries(w *world, now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	fv := engine.Text{De: "Fachverfahren Jugendhilfe", En: "Youth welfare case system"}
+	job := func(ref, dest, kind, status string, attempts int) *record.DeliveryJob {
+		return &record.DeliveryJob{ID: record.DeliveryJobID("musterstadt", ref, dest), Tenant: "musterstadt", Ref: ref, Destination: dest, Kind: kind,
+			Status: status, Attempts: attempts, Created: now.Add(-72 * time.Hour), Since: now.Add(-72 * time.Hour)}
+	}
+	dead := job(refA1, "fachverfahren", "webhook", record.DeliveryDead, 12)
+	dead.LastError = "HTTP 503 Service Unavailable from https://fv.example/amtsform"
+	accepted := job(refA1, "abruf", "feed", record.DeliveryDelivered, 1)
+	accepted.Verdict, accepted.Delivered = "accept", now.Add(-70*time.Hour)
+	w.deliveries["musterstadt/"+refA1] = []bo.Delivery{
+		{Destination: "fachverfahren", Title: fv, Kind: "webhook", Job: dead},
+		{Destination: "abruf", Kind: "feed", Job: accepted},
+	}
+	retried := job(refA2, "fachverfahren", "webhook", record.DeliveryPending, 3)
+	retried.LastError, retried.Next = "connection reset by peer", now.Add(40*time.Second)
+	rejected := job(refA2, "abruf", "feed", record.DeliveryRejected, 1)
+	rejected.Verdict = "reject: Zuständigkeit fehlt"
+	w.deliveries["musterstadt/"+refA2] = []bo.Delivery{
+		{Destination: "fachverfahren", Title: fv, Kind: "webhook", Job: retried},
+		{Destination: "abruf", Kind: "feed", Job: rejected},
+	}
+	mailed := job(refB1, "postfach", "mail", record.DeliveryDelivered, 1)
+	mailed.Delivered = now.Add(-23 * time.Hour)
+	w.deliveries["musterstadt/"+refB1] = []bo.Delivery{{Destination: "postfach", Kind: "mail", Job: mailed}}
 }

@@ -102,6 +102,7 @@ func seed(t testing.TB, w *world, kita *engine.Service, now time.Time) {
 		Status: wf.initial, Created: now.Add(-24 * time.Hour)}, nil)
 	w.addCase(&bo.Submission{Ref: refK1, Tenant: "kelkheim", Service: ref, Data: res.Data, Computed: res.Computed, Office: officeA,
 		Status: wf.initial, Created: now.Add(-24 * time.Hour)}, nil)
+	seedDeliveries(w, now)
 }
 
 type fixture struct {
@@ -124,7 +125,7 @@ func newFixture(t *testing.T) *fixture {
 
 func deps(w *world) bo.Deps {
 	return bo.Deps{
-		Cases: work{w}, Staff: w, Audit: auditLog{w}, Catalog: w, Catalogue: w.catalogue, Users: w.staffList,
+		Cases: work{w}, Deliveries: work{w}, Staff: w, Audit: auditLog{w}, Catalog: w, Catalogue: w.catalogue, Users: w.staffList,
 		OIDC: func(tenant string) (bo.OIDC, bool) {
 			if tenant != "musterstadt" {
 				return nil, false

@@ -73,6 +73,10 @@ type Config struct {
 	// Documents serves the document request page (documents.go),
 	// usually the *casework.Work; nil: no such page.
 	Documents DocumentRequests
+	// Handover says on the status page whether the submission was
+	// handed to the office's systems (confirmation.go), usually the
+	// *casework.Work; nil: nothing is said.
+	Handover Handover
 }
 
 // server holds what the handlers share.

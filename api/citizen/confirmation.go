@@ -1,6 +1,7 @@
 package citizen
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/amtsform/amtsform/api/receipt"
 	"github.com/amtsform/amtsform/api/render"
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/casework"
 	"github.com/amtsform/amtsform/engine/record"
 )
 
@@ -56,12 +58,41 @@ func (s *server) czConfirmation(c *fiber.Ctx) error {
 		p.Received = t.Format("2 January 2006, 15:04")
 	}
 	p.ReceiptURL = "/" + tenant + "/" + svc.ID + "/r/" + sub.Ref + "/receipt.pdf?s=" + url.QueryEscape(c.Query("s"))
+	s.handover(c, p, tenant, sub.Ref)
 	if s.cfg.Documents != nil {
 		if err := s.caseStatus(c, p, tenant, sub, svc); err != nil {
 			return err
 		}
 	}
 	return s.render(c, "confirmation.html", p)
+}
+
+// Handover tells whether a submission was handed to every destination
+// of its service (*casework.Work).
+type Handover interface {
+	CitizenHandover(ctx context.Context, tenant, ref string) (casework.Handover, error)
+}
+
+// handover says on the status page what is true of the delivery: handed
+// to the responsible office only when every destination took it, else
+// underway, never "failed" (a job still retried, or waiting for an
+// admin, is on its way). A failure to read the state says nothing.
+func (s *server) handover(c *fiber.Ctx, p *pageData, tenant, ref string) {
+	if s.cfg.Handover == nil {
+		return
+	}
+	h, err := s.cfg.Handover.CitizenHandover(c.UserContext(), tenant, ref)
+	if err != nil {
+		s.log.Warn("status page: delivery state not read", "err", err)
+		return
+	}
+	lang := httpx.Lang(c)
+	switch h {
+	case casework.HandoverDone:
+		p.Handover = render.Tr(lang, "an die zuständige Stelle übermittelt", "handed to the responsible office")
+	case casework.HandoverUnderway:
+		p.Handover = render.Tr(lang, "wird an die zuständige Stelle übermittelt", "being handed to the responsible office")
+	}
 }
 
 // statusRequest is an open document request on the status page.

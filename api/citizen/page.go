@@ -66,6 +66,7 @@ type pageData struct {
 	// status page, with casework (Config.Documents): the workflow
 	// state's title and the open document requests
 	CaseStatus   string
+	Handover     string // whether the submission reached the office's systems (confirmation.go)
 	OpenRequests []statusRequest
 	// saved
 	ResumeURL string

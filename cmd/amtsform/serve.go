@@ -187,8 +187,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		notifier = spool
 		log.Info("mail", "spool", spool.Dir)
 	}
-	work := casework.New(store, cat, dir, casework.Options{Audit: auditLog, Mail: notifier, PublicURL: *publicURL, Logger: log})
+	work := casework.New(store, cat, dir, casework.Options{Audit: auditLog, Mail: notifier, PublicURL: *publicURL, Logger: log, Outbox: store})
 	go housekeeping(ctx, log, staffSvc, work, tenantIDs(inst))
+	// the daily digest of failed and dead-lettered deliveries to each
+	// tenant's admins
+	go (&delivery.Digest{Store: store, Mail: notifier, Tenants: tenantIDs(inst), Users: staffSvc.List,
+		PublicURL: *publicURL, Zone: in.Zone(), Logger: log}).Run(ctx)
 
 	cfg := api.Config{
 		Intake:         in,

@@ -160,6 +160,9 @@ type Notifier interface {
 type Options struct {
 	Audit Auditor  // may be nil
 	Mail  Notifier // may be nil: no mails are sent
+	// Outbox lists and retries a case's delivery jobs (deliveries.go);
+	// nil: the case view lists every destination as pending.
+	Outbox Outbox
 	// PublicURL is the citizens' base URL (for the document request
 	// link), e.g. "https://formulare.stadt.example".
 	PublicURL string

@@ -507,6 +507,13 @@ func TestJWEAndSchema(t *testing.T) {
 		t.Fatalf("envelope %+v", env)
 	}
 	// The independent validator against the published schema.
+	validateData(t, svc, data)
+}
+
+// validateData validates delivered data against the service's published
+// JSON Schema with an independent validator (santhosh-tekuri).
+func validateData(t *testing.T, svc *engine.Service, data []byte) {
+	t.Helper()
 	sb, _ := json.Marshal(svc.JSONSchema())
 	sdoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(sb))
 	if err != nil {

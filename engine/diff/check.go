@@ -469,7 +469,7 @@ func checkDeliveries(old, new *Version, opt Options, receivers Severity) Side {
 	for _, smp := range samples(new, opt.Today) {
 		side.Checked++
 		broken := false
-		data := copyDoc(smp.res.Data)
+		data := copyDoc(new.Service.WithoutInternal(smp.res.Data)) // as delivered
 		inst, _ := jsonschema.UnmarshalJSON(strings.NewReader(key(data)))
 		if err := sch.Validate(inst); err != nil {
 			broken = true

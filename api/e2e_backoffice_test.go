@@ -337,7 +337,7 @@ func TestBackofficeKitaEndToEnd(t *testing.T) {
 
 	// The case moved on (received → in review again) with the file.
 	cp = a.get("/backoffice/cases/" + ref)
-	cp.must(t, 200, "/backoffice/cases/"+ref, "In Prüfung", "Steuerbescheid 2025.pdf", "Prüfung fortsetzen</strong> – Antragsteller/in")
+	cp.must(t, 200, "/backoffice/cases/"+ref, "In Prüfung", "Steuerbescheid 2025.pdf", "Unterlagen eingegangen: Prüfung fortsetzen</strong> – Antragsteller/in")
 
 	// A prepares the decision (a comment is required) …
 	refused := a.act(cp, "transition", "transition", "vorbereiten", "commentRequired", "1", "comment", "")

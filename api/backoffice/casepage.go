@@ -159,7 +159,13 @@ func (s *server) showCase(c *fiber.Ctx, status int, errs []errorItem, fs *formSt
 		}
 		if id, _ := e.Data["transition"].(string); id != "" && svc != nil && svc.Workflow != nil {
 			for _, t := range svc.Workflow.Transitions {
-				if t.ID == id {
+				if t.ID != id {
+					continue
+				}
+				if e.Type == record.EventDocumentsReceived {
+					// the citizen's files moved the case on: say both
+					row.What += ": " + t.Title.In(l)
+				} else {
 					row.What = t.Title.In(l)
 				}
 			}

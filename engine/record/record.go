@@ -10,12 +10,8 @@ package record
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"io"
 	"time"
 )
 
@@ -279,20 +275,6 @@ func NewToken() string {
 		panic("crypto/rand: " + err.Error()) // never happens on supported platforms
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// HashPayload returns a hex SHA-256 of the JSON encoding of parts. Map keys
-// are sorted by encoding/json, so equal values hash equally.
-func HashPayload(parts ...any) string {
-	h := sha256.New()
-	enc := json.NewEncoder(h)
-	for _, p := range parts {
-		if err := enc.Encode(p); err != nil {
-			// unencodable values still hash deterministically by type
-			io.WriteString(h, err.Error())
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // SourceFile is one file of a service definition, relative to the

@@ -252,3 +252,42 @@ func TestCoveredInsertsAfterCrash(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseRetiresBlocks: Close ends the reference blocks in use, so
+// their markers go with the closing snapshot and opening the store again
+// reads none of their numbers back; the next submit takes a new block.
+func TestCloseRetiresBlocks(t *testing.T) {
+	ctx := tctx(t)
+	db := dbName()
+	s := open(t, db, Options{ExclusiveDrafts: true}, false)
+	submit := func(st *Store, i int) *record.Submission {
+		sub, _, err := st.Submit(ctx, &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: record.ServiceRef{ID: "kita"}, Year: 2026,
+			Data: map[string]any{"i": int64(i)}, Office: "amt", IdempotencyKey: fmt.Sprintf("key-%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sub
+	}
+	first := submit(s, 0)
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := &opCounter{n: map[string]int{}}
+	s2 := open(t, db, Options{ExclusiveDrafts: true, monitor: c.monitor()}, true)
+	c.mu.Lock()
+	finds := c.n["find"]
+	c.mu.Unlock()
+	if _, detail := c.take(); finds > 10 {
+		t.Fatalf("opening after Close: %d finds (%s); the closed block's numbers were read back", finds, detail)
+	}
+	if _, err := s2.GetSubmission(ctx, "ffm", first.Ref); err != nil {
+		t.Fatal(err)
+	}
+	second := submit(s2, 1)
+	if want := FormatRef("KITA", 2026, refBlock+1); second.Ref != want {
+		t.Fatalf("after a restart: %s, want %s (a new block)", second.Ref, want)
+	}
+	if rows, err := s2.ListSubmissions(ctx, record.InboxQuery{Tenant: "ffm", Limit: 10}); err != nil || len(rows) != 2 {
+		t.Fatalf("inbox after restart: %d rows, %v", len(rows), err)
+	}
+}

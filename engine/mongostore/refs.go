@@ -25,8 +25,13 @@ import (
 // versions — a larger block n starts above every number an earlier,
 // smaller block n' <= n handed out — but never shrink. A process that
 // stops leaves the rest of its block unused (gaps are allowed); a larger
-// block means fewer counter writes: two per refBlock submissions.
-const refBlock = 50
+// block means fewer counter writes: two per refBlock submissions (three
+// with the case index, whose block marker is the third), paid by the
+// submit that opens the block. 200 makes that about 15 µs per submit on
+// the embedded store, against 60 µs with blocks of 50. Close retires the
+// blocks in use, so a restart does not read their numbers back (see
+// loadBlock).
+const refBlock = 200
 
 type refPool struct {
 	next, end int64 // next number to hand out; end is exclusive
@@ -146,6 +151,20 @@ func (s *Store) dropBlock(tenant, serviceID string, year int) {
 	}
 	delete(s.pools, key)
 	s.poolMu.Unlock()
+}
+
+// retireBlocks ends every reserved block (at Close): no more numbers are
+// handed out from them, so the closing snapshot covers and forgets their
+// markers once their inserts have finished.
+func (s *Store) retireBlocks() {
+	s.poolMu.Lock()
+	defer s.poolMu.Unlock()
+	for key, p := range s.pools {
+		if p.block != nil {
+			p.block.retired = true
+		}
+		delete(s.pools, key)
+	}
 }
 
 // settledBlocks returns the markers of blocks that hand out no more

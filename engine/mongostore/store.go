@@ -358,6 +358,7 @@ func (s *Store) Close(ctx context.Context) error {
 	}
 	s.closed = true
 	s.closeMu.Unlock()
+	s.retireBlocks()
 	if err := s.closeIndex(ctx); err != nil {
 		s.log.Warn("case index not saved (rebuilt from change markers at next start)", "err", err)
 	}

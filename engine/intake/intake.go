@@ -402,7 +402,7 @@ func (e *Intake) submitOnce(ctx context.Context, tenant string, s *engine.Servic
 		Computed:      res.Computed,
 		Office:        res.Office,
 		Status:        s.Workflow.Initial,
-		AttachmentIDs: s.Attachments(res.Data),
+		AttachmentIDs: atts,
 		// Files count only if they were uploaded for this application.
 		AttachmentOwner: owner,
 		IdempotencyKey:  key,

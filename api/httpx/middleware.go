@@ -34,12 +34,14 @@ func AccessLog(log *slog.Logger) fiber.Handler {
 				status = fe.Code
 			}
 		}
-		log.Info("request",
-			"method", c.Method(),
-			"route", c.Route().Path,
-			"status", status,
-			"duration_ms", time.Since(start).Milliseconds(),
-			"request_id", c.GetRespHeader(fiber.HeaderXRequestID))
+		if ctx := c.Context(); log.Enabled(ctx, slog.LevelInfo) {
+			log.LogAttrs(ctx, slog.LevelInfo, "request",
+				slog.String("method", c.Method()),
+				slog.String("route", c.Route().Path),
+				slog.Int("status", status),
+				slog.Int64("duration_ms", time.Since(start).Milliseconds()),
+				slog.String("request_id", c.GetRespHeader(fiber.HeaderXRequestID)))
+		}
 		return err
 	}
 }

@@ -226,6 +226,45 @@ func computedMap(l []computedDoc) map[string]any {
 	return normMap(m)
 }
 
+// plainMap returns m when it holds nothing but the plain values of
+// record's Data (string, bool, int64, float64, nil, UTC time.Time, maps
+// and lists of them), as a validated document does, and otherwise a
+// normalised copy: a fresh submission answers with the answers it was
+// given, without copying them.
+func plainMap(m map[string]any) map[string]any {
+	if isPlain(m, 0) {
+		return m
+	}
+	return normMap(m)
+}
+
+func isPlain(v any, depth int) bool {
+	if depth > 64 {
+		return false
+	}
+	switch x := v.(type) {
+	case nil, string, bool, int64, float64:
+		return true
+	case time.Time:
+		return x.Location() == time.UTC
+	case map[string]any:
+		for _, e := range x {
+			if !isPlain(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		for _, e := range x {
+			if !isPlain(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
 func normMap(m map[string]any) map[string]any {
 	if m == nil {
 		return nil

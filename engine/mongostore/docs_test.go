@@ -194,3 +194,37 @@ func BenchmarkEncodeSubmission(b *testing.B) {
 		}
 	})
 }
+
+// TestPlainMap: a fresh submission answers with the validated answers
+// themselves when they are plain values, and with a normalised copy
+// otherwise.
+func TestPlainMap(t *testing.T) {
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		in     map[string]any
+		shared bool
+		want   map[string]any
+	}{
+		{"plain", map[string]any{"a": "x", "n": int64(1), "f": 0.5, "b": true, "z": nil, "t": at, "l": []any{map[string]any{"k": "v"}}}, true, nil},
+		{"nil", nil, true, nil},
+		{"int", map[string]any{"n": 1}, false, map[string]any{"n": int64(1)}},
+		{"nested int32", map[string]any{"l": []any{map[string]any{"n": int32(2)}}}, false, map[string]any{"l": []any{map[string]any{"n": int64(2)}}}},
+		{"local time", map[string]any{"t": at.In(time.FixedZone("CET", 3600))}, false, map[string]any{"t": at}},
+		{"bson.D", map[string]any{"d": bson.D{{Key: "k", Value: "v"}}}, false, map[string]any{"d": map[string]any{"k": "v"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := plainMap(tt.in)
+			if tt.shared {
+				if !reflect.DeepEqual(got, tt.in) || (tt.in != nil && reflect.ValueOf(got).Pointer() != reflect.ValueOf(tt.in).Pointer()) {
+					t.Fatalf("plainMap copied or changed a plain map: %v", got)
+				}
+				return
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("plainMap = %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}

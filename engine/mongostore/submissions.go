@@ -191,7 +191,12 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 					s.log.Warn("idempotency claim not repointed (repaired on replay)", "err", err)
 				}
 			}
-			return doc.submission(), true, nil
+			sub := doc.summary()
+			sub.Data, sub.Computed = plainMap(req.Data), req.Computed
+			if sub.Computed == nil || !isPlain(sub.Computed, 0) {
+				sub.Computed = computedMap(doc.Computed)
+			}
+			return sub, true, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) {
 			return nil, false, fmt.Errorf("mongostore: submit: %w", err)

@@ -179,6 +179,47 @@ func BenchmarkScale(b *testing.B) {
 					}
 				})
 			})
+			// Submits sustained past two snapshots (one per 500 changes):
+			// CPU and time per submit including the background snapshots.
+			b.Run("submit-sustained", func(b *testing.B) {
+				const k = 1200
+				for b.Loop() {
+					s.cases.wg.Wait()
+					c0, t0 := cpuTime(), time.Now()
+					for i := 0; i < k; i++ {
+						if _, _, err := s.Submit(ctx, benchReq(i)); err != nil {
+							b.Fatal(err)
+						}
+					}
+					s.cases.wg.Wait()
+					b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1000/k, "cpu-ms/submit")
+					b.ReportMetric(float64(time.Since(t0).Microseconds())/1000/k, "ms/submit")
+				}
+			})
+			// One snapshot after 400 submits (fewer than snapshotEvery, so
+			// none runs in the background).
+			b.Run("snapshot", func(b *testing.B) {
+				for b.Loop() {
+					b.StopTimer()
+					s.cases.wg.Wait()
+					if err := s.snapshot(ctx); err != nil {
+						b.Fatal(err)
+					}
+					for i := 0; i < 400; i++ {
+						if _, _, err := s.Submit(ctx, benchReq(i)); err != nil {
+							b.Fatal(err)
+						}
+					}
+					s.cases.wg.Wait()
+					b.StartTimer()
+					c0, t0 := cpuTime(), time.Now()
+					if err := s.snapshot(ctx); err != nil {
+						b.Fatal(err)
+					}
+					b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1000, "cpu-ms/snapshot")
+					b.ReportMetric(float64(time.Since(t0).Microseconds())/1000, "ms/snapshot")
+				}
+			})
 			b.Run("open", func(b *testing.B) {
 				if err := s.snapshot(ctx); err != nil {
 					b.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -173,6 +174,16 @@ func (c *caseIndex) put(sid string, r *record.Submission) {
 		c.lists[k] = insertSorted(c.lists[k], r, less)
 	}
 	c.byUpdated[r.Service.ID] = insertSorted(c.byUpdated[r.Service.ID], r, lessUpdated)
+}
+
+// reload sets the row of sid read again at start-up. A row equal to the
+// snapshot's needs no delta: it is not marked dirty. The caller holds mu
+// or is alone (loadCases).
+func (c *caseIndex) reload(sid string, r *record.Submission) {
+	if old := c.rows[sid]; old == nil && r == nil || old != nil && r != nil && reflect.DeepEqual(old, r) {
+		return
+	}
+	c.put(sid, r)
 }
 
 // load adds many rows at once (at start-up): appended, then each list
@@ -794,11 +805,11 @@ func (s *Store) loadCases(ctx context.Context) (pending []string, err error) {
 		err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: m.ID}}, options.FindOne().SetProjection(rowProjection)).Decode(&doc)
 		switch {
 		case isNoDocs(err):
-			c.put(m.ID, nil)
+			c.reload(m.ID, nil)
 		case err != nil:
 			return nil, fmt.Errorf("mongostore: case index: %w", err)
 		default:
-			c.put(m.ID, doc.submission())
+			c.reload(m.ID, doc.submission())
 			if doc.Pending {
 				pending = append(pending, m.ID)
 				c.kept[m.ID] = true
@@ -827,11 +838,11 @@ func (s *Store) loadBlock(ctx context.Context, id string) error {
 		err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}}, options.FindOne().SetProjection(rowProjection)).Decode(&doc)
 		switch {
 		case isNoDocs(err):
-			s.cases.put(sid, nil)
+			s.cases.reload(sid, nil)
 		case err != nil:
 			return fmt.Errorf("mongostore: case index: %w", err)
 		default:
-			s.cases.put(sid, doc.submission())
+			s.cases.reload(sid, doc.submission())
 		}
 	}
 	return nil

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/amtsform/amtsform/engine/record"
 	"github.com/amtsform/amtsform/engine/sweep"
 )
@@ -231,6 +233,42 @@ func BenchmarkScale(b *testing.B) {
 						b.Fatal(err)
 					}
 					b.ReportMetric(float64(time.Since(t0).Microseconds())/1000, "ms/open")
+					b.StopTimer()
+					if err := s2.Close(ctx); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+			})
+			// Start-up in the worst case: as many deltas as the snapshot
+			// holds before the next compaction (rows of the archive set
+			// again, 500 per delta).
+			b.Run("open-deltas", func(b *testing.B) {
+				var meta snapshotMeta
+				for i := 0; ; i++ {
+					if err := s.caseIdx.FindOne(ctx, bson.D{{Key: "_id", Value: "meta"}}).Decode(&meta); err != nil {
+						b.Fatal(err)
+					}
+					if len(meta.Deltas)+1 >= maxDeltas || meta.deltaRows()+2*500 >= meta.Count {
+						break
+					}
+					for j := range 500 {
+						d := scaleDoc((i*500 + j) % n)
+						s.cases.set(d.ID, summary(d.submission()))
+					}
+					if err := s.snapshot(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for b.Loop() {
+					t0 := time.Now()
+					s2, err := Connect(ctx, testURI, Options{Database: db, ExclusiveDrafts: true, Logger: quiet, OpTimeout: 5 * time.Minute})
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.ReportMetric(float64(time.Since(t0).Microseconds())/1000, "ms/open")
+					b.ReportMetric(float64(len(meta.Deltas)), "deltas")
+					b.ReportMetric(float64(meta.deltaRows()), "delta-rows")
 					b.StopTimer()
 					if err := s2.Close(ctx); err != nil {
 						b.Fatal(err)

@@ -213,6 +213,25 @@ func (c *caseIndex) load(rows []*record.Submission) {
 	}
 }
 
+// all returns every row, each tenant's in inbox order (a tenant's list
+// of any office and status). The caller holds mu.
+func (c *caseIndex) all() []*record.Submission {
+	rows := make([]*record.Submission, 0, len(c.rows))
+	for k, l := range c.lists {
+		if strings.HasSuffix(k, "\x00\x00") { // listKey(tenant, "", "")
+			rows = append(rows, l...)
+		}
+	}
+	if len(rows) == len(c.rows) {
+		return rows
+	}
+	rows = rows[:0] // a row in no such list or twice (no status)
+	for _, r := range c.rows {
+		rows = append(rows, r)
+	}
+	return rows
+}
+
 // keyHolder returns the _id of the submission holding an idempotency
 // key (idemValue without sid).
 func (c *caseIndex) keyHolder(id string) (string, bool) {
@@ -530,10 +549,7 @@ func (s *Store) snapshot(ctx context.Context) error {
 	var rows []*record.Submission
 	var gone []string
 	if full {
-		rows = make([]*record.Submission, 0, len(c.rows))
-		for _, r := range c.rows {
-			rows = append(rows, r)
-		}
+		rows = c.all()
 	} else {
 		for id := range dirty {
 			if r := c.rows[id]; r != nil {
@@ -554,6 +570,11 @@ func (s *Store) snapshot(ctx context.Context) error {
 	blocks := s.settledBlocks()
 	c.gate.Unlock()
 
+	if full {
+		// In inbox order, so that start-up sorts presorted lists (see
+		// readSnapshot); the tenants' lists are each sorted already.
+		sort.Slice(rows, func(i, j int) bool { return less(rows[i], rows[j]) })
+	}
 	if full || len(dirty) > 0 {
 		if err := s.writeSnapshot(ctx, meta, full, rows, gone); err != nil {
 			// Perhaps not committed: the next snapshot writes these rows
@@ -719,18 +740,26 @@ func (s *Store) readSnapshot(ctx context.Context, meta snapshotMeta) ([]*record.
 				changed[id] = nil
 			}
 		}
-		kept := rows[:0]
-		for _, r := range rows {
-			if _, ok := changed[subID(r.Tenant, r.Ref)]; !ok {
-				kept = append(kept, r)
-			}
-		}
-		rows = kept
+		var add []*record.Submission
 		for _, r := range changed {
 			if r != nil {
-				rows = append(rows, r)
+				add = append(add, r)
 			}
 		}
+		sort.Slice(add, func(i, j int) bool { return less(add[i], add[j]) })
+		// Merge the base rows left with the changed ones, keeping the
+		// inbox order of the base (a base of format 1 has none).
+		out := make([]*record.Submission, 0, len(rows)+len(add))
+		for _, r := range rows {
+			if _, ok := changed[subID(r.Tenant, r.Ref)]; ok {
+				continue
+			}
+			for len(add) > 0 && less(add[0], r) {
+				out, add = append(out, add[0]), add[1:]
+			}
+			out = append(out, r)
+		}
+		rows = append(out, add...)
 	}
 	for _, r := range rows {
 		r.Created, r.Updated = r.Created.UTC(), r.Updated.UTC()

@@ -37,6 +37,28 @@ import (
 // submissions by _id. A snapshot is written after snapshotEvery marked
 // writes and on Close, so start-up reads at most about that many
 // submissions besides the snapshot.
+//
+// Snapshots are incremental, so that their cost follows the rows that
+// changed, not the archive: the index keeps the _ids of the rows set or
+// removed since the last snapshot (dirty), and a snapshot normally writes
+// only a delta — the current rows of those _ids and tombstones for the
+// removed ones — as new pages, then commits it by replacing the "meta"
+// document, which names a base (all rows) and the deltas after it in
+// order. Start-up applies base and deltas in order, then the markers. The
+// changed rows are copied under the exclusive gate (a base copies all
+// rows there), so a delta holds every write whose marker it removes; a
+// delta that fails puts its _ids back into dirty, so the next snapshot
+// writes them before any marker or block marker covering them goes. Once
+// the deltas would hold as many rows as the base, or there are maxDeltas
+// of them, the snapshot is a new base instead, and every page the new
+// meta does not name is deleted (also those of a snapshot interrupted
+// before its commit, which the meta never named and start-up never
+// reads). A changed row thus costs its share of one delta plus, at most,
+// its share of rewriting the base once per as many changed rows as the
+// base holds (or per maxDeltas deltas in archives larger than maxDeltas ×
+// snapshotEvery rows). Measured (BenchmarkScale, docs/storage.md): a
+// snapshot after 400 submits takes 7–18 ms of CPU at 10,000 and 9 ms at
+// 100,000 stored submissions; written whole it took 64–81 and 330–590 ms.
 
 // snapshotEvery is the number of marked submissions after which the
 // index is written out; maxDeltas is the number of deltas after which

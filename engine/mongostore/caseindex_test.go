@@ -273,3 +273,49 @@ func TestCaseIndexFailedSnapshot(t *testing.T) {
 		})
 	}
 }
+
+// TestCaseIndexFormat1 opens a snapshot as the version before deltas
+// wrote it (format 1: a base, no seq, no deltas): it is read as a base,
+// not rebuilt by a scan, and the next snapshot adds a delta to it.
+func TestCaseIndexFormat1(t *testing.T) {
+	defer setSnapshotLimits(1<<30, 64)()
+	ctx := tctx(t)
+	db := dbName()
+	s := open(t, db, Options{ExclusiveDrafts: true}, true)
+	w := &caseWork{t: t}
+	w.submit(s, 60)
+	if err := s.snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	meta := readMeta(t, s)
+	old := bson.D{{Key: "_id", Value: "meta"}, {Key: "format", Value: 1}, {Key: "gen", Value: meta.Gen},
+		{Key: "pages", Value: meta.Pages}, {Key: "count", Value: meta.Count}}
+	if _, err := s.caseIdx.ReplaceOne(ctx, bson.D{{Key: "_id", Value: "meta"}}, old); err != nil {
+		t.Fatal(err)
+	}
+	// Stored behind the store's back: a scan would find it, the
+	// snapshot does not hold it.
+	hidden := scaleDoc(0)
+	if _, err := s.subs.InsertOne(ctx, hidden); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, db, Options{ExclusiveDrafts: true}, false)
+	s.cases.mu.RLock()
+	n, found := len(s.cases.rows), s.cases.rows[hidden.ID] != nil
+	s.cases.mu.RUnlock()
+	if n != 60 || found {
+		t.Fatalf("format 1 snapshot not read as the base: %d rows, hidden row found %v", n, found)
+	}
+	if _, err := s.subs.DeleteOne(ctx, bson.D{{Key: "_id", Value: hidden.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	w.submit(s, 5)
+	if err := s.snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := readMeta(t, s); m.Format != snapshotFormat || m.Gen != meta.Gen || len(m.Deltas) != 1 {
+		t.Fatalf("snapshot after format 1: format %d, base %d (was %d), %d deltas", m.Format, m.Gen, meta.Gen, len(m.Deltas))
+	}
+	s = open(t, db, Options{ExclusiveDrafts: true}, false)
+	checkIndex(t, s)
+}

@@ -49,24 +49,35 @@ import (
 // rows there), so a delta holds every write whose marker it removes; a
 // delta that fails puts its _ids back into dirty, so the next snapshot
 // writes them before any marker or block marker covering them goes. Once
-// the deltas would hold as many rows as the base, or there are maxDeltas
-// of them, the snapshot is a new base instead, and every page the new
-// meta does not name is deleted (also those of a snapshot interrupted
-// before its commit, which the meta never named and start-up never
-// reads). A changed row thus costs its share of one delta plus, at most,
-// its share of rewriting the base once per as many changed rows as the
-// base holds (or per maxDeltas deltas in archives larger than maxDeltas ×
-// snapshotEvery rows). Measured (BenchmarkScale, docs/storage.md): a
+// the deltas would hold as many rows as the base, or there are
+// deltaLimit of them, the snapshot is a new base instead, and every page
+// the new meta does not name is deleted (also those of a snapshot
+// interrupted before its commit, which the meta never named and start-up
+// never reads). A changed row thus costs its share of one delta plus its
+// share of rewriting the base, which happens once per as many changed
+// rows as the base holds or per deltaLimit deltas, a number that grows
+// with the base: a constant share either way. Measured (BenchmarkScale, docs/storage.md): a
 // snapshot after 400 submits takes 7–18 ms of CPU at 10,000 and 9 ms at
 // 100,000 stored submissions; written whole it took 64–81 and 330–590 ms.
 
 // snapshotEvery is the number of marked submissions after which the
 // index is written out; maxDeltas is the number of deltas after which
-// the next snapshot is a new base. Variables for the tests.
+// the next snapshot of a base up to maxDeltas × baseRowsPerDelta rows is
+// a new base. Variables for the tests.
 var (
 	snapshotEvery = 500
 	maxDeltas     = 64
 )
+
+// baseRowsPerDelta is the number of rows of a larger base per delta
+// allowed after it: the base is then rewritten once per a number of
+// changes proportional to its size, and start-up reads a number of
+// deltas proportional to the archive (50 per 100,000 rows).
+const baseRowsPerDelta = 2000
+
+// deltaLimit returns the number of deltas after which the next snapshot
+// of a base of n rows is a new base.
+func deltaLimit(n int) int { return max(maxDeltas, n/baseRowsPerDelta) }
 
 // snapshotPage is the size of one snapshot document.
 const snapshotPage = 1 << 20
@@ -567,7 +578,7 @@ func (s *Store) snapshot(ctx context.Context) error {
 	c.mu.Lock()
 	dirty := c.dirty
 	c.dirty = map[string]bool{}
-	full := !base || len(meta.Deltas) >= maxDeltas || meta.deltaRows()+len(dirty) >= meta.Count
+	full := !base || len(meta.Deltas) >= deltaLimit(meta.Count) || meta.deltaRows()+len(dirty) >= meta.Count
 	var rows []*record.Submission
 	var gone []string
 	if full {

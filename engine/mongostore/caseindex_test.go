@@ -319,3 +319,16 @@ func TestCaseIndexFormat1(t *testing.T) {
 	s = open(t, db, Options{ExclusiveDrafts: true}, false)
 	checkIndex(t, s)
 }
+
+// TestDeltaLimit: up to 64 deltas, one per 2,000 rows of a larger base,
+// so that a base is rewritten after a number of changes proportional to
+// its size.
+func TestDeltaLimit(t *testing.T) {
+	for _, tc := range []struct{ rows, want int }{
+		{0, 64}, {1000, 64}, {128000, 64}, {130000, 65}, {1000000, 500},
+	} {
+		if got := deltaLimit(tc.rows); got != tc.want {
+			t.Errorf("deltaLimit(%d) = %d, want %d", tc.rows, got, tc.want)
+		}
+	}
+}

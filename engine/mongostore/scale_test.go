@@ -250,7 +250,7 @@ func BenchmarkScale(b *testing.B) {
 					if err := s.caseIdx.FindOne(ctx, bson.D{{Key: "_id", Value: "meta"}}).Decode(&meta); err != nil {
 						b.Fatal(err)
 					}
-					if len(meta.Deltas)+1 >= maxDeltas || meta.deltaRows()+2*500 >= meta.Count {
+					if len(meta.Deltas)+1 >= deltaLimit(meta.Count) || meta.deltaRows()+2*500 >= meta.Count {
 						break
 					}
 					for j := range 500 {

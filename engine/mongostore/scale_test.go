@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/amtsform/amtsform/engine/record"
 	"github.com/amtsform/amtsform/engine/sweep"
 )
@@ -179,17 +181,96 @@ func BenchmarkScale(b *testing.B) {
 					}
 				})
 			})
+			// Submits sustained past two snapshots (one per 500 changes):
+			// CPU and time per submit including the background snapshots.
+			b.Run("submit-sustained", func(b *testing.B) {
+				const k = 1200
+				for b.Loop() {
+					s.cases.wg.Wait()
+					c0, t0 := cpuTime(), time.Now()
+					for i := 0; i < k; i++ {
+						if _, _, err := s.Submit(ctx, benchReq(i)); err != nil {
+							b.Fatal(err)
+						}
+					}
+					s.cases.wg.Wait()
+					b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1000/k, "cpu-ms/submit")
+					b.ReportMetric(float64(time.Since(t0).Microseconds())/1000/k, "ms/submit")
+				}
+			})
+			// One snapshot after 400 submits (fewer than snapshotEvery, so
+			// none runs in the background).
+			b.Run("snapshot", func(b *testing.B) {
+				for b.Loop() {
+					b.StopTimer()
+					s.cases.wg.Wait()
+					if err := s.snapshot(ctx); err != nil {
+						b.Fatal(err)
+					}
+					for i := 0; i < 400; i++ {
+						if _, _, err := s.Submit(ctx, benchReq(i)); err != nil {
+							b.Fatal(err)
+						}
+					}
+					s.cases.wg.Wait()
+					b.StartTimer()
+					c0, t0 := cpuTime(), time.Now()
+					if err := s.snapshot(ctx); err != nil {
+						b.Fatal(err)
+					}
+					b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1000, "cpu-ms/snapshot")
+					b.ReportMetric(float64(time.Since(t0).Microseconds())/1000, "ms/snapshot")
+				}
+			})
 			b.Run("open", func(b *testing.B) {
 				if err := s.snapshot(ctx); err != nil {
 					b.Fatal(err)
 				}
 				for b.Loop() {
-					t0 := time.Now()
+					c0, t0 := cpuTime(), time.Now()
 					s2, err := Connect(ctx, testURI, Options{Database: db, ExclusiveDrafts: true, Logger: quiet, OpTimeout: 5 * time.Minute})
 					if err != nil {
 						b.Fatal(err)
 					}
 					b.ReportMetric(float64(time.Since(t0).Microseconds())/1000, "ms/open")
+					b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1000, "cpu-ms/open")
+					b.StopTimer()
+					if err := s2.Close(ctx); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+			})
+			// Start-up in the worst case: as many deltas as the snapshot
+			// holds before the next compaction (rows of the archive set
+			// again, 500 per delta).
+			b.Run("open-deltas", func(b *testing.B) {
+				var meta snapshotMeta
+				for i := 0; ; i++ {
+					if err := s.caseIdx.FindOne(ctx, bson.D{{Key: "_id", Value: "meta"}}).Decode(&meta); err != nil {
+						b.Fatal(err)
+					}
+					if len(meta.Deltas)+1 >= deltaLimit(meta.Count) || meta.deltaRows()+2*500 >= meta.Count {
+						break
+					}
+					for j := range 500 {
+						d := scaleDoc((i*500 + j) % n)
+						s.cases.set(d.ID, summary(d.submission()))
+					}
+					if err := s.snapshot(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for b.Loop() {
+					c0, t0 := cpuTime(), time.Now()
+					s2, err := Connect(ctx, testURI, Options{Database: db, ExclusiveDrafts: true, Logger: quiet, OpTimeout: 5 * time.Minute})
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.ReportMetric(float64(time.Since(t0).Microseconds())/1000, "ms/open")
+					b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1000, "cpu-ms/open")
+					b.ReportMetric(float64(len(meta.Deltas)), "deltas")
+					b.ReportMetric(float64(meta.deltaRows()), "delta-rows")
 					b.StopTimer()
 					if err := s2.Close(ctx); err != nil {
 						b.Fatal(err)

@@ -93,7 +93,7 @@ func headerValue(s string) string {
 // request line and the headers it must fit fasthttp's read buffer
 // (4 KiB), or the server answers 431 before any handler runs (and
 // app.Test returns an error instead).
-const maxQuery = 2048
+const maxQuery = 1536
 
 // request builds a request to path with a raw query and, for a POST, a
 // URL-encoded form body.
@@ -139,31 +139,17 @@ func checkPage(t *testing.T, what string, r resp) {
 	}
 }
 
-// onSite reports whether loc is a back office path that a browser
-// following it resolves on fuzzHost. It reads loc as browsers do: tabs
-// and newlines dropped, leading and trailing controls and spaces
-// trimmed, a backslash taken for a slash.
+// onSite reports whether loc is a back office path that every browser
+// reads the same: printable ASCII without a backslash (which browsers
+// take for a slash), starting with /backoffice/, so that it names a
+// path on this site and never another host.
 func onSite(loc string) bool {
-	loc = strings.Map(func(r rune) rune {
-		switch r {
-		case '\t', '\n', '\r':
-			return -1
-		case '\\':
-			return '/'
+	for i := 0; i < len(loc); i++ {
+		if c := loc[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return false
 		}
-		return r
-	}, loc)
-	loc = strings.TrimFunc(loc, func(r rune) bool { return r <= ' ' })
-	if !strings.HasPrefix(loc, "/backoffice/") {
-		return false
 	}
-	u, err := url.Parse(loc)
-	if err != nil {
-		return false
-	}
-	base := &url.URL{Scheme: "https", Host: fuzzHost, Path: "/backoffice/login"}
-	to := base.ResolveReference(u)
-	return to.Scheme == "https" && to.Host == fuzzHost
+	return strings.HasPrefix(loc, "/backoffice/")
 }
 
 // TestOnSite pins the redirect check the fuzz targets rely on.
@@ -176,6 +162,9 @@ func TestOnSite(t *testing.T) {
 		{"/backoffice/cases/KITA-2026-000001?done=claim", true},
 		{"/backoffice/%2F%2Fevil.example", true},
 		{"/backoffice/../../evil", true}, // a path on this site
+		{"/backoffice/..%2F..%2", true},
+		{"/backoffice/\x00", false},
+		{"/backoffice/ä", false},
 		{"https://evil.example/backoffice/", false},
 		{"//evil.example/backoffice/", false},
 		{"/\\evil.example/backoffice/", false},
@@ -407,8 +396,17 @@ func FuzzOIDCCallback(f *testing.F) {
 		}
 		query = strings.ReplaceAll(query, "{state}", url.QueryEscape(loc.Query().Get("state")))
 		cookies = strings.ReplaceAll(cookies, "{oidc}", ck[1])
-		req := request(http.MethodGet, "/backoffice/oidc/"+url.PathEscape(tenant)+"/callback", query, "")
-		if c := headerValue(cookies); c != "" {
+		// within fasthttp's read buffer, as in request
+		tenant = url.PathEscape(tenant)
+		if len(tenant) > 512 {
+			tenant = tenant[:512]
+		}
+		cookies = headerValue(cookies)
+		if len(cookies) > 1024 {
+			cookies = cookies[:1024]
+		}
+		req := request(http.MethodGet, "/backoffice/oidc/"+tenant+"/callback", query, "")
+		if c := cookies; c != "" {
 			req.Header.Set("Cookie", c)
 		}
 		r := fx.do(req)

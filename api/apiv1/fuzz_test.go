@@ -33,62 +33,19 @@ const feedFuzzToken = "feed-token-of-the-fuzz-test"
 // feed's acknowledgement route of the server's app (api.New on an
 // embedded store) with a valid feed token. Whatever comes in, the answer
 // is a 204 or a 4xx problem document, never a 5xx; a 204 only for a
-// body naming items that are each accepted or rejected; and no job
-// changes unless the body names it. In body, {handed} stands for the id
+// body naming items that are each accepted or rejected; no job changes
+// unless the body names it, and none for a malformed body (400, 415). In body, {handed} stands for the id
 // of an item handed out to the receiver and {waiting} for one not
 // handed out yet.
 func FuzzFeedAck(f *testing.F) {
-	ctx := context.Background()
-	srv, err := embedded.Start(f.TempDir(), nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = srv.Stop() })
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := mongostore.Connect(ctx, srv.URI(), mongostore.Options{Logger: quiet, ExclusiveDrafts: true})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = s.Close(context.Background()) })
-	svc, err := engine.Load("../../examples/kita-gebuehren")
-	if err != nil {
-		f.Fatal(err)
-	}
-	cat := catalog.New(nil)
-	if err := cat.Offer(ctx, "musterstadt", []*engine.Service{svc}); err != nil {
-		f.Fatal(err)
-	}
-	ref := record.ServiceRef{ID: svc.ID, Version: svc.Version, Hash: svc.Hash}
-	for range 2 {
-		if _, _, err := s.Submit(ctx, &record.SubmitRequest{Tenant: "musterstadt", Prefix: "KITA", Service: ref, Data: map[string]any{},
-			Jobs: []record.DeliveryJob{{Destination: "fachverfahren", Kind: "feed"}}}); err != nil {
-			f.Fatal(err)
-		}
-	}
-	sum := sha256.Sum256([]byte(feedFuzzToken))
-	d := delivery.New(s, delivery.Options{Services: cat, PublicURL: "http://example.test", Logger: quiet,
-		Bindings: delivery.StaticBindings{"musterstadt/fachverfahren": {Kind: "feed", TokenSHA256: []string{hex.EncodeToString(sum[:])}, Visibility: "24h"}}})
-	page, err := d.Feed().Poll(ctx, "musterstadt", "fachverfahren", "", 1)
-	if err != nil || len(page.Items) != 1 {
-		f.Fatalf("poll: %v, %+v", err, page)
-	}
-	handed := page.Items[0].ID
-	var waiting string
-	for id := range feedJobs(f, s) {
-		if id != handed {
-			waiting = id
-		}
-	}
-	app, err := api.New(api.Config{Intake: &intake.Intake{Store: s, Catalog: cat, Secret: []byte("test-secret-0123456789abcdef")},
-		Tenants: []string{"musterstadt"}, Logger: quiet, Feed: d.Feed()})
-	if err != nil {
-		f.Fatal(err)
-	}
+	fx := newFeedFixture(f)
+	app, s, handed, waiting := fx.app, fx.store, fx.handed, fx.waiting
 	parse := bodyIDs()
 
 	for _, tc := range [][2]string{
 		{"application/json", `{"items":[{"id":"musterstadt/KITA-2026-999999/fachverfahren","accept":true}]}`},
 		{"application/json", `{"items":[{"id":"{waiting}","accept":true}]}`},
+		{"application/json", `{"items":[{"id":"{handed}","accept":true},{"id":"{waiting}"}]}`},
 		{"application/json", `{"items":[{"id":"{handed}","reject":"Zuständigkeit fehlt: Jugendamt Hofheim"}]}`},
 		{"application/json", `{"items":[{"id":"{handed}","accept":true,"reject":"beides"}]}`},
 		{"application/json", `{"items":[{"id":"{handed}"}]}`},
@@ -147,12 +104,73 @@ func FuzzFeedAck(f *testing.F) {
 		default:
 			t.Fatalf("status %d: %s", res.StatusCode, b)
 		}
+		malformed := res.StatusCode == fiber.StatusBadRequest || res.StatusCode == fiber.StatusUnsupportedMediaType
 		for id, st := range feedJobs(t, s) {
-			if st != before[id] && !ids[id] {
-				t.Fatalf("job %s changed from %v to %v, but the body does not name it: %q", id, before[id], st, body)
+			if st != before[id] && (!ids[id] || malformed) {
+				t.Fatalf("status %d, and job %s changed from %v to %v: %q", res.StatusCode, id, before[id], st, body)
 			}
 		}
 	})
+}
+
+// feedFixture is the server's app (api.New) on an embedded store with
+// a feed destination and two of its items: handed, handed out to the
+// receiver, and waiting, not yet.
+type feedFixture struct {
+	app             *fiber.App
+	store           *mongostore.Store
+	handed, waiting string
+}
+
+func newFeedFixture(f testing.TB) *feedFixture {
+	f.Helper()
+	ctx := context.Background()
+	srv, err := embedded.Start(f.TempDir(), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = srv.Stop() })
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := mongostore.Connect(ctx, srv.URI(), mongostore.Options{Logger: quiet, ExclusiveDrafts: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = s.Close(context.Background()) })
+	svc, err := engine.Load("../../examples/kita-gebuehren")
+	if err != nil {
+		f.Fatal(err)
+	}
+	cat := catalog.New(nil)
+	if err := cat.Offer(ctx, "musterstadt", []*engine.Service{svc}); err != nil {
+		f.Fatal(err)
+	}
+	ref := record.ServiceRef{ID: svc.ID, Version: svc.Version, Hash: svc.Hash}
+	for range 2 {
+		if _, _, err := s.Submit(ctx, &record.SubmitRequest{Tenant: "musterstadt", Prefix: "KITA", Service: ref, Data: map[string]any{},
+			Jobs: []record.DeliveryJob{{Destination: "fachverfahren", Kind: "feed"}}}); err != nil {
+			f.Fatal(err)
+		}
+	}
+	sum := sha256.Sum256([]byte(feedFuzzToken))
+	d := delivery.New(s, delivery.Options{Services: cat, PublicURL: "http://example.test", Logger: quiet,
+		Bindings: delivery.StaticBindings{"musterstadt/fachverfahren": {Kind: "feed", TokenSHA256: []string{hex.EncodeToString(sum[:])}, Visibility: "24h"}}})
+	page, err := d.Feed().Poll(ctx, "musterstadt", "fachverfahren", "", 1)
+	if err != nil || len(page.Items) != 1 {
+		f.Fatalf("poll: %v, %+v", err, page)
+	}
+	handed := page.Items[0].ID
+	var waiting string
+	for id := range feedJobs(f, s) {
+		if id != handed {
+			waiting = id
+		}
+	}
+	app, err := api.New(api.Config{Intake: &intake.Intake{Store: s, Catalog: cat, Secret: []byte("test-secret-0123456789abcdef")},
+		Tenants: []string{"musterstadt"}, Logger: quiet, Feed: d.Feed()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	return &feedFixture{app: app, store: s, handed: handed, waiting: waiting}
 }
 
 // jobState is what an acknowledgement may change of a job.

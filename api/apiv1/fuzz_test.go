@@ -80,6 +80,11 @@ func FuzzFeedAck(f *testing.F) {
 		before := feedJobs(t, s)
 		req := httptest.NewRequest("POST", "/api/v1/musterstadt/feed/ack", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+feedFuzzToken)
+		// within fasthttp's 4 KiB read buffer, or the server answers
+		// before any handler runs (and app.Test returns an error)
+		if len(contentType) > 1024 {
+			contentType = contentType[:1024]
+		}
 		if ct := headerValue(contentType); ct != "" {
 			req.Header.Set("Content-Type", ct)
 		}

@@ -78,10 +78,14 @@ func (h *feedHandler) ack(c *fiber.Ctx) error {
 	if err := c.BodyParser(&body); err != nil || len(body.Items) == 0 {
 		return fiber.NewError(fiber.StatusBadRequest, `expected {"items":[{"id":"…","accept":true}]}`)
 	}
+	// the whole body is checked before any item is acknowledged: a 400
+	// changes nothing
 	for _, it := range body.Items {
 		if it.Accept == (it.Reject != "") {
 			return fiber.NewError(fiber.StatusBadRequest, "every item is either accepted or rejected with a reason")
 		}
+	}
+	for _, it := range body.Items {
 		if err := h.cfg.Feed.Ack(c.UserContext(), tenantOf(c), c.Locals("feed").(string), it.ID, it.Accept, it.Reject); err != nil {
 			return feedError(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -104,5 +105,37 @@ func TestFeedRoutes(t *testing.T) {
 	}
 	if code, body := do("POST", "/api/v1/ffm/feed/ack", "tok", `{"items":[{"id":"ffm/X/fachverfahren","accept":true}]}`); code != 404 {
 		t.Fatalf("ack of an unknown item: %d %s", code, body)
+	}
+}
+
+// TestFeedAckMalformed: a body with one malformed item is refused as a
+// whole (400) before anything is acknowledged, also when the items
+// before it are fine. FuzzFeedAck found the handed-out item of the
+// first row acknowledged under a 400.
+func TestFeedAckMalformed(t *testing.T) {
+	// one fixture: with every body refused, the handed-out item stays
+	// open for the next row
+	fx := newFeedFixture(t)
+	for _, body := range []string{
+		`{"items":[{"id":"{handed}","accept":true},{"id":"{waiting}"}]}`,
+		`{"items":[{"id":"{handed}","reject":"Zuständigkeit fehlt"},{"id":"x","accept":true,"reject":"beides"}]}`,
+		`{"items":[{"id":"{handed}","accept":true},{"id":"","accept":false,"reject":""}]}`,
+	} {
+		body = strings.NewReplacer("{handed}", fx.handed, "{waiting}", fx.waiting).Replace(body)
+		before := feedJobs(t, fx.store)
+		req := httptest.NewRequest("POST", "/api/v1/musterstadt/feed/ack", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+feedFuzzToken)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := fx.app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 400 || res.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d %q %s, want a 400 problem", body, res.StatusCode, res.Header.Get("Content-Type"), b)
+		}
+		if after := feedJobs(t, fx.store); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Errorf("%s: jobs changed\n%v\n%v", body, before, after)
+		}
 	}
 }

@@ -209,13 +209,20 @@ func (s *server) clearCookie(c *fiber.Ctx, name, path string) {
 }
 
 // safeNext is where to go after signing in: a back office path, never
-// another site.
+// another site. It becomes a Location header as it is, so it must be
+// printable ASCII without a backslash, as the request URIs of the pages
+// it names are: a control character (a NUL, a tab, a line break) would
+// break the header or be read differently by browsers.
 func safeNext(next string) string {
-	if strings.HasPrefix(next, "/backoffice/") && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n") &&
-		!strings.HasPrefix(next, "/backoffice/login") && !strings.HasPrefix(next, "/backoffice/oidc/") {
-		return next
+	if !strings.HasPrefix(next, "/backoffice/") || strings.HasPrefix(next, "/backoffice/login") || strings.HasPrefix(next, "/backoffice/oidc/") {
+		return "/backoffice/"
 	}
-	return "/backoffice/"
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return "/backoffice/"
+		}
+	}
+	return next
 }
 
 // ---------------------------------------------------------------- sign-in

@@ -421,9 +421,15 @@ func (ev *evaluation) settle() {
 				}
 			}
 		}
-		ev.dropHidden()
+		dropped := ev.dropHidden()
 		if len(s.shows) == 0 && len(s.pageShow) == 0 {
 			break // computes ran in dependency order; nothing can hide
+		}
+		if i == 0 && !dropped {
+			// Nothing was answered that is hidden: the view rules read
+			// is what this round computed on, so another round would
+			// compute and hide the same.
+			break
 		}
 		if i > 0 && sameState(prevHidden, ev.hidden, prevComputed, ev.computed) {
 			break
@@ -470,24 +476,33 @@ func sameState(h1, h2 map[string]bool, c1, c2 map[string]any) bool {
 	return true
 }
 
-// dropHidden removes the answers of hidden fields.
-func (ev *evaluation) dropHidden() {
+// dropHidden removes the answers of hidden fields and reports whether
+// there were any.
+func (ev *evaluation) dropHidden() bool {
+	dropped := false
 	for _, r := range ev.s.shows {
 		for _, in := range ev.instances(r.prog.Scope) {
 			m, name, p := ev.target(r.target, r.prog.Scope, in)
-			if m != nil && ev.hidden[p.String()] {
+			if m == nil {
+				continue
+			}
+			if _, ok := m[name]; ok && ev.hidden[p.String()] {
 				delete(m, name)
+				dropped = true
 			}
 		}
 	}
 	for id := range ev.pageHidden {
 		for _, f := range ev.s.Form.Page(id).Fields {
-			m, name, _ := ev.target(f.node, nil, instance{})
-			if m != nil {
-				delete(m, name)
+			if m, name, _ := ev.target(f.node, nil, instance{}); m != nil {
+				if _, ok := m[name]; ok {
+					delete(m, name)
+					dropped = true
+				}
 			}
 		}
 	}
+	return dropped
 }
 
 // runChecks evaluates the cross-field checks. A check is skipped where its

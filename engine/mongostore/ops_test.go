@@ -291,3 +291,13 @@ func TestCloseRetiresBlocks(t *testing.T) {
 		t.Fatalf("inbox after restart: %d rows, %v", len(rows), err)
 	}
 }
+
+func TestFormatRef(t *testing.T) {
+	for _, year := range []int{-1, 0, 7, 2026, 9999, 10000} {
+		for _, n := range []int64{-5, 0, 1, 42, 999999, 1000000, 123456789012} {
+			if got, want := FormatRef("KITA", year, n), fmt.Sprintf("%s-%04d-%06d", "KITA", year, n); got != want {
+				t.Errorf("FormatRef(%d, %d) = %q, want %q", year, n, got, want)
+			}
+		}
+	}
+}

@@ -69,9 +69,29 @@ func counterID(tenant, serviceID string, year int) string {
 	return "ref/" + tenant + "/" + serviceID + "/" + strconv.Itoa(year)
 }
 
-// FormatRef formats a reference number.
+// FormatRef formats a reference number: prefix, year of four digits and
+// number of at least six, as fmt.Sprintf("%s-%04d-%06d") does.
 func FormatRef(prefix string, year int, n int64) string {
-	return fmt.Sprintf("%s-%04d-%06d", prefix, year, n)
+	if year < 0 || year > 9999 || n < 0 {
+		return fmt.Sprintf("%s-%04d-%06d", prefix, year, n)
+	}
+	b := make([]byte, 0, len(prefix)+13)
+	b = append(b, prefix...)
+	b = append(b, '-')
+	b = appendPadded(b, int64(year), 4)
+	b = append(b, '-')
+	b = appendPadded(b, n, 6)
+	return string(b)
+}
+
+// appendPadded appends n (not negative) with leading zeros to width digits.
+func appendPadded(b []byte, n int64, width int) []byte {
+	var d [20]byte
+	s := strconv.AppendInt(d[:0], n, 10)
+	for i := len(s); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
 }
 
 // NextReference implements the store interface of its domain package.

@@ -149,6 +149,11 @@ func lessUpdated(a, b *record.Submission) bool {
 
 // insertSorted inserts r into l, ordered by lt.
 func insertSorted(l []*record.Submission, r *record.Submission, lt func(a, b *record.Submission) bool) []*record.Submission {
+	if n := len(l); n == 0 || !lt(r, l[n-1]) {
+		// The usual case, a new submission: it goes last, and the
+		// search would only touch rows of the list to say so.
+		return append(l, r)
+	}
 	i := sort.Search(len(l), func(i int) bool { return lt(r, l[i]) })
 	l = append(l, nil)
 	copy(l[i+1:], l[i:])

@@ -2,11 +2,15 @@ package mongostore
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"sort"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/amtsform/amtsform/engine/record"
 )
 
 // plainSubmissionDoc is submissionDoc without its MarshalBSON: the
@@ -226,5 +230,26 @@ func TestPlainMap(t *testing.T) {
 				t.Fatalf("plainMap = %#v, want %#v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestInsertSorted: rows inserted in any order (equal times, older and
+// newer ones) end up as a stable sort would put them.
+func TestInsertSorted(t *testing.T) {
+	base := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	var rows []*record.Submission
+	for i, m := range []int{5, 1, 5, 9, 0, 9, 3, 5, 10, 2} {
+		rows = append(rows, &record.Submission{Tenant: "t", Ref: fmt.Sprintf("R%02d", i), Created: base.Add(time.Duration(m) * time.Minute)})
+	}
+	var l []*record.Submission
+	for _, r := range rows {
+		l = insertSorted(l, r, less)
+	}
+	want := append([]*record.Submission(nil), rows...)
+	sort.SliceStable(want, func(i, j int) bool { return less(want[i], want[j]) })
+	for i := range want {
+		if l[i] != want[i] {
+			t.Fatalf("position %d: %s, want %s", i, l[i].Ref, want[i].Ref)
+		}
 	}
 }

@@ -279,8 +279,14 @@ func (s *server) isoDate(t time.Time) string {
 	return t.In(s.zone).Format("2006-01-02")
 }
 
-// parseDate reads yyyy-mm-dd as the start of that day in the zone.
+// parseDate reads a date as the start of that day in the zone: yyyy-mm-dd
+// as a date input sends it, or d.m.yyyy as people write it where a browser
+// shows a plain text field (31.12.2026, 1.2.2027).
 func (s *server) parseDate(v string) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if strings.Contains(v, ".") {
+		return time.ParseInLocation("2.1.2006", v, s.zone)
+	}
 	return time.ParseInLocation("2006-01-02", v, s.zone)
 }
 

@@ -313,3 +313,34 @@ func BenchmarkParseDocument(b *testing.B) {
 	b.ReportMetric(float64(parse.Nanoseconds())/float64(b.N), "parse-ns")
 	b.ReportMetric(float64(std.Nanoseconds())/float64(b.N), "json-ns")
 }
+
+// BenchmarkEvaluate parses the Kita document with three children and
+// evaluates it as the API does (handed over, Options.Owned) and as other
+// callers do (copied first); "copy-view" also has the rules read a copy,
+// as every evaluation did before they could read the document itself.
+func BenchmarkEvaluate(b *testing.B) {
+	s := kita(b)
+	raw := peerDoc(b)
+	today := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for _, bc := range []struct {
+		name string
+		opt  Options
+	}{
+		{"owned", Options{Today: today, Owned: true}},
+		{"copy", Options{Today: today}},
+		{"copy-view", Options{Today: today, copyView: true}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				doc, err := ParseDocument(bytes.NewReader(raw), Limits{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if r := s.Evaluate(doc, bc.opt); !r.Valid() {
+					b.Fatal(r.Errors)
+				}
+			}
+		})
+	}
+}

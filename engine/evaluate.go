@@ -6,9 +6,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
-	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
 )
 
 // Result is the outcome of evaluating a document against a service.
@@ -43,6 +44,13 @@ func (r *Result) Err() error {
 type Options struct {
 	// Today is the date rules see as "today"; zero means the current date.
 	Today time.Time
+	// Owned hands the document over: Evaluate converts its numbers in
+	// place and keeps it as Result.Data instead of copying it first. The
+	// caller must not use the document afterwards (intake hands over a
+	// document it has just parsed).
+	Owned bool
+
+	copyView bool // tests: rules always read a copy (see Evaluate)
 }
 
 // Validate evaluates doc and returns a *ValidationError listing every
@@ -54,13 +62,20 @@ func (s *Service) Validate(doc map[string]any) error {
 // Evaluate runs the whole pipeline on a document: client-sent computed
 // values are discarded, computed values and visibility are settled,
 // hidden answers are dropped, the data model and checks are validated,
-// and the responsible office is found. doc is not modified.
+// and the responsible office is found. doc is not modified, unless
+// opt.Owned hands it over.
 func (s *Service) Evaluate(doc map[string]any, opt Options) *Result {
 	today := opt.Today
 	if today.IsZero() {
 		today = time.Now()
 	}
-	data := normalize(doc).(map[string]any)
+	var data map[string]any
+	if opt.Owned && doc != nil {
+		data = doc
+		normalizeInPlace(data)
+	} else {
+		data = normalize(doc).(map[string]any)
+	}
 	ev := &evaluation{s: s, data: data, today: today.Format("2006-01-02")}
 	ev.discardComputed()
 	// Rules see defaults, as CUE would: a missing field with a default
@@ -68,9 +83,29 @@ func (s *Service) Evaluate(doc map[string]any, opt Options) *Result {
 	fillDefaults(s.Data, data, nil, nil)
 	// Rules read the answers that meet their own constraints: a value
 	// that fails them is, for every rule, not answered (see applicable).
-	ev.data = ruleView(s.Data, data)
-	ev.settle()
-	ev.writeBack(data)
+	//
+	// When every answer meets them (the common case), the rules read the
+	// document itself: the first settle round computes into it and finds
+	// nothing answered that is hidden, which is exactly what the copy
+	// would have ended with. A round that would drop an answer or remove
+	// a value is not done on the document: what the round set is undone,
+	// and the rules settle on a copy (writeBack then applies the outcome).
+	errs := s.Data.CheckData(data)
+	if !opt.copyView && onlyRequired(errs) {
+		ev.data, ev.shared = data, true
+		if !ev.settle() {
+			ev.rollback()
+			ev.shared = false
+			ev.data = normalize(data).(map[string]any)
+			ev.settle()
+		}
+	} else {
+		ev.data = ruleView(data, errs)
+		ev.settle()
+	}
+	if !ev.shared {
+		ev.writeBack(data)
+	}
 	res := &Result{Data: data, Computed: ev.computed}
 	for p := range ev.hidden {
 		res.Hidden = append(res.Hidden, p)
@@ -92,19 +127,52 @@ func (s *Service) Evaluate(doc map[string]any, opt Options) *Result {
 }
 
 // ruleView returns a copy of a document without the values that fail
-// their own constraints of the data model (a value of the wrong type, a
-// four-digit postal code, a list of too many entries): what rules read.
-// A list entry is replaced by null rather than removed, so that the
-// entries keep their indexes.
-func ruleView(root *Node, data map[string]any) map[string]any {
+// their own constraints of the data model (errs, as CheckData found them:
+// a value of the wrong type, a four-digit postal code, a list of too many
+// entries): what rules read. A list entry is replaced by null rather than
+// removed, so that the entries keep their indexes.
+func ruleView(data map[string]any, errs []FieldError) map[string]any {
 	view := normalize(data).(map[string]any)
-	for _, e := range root.CheckData(data) {
+	for _, e := range errs {
 		if e.Code == CodeRequired {
 			continue
 		}
 		removeAt(view, e.Path)
 	}
 	return view
+}
+
+// onlyRequired reports whether errs name no value, only missing ones.
+func onlyRequired(errs []FieldError) bool {
+	for _, e := range errs {
+		if e.Code != CodeRequired {
+			return false
+		}
+	}
+	return true
+}
+
+// set sets a computed value in the view rules read. On the document
+// itself (shared), what was there is remembered for rollback.
+func (ev *evaluation) set(m map[string]any, name string, v any) {
+	if ev.shared {
+		old, had := m[name]
+		ev.undo = append(ev.undo, undoSet{m: m, name: name, old: old, had: had})
+	}
+	m[name] = v
+}
+
+// sharedRollbacks counts rollbacks (for tests: both paths are taken).
+var sharedRollbacks atomic.Int64
+
+// rollback undoes the values set on the document itself, last first.
+func (ev *evaluation) rollback() {
+	sharedRollbacks.Add(1)
+	for i := len(ev.undo) - 1; i >= 0; i-- {
+		u := ev.undo[i]
+		restore(u.m, u.name, u.old, u.had)
+	}
+	ev.undo = nil
 }
 
 // writeBack applies what the rules decided to the document as kept:
@@ -201,6 +269,19 @@ type evaluation struct {
 	// blamed are the paths a guard check has reported so far: later
 	// checks and routing do not read them (see applicable).
 	blamed map[string]bool
+	// shared: data is the document itself, not a copy; undo lists the
+	// computed values settle set on it (see Evaluate).
+	shared bool
+	undo   []undoSet
+	vm     vm.VM // runs the rules' programs, one at a time
+}
+
+// undoSet is a value set on the document, and what was there before.
+type undoSet struct {
+	m    map[string]any
+	name string
+	old  any
+	had  bool
 }
 
 // instance is one place a scoped rule applies: the document itself, or
@@ -211,10 +292,13 @@ type instance struct {
 	path    *pathElem // path of the entry, nil for the root
 }
 
+// rootInstance is where a rule on the document applies (read only).
+var rootInstance = []instance{{}}
+
 // instances lists where a rule with the given scope applies.
 func (ev *evaluation) instances(scope *Node) []instance {
 	if scope == nil {
-		return []instance{{}}
+		return rootInstance
 	}
 	parent, p := ev.data, (*pathElem)(nil)
 	last := scope.Path
@@ -321,7 +405,7 @@ func (ev *evaluation) run(p *Program, in instance) (any, bool) {
 		delete(ev.data, envItem)
 	}
 	ev.data[envToday] = ev.today
-	out, err := expr.Run(p.prog, ev.data)
+	out, err := ev.vm.Run(p.prog, ev.data)
 	restore(ev.data, envItem, oldItem, hadItem)
 	restore(ev.data, envToday, oldToday, hadToday)
 	if err != nil {
@@ -376,9 +460,11 @@ func (ev *evaluation) target(n *Node, scope *Node, in instance) (map[string]any,
 	return m, last, &pathElem{parent: p, name: last, index: -1}
 }
 
-// settle discards client-sent computed values, then computes values and
-// visibility until they no longer change. Hidden answers are dropped.
-func (ev *evaluation) settle() {
+// settle computes values and visibility until they no longer change.
+// Hidden answers are dropped from the view. On the document itself
+// (shared) it stops and reports false before the first change that is
+// not setting a computed value.
+func (ev *evaluation) settle() bool {
 	s := ev.s
 	// Each round can only hide more fields or change computed values;
 	// the number of rules bounds the rounds needed.
@@ -395,11 +481,14 @@ func (ev *evaluation) settle() {
 				}
 				out, ok := ev.run(r.prog, in)
 				if !ok || out == nil {
+					if _, had := m[name]; had && ev.shared {
+						return false // a value to remove: settle on a copy
+					}
 					delete(m, name)
 					continue
 				}
 				out = normalize(out)
-				m[name] = out
+				ev.set(m, name, out)
 				ev.computed[p.String()] = out
 			}
 		}
@@ -420,6 +509,9 @@ func (ev *evaluation) settle() {
 					ev.hidden[p.String()] = true
 				}
 			}
+		}
+		if ev.shared && ev.anyHidden() {
+			return false // an answer to drop: settle on a copy
 		}
 		dropped := ev.dropHidden()
 		if len(s.shows) == 0 && len(s.pageShow) == 0 {
@@ -445,6 +537,7 @@ func (ev *evaluation) settle() {
 			}
 		}
 	}
+	return true
 }
 
 // discardComputed removes client-sent values of computed fields.
@@ -478,8 +571,15 @@ func sameState(h1, h2 map[string]bool, c1, c2 map[string]any) bool {
 
 // dropHidden removes the answers of hidden fields and reports whether
 // there were any.
-func (ev *evaluation) dropHidden() bool {
-	dropped := false
+func (ev *evaluation) dropHidden() bool { return ev.hiddenAnswers(true) }
+
+// anyHidden reports whether a hidden field is answered, changing nothing.
+func (ev *evaluation) anyHidden() bool { return ev.hiddenAnswers(false) }
+
+// hiddenAnswers reports whether hidden fields are answered, and with
+// drop removes their answers.
+func (ev *evaluation) hiddenAnswers(drop bool) bool {
+	found := false
 	for _, r := range ev.s.shows {
 		for _, in := range ev.instances(r.prog.Scope) {
 			m, name, p := ev.target(r.target, r.prog.Scope, in)
@@ -487,8 +587,11 @@ func (ev *evaluation) dropHidden() bool {
 				continue
 			}
 			if _, ok := m[name]; ok && ev.hidden[p.String()] {
+				if !drop {
+					return true
+				}
 				delete(m, name)
-				dropped = true
+				found = true
 			}
 		}
 	}
@@ -496,13 +599,16 @@ func (ev *evaluation) dropHidden() bool {
 		for _, f := range ev.s.Form.Page(id).Fields {
 			if m, name, _ := ev.target(f.node, nil, instance{}); m != nil {
 				if _, ok := m[name]; ok {
+					if !drop {
+						return true
+					}
 					delete(m, name)
-					dropped = true
+					found = true
 				}
 			}
 		}
 	}
-	return dropped
+	return found
 }
 
 // runChecks evaluates the cross-field checks. A check is skipped where its
@@ -585,6 +691,31 @@ func fillDefaults(n *Node, m map[string]any, hidden map[string]bool, p *pathElem
 					ip = &pathElem{parent: fp, index: i}
 				}
 				fillDefaults(f.Elem, sub, hidden, ip)
+			}
+		}
+	}
+}
+
+// normalizeInPlace turns the numbers of a document into what normalize
+// would make of them, changing the maps and lists themselves.
+func normalizeInPlace(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			switch x.(type) {
+			case map[string]any, []any:
+				normalizeInPlace(x)
+			case json.Number, int, int32, float32:
+				v[k] = normalize(x)
+			}
+		}
+	case []any:
+		for i, x := range v {
+			switch x.(type) {
+			case map[string]any, []any:
+				normalizeInPlace(x)
+			case json.Number, int, int32, float32:
+				v[i] = normalize(x)
 			}
 		}
 	}

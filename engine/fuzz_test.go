@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -27,8 +28,9 @@ func kita(t testing.TB) *Service {
 
 // FuzzValidate feeds arbitrary bytes through the document parser and the
 // whole evaluation of the Kita service: no input may panic, every error
-// must be a *DocumentError, and every field error must carry a path and a
-// code.
+// must be a *DocumentError, every field error must carry a path and a
+// code, and the result is the same whether the rules read the document
+// handed over or a copy.
 func FuzzValidate(f *testing.F) {
 	s := kita(f)
 	for _, t := range s.Tests {
@@ -47,7 +49,13 @@ func FuzzValidate(f *testing.F) {
 			}
 			return
 		}
-		r := s.Evaluate(doc, Options{})
+		again, _ := ParseDocument(bytes.NewReader(data), Limits{})
+		today := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+		r := s.Evaluate(doc, Options{Today: today, Owned: true})
+		// Rules reading the document itself, or a copy: the same result.
+		if rc := s.Evaluate(again, Options{Today: today, copyView: true}); !reflect.DeepEqual(r, rc) {
+			t.Fatalf("owned and shared: %+v\ncopy: %+v", r, rc)
+		}
 		for _, e := range r.Errors {
 			if e.Code == "" {
 				t.Fatalf("error without code: %+v", e)

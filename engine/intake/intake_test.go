@@ -176,7 +176,7 @@ func TestSubmitComputedInList(t *testing.T) {
 			if !tc.Valid || !tc.Today.IsZero() {
 				continue // inputs valid only on another day are skipped
 			}
-			sub, _, err := e.SubmitDocument(ctx, "musterstadt", s.ID, tc.Input, "", "", "")
+			sub, _, err := e.SubmitDocument(ctx, "musterstadt", s.ID, deepCopyDoc(tc.Input), "", "", "")
 			if err != nil {
 				t.Fatalf("%s %s: %v", s.ID, tc.Name, err)
 			}
@@ -405,12 +405,12 @@ func TestAttachmentFieldRules(t *testing.T) {
 		t.Fatal("no valid spec test for today")
 	}
 	doc["photo"] = pdf.ID
-	_, _, err = e.SubmitDocument(ctx, "musterstadt", "ferienbetreuung", doc, "", "", d.ID)
+	_, _, err = e.SubmitDocument(ctx, "musterstadt", "ferienbetreuung", deepCopyDoc(doc), "", "", d.ID)
 	if !errors.As(err, &ve) || !errors.Is(err, intake.ErrInvalid) || ve.Errors[0].Code != engine.CodeAttachmentType {
 		t.Fatalf("submit with a PDF photo: %v, want attachmentType", err)
 	}
 	doc["photo"] = a.ID
-	if _, _, err := e.SubmitDocument(ctx, "musterstadt", "ferienbetreuung", doc, "", "", d.ID); err != nil {
+	if _, _, err := e.SubmitDocument(ctx, "musterstadt", "ferienbetreuung", deepCopyDoc(doc), "", "", d.ID); err != nil {
 		t.Fatalf("submit with the JPEG photo: %v", err)
 	}
 }

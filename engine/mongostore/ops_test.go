@@ -3,6 +3,7 @@ package mongostore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"reflect"
 	"strings"
@@ -297,6 +298,18 @@ func TestFormatRef(t *testing.T) {
 		for _, n := range []int64{-5, 0, 1, 42, 999999, 1000000, 123456789012} {
 			if got, want := FormatRef("KITA", year, n), fmt.Sprintf("%s-%04d-%06d", "KITA", year, n); got != want {
 				t.Errorf("FormatRef(%d, %d) = %q, want %q", year, n, got, want)
+			}
+		}
+	}
+}
+
+func TestFormatEventID(t *testing.T) {
+	for _, n := range []int64{-1, -1 << 40, 0, 1, 0xabc, time.Date(2026, 12, 1, 17, 0, 0, 123456789, time.UTC).UnixNano(), 1<<63 - 1} {
+		for _, r := range [][4]byte{{}, {0, 0, 0, 1}, {0xde, 0xad, 0xbe, 0xef}} {
+			got := formatEventID("ffm/KITA-2026-000001", n, r)
+			want := fmt.Sprintf("%s#%016x%08x", "ffm/KITA-2026-000001", n, binary.BigEndian.Uint32(r[:]))
+			if got != want {
+				t.Errorf("formatEventID(%d, %x) = %q, want %q", n, r, got, want)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -23,7 +24,24 @@ import (
 func eventID(sid string, at time.Time, i int) string {
 	var r [4]byte
 	_, _ = rand.Read(r[:])
-	return fmt.Sprintf("%s#%016x%08x", sid, at.UnixNano()+int64(i), binary.BigEndian.Uint32(r[:]))
+	return formatEventID(sid, at.UnixNano()+int64(i), r)
+}
+
+// formatEventID writes what fmt.Sprintf("%s#%016x%08x", sid, n, r as a
+// big-endian uint32) writes, without fmt for n ≥ 0 (a submit writes one
+// or two).
+func formatEventID(sid string, n int64, r [4]byte) string {
+	if n < 0 {
+		return fmt.Sprintf("%s#%016x%08x", sid, n, binary.BigEndian.Uint32(r[:]))
+	}
+	var t [8]byte
+	binary.BigEndian.PutUint64(t[:], uint64(n))
+	b := make([]byte, 0, len(sid)+1+16+8)
+	b = append(b, sid...)
+	b = append(b, '#')
+	b = hex.AppendEncode(b, t[:])
+	b = hex.AppendEncode(b, r[:])
+	return string(b)
 }
 
 func tombstoneID(sid string) string { return sid + "#~deleted" }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,14 +35,17 @@ func formatEventID(sid string, n int64, r [4]byte) string {
 	if n < 0 {
 		return fmt.Sprintf("%s#%016x%08x", sid, n, binary.BigEndian.Uint32(r[:]))
 	}
-	var t [8]byte
+	var t [12]byte
 	binary.BigEndian.PutUint64(t[:], uint64(n))
-	b := make([]byte, 0, len(sid)+1+16+8)
-	b = append(b, sid...)
-	b = append(b, '#')
-	b = hex.AppendEncode(b, t[:])
-	b = hex.AppendEncode(b, r[:])
-	return string(b)
+	copy(t[8:], r[:])
+	var h [24]byte
+	hex.Encode(h[:], t[:])
+	var b strings.Builder
+	b.Grow(len(sid) + 1 + len(h))
+	b.WriteString(sid)
+	b.WriteByte('#')
+	b.Write(h[:])
+	return b.String()
 }
 
 func tombstoneID(sid string) string { return sid + "#~deleted" }

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/amtsform/amtsform/api"
+	"github.com/amtsform/amtsform/api/apitest"
 	"github.com/amtsform/amtsform/api/apiv1"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
@@ -85,7 +86,7 @@ func FuzzFeedAck(f *testing.F) {
 		if len(contentType) > 1024 {
 			contentType = contentType[:1024]
 		}
-		if ct := headerValue(contentType); ct != "" {
+		if ct := apitest.HeaderValue(contentType); ct != "" {
 			req.Header.Set("Content-Type", ct)
 		}
 		res, err := app.Test(req, -1)
@@ -237,14 +238,4 @@ func bodyIDs() func(contentType, body string) (map[string]bool, bool) {
 		}
 		return ids, out.OK
 	}
-}
-
-// headerValue drops what would end a header line early.
-func headerValue(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' || r == 0 {
-			return -1
-		}
-		return r
-	}, s)
 }

@@ -59,7 +59,7 @@ var cheapArgon2 = staff.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 // Musterstadt with its directory, casework mailing through a loopback
 // SMTP server, staff sign-in and the audit log, on a listener whose
 // address is the public URL (links in mails, the origin of posts).
-func newBackofficeStack(t *testing.T) *boStack {
+func newBackofficeStack(t testing.TB) *boStack {
 	t.Helper()
 	inst, err := engine.LoadInstallation(filepath.Join(apitest.ExamplesDir(), "installation"))
 	if err != nil {
@@ -110,7 +110,7 @@ func newBackofficeStack(t *testing.T) *boStack {
 }
 
 // addUser creates a local caseworker of offices.
-func (st *boStack) addUser(t *testing.T, id, name string, offices []string, deputies ...staff.Deputy) {
+func (st *boStack) addUser(t testing.TB, id, name string, offices []string, deputies ...staff.Deputy) {
 	t.Helper()
 	ctx := staff.WithActor(context.Background(), "cli", "")
 	if _, err := st.staff.AddUser(ctx, staff.User{ID: id, Tenant: testTenant, Name: name, Roles: []string{record.RoleCaseworker}, Offices: offices}, id+"-password-123"); err != nil {

@@ -63,6 +63,7 @@ func oaReceivers(t *testing.T, oc *oaChecker) {
 	oc.expect(ts, 409, nil, ok, "POST", ack, map[string]any{"items": []any{map[string]any{"id": second, "accept": true}}}, bearer...)
 	oc.expect(ts, 404, nil, ok, "POST", ack, map[string]any{"items": []any{map[string]any{"id": testTenant + "/NOPE-1/fachverfahren", "accept": true}}}, bearer...)
 	oc.expect(ts, 400, nil, bad, "POST", ack, map[string]any{"items": []any{}}, bearer...)
+	oc.expect(ts, 415, nil, bad, "POST", ack, "items[0][id]="+first+"&items[0][accept]=true", append([]string{"Content-Type", "application/x-www-form-urlencoded"}, bearer...)...)
 	oc.expect(ts, 401, nil, ok, "POST", ack, map[string]any{"items": []any{map[string]any{"id": first, "accept": true}}})
 	oc.expect(ts, 204, nil, ok, "POST", ack, map[string]any{"items": []any{map[string]any{"id": first, "accept": true}}}, bearer...)
 

@@ -1,6 +1,7 @@
 // Package apitest holds test fixtures that the tests of several api
 // packages share: the compiled example services, a filled-in Kita
-// application and the text of a PDF. It is imported by tests only.
+// application, the text of a PDF and a cleaner for fuzzed header
+// values. It is imported by tests only.
 package apitest
 
 import (
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -90,4 +92,16 @@ func PDFText(t *testing.T, pdf []byte) string {
 		t.Fatal(err)
 	}
 	return string(out)
+}
+
+// HeaderValue returns s without carriage returns, line feeds and NUL
+// bytes, which would end a header line early or make the request
+// unreadable, so that a fuzzed string can be sent as a header value.
+func HeaderValue(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' || r == 0 {
+			return -1
+		}
+		return r
+	}, s)
 }

@@ -1,6 +1,7 @@
 package apiv1
 
 import (
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -73,9 +74,20 @@ type FeedAck struct {
 	} `json:"items"`
 }
 
+// ack records the receiver's verdicts on the items of a FeedAck body, in
+// order. The body must be JSON (415 otherwise) naming items that are each
+// accepted or rejected with a reason (400 otherwise); a refused body
+// changes nothing. An item that is not the caller's (404) or was not
+// handed out (409) stops the batch there: the items before it stay
+// acknowledged, it and the items after it are not. Acknowledging an item
+// again is a no-op that counts as success (the first verdict stands), so
+// a receiver may send the batch again without the failing item.
 func (h *feedHandler) ack(c *fiber.Ctx) error {
+	if err := requireJSON(c); err != nil {
+		return err
+	}
 	var body FeedAck
-	if err := c.BodyParser(&body); err != nil || len(body.Items) == 0 {
+	if err := json.Unmarshal(c.Body(), &body); err != nil || len(body.Items) == 0 {
 		return fiber.NewError(fiber.StatusBadRequest, `expected {"items":[{"id":"…","accept":true}]}`)
 	}
 	// the whole body is checked before any item is acknowledged: a 400

@@ -139,3 +139,104 @@ func TestFeedAckMalformed(t *testing.T) {
 		}
 	}
 }
+
+// TestFeedAckContentType: the acknowledgement reads JSON only, as the
+// rest of the JSON API does; any other body, also one without a content
+// type, is refused with a 415 problem and changes nothing. The rows run
+// in order on one fixture: the refused ones leave the handed-out item
+// open for the JSON rows, which acknowledge it (again).
+func TestFeedAckContentType(t *testing.T) {
+	fx := newFeedFixture(t)
+	ack := `{"items":[{"id":"` + fx.handed + `","accept":true}]}`
+	for _, tc := range []struct {
+		name, contentType, body string
+		status                  int
+	}{
+		{"xml", "application/xml", "<FeedAck><Items><ID>" + fx.handed + "</ID><Accept>true</Accept></Items></FeedAck>", 415},
+		{"text xml", "text/xml", "<FeedAck><Items><ID>" + fx.handed + "</ID><Accept>true</Accept></Items></FeedAck>", 415},
+		{"form", "application/x-www-form-urlencoded", "items[0][id]=" + fx.handed + "&items[0][accept]=true", 415},
+		{"multipart", "multipart/form-data; boundary=xyz",
+			"--xyz\r\nContent-Disposition: form-data; name=\"items[0][id]\"\r\n\r\n" + fx.handed +
+				"\r\n--xyz\r\nContent-Disposition: form-data; name=\"items[0][accept]\"\r\n\r\ntrue\r\n--xyz--\r\n", 415},
+		{"text", "text/plain", ack, 415},
+		{"no content type", "", ack, 415},
+		{"malformed content type", "application/json; charset", ack, 415},
+		{"json", "application/json", ack, 204},
+		{"json with charset", "application/json; charset=utf-8", ack, 204},
+		{"vendor json", "application/vnd.fit+json", ack, 204},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := feedJobs(t, fx.store)
+			req := httptest.NewRequest("POST", "/api/v1/musterstadt/feed/ack", strings.NewReader(tc.body))
+			req.Header.Set("Authorization", "Bearer "+feedFuzzToken)
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			res, err := fx.app.Test(req, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			if res.StatusCode != tc.status {
+				t.Fatalf("status %d %s, want %d", res.StatusCode, b, tc.status)
+			}
+			after := feedJobs(t, fx.store)
+			if tc.status >= 400 {
+				if ct := res.Header.Get("Content-Type"); ct != "application/problem+json" {
+					t.Errorf("content type %q, want a problem document", ct)
+				}
+				if fmt.Sprint(after) != fmt.Sprint(before) {
+					t.Errorf("jobs changed\n%v\n%v", before, after)
+				}
+				return
+			}
+			if st := after[fx.handed].Status; st != record.DeliveryDelivered {
+				t.Errorf("handed-out item %s, want %s", st, record.DeliveryDelivered)
+			}
+		})
+	}
+}
+
+// TestFeedAckBatch pins what a batch does when one of its items cannot
+// be acknowledged: the items before it stay acknowledged, it and the
+// items after it are not, and acknowledging an item again changes
+// nothing and answers 204 (the first verdict stands). The rows run in
+// order on one fixture.
+func TestFeedAckBatch(t *testing.T) {
+	fx := newFeedFixture(t)
+	for _, tc := range []struct {
+		name, body      string
+		status          int
+		handed, waiting string // status and verdict afterwards; "" for unchanged
+	}{
+		{"unknown item first", `{"items":[{"id":"musterstadt/KITA-2026-999999/fachverfahren","accept":true},{"id":"{handed}","accept":true}]}`, 404, "", ""},
+		{"item not handed out second", `{"items":[{"id":"{handed}","accept":true},{"id":"{waiting}","accept":true}]}`, 409, "delivered accept", ""},
+		{"acknowledged again", `{"items":[{"id":"{handed}","reject":"Zuständigkeit fehlt"}]}`, 204, "delivered accept", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := feedJobs(t, fx.store)
+			body := strings.NewReplacer("{handed}", fx.handed, "{waiting}", fx.waiting).Replace(tc.body)
+			req := httptest.NewRequest("POST", "/api/v1/musterstadt/feed/ack", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+feedFuzzToken)
+			req.Header.Set("Content-Type", "application/json")
+			res, err := fx.app.Test(req, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			if res.StatusCode != tc.status {
+				t.Fatalf("status %d %s, want %d", res.StatusCode, b, tc.status)
+			}
+			after := feedJobs(t, fx.store)
+			for id, want := range map[string]string{fx.handed: tc.handed, fx.waiting: tc.waiting} {
+				got := after[id].Status + " " + after[id].Verdict
+				if want == "" {
+					want = before[id].Status + " " + before[id].Verdict
+				}
+				if got != want {
+					t.Errorf("job %s: %q, want %q", id, got, want)
+				}
+			}
+		})
+	}
+}

@@ -79,16 +79,6 @@ func rawQuery(s string) string {
 	return b.String()
 }
 
-// headerValue drops what would end a header line early.
-func headerValue(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' || r == 0 {
-			return -1
-		}
-		return r
-	}, s)
-}
-
 // maxQuery bounds the raw query of a fuzz request: with the rest of the
 // request line and the headers it must fit fasthttp's read buffer
 // (4 KiB), or the server answers 431 before any handler runs (and
@@ -400,7 +390,7 @@ func FuzzOIDCCallback(f *testing.F) {
 		if len(tenant) > 128 {
 			tenant = tenant[:128]
 		}
-		cookies = headerValue(cookies)
+		cookies = apitest.HeaderValue(cookies)
 		if len(cookies) > 1024 {
 			cookies = cookies[:1024]
 		}

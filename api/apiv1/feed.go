@@ -3,12 +3,14 @@ package apiv1
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/amtsform/amtsform/api/httpx"
+	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
 	"github.com/amtsform/amtsform/engine/delivery"
 	"github.com/amtsform/amtsform/engine/record"
@@ -86,9 +88,18 @@ func (h *feedHandler) ack(c *fiber.Ctx) error {
 	if err := requireJSON(c); err != nil {
 		return err
 	}
+	// The limits of a document hold here too: at most MaxBytes of body
+	// and MaxItems items (a page of the feed has at most 100).
+	lim := engine.DefaultLimits
+	if n := len(c.Body()); int64(n) > lim.MaxBytes {
+		return fmt.Errorf("feed acknowledgement of %d bytes, at most %d: %w", n, lim.MaxBytes, engine.ErrTooLarge)
+	}
 	var body FeedAck
 	if err := json.Unmarshal(c.Body(), &body); err != nil || len(body.Items) == 0 {
 		return fiber.NewError(fiber.StatusBadRequest, `expected {"items":[{"id":"…","accept":true}]}`)
+	}
+	if len(body.Items) > lim.MaxItems {
+		return fmt.Errorf("feed acknowledgement of %d items, at most %d: %w", len(body.Items), lim.MaxItems, engine.ErrTooLarge)
 	}
 	// the whole body is checked before any item is acknowledged: a 400
 	// changes nothing

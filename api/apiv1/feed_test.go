@@ -164,6 +164,9 @@ func TestFeedAckContentType(t *testing.T) {
 		{"json", "application/json", ack, 204},
 		{"json with charset", "application/json; charset=utf-8", ack, 204},
 		{"vendor json", "application/vnd.fit+json", ack, 204},
+		// The document limits hold for acknowledgements too.
+		{"over a MiB", "application/json", `{"items":[{"id":"` + fx.handed + `","accept":true}],"pad":"` + strings.Repeat("x", 1<<20) + `"}`, 413},
+		{"over 1000 items", "application/json", `{"items":[` + strings.Repeat(`{"id":"x","accept":true},`, 1000) + `{"id":"` + fx.handed + `","accept":true}]}`, 413},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := feedJobs(t, fx.store)

@@ -702,23 +702,29 @@ func normalizeInPlace(v any) {
 	switch v := v.(type) {
 	case map[string]any:
 		for k, x := range v {
-			switch x.(type) {
-			case map[string]any, []any:
-				normalizeInPlace(x)
-			case json.Number, int, int32, float32:
-				v[k] = normalize(x)
+			if y, ok := normalizedMember(x); ok {
+				v[k] = y
 			}
 		}
 	case []any:
 		for i, x := range v {
-			switch x.(type) {
-			case map[string]any, []any:
-				normalizeInPlace(x)
-			case json.Number, int, int32, float32:
-				v[i] = normalize(x)
+			if y, ok := normalizedMember(x); ok {
+				v[i] = y
 			}
 		}
 	}
+}
+
+// normalizedMember normalizes a member of a map or list in place, or
+// returns what replaces it (ok).
+func normalizedMember(x any) (any, bool) {
+	switch x.(type) {
+	case map[string]any, []any:
+		normalizeInPlace(x)
+	case json.Number, int, int32, float32:
+		return normalize(x), true
+	}
+	return nil, false
 }
 
 // normalize deep-copies a document, turning numbers into int64 (integer

@@ -23,11 +23,7 @@ func TestSharedViewMatchesCopy(t *testing.T) {
 	total, rolled := 0, 0
 	for _, dir := range exampleDirs(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			src, err := LoadDir(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := Compile(src)
+			s, err := Load(dir)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -170,19 +171,7 @@ func TestFeedAckContentType(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := feedJobs(t, fx.store)
-			req := httptest.NewRequest("POST", "/api/v1/musterstadt/feed/ack", strings.NewReader(tc.body))
-			req.Header.Set("Authorization", "Bearer "+feedFuzzToken)
-			if tc.contentType != "" {
-				req.Header.Set("Content-Type", tc.contentType)
-			}
-			res, err := fx.app.Test(req, -1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(res.Body)
-			if res.StatusCode != tc.status {
-				t.Fatalf("status %d %s, want %d", res.StatusCode, b, tc.status)
-			}
+			res := fx.ack(t, tc.contentType, tc.body, tc.status)
 			after := feedJobs(t, fx.store)
 			if tc.status >= 400 {
 				if ct := res.Header.Get("Content-Type"); ct != "application/problem+json" {
@@ -198,6 +187,26 @@ func TestFeedAckContentType(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ack posts an acknowledgement with the feed's token and fails the test
+// unless it is answered with status.
+func (fx *feedFixture) ack(t *testing.T, contentType, body string, status int) *http.Response {
+	t.Helper()
+	req := httptest.NewRequest("POST", "/api/v1/musterstadt/feed/ack", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+feedFuzzToken)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := fx.app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != status {
+		b, _ := io.ReadAll(res.Body)
+		t.Fatalf("status %d %s, want %d", res.StatusCode, b, status)
+	}
+	return res
 }
 
 // TestFeedAckBatch pins what a batch does when one of its items cannot
@@ -219,17 +228,7 @@ func TestFeedAckBatch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := feedJobs(t, fx.store)
 			body := strings.NewReplacer("{handed}", fx.handed, "{waiting}", fx.waiting).Replace(tc.body)
-			req := httptest.NewRequest("POST", "/api/v1/musterstadt/feed/ack", strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+feedFuzzToken)
-			req.Header.Set("Content-Type", "application/json")
-			res, err := fx.app.Test(req, -1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(res.Body)
-			if res.StatusCode != tc.status {
-				t.Fatalf("status %d %s, want %d", res.StatusCode, b, tc.status)
-			}
+			fx.ack(t, "application/json", body, tc.status)
 			after := feedJobs(t, fx.store)
 			for id, want := range map[string]string{fx.handed: tc.handed, fx.waiting: tc.waiting} {
 				got := after[id].Status + " " + after[id].Verdict

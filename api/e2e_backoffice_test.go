@@ -59,7 +59,7 @@ var cheapArgon2 = staff.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 // Musterstadt with its directory, casework mailing through a loopback
 // SMTP server, staff sign-in and the audit log, on a listener whose
 // address is the public URL (links in mails, the origin of posts).
-func newBackofficeStack(t testing.TB) *boStack {
+func newBackofficeStack(t testing.TB, opts ...func(*Config)) *boStack {
 	t.Helper()
 	inst, err := engine.LoadInstallation(filepath.Join(apitest.ExamplesDir(), "installation"))
 	if err != nil {
@@ -101,6 +101,9 @@ func newBackofficeStack(t testing.TB) *boStack {
 		cfg.PublicURL = st.base
 		cfg.Directory = st.dir
 		cfg.Now = st.now
+		for _, o := range opts {
+			o(cfg)
+		}
 	}))
 	st.baseOnce.Do(func() {
 		go func() { _ = st.app.Listener(ln) }()
@@ -494,6 +497,43 @@ func TestBackofficeRevokedToken(t *testing.T) {
 	c.expect(c.do("GET", "/cases/"+ref, nil, auth...), 401, nil)
 	c.expect(c.do("GET", "/cases", nil, auth...), 401, nil)
 	st.verifyAudit(t)
+}
+
+// TestAuditAddrBehindProxy: behind a trusted proxy the audit trail
+// records the address the proxy forwards for an action through the staff
+// API, as the back office does; from a peer that is no trusted proxy the
+// header counts for nothing.
+func TestAuditAddrBehindProxy(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trusted []string
+		want    string
+	}{
+		{"trusted proxy", []string{"127.0.0.0/8"}, "203.0.113.7"},
+		{"no trusted proxy", nil, "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newBackofficeStack(t, func(c *Config) { c.TrustedProxies = tc.trusted })
+			ref := st.submitKita(t, "65719").Reference
+			ctx := staff.WithActor(context.Background(), "cli", "")
+			secret, err := st.staff.CreateToken(ctx, testTenant, "Fachverfahren Kita", []string{"jugendamt-main-taunus"}, []string{record.RoleCaseworker})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &client{t: t, base: st.base + "/api/v1/" + testTenant + "/staff", http: &http.Client{Timeout: 30 * time.Second}}
+			c.expect(c.do("POST", "/cases/"+ref+"/transitions", `{"transition":"pruefen","version":1}`,
+				"Authorization", "Bearer "+secret, "X-Forwarded-For", "203.0.113.7"), 200, nil)
+			got := "none"
+			for _, e := range st.verifyAudit(t) {
+				if e.Object == ref && strings.Contains(e.Action, "transition") {
+					got = e.Addr
+				}
+			}
+			if got != tc.want {
+				t.Fatalf("audit addr of the staff API's transition %q, want %s", got, tc.want)
+			}
+		})
+	}
 }
 
 // TestCitizenStatusPage: with casework the citizen's status page

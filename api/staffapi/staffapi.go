@@ -118,7 +118,9 @@ func (s *server) authenticate(c *fiber.Ctx) error {
 	c.Locals(actorKey, Actor{
 		ID: p.User.ID, Name: p.User.Name, Tenant: tenant,
 		Roles: slices.Clone(p.User.Roles), Offices: p.EffectiveOffices(s.deps.Now()),
-		Addr: c.IP(),
+		// The client's address as the back office records it: behind a
+		// trusted proxy the one it forwards, not the proxy's.
+		Addr: httpx.ByClient(c),
 	})
 	return c.Next()
 }

@@ -34,7 +34,7 @@ func (l *lockedBuffer) String() string {
 
 // mailServer starts a test server whose mails go to an SMTP sink through
 // the real SMTP mailer; its logs (all levels) go to the returned buffer.
-func mailServer(t *testing.T, sink smtptest.Options, publicURL string) (*testServer, *smtptest.Server, *lockedBuffer) {
+func mailServer(t *testing.T, sink smtptest.Options, publicURL string, opts ...func(*Config)) (*testServer, *smtptest.Server, *lockedBuffer) {
 	t.Helper()
 	srv := smtptest.Start(t, sink)
 	cfg, err := mail.ParseURL(srv.URL("Stadt Musterstadt <noreply@stadt.example>"))
@@ -51,6 +51,9 @@ func mailServer(t *testing.T, sink smtptest.Options, publicURL string) (*testSer
 		c.Mail = m
 		c.PublicURL = publicURL
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		for _, o := range opts {
+			o(c)
+		}
 	}))
 	return ts, srv, logs
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/amtsform/amtsform/mail/smtptest"
 )
 
 // TestTrustedProxies: behind a trusted proxy the rate limits count the
@@ -51,6 +53,36 @@ func TestTrustedProxies(t *testing.T) {
 	}
 	if got := post(direct, "203.0.113.2"); got != 429 {
 		t.Errorf("untrusted peer with another X-Forwarded-For: %d, want 429", got)
+	}
+}
+
+// TestResumeMailLimitPerClient: the resume mail's limit per client
+// counts the address a trusted proxy forwards, so that citizens behind
+// the proxy do not share one budget; from another peer the header is
+// ignored. With a submit rate of 4 a client may ask for one mail per ten
+// minutes (each for another draft, which has a limit of its own).
+func TestResumeMailLimitPerClient(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trusted []string
+		want    []int // for clients A, A, B
+	}{
+		{"trusted proxy", []string{"127.0.0.0/8"}, []int{200, 429, 200}},
+		{"untrusted peer", nil, []int{200, 429, 429}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts, _, _ := mailServer(t, smtptest.Options{}, "", func(c *Config) { c.SubmitRate, c.TrustedProxies = 4, tc.trusted })
+			for i, client := range []string{"203.0.113.1", "203.0.113.1", "203.0.113.2"} {
+				b, _, saved := savedPageOf(t, ts)
+				form := vals("_csrf", b.get(saved).csrfOr(t, b), "email", "anna.schaefer@example.org")
+				req, _ := http.NewRequest("POST", b.abs(saved), strings.NewReader(form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("X-Forwarded-For", client)
+				if p := b.do(req); p.status != tc.want[i] {
+					t.Errorf("mail %d from %s: %d, want %d", i+1, client, p.status, tc.want[i])
+				}
+			}
+		})
 	}
 }
 

@@ -44,7 +44,8 @@ func (s *server) registerResumeMail(app *fiber.App, h func(...fiber.Handler) []f
 	perClient := httpx.Limit{
 		Max: max(1, s.cfg.SubmitRate/4), // 5 with the default submit rate
 		Per: 10 * time.Minute, SkipFailed: true,
-		Key: func(c *fiber.Ctx) string { return "mail:" + c.IP() },
+		// behind a trusted proxy the client it forwards, not the proxy
+		Key: func(c *fiber.Ctx) string { return "mail:" + httpx.ByClient(c) },
 	}.Handler()
 	perDraft := httpx.Limit{
 		Max: 3, Per: time.Hour, SkipFailed: true,

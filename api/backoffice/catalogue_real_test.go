@@ -2,13 +2,10 @@ package backoffice_test
 
 import (
 	"context"
-	"io/fs"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"cuelabs.dev/go/oci/ociregistry/ocimem"
@@ -18,57 +15,11 @@ import (
 	bo "github.com/amtsform/amtsform/api/backoffice"
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
-	"github.com/amtsform/amtsform/engine/record"
 	"github.com/amtsform/amtsform/engine/registry"
+	"github.com/amtsform/amtsform/engine/registry/registrytest"
 )
 
-type memVersions struct {
-	mu sync.Mutex
-	vs []*record.ServiceVersion
-}
-
-func (m *memVersions) PutVersion(_ context.Context, v *record.ServiceVersion) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, x := range m.vs {
-		if x.Hash == v.Hash {
-			return nil
-		}
-	}
-	m.vs = append(m.vs, v)
-	return nil
-}
-
-func (m *memVersions) ServiceVersions(context.Context) ([]*record.ServiceVersion, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]*record.ServiceVersion(nil), m.vs...), nil
-}
-
 var regexpHash = regexp.MustCompile(`name="hash" value="([^"]+)"`)
-
-func copyTree(t *testing.T, src string) string {
-	t.Helper()
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
 
 // TestCatalogueWithRegistry runs the catalogue page on the real
 // registry.Catalogue over an in-memory OCI registry: the state
@@ -89,12 +40,12 @@ func TestCatalogueWithRegistry(t *testing.T) {
 	if _, _, err := pub.Publish(ctx, kita, "v1.0.0", state); err != nil {
 		t.Fatal(err)
 	}
-	instDir := copyTree(t, filepath.Join(examples, "packages"))
+	instDir := registrytest.CopyTree(t, filepath.Join(examples, "packages"))
 	inst, err := engine.LoadInstallation(instDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs := &memVersions{}
+	vs := &registrytest.Versions{}
 	cat := catalog.New(vs)
 	set := &registry.Settings{Registry: "land.hessen.example=registry.hessen.example/cue", Trust: registry.Trust{"land.hessen.example/*": {state.Public()}}}
 	in := &registry.Installer{Registry: registry.New(mem, t.TempDir()), Installation: inst, Settings: set, Catalog: cat, Versions: vs}
@@ -105,11 +56,7 @@ func TestCatalogueWithRegistry(t *testing.T) {
 	if _, err := in.Apply(ctx, p, false); err != nil {
 		t.Fatal(err)
 	}
-	v2 := copyTree(t, kita)
-	b, _ := os.ReadFile(filepath.Join(v2, "service.cue"))
-	s := strings.Replace(string(b), `version:       "1.0.0"`, `version:       "1.1.0"`, 1)
-	s = strings.Replace(s, "monthlyFee: spec.#Cents & <=200000", "monthlyFee: spec.#Cents & <=180000", 1)
-	os.WriteFile(filepath.Join(v2, "service.cue"), []byte(s), 0o644)
+	v2 := registrytest.ERRUpgrade(t, kita)
 	if _, _, err := pub.Publish(ctx, v2, "v1.1.0", state); err != nil {
 		t.Fatal(err)
 	}

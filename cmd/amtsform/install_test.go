@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io/fs"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,9 +11,9 @@ import (
 	"testing"
 
 	"cuelabs.dev/go/oci/ociregistry/ocimem"
-	"cuelabs.dev/go/oci/ociregistry/ociserver"
 
 	"github.com/amtsform/amtsform/engine/registry"
+	"github.com/amtsform/amtsform/engine/registry/registrytest"
 )
 
 // TestPublishInstallUpgrade runs the commands as a state and a
@@ -28,10 +26,7 @@ func TestPublishInstallUpgrade(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded store")
 	}
-	srv := httptest.NewServer(ociserver.New(ocimem.New(), nil))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	cueRegistry := "land.hessen.example=" + host + "+insecure"
+	cueRegistry := registrytest.Serve(t, ocimem.New())
 	work := t.TempDir()
 	t.Setenv("AMTSFORM_MODULE_CACHE", filepath.Join(work, "cache"))
 
@@ -52,8 +47,7 @@ func TestPublishInstallUpgrade(t *testing.T) {
 
 	// The installation: examples/packages, trusting the new key and
 	// taking modules from the loopback registry.
-	inst := filepath.Join(work, "inst")
-	copyTree(t, "../../examples/packages", inst)
+	inst := registrytest.CopyTree(t, "../../examples/packages")
 	cfg, _ := os.ReadFile(filepath.Join(inst, "installation.cue"))
 	cfg = regexp.MustCompile(`registry: ".*"`).ReplaceAll(cfg, []byte(`registry: "`+cueRegistry+`"`))
 	cfg = regexp.MustCompile(`\["ed25519:[^"]*"\]`).ReplaceAll(cfg, []byte(`["`+pub+`"]`))
@@ -74,12 +68,11 @@ func TestPublishInstallUpgrade(t *testing.T) {
 	}
 
 	// v1.1.0: a new required field, ERR for drafts in flight.
-	v2 := filepath.Join(work, "kita-v2")
-	copyTree(t, filepath.Join(inst, "kita"), v2)
-	replaceIn(t, filepath.Join(v2, "service.cue"), `version:       "1.0.0"`, `version:       "1.1.0"`)
-	replaceIn(t, filepath.Join(v2, "service.cue"), "\t\temail?:    spec.#Email\n", "\t\temail?:    spec.#Email\n\t\tphone:     spec.#Phone\n")
-	replaceIn(t, filepath.Join(v2, "service.cue"), `fields: ["applicant", "address", "email"]`, `fields: ["applicant", "address", "email", "phone"]`)
-	replaceIn(t, filepath.Join(v2, "service.cue"), "\t\tiban: label:", "\t\tphone: label: {de: \"Telefon\", en: \"Phone\"}\n\t\tiban: label:")
+	v2 := registrytest.CopyTree(t, filepath.Join(inst, "kita"))
+	registrytest.ReplaceIn(t, filepath.Join(v2, "service.cue"), `version:       "1.0.0"`, `version:       "1.1.0"`)
+	registrytest.ReplaceIn(t, filepath.Join(v2, "service.cue"), "\t\temail?:    spec.#Email\n", "\t\temail?:    spec.#Email\n\t\tphone:     spec.#Phone\n")
+	registrytest.ReplaceIn(t, filepath.Join(v2, "service.cue"), `fields: ["applicant", "address", "email"]`, `fields: ["applicant", "address", "email", "phone"]`)
+	registrytest.ReplaceIn(t, filepath.Join(v2, "service.cue"), "\t\tiban: label:", "\t\tphone: label: {de: \"Telefon\", en: \"Phone\"}\n\t\tiban: label:")
 	for _, f := range []string{filepath.Join(v2, "tests.cue"), filepath.Join(inst, "eltville", "tests.cue")} {
 		b, _ := os.ReadFile(f)
 		os.WriteFile(f, []byte(strings.ReplaceAll(string(b), "consent: true}", `consent: true, phone: "+49 6123 1234"}`)), 0o644)
@@ -129,7 +122,7 @@ func TestPublishInstallUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replaceIn(t, filepath.Join(v2, "service.cue"), `version:       "1.1.0"`, `version:       "1.2.0"`)
+	registrytest.ReplaceIn(t, filepath.Join(v2, "service.cue"), `version:       "1.1.0"`, `version:       "1.2.0"`)
 	if _, _, err := r.Publish(context.Background(), v2, "v1.2.0", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -141,37 +134,4 @@ func TestPublishInstallUpgrade(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^eltville .* v1.2.0$`).MatchString(got) {
 		t.Errorf("modules lists no newer version:\n%s", got)
 	}
-}
-
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func replaceIn(t *testing.T, file, old, new string) {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(b), old) {
-		t.Fatalf("%s: no %q", file, old)
-	}
-	os.WriteFile(file, []byte(strings.Replace(string(b), old, new, 1)), 0o644)
 }

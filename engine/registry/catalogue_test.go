@@ -3,16 +3,14 @@ package registry
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"cuelabs.dev/go/oci/ociregistry/ocimem"
 
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
+	"github.com/amtsform/amtsform/engine/registry/registrytest"
 )
 
 // TestCatalogue is the back office's catalogue over a real registry:
@@ -27,18 +25,14 @@ func TestCatalogue(t *testing.T) {
 	if _, _, err := pub.Publish(ctx, kitaDir, "v1.0.0", state); err != nil {
 		t.Fatal(err)
 	}
-	v2 := copyDir(t, kitaDir)
-	b, _ := os.ReadFile(filepath.Join(v2, "service.cue"))
-	s := strings.Replace(string(b), `version:       "1.0.0"`, `version:       "1.1.0"`, 1)
-	s = strings.Replace(s, "monthlyFee: spec.#Cents & <=200000", "monthlyFee: spec.#Cents & <=180000", 1)
-	os.WriteFile(filepath.Join(v2, "service.cue"), []byte(s), 0o644)
+	v2 := registrytest.ERRUpgrade(t, kitaDir)
 
-	instDir := copyDir(t, "../../examples/packages")
+	instDir := registrytest.CopyTree(t, "../../examples/packages")
 	inst, err := engine.LoadInstallation(instDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs := &memVersions{}
+	vs := &registrytest.Versions{}
 	cat := catalog.New(vs)
 	settings := &Settings{Registry: "land.hessen.example=127.0.0.1:5000/cue+insecure", Trust: Trust{"land.hessen.example/*": {state.Public()}}}
 	in := &Installer{Registry: New(mem, t.TempDir()), Installation: inst, Settings: settings, Catalog: cat, Versions: vs}

@@ -3,7 +3,6 @@ package registry_test
 import (
 	"context"
 	"io/fs"
-	"net/http/httptest"
 	"os"
 	"path"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"cuelabs.dev/go/oci/ociregistry/ocimem"
-	"cuelabs.dev/go/oci/ociregistry/ociserver"
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/load"
@@ -26,6 +24,7 @@ import (
 	"github.com/amtsform/amtsform/engine/mongostore"
 	"github.com/amtsform/amtsform/engine/mongostore/embedded"
 	"github.com/amtsform/amtsform/engine/registry"
+	"github.com/amtsform/amtsform/engine/registry/registrytest"
 	"github.com/amtsform/amtsform/specs"
 )
 
@@ -41,10 +40,7 @@ func TestPublishInstallServe(t *testing.T) {
 		t.Skip("starts an embedded store")
 	}
 	ctx := context.Background()
-	srv := httptest.NewServer(ociserver.New(ocimem.New(), nil))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	cfg := "land.hessen.example=" + host + "+insecure"
+	cfg := registrytest.Serve(t, ocimem.New())
 
 	state, err := registry.GenerateKey()
 	if err != nil {
@@ -58,11 +54,11 @@ func TestPublishInstallServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	// v1.1.0 adds an optional field.
-	v2 := copyTree(t, "../../examples/packages/kita")
-	edit(t, filepath.Join(v2, "service.cue"), `version:       "1.0.0"`, `version:       "1.1.0"`)
-	edit(t, filepath.Join(v2, "service.cue"), "\t\temail?:    spec.#Email\n", "\t\temail?:    spec.#Email\n\t\tphone?:    spec.#Phone\n")
-	edit(t, filepath.Join(v2, "service.cue"), `fields: ["applicant", "address", "email"]`, `fields: ["applicant", "address", "email", "phone"]`)
-	edit(t, filepath.Join(v2, "service.cue"), "\t\tiban: label:", "\t\tphone: label: {de: \"Telefon\", en: \"Phone\"}\n\t\tiban: label:")
+	v2 := registrytest.CopyTree(t, "../../examples/packages/kita")
+	registrytest.ReplaceIn(t, filepath.Join(v2, "service.cue"), `version:       "1.0.0"`, `version:       "1.1.0"`)
+	registrytest.ReplaceIn(t, filepath.Join(v2, "service.cue"), "\t\temail?:    spec.#Email\n", "\t\temail?:    spec.#Email\n\t\tphone?:    spec.#Phone\n")
+	registrytest.ReplaceIn(t, filepath.Join(v2, "service.cue"), `fields: ["applicant", "address", "email"]`, `fields: ["applicant", "address", "email", "phone"]`)
+	registrytest.ReplaceIn(t, filepath.Join(v2, "service.cue"), "\t\tiban: label:", "\t\tphone: label: {de: \"Telefon\", en: \"Phone\"}\n\t\tiban: label:")
 
 	// The server: the embedded store, a catalogue that persists versions.
 	db, err := embedded.Start(t.TempDir(), nil)
@@ -251,39 +247,4 @@ func TestPublishInstallServe(t *testing.T) {
 	if id != "kita-uebernahme" || ver != "1.1.0" {
 		t.Errorf("cue read %q %q: %v", id, ver, v.Err())
 	}
-}
-
-func copyTree(t *testing.T, src string) string {
-	t.Helper()
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
-func edit(t *testing.T, file, old, new string) {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(b), old) {
-		t.Fatalf("%s: no %q", file, old)
-	}
-	os.WriteFile(file, []byte(strings.Replace(string(b), old, new, 1)), 0o644)
 }

@@ -3,10 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"cuelabs.dev/go/oci/ociregistry/ocimem"
@@ -15,31 +12,8 @@ import (
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
 	"github.com/amtsform/amtsform/engine/record"
+	"github.com/amtsform/amtsform/engine/registry/registrytest"
 )
-
-// memVersions is catalog.Versions in memory.
-type memVersions struct {
-	mu sync.Mutex
-	vs []*record.ServiceVersion
-}
-
-func (m *memVersions) PutVersion(_ context.Context, v *record.ServiceVersion) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, x := range m.vs {
-		if x.Hash == v.Hash {
-			return nil
-		}
-	}
-	m.vs = append(m.vs, v)
-	return nil
-}
-
-func (m *memVersions) ServiceVersions(context.Context) ([]*record.ServiceVersion, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]*record.ServiceVersion(nil), m.vs...), nil
-}
 
 // TestInstaller installs, refuses an ERR upgrade unconfirmed, upgrades
 // when confirmed, and refuses an overlay routing to another tenant's
@@ -52,21 +26,17 @@ func TestInstaller(t *testing.T) {
 	if _, _, err := pub.Publish(ctx, kitaDir, "v1.0.0", state); err != nil {
 		t.Fatal(err)
 	}
-	v2 := copyDir(t, kitaDir)
-	b, _ := os.ReadFile(filepath.Join(v2, "service.cue"))
-	s := strings.Replace(string(b), `version:       "1.0.0"`, `version:       "1.1.0"`, 1)
-	s = strings.Replace(s, "monthlyFee: spec.#Cents & <=200000", "monthlyFee: spec.#Cents & <=180000", 1) // narrower: ERR for drafts
-	os.WriteFile(filepath.Join(v2, "service.cue"), []byte(s), 0o644)
+	v2 := registrytest.ERRUpgrade(t, kitaDir)
 	if _, _, err := pub.Publish(ctx, v2, "v1.1.0", state); err != nil {
 		t.Fatal(err)
 	}
 
-	instDir := copyDir(t, "../../examples/packages")
+	instDir := registrytest.CopyTree(t, "../../examples/packages")
 	inst, err := engine.LoadInstallation(instDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs := &memVersions{}
+	vs := &registrytest.Versions{}
 	cat := catalog.New(vs)
 	in := &Installer{Registry: New(mem, t.TempDir()), Installation: inst, Settings: &Settings{Trust: Trust{"land.hessen.example/*": {state.Public()}}}, Catalog: cat, Versions: vs}
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,8 +11,9 @@ import (
 
 	"cuelabs.dev/go/oci/ociregistry"
 	"cuelabs.dev/go/oci/ociregistry/ocimem"
-	"cuelabs.dev/go/oci/ociregistry/ociserver"
 	"cuelang.org/go/mod/module"
+
+	"github.com/amtsform/amtsform/engine/registry/registrytest"
 )
 
 const (
@@ -21,18 +21,11 @@ const (
 	eltvilleDir = "../../examples/packages/eltville"
 )
 
-// serve starts an OCI registry (ociserver over ocimem) on a loopback
-// port and returns its CUE_REGISTRY host.
-func serve(t *testing.T, reg ociregistry.Interface) string {
+// openLoopback opens the registry that cueRegistry names
+// (registrytest.Serve) with a fresh cache.
+func openLoopback(t *testing.T, cueRegistry string) *Registry {
 	t.Helper()
-	srv := httptest.NewServer(ociserver.New(reg, nil))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
-}
-
-func openLoopback(t *testing.T, host string) *Registry {
-	t.Helper()
-	r, err := Open(Config{CUERegistry: "land.hessen.example=" + host + "+insecure", CacheDir: t.TempDir()})
+	r, err := Open(Config{CUERegistry: cueRegistry, CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +48,7 @@ var v100 = module.MustNewVersion("land.hessen.example/kita@v1", "v1.0.0")
 // overlay that imports it through load.Config.Registry.
 func TestPublishFetchLoad(t *testing.T) {
 	ctx := context.Background()
-	host := serve(t, ocimem.New())
+	host := registrytest.Serve(t, ocimem.New())
 	state := mustSigner(t)
 	pub := openLoopback(t, host)
 	mv, digest, err := pub.Publish(ctx, kitaDir, "v1.0.0", state)
@@ -134,7 +127,7 @@ func TestRefusals(t *testing.T) {
 	trust := Trust{"land.hessen.example/*": {state.Public()}}
 
 	t.Run("unsigned", func(t *testing.T) {
-		host := serve(t, ocimem.New())
+		host := registrytest.Serve(t, ocimem.New())
 		if _, _, err := openLoopback(t, host).Publish(ctx, kitaDir, "v1.0.0", nil); err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +135,7 @@ func TestRefusals(t *testing.T) {
 		wantRefusal(t, err, ErrUnsigned, "land.hessen.example/kita@v1.0.0: the version is not signed: the registry holds no signature for manifest sha256:")
 	})
 	t.Run("untrusted key", func(t *testing.T) {
-		host := serve(t, ocimem.New())
+		host := registrytest.Serve(t, ocimem.New())
 		if _, _, err := openLoopback(t, host).Publish(ctx, kitaDir, "v1.0.0", other); err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +143,7 @@ func TestRefusals(t *testing.T) {
 		wantRefusal(t, err, ErrUntrusted, "land.hessen.example/kita@v1.0.0: signed by an untrusted key (signed by "+other.Public().ID()+")")
 	})
 	t.Run("no publisher trusted for the prefix", func(t *testing.T) {
-		host := serve(t, ocimem.New())
+		host := registrytest.Serve(t, ocimem.New())
 		if _, _, err := openLoopback(t, host).Publish(ctx, kitaDir, "v1.0.0", state); err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +152,7 @@ func TestRefusals(t *testing.T) {
 	})
 	t.Run("bad signature", func(t *testing.T) {
 		mem := ocimem.New()
-		host := serve(t, mem)
+		host := registrytest.Serve(t, mem)
 		// The attacker signs with their own key but claims the state's key id.
 		forged := &Signer{key: other.key, id: state.Public().ID()}
 		if _, _, err := openLoopback(t, host).Publish(ctx, kitaDir, "v1.0.0", forged); err != nil {
@@ -173,7 +166,7 @@ func TestRefusals(t *testing.T) {
 		if _, _, err := New(mem, t.TempDir()).Publish(ctx, kitaDir, "v1.0.0", state); err != nil {
 			t.Fatal(err)
 		}
-		host := serve(t, &flipByte{Interface: mem})
+		host := registrytest.Serve(t, &flipByte{Interface: mem})
 		_, err := openLoopback(t, host).Fetch(ctx, v100, trust)
 		wantRefusal(t, err, ErrTampered, "the content differs from what was signed: the module zip has digest")
 		// In-process, without ociclient, the digest is checked here.
@@ -187,7 +180,7 @@ func TestRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dir := copyDir(t, kitaDir)
+		dir := registrytest.CopyTree(t, kitaDir)
 		b, _ := os.ReadFile(filepath.Join(dir, "service.cue"))
 		b[len(b)-2] = ' ' // one byte
 		os.WriteFile(filepath.Join(dir, "service.cue"), b, 0o644)
@@ -249,29 +242,6 @@ func (f *flipByte) GetBlob(ctx context.Context, repo string, d ociregistry.Diges
 		b[len(b)-1] ^= 1
 	}
 	return ocimem.NewBytesReader(b, desc), nil
-}
-
-func copyDir(t *testing.T, src string) string {
-	t.Helper()
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
 }
 
 func copySignature(t *testing.T, mem ociregistry.Interface, from, to ociregistry.Digest) {

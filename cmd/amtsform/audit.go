@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -43,23 +42,12 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 // runAuditVerify walks every tenant's chain (or one) and prints one line
 // per tenant; exit 1 names the first damaged entry of each broken chain.
 func runAuditVerify(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var sf storeFlags
-	sf.register(fs)
+	fs, sf := newStoreFlags("audit verify", stderr, "[--tenant T] [store flags]",
+		"Checks the hash chain of the audit trail: exit 0 when intact, 1 naming the first entry",
+		"that was altered, removed, reordered or whose predecessor hash does not match.")
 	tenant := fs.String("tenant", "", "verify only this tenant's chain (default: every tenant with entries)")
 	anchor := fs.String("anchor", "", "SEQ:HASH written down from an earlier verify: the chain must still hold that entry\n(detects entries cut off at the end and a chain rewritten with fresh hashes; needs --tenant)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: amtsform audit verify [--tenant T] [store flags]")
-		fmt.Fprintln(stderr, "\nChecks the hash chain of the audit trail: exit 0 when intact, 1 naming the first entry")
-		fmt.Fprintln(stderr, "that was altered, removed, reordered or whose predecessor hash does not match.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
+	if !parseArgs(fs, args, 0) {
 		return 2
 	}
 	var anchorSeq int64
@@ -112,21 +100,14 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 }
 
 func runAuditExport(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var sf storeFlags
-	sf.register(fs)
+	fs, sf := newStoreFlags("audit export", stderr, "--tenant T --format csv|ndjson [store flags] > file",
+		"Writes a tenant's audit trail in chain order, with each entry's prev and hash.")
 	tenant := fs.String("tenant", "", "the tenant whose audit trail to export (required)")
 	format := fs.String("format", "ndjson", "csv or ndjson")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: amtsform audit export --tenant T --format csv|ndjson [store flags] > file")
-		fmt.Fprintln(stderr, "\nWrites a tenant's audit trail in chain order, with each entry's prev and hash.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if !parseArgs(fs, args, 0) {
 		return 2
 	}
-	if fs.NArg() != 0 || *tenant == "" || (*format != audit.CSV && *format != audit.NDJSON) {
+	if *tenant == "" || (*format != audit.CSV && *format != audit.NDJSON) {
 		fs.Usage()
 		return 2
 	}
@@ -149,21 +130,10 @@ func runAuditExport(args []string, stdout, stderr io.Writer) int {
 // runAuditImport reads an NDJSON audit export into the store exactly
 // (same seq, prev and hash) and verifies the chains it touched.
 func runAuditImport(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("audit import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var sf storeFlags
-	sf.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: amtsform audit import [store flags] file.ndjson")
-		fmt.Fprintln(stderr, "\nStores the entries of 'amtsform audit export --format ndjson' unchanged (entries already")
-		fmt.Fprintln(stderr, "present are skipped) and verifies each imported tenant's chain: exit 1 on a conflict or a damaged chain.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
+	fs, sf := newStoreFlags("audit import", stderr, "[store flags] file.ndjson",
+		"Stores the entries of 'amtsform audit export --format ndjson' unchanged (entries already",
+		"present are skipped) and verifies each imported tenant's chain: exit 1 on a conflict or a damaged chain.")
+	if !parseArgs(fs, args, 1) {
 		return 2
 	}
 	f, err := os.Open(fs.Arg(0))

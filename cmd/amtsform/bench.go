@@ -4,7 +4,6 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,23 +28,16 @@ import (
 // it fills a scratch database, measures submit throughput and read
 // latencies, and drops the database again.
 func runBench(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var sf storeFlags
-	sf.register(fs)
+	fs, sf := newStoreFlags("bench", stderr, "[-n N] [-submits N] [store flags]",
+		"Fills a scratch database (a unique name, dropped at the end) and prints submit",
+		"throughput at concurrency 1, 4 and 16 and the latency of reads by reference and",
+		"inbox pages. The data written is synthetic; nothing else in the database is touched.")
 	fill := fs.Int("n", 2000, "submissions stored before measuring")
 	submits := fs.Int("submits", 400, "submits per concurrency level")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: amtsform bench [-n N] [-submits N] [store flags]")
-		fmt.Fprintln(stderr, "\nFills a scratch database (a unique name, dropped at the end) and prints submit")
-		fmt.Fprintln(stderr, "throughput at concurrency 1, 4 and 16 and the latency of reads by reference and")
-		fmt.Fprintln(stderr, "inbox pages. The data written is synthetic; nothing else in the database is touched.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if !parseArgs(fs, args, 0) {
 		return 2
 	}
-	if fs.NArg() != 0 || *fill < 1 || *submits < 1 {
+	if *fill < 1 || *submits < 1 {
 		fs.Usage()
 		return 2
 	}

@@ -18,11 +18,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("diff", stderr, "[--json] [--today YYYY-MM-DD] OLD NEW")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	day := fs.String("today", "", "the date rules see as today for documents without one (default: the current date)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() != 2 {
-		fs.Usage()
+	if !parseArgs(fs, args, 2) {
 		return 2
 	}
 	var opt diff.Options

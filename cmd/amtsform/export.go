@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -13,22 +12,11 @@ import (
 
 // runExport implements 'amtsform export [--tenant T] [--since TIME] > file.ndjson'.
 func runExport(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var sf storeFlags
-	sf.register(fs)
+	fs, sf := newStoreFlags("export", stderr, "[--tenant T] [--since TIME] [store flags] > file.ndjson",
+		"Writes submissions with their events and files, tombstones and reference counters as NDJSON.")
 	tenant := fs.String("tenant", "", "export only this tenant")
 	since := fs.String("since", "", "export only submissions created at or after this time (RFC 3339 or YYYY-MM-DD)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: amtsform export [--tenant T] [--since TIME] [store flags] > file.ndjson")
-		fmt.Fprintln(stderr, "\nWrites submissions with their events and files, tombstones and reference counters as NDJSON.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
+	if !parseArgs(fs, args, 0) {
 		return 2
 	}
 	f := record.ExportFilter{Tenant: *tenant}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -10,21 +9,10 @@ import (
 
 // runImport implements 'amtsform import file.ndjson' ("-" reads stdin).
 func runImport(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var sf storeFlags
-	sf.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: amtsform import [store flags] file.ndjson")
-		fmt.Fprintln(stderr, "\nReads the output of 'amtsform export'. Records already present are skipped,")
-		fmt.Fprintln(stderr, "so importing the same file twice creates no duplicates.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
+	fs, sf := newStoreFlags("import", stderr, "[store flags] file.ndjson",
+		"Reads the output of 'amtsform export'. Records already present are skipped,",
+		"so importing the same file twice creates no duplicates.")
+	if !parseArgs(fs, args, 1) {
 		return 2
 	}
 	var in io.Reader = os.Stdin

@@ -128,7 +128,7 @@ func importsAny(dir string, pkgs map[string]string) bool {
 // version by hash as the server does and records it in the
 // installation's installed-modules.json.
 func runInstall(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("install", stderr, "--tenant T [--installation DIR] [--overlay DIR] [--yes] [--dry-run] MODULE@VERSION")
+	fs, sf := newStoreFlags("install", stderr, "--tenant T [--installation DIR] [--overlay DIR] [--yes] [--dry-run] MODULE@VERSION")
 	tenant := fs.String("tenant", "", "the tenant that runs the version")
 	instDir := fs.String("installation", "examples/installation", "the installation directory")
 	overlay := fs.String("overlay", "", "the tenant's overlay directory (relative to the installation) that imports the module; empty runs the module's service as published")
@@ -136,8 +136,6 @@ func runInstall(args []string, stdout, stderr io.Writer) int {
 	dryRun := fs.Bool("dry-run", false, "verify, compile, test and show the diff, but install nothing")
 	regFlag := fs.String("registry", "", "registry configuration in CUE_REGISTRY syntax (default: the installation's modules.registry, then $CUE_REGISTRY)")
 	cache := fs.String("cache", moduleCache(), "the module cache directory (env AMTSFORM_MODULE_CACHE)")
-	var sf storeFlags
-	sf.register(fs)
 	if err := parseInterspersed(fs, args); err != nil {
 		return 2
 	}

@@ -84,11 +84,7 @@ func runPublish(args []string, stdout, stderr io.Writer) int {
 // installation's modules.trust names it.
 func runKeygen(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("keygen", stderr, "FILE")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
+	if !parseArgs(fs, args, 1) {
 		return 2
 	}
 	s, err := registry.GenerateKey()

@@ -35,9 +35,7 @@ import (
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("serve", stderr, "[flags]")
-	var sf storeFlags
-	sf.register(fs)
+	fs, sf := newStoreFlags("serve", stderr, "[flags]")
 	config := fs.String("config", envOr("AMTSFORM_CONFIG", "examples/installation"), "installation directory: the tenants and the services each offers (a CUE package \"installation\", see docs/operations.md; env AMTSFORM_CONFIG)")
 	specs := fs.String("specs", "", "comma-separated spec directories (a service each, or directories of services), offered by every tenant of --tenants; replaces --config")
 	addr := fs.String("addr", envOr("AMTSFORM_ADDR", "127.0.0.1:8080"), "address to listen on (env AMTSFORM_ADDR)")

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,16 +13,6 @@ import (
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/messages"
 )
-
-func newFlags(name string, stderr io.Writer, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: amtsform %s %s\n", name, usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
 
 // specDir is a service directory to load, with the local packages of
 // the installation it was named through.

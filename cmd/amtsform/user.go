@@ -38,19 +38,16 @@ func (l *listFlag) Set(v string) error {
 type staffCmd struct {
 	name           string // "user add"
 	fs             *flag.FlagSet
-	sf             storeFlags
+	sf             *storeFlags
 	installation   string
 	stdout, stderr io.Writer
 }
 
 func newStaffCmd(name, usage, about string, stdout, stderr io.Writer) *staffCmd {
-	c := &staffCmd{name: name, fs: flag.NewFlagSet(name, flag.ContinueOnError), stdout: stdout, stderr: stderr}
-	c.fs.SetOutput(stderr)
-	c.sf.register(c.fs)
-	c.fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: amtsform %s %s\n\n%s\n\n", name, usage, about)
-		c.fs.PrintDefaults()
-	}
+	c := &staffCmd{name: name, stdout: stdout, stderr: stderr}
+	// The usage of a user or token subcommand has a blank line between
+	// its text and its flags.
+	c.fs, c.sf = newStoreFlags(name, stderr, usage, about, "")
 	return c
 }
 
@@ -60,15 +57,9 @@ func (c *staffCmd) withInstallation() {
 	c.fs.StringVar(&c.installation, "installation", "", "installation directory: check that the tenant and offices named exist")
 }
 
+// parse parses the arguments of the subcommand as parseArgs does.
 func (c *staffCmd) parse(args []string, nargs int) bool {
-	if err := c.fs.Parse(args); err != nil {
-		return false
-	}
-	if nargs >= 0 && c.fs.NArg() != nargs {
-		c.fs.Usage()
-		return false
-	}
-	return true
+	return parseArgs(c.fs, args, nargs)
 }
 
 func (c *staffCmd) fail(err error) int {

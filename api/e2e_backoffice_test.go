@@ -479,16 +479,25 @@ func TestBackofficeDisabledSession(t *testing.T) {
 	st.verifyAudit(t)
 }
 
-// TestBackofficeRevokedToken: a revoked staff API token stops at once.
-func TestBackofficeRevokedToken(t *testing.T) {
-	st := newBackofficeStack(t)
-	ref := st.submitKita(t, "65719").Reference
+// integration issues a staff API token for a Kita caseworker system of
+// jugendamt-main-taunus and returns a client of the staff API and the
+// token's secret.
+func (st *boStack) integration(t *testing.T) (*client, string) {
+	t.Helper()
 	ctx := staff.WithActor(context.Background(), "cli", "")
 	secret, err := st.staff.CreateToken(ctx, testTenant, "Fachverfahren Kita", []string{"jugendamt-main-taunus"}, []string{record.RoleCaseworker})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &client{t: t, base: st.base + "/api/v1/" + testTenant + "/staff", http: &http.Client{Timeout: 30 * time.Second}}
+	return &client{t: t, base: st.base + "/api/v1/" + testTenant + "/staff", http: &http.Client{Timeout: 30 * time.Second}}, secret
+}
+
+// TestBackofficeRevokedToken: a revoked staff API token stops at once.
+func TestBackofficeRevokedToken(t *testing.T) {
+	st := newBackofficeStack(t)
+	ref := st.submitKita(t, "65719").Reference
+	ctx := staff.WithActor(context.Background(), "cli", "")
+	c, secret := st.integration(t)
 	auth := []string{"Authorization", "Bearer " + secret}
 	c.expect(c.do("GET", "/cases/"+ref, nil, auth...), 200, nil)
 	if err := st.staff.RevokeToken(ctx, staff.TokenID(secret)); err != nil {
@@ -515,12 +524,7 @@ func TestAuditAddrBehindProxy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := newBackofficeStack(t, func(c *Config) { c.TrustedProxies = tc.trusted })
 			ref := st.submitKita(t, "65719").Reference
-			ctx := staff.WithActor(context.Background(), "cli", "")
-			secret, err := st.staff.CreateToken(ctx, testTenant, "Fachverfahren Kita", []string{"jugendamt-main-taunus"}, []string{record.RoleCaseworker})
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := &client{t: t, base: st.base + "/api/v1/" + testTenant + "/staff", http: &http.Client{Timeout: 30 * time.Second}}
+			c, secret := st.integration(t)
 			c.expect(c.do("POST", "/cases/"+ref+"/transitions", `{"transition":"pruefen","version":1}`,
 				"Authorization", "Bearer "+secret, "X-Forwarded-For", "203.0.113.7"), 200, nil)
 			got := "none"

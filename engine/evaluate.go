@@ -510,10 +510,14 @@ func (ev *evaluation) settle() bool {
 				}
 			}
 		}
-		if ev.shared && ev.anyHidden() {
-			return false // an answer to drop: settle on a copy
+		dropped := false
+		if ev.shared {
+			if ev.anyHidden() {
+				return false // an answer to drop: settle on a copy
+			}
+		} else {
+			dropped = ev.dropHidden()
 		}
-		dropped := ev.dropHidden()
 		if len(s.shows) == 0 && len(s.pageShow) == 0 {
 			break // computes ran in dependency order; nothing can hide
 		}

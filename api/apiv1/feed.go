@@ -77,9 +77,9 @@ type FeedAck struct {
 }
 
 // ack records the receiver's verdicts on the items of a FeedAck body, in
-// order. The body must be JSON (415 otherwise) naming items that are each
-// accepted or rejected with a reason (400 otherwise); a refused body
-// changes nothing. An item that is not the caller's (404) or was not
+// order. The body must be JSON (415 otherwise) within the document limits
+// (413 otherwise) naming items that are each accepted or rejected with a
+// reason (400 otherwise); a refused body changes nothing. An item that is not the caller's (404) or was not
 // handed out (409) stops the batch there: the items before it stay
 // acknowledged, it and the items after it are not. Acknowledging an item
 // again is a no-op that counts as success (the first verdict stands), so

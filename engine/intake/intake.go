@@ -316,8 +316,8 @@ func (e *Intake) SubmitDraft(ctx context.Context, tenant, token string) (*record
 // the submission's answers, so the caller must not use it afterwards (the
 // API passes a document it has just parsed). key is the client's
 // idempotency key ("" for none); payloadHash identifies the request body
-// for it. owner is the draft token the
-// document's attachments were uploaded under ("" for none).
+// for it. owner is the draft token the document's attachments were
+// uploaded under ("" for none).
 //
 // A key is scoped to the tenant and, with an owner, to the owner: the
 // same key sent with another draft token is another key, so replaying

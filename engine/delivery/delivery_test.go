@@ -275,6 +275,21 @@ func TestFlakyReceiver(t *testing.T) {
 	})
 	run(t, d)
 	waitFor(t, "all deliveries", 60*time.Second, func() bool { return rc.count() == n })
+	// The dispatcher records a delivery after the receiver's answer has
+	// reached it: wait for the store to say so too.
+	var jobs []*record.DeliveryJob
+	waitFor(t, "all jobs recorded as delivered", 60*time.Second, func() bool {
+		var err error
+		if jobs, err = s.ListDeliveries(tctx(t), record.DeliveryQuery{Tenant: "ffm", Limit: 1000}); err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range jobs {
+			if j.Status != record.DeliveryDelivered {
+				return false
+			}
+		}
+		return len(jobs) == n
+	})
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if len(rc.bad) > 0 {
@@ -301,10 +316,6 @@ func TestFlakyReceiver(t *testing.T) {
 		if env.Metadata.ContentStructure.Data.SubmissionSchema.SchemaURI != "https://amtsform.example/api/v1/ffm/services/kita/versions/sha256:0123456789abcdef/schema.json" {
 			t.Fatalf("schema uri %q", env.Metadata.ContentStructure.Data.SubmissionSchema.SchemaURI)
 		}
-	}
-	jobs, err := s.ListDeliveries(tctx(t), record.DeliveryQuery{Tenant: "ffm", Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
 	}
 	for _, j := range jobs {
 		if j.Status != record.DeliveryDelivered || j.Attempts != 3 {

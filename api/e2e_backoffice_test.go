@@ -609,3 +609,36 @@ func TestCitizenStatusPage(t *testing.T) {
 		t.Fatalf("status without casework:\n%s", pp.body)
 	}
 }
+
+// TestCaseTextRefused: a note, comment or message that is not plain text
+// (a NUL, a stray byte, an escape sequence) gets the back office's form
+// again with the field named (422), or the staff API's problem (422,
+// code "text" at "comment"); nothing is written, and the next plain note
+// is stored.
+func TestCaseTextRefused(t *testing.T) {
+	st := newBackofficeStack(t)
+	st.addUser(t, "anna.a", "Anna Arendt", []string{"jugendamt-main-taunus"})
+	ref := st.submitKita(t, "65719").Reference
+	a := newStaffBrowser(t, st.base)
+	a.signIn("anna.a")
+	cp := a.get("/backoffice/cases/" + ref)
+	const refused = "Der Text enthält Zeichen, die nicht erlaubt sind"
+	for _, text := range []string{"Rückruf \x00 am Montag", "Rückruf \xff am Montag", "\x1b[2JRückruf"} {
+		a.act(cp, "note", "text", text).must(t, 422, "/backoffice/cases/"+ref+"/note", refused, `href="#note-text"`)
+		a.act(cp, "transition", "transition", "pruefen", "comment", text).must(t, 422, "", refused, `href="#action-pruefen-comment"`)
+	}
+	c, secret := st.integration(t)
+	resp := c.do("POST", "/cases/"+ref+"/transitions", `{"transition":"pruefen","version":1,"comment":"geprüft\u0000"}`, "Authorization", "Bearer "+secret)
+	var p struct {
+		Errors []struct{ Path, Code string }
+	}
+	c.expect(resp, 422, &p)
+	if len(p.Errors) != 1 || p.Errors[0].Code != "text" || p.Errors[0].Path != "comment" {
+		t.Fatalf("staff API problem %+v", p)
+	}
+	if got := st.history(t, ref); got != "submitted/citizen,routed/system" {
+		t.Fatalf("refused texts changed the history: %s", got)
+	}
+	a.act(cp, "note", "text", "Rückruf\r\nam Montag").must(t, 200, "/backoffice/cases/"+ref, "Rückruf\nam Montag")
+	st.verifyAudit(t)
+}

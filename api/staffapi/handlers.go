@@ -275,7 +275,8 @@ func (s *server) fail(c *fiber.Ctx, err error) error {
 	case errors.As(err, &ae):
 		p.Status, p.Type, p.Detail = fiber.StatusUnprocessableEntity, "action-refused", "the workflow refuses the action"
 		path := ""
-		if ae.Code == "commentRequired" {
+		switch ae.Code {
+		case "commentRequired", "text":
 			path = "comment"
 		}
 		p.Errors = []httpx.ProblemError{{Path: path, Code: ae.Code, Message: actionMessages[ae.Code]}}
@@ -298,6 +299,8 @@ var actionMessages = map[string]string{
 	"commentRequired": "this transition needs a comment",
 	"guardFailed":     "the case does not meet the transition's condition",
 	"fourEyes":        "a second person must approve what this token prepared",
+	"text":            "the comment must be UTF-8 text without control characters other than line breaks and tabs",
+	"invalid":         "a value is out of range, such as a comment of more than 4000 characters",
 }
 
 // The JSON shapes (openapi.json describes them).

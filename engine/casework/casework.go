@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/amtsform/amtsform/engine"
@@ -106,6 +107,7 @@ const (
 	CodeFourEyes        = "fourEyes"
 	CodeNotAllowed      = "notAllowed"    // the transition does not start in the case's state
 	CodeBadRequest      = "invalid"       // a parameter is out of range (priority, sort, note length, fields)
+	CodeText            = "text"          // a note, comment or message is not plain text (see plainText)
 	CodeNoContact       = "noContact"     // a document request needs the citizen's e-mail address
 	CodeNoFiles         = "noFiles"       // a document request fulfilled without files
 	CodeNotRequested    = "notRequested"  // a file for a field that was not requested
@@ -459,13 +461,38 @@ func (w *Work) Assign(ctx context.Context, a Actor, ref string, version int64, t
 // maxNote is the longest note or comment, in characters.
 const maxNote = 4000
 
+// plainText returns a note, comment or message as it is stored: line
+// breaks as LF, white space around it trimmed. It refuses text that is
+// not UTF-8 or that holds a control character other than a line break or
+// a tab (CodeText: a NUL, an escape sequence or a stray byte would be
+// stored, shown, mailed to the citizen and exported as sent), and text
+// longer than maxNote characters (CodeBadRequest).
+func plainText(what, s string) (string, error) {
+	s = strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n"))
+	if !utf8.ValidString(s) {
+		return "", &ActionError{Code: CodeText, Detail: what + " is not UTF-8"}
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return "", &ActionError{Code: CodeText, Detail: fmt.Sprintf("%s holds the control character %U", what, r)}
+		}
+	}
+	if utf8.RuneCountInString(s) > maxNote {
+		return "", &ActionError{Code: CodeBadRequest, Detail: what + " has at most 4000 characters"}
+	}
+	return s, nil
+}
+
 // Note adds an internal note to the case's history.
 func (w *Work) Note(ctx context.Context, a Actor, ref, text string) error {
 	if _, err := w.loadForAction(ctx, &a, ref); err != nil {
 		return err
 	}
-	text = strings.TrimSpace(text)
-	if text == "" || utf8.RuneCountInString(text) > maxNote {
+	text, err := plainText("a note", text)
+	if err != nil {
+		return err
+	}
+	if text == "" {
 		return &ActionError{Code: CodeBadRequest, Detail: "a note has 1 to 4000 characters"}
 	}
 	if err := w.store.AppendEvent(ctx, &record.Event{Tenant: a.Tenant, Submission: ref, Type: record.EventNote, Actor: a.ID, At: w.now(), Data: map[string]any{"text": text}}); err != nil {
@@ -565,8 +592,8 @@ func (w *Work) Transition(ctx context.Context, a Actor, ref string, version int6
 	if sub.Version != version {
 		return nil, w.conflict(ctx, a.Tenant, ref, record.ErrConflict)
 	}
-	if utf8.RuneCountInString(comment) > maxNote {
-		return nil, &ActionError{Code: CodeBadRequest, Detail: "a comment has at most 4000 characters"}
+	if comment, err = plainText("a comment", comment); err != nil {
+		return nil, err
 	}
 	evs, err := w.store.Events(ctx, a.Tenant, ref)
 	if err != nil {

@@ -763,3 +763,78 @@ func TestRolesTable(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainText: a note, comment or message is stored as plain text or
+// refused with a stable code, whichever action it comes with.
+func TestPlainText(t *testing.T) {
+	for _, tc := range []struct {
+		in, want, code string
+	}{
+		{"Rückruf am Montag", "Rückruf am Montag", "ok"},
+		{"  Zeile 1\r\nZeile 2\t(Tab)\n", "Zeile 1\nZeile 2\t(Tab)", "ok"},
+		{"", "", "ok"},
+		{"Nachweis \xff fehlt", "", CodeText},
+		{"Nachweis\x00", "", CodeText},
+		{"\x1b[31mrot\x1b[0m", "", CodeText},
+		{"alte Zeile\rneue", "", CodeText},
+		{"C1 \u0085 Steuerzeichen", "", CodeText},
+		{"DEL \x7f", "", CodeText},
+		{strings.Repeat("ä", maxNote), strings.Repeat("ä", maxNote), "ok"},
+		{strings.Repeat("ä", maxNote+1), "", CodeBadRequest},
+	} {
+		got, err := plainText("a note", tc.in)
+		if code(err) != tc.code || got != tc.want {
+			t.Errorf("plainText(%q) = %q, %s; want %q, %s", tc.in, got, code(err), tc.want, tc.code)
+		}
+	}
+}
+
+// TestTextRefusedChangesNothing: an action whose text is refused writes
+// no event and leaves the case's version; an accepted text is stored as
+// plainText returns it.
+func TestTextRefusedChangesNothing(t *testing.T) {
+	f := newFixture(t)
+	sub := f.submit(t, "ffm", "jugendamt-frankfurt", true)
+	s, err := f.work.Transition(ctxTest, anna, sub.Ref, sub.Version, "pruefen", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := func() int {
+		evs, err := f.store.Events(ctxTest, "ffm", sub.Ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs)
+	}
+	before := events()
+	for name, act := range map[string]func(text string) error{
+		"note": func(text string) error { return f.work.Note(ctxTest, anna, sub.Ref, text) },
+		"transition": func(text string) error {
+			_, err := f.work.Transition(ctxTest, anna, sub.Ref, s.Version, "ablehnen", text)
+			return err
+		},
+		"request": func(text string) error {
+			_, err := f.work.RequestDocuments(ctxTest, anna, sub.Ref, s.Version, nil, text, time.Time{})
+			return err
+		},
+	} {
+		for _, text := range []string{"Bitte \x00 prüfen", "Einkommen \xc3 zu hoch", strings.Repeat("x", maxNote+1)} {
+			if err := act(text); code(err) != CodeText && code(err) != CodeBadRequest {
+				t.Errorf("%s with %.20q: %v", name, text, err)
+			}
+		}
+	}
+	if n := events(); n != before {
+		t.Errorf("refused texts wrote %d events", n-before)
+	}
+	if got, _ := f.store.GetSubmission(ctxTest, "ffm", sub.Ref); got.Version != s.Version {
+		t.Errorf("version %d, want %d", got.Version, s.Version)
+	}
+	if err := f.work.Note(ctxTest, anna, sub.Ref, " Rückruf\r\nam Montag "); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := f.store.Events(ctxTest, "ffm", sub.Ref)
+	if last := evs[len(evs)-1]; last.Type != record.EventNote || last.Data["text"] != "Rückruf\nam Montag" {
+		t.Errorf("stored note %+v", last)
+	}
+}

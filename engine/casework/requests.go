@@ -174,7 +174,10 @@ func (w *Work) request(ctx context.Context, a *Actor, sub *record.Submission, sv
 	if contact(svc, sub) == "" {
 		return nil, nil, &ActionError{Code: CodeNoContact, Detail: "the citizen gave no e-mail address"}
 	}
-	message = strings.TrimSpace(message)
+	message, err := plainText("a message", message)
+	if err != nil {
+		return nil, nil, err
+	}
 	token := sub.Ref + "." + record.NewToken()
 	hash := tokenHash(token)
 	req := &DocumentRequest{ID: hash[:16], Fields: fields, Message: message, Deadline: deadline.UTC().Truncate(time.Second), Token: token}

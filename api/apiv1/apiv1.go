@@ -26,7 +26,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"mime"
 	"sort"
 	"strconv"
 	"strings"
@@ -118,25 +117,10 @@ func (s *server) service(c *fiber.Ctx) (*engine.Service, error) {
 // readDocument reads a JSON request body: 415 unless the content type is
 // JSON, 400 for malformed JSON, 413 beyond the document limits.
 func readDocument(c *fiber.Ctx) (map[string]any, error) {
-	if err := requireJSON(c); err != nil {
+	if err := httpx.RequireJSON(c); err != nil {
 		return nil, err
 	}
 	return engine.ParseDocument(bytes.NewReader(c.Body()), engine.DefaultLimits)
-}
-
-// requireJSON answers 415 unless the request's content type is
-// application/json or a type ending in +json, with or without
-// parameters. A request without a content type is refused too.
-func requireJSON(c *fiber.Ctx) error {
-	// The usual header needs no parsing (mime.ParseMediaType builds a
-	// map of parameters on every request).
-	if ct := c.Get(fiber.HeaderContentType); ct != fiber.MIMEApplicationJSON {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || !(mt == fiber.MIMEApplicationJSON || strings.HasSuffix(mt, "+json")) {
-			return fiber.NewError(fiber.StatusUnsupportedMediaType, "expected a JSON body (Content-Type: application/json)")
-		}
-	}
-	return nil
 }
 
 // apiError writes validation errors as a 422 problem with messages in the

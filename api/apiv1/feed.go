@@ -85,7 +85,7 @@ type FeedAck struct {
 // again is a no-op that counts as success (the first verdict stands), so
 // a receiver may send the batch again without the failing item.
 func (h *feedHandler) ack(c *fiber.Ctx) error {
-	if err := requireJSON(c); err != nil {
+	if err := httpx.RequireJSON(c); err != nil {
 		return err
 	}
 	// The limits of a document hold here too: at most MaxBytes of body

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"strconv"
 	"strings"
@@ -210,9 +211,8 @@ func (s *server) transition(c *fiber.Ctx) error {
 	if !canWrite(a) {
 		return s.fail(c, fmt.Errorf("this token may only read (roles %s): %w", strings.Join(a.Roles, ","), ErrForbidden))
 	}
-	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
-	if err != nil || mt != fiber.MIMEApplicationJSON {
-		return s.fail(c, fiber.NewError(fiber.StatusUnsupportedMediaType, "expected a JSON body (Content-Type: application/json)"))
+	if err := httpx.RequireJSON(c); err != nil {
+		return s.fail(c, err)
 	}
 	body := c.Body()
 	if len(body) > maxBody {
@@ -223,6 +223,9 @@ func (s *server) transition(c *fiber.Ctx) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		return s.fail(c, bad("the body is not a transition request: %s", jsonProblem(err)))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return s.fail(c, bad("the body holds more than one JSON value"))
 	}
 	if req.Transition == "" || req.Version == nil || *req.Version < 1 {
 		return s.fail(c, bad("transition and version (the case's version as read) are required"))

@@ -460,16 +460,21 @@ func TestTransitionProblems(t *testing.T) {
 		want  int
 		typ   string
 		code  string
+		hdr   []string
 	}{
-		{"unknown field", tokA, `{"transition":"start","version":1,"office":"x"}`, 400, "bad-request", ""},
-		{"version zero", tokA, map[string]any{"transition": "start", "version": 0}, 400, "bad-request", ""},
-		{"stale", tokA, map[string]any{"transition": "start", "version": 7}, 409, "conflict", ""},
-		{"auditor", tokAuditor, map[string]any{"transition": "start", "version": 1}, 403, "forbidden", ""},
-		{"not now", tokA, map[string]any{"transition": "reject", "version": 1}, 422, "action-refused", "notAllowedNow"},
-		{"ok", tokA, map[string]any{"transition": "start", "version": 1}, 200, "", ""},
-		{"comment required", tokA, map[string]any{"transition": "reject", "version": 2}, 422, "action-refused", "commentRequired"},
+		{"unknown field", tokA, `{"transition":"start","version":1,"office":"x"}`, 400, "bad-request", "", nil},
+		{"trailing value", tokA, `{"transition":"start","version":1} {"transition":"reject"}`, 400, "bad-request", "", nil},
+		{"trailing brace", tokA, `{"transition":"start","version":1}}`, 400, "bad-request", "", nil},
+		{"plain text", tokA, `{"transition":"start","version":1}`, 415, "about:blank", "", []string{"Content-Type", "text/plain"}},
+		{"no content type", tokA, `{"transition":"start","version":1}`, 415, "about:blank", "", []string{"Content-Type", ""}},
+		{"version zero", tokA, map[string]any{"transition": "start", "version": 0}, 400, "bad-request", "", nil},
+		{"stale", tokA, map[string]any{"transition": "start", "version": 7}, 409, "conflict", "", nil},
+		{"auditor", tokAuditor, map[string]any{"transition": "start", "version": 1}, 403, "forbidden", "", nil},
+		{"not now", tokA, map[string]any{"transition": "reject", "version": 1}, 422, "action-refused", "notAllowedNow", nil},
+		{"ok, a +json type", tokA, map[string]any{"transition": "start", "version": 1}, 200, "", "", []string{"Content-Type", "application/vnd.amtsform+json; charset=utf-8"}},
+		{"comment required", tokA, map[string]any{"transition": "reject", "version": 2}, 422, "action-refused", "commentRequired", nil},
 	} {
-		resp, data := fx.do(t, "POST", tr, c.token, c.body, "Accept-Language", "en")
+		resp, data := fx.do(t, "POST", tr, c.token, c.body, append([]string{"Accept-Language", "en"}, c.hdr...)...)
 		if resp.StatusCode != c.want {
 			t.Errorf("%s: %d, want %d: %s", c.name, resp.StatusCode, c.want, data)
 			continue
@@ -486,7 +491,11 @@ func TestTransitionProblems(t *testing.T) {
 		if err := json.Unmarshal(data, &p); err != nil {
 			t.Fatal(err)
 		}
-		if p.Type != "https://amtsform.dev/problems/"+c.typ || p.Status != c.want || p.Title == "" {
+		typ := "https://amtsform.dev/problems/" + c.typ
+		if c.typ == "about:blank" {
+			typ = c.typ
+		}
+		if p.Type != typ || p.Status != c.want || p.Title == "" {
 			t.Errorf("%s: %s", c.name, data)
 		}
 		if c.code != "" && (len(p.Errors) != 1 || p.Errors[0].Code != c.code) {

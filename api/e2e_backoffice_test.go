@@ -455,11 +455,7 @@ func TestBackofficeDeputyPeriod(t *testing.T) {
 // at once: the next page goes to the sign-in page, a post gets 401.
 func TestBackofficeDisabledSession(t *testing.T) {
 	st := newBackofficeStack(t)
-	st.addUser(t, "erik.e", "Erik Engel", []string{"jugendamt-main-taunus"})
-	ref := st.submitKita(t, "65719").Reference
-	e := newStaffBrowser(t, st.base)
-	e.signIn("erik.e")
-	cp := e.get("/backoffice/cases/" + ref)
+	e, cp, ref := st.openCase(t, "erik.e", "Erik Engel")
 	cp.must(t, 200, "/backoffice/cases/"+ref, "Mir zuweisen")
 
 	if err := st.staff.Disable(staff.WithActor(context.Background(), "cli", ""), "erik.e"); err != nil {
@@ -477,6 +473,18 @@ func TestBackofficeDisabledSession(t *testing.T) {
 	lp = e.post("/backoffice/login", vals("_csrf", lp.csrf(t), "username", "erik.e", "password", "erik.e-password-123"))
 	lp.must(t, 401, "/backoffice/login", "Benutzername oder Passwort ist falsch.")
 	st.verifyAudit(t)
+}
+
+// openCase adds a caseworker of jugendamt-main-taunus, submits a Kita
+// application routed there and returns the caseworker's signed-in
+// browser on the case's page, with the case's reference.
+func (st *boStack) openCase(t *testing.T, id, name string) (*staffBrowser, page, string) {
+	t.Helper()
+	st.addUser(t, id, name, []string{"jugendamt-main-taunus"})
+	ref := st.submitKita(t, "65719").Reference
+	b := newStaffBrowser(t, st.base)
+	b.signIn(id)
+	return b, b.get("/backoffice/cases/" + ref), ref
 }
 
 // integration issues a staff API token for a Kita caseworker system of
@@ -617,11 +625,7 @@ func TestCitizenStatusPage(t *testing.T) {
 // is stored.
 func TestCaseTextRefused(t *testing.T) {
 	st := newBackofficeStack(t)
-	st.addUser(t, "anna.a", "Anna Arendt", []string{"jugendamt-main-taunus"})
-	ref := st.submitKita(t, "65719").Reference
-	a := newStaffBrowser(t, st.base)
-	a.signIn("anna.a")
-	cp := a.get("/backoffice/cases/" + ref)
+	a, cp, ref := st.openCase(t, "anna.a", "Anna Arendt")
 	const refused = "Der Text enthält Zeichen, die nicht erlaubt sind"
 	for _, text := range []string{"Rückruf \x00 am Montag", "Rückruf \xff am Montag", "\x1b[2JRückruf"} {
 		a.act(cp, "note", "text", text).must(t, 422, "/backoffice/cases/"+ref+"/note", refused, `href="#note-text"`)

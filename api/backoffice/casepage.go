@@ -130,7 +130,7 @@ func (s *server) showCase(c *fiber.Ctx, status int, errs []errorItem, fs *formSt
 	}
 	if svc != nil {
 		for _, sec := range render.Answers(svc, sub.Data, sub.Computed, files, l) {
-			sec.Rows = dropRepeatedHeading(sec.Title, sec.Rows)
+			sec.Rows = render.DropRepeatedHeading(sec.Title, sec.Rows)
 			v.Sections = append(v.Sections, sec)
 		}
 	}
@@ -490,21 +490,4 @@ func (s *server) receipt(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "application/pdf")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+tr(l, "Eingangsbestaetigung-", "Receipt-")+cs.Sub.Ref+`.pdf"`)
 	return c.Send(pdf)
-}
-
-// dropRepeatedHeading leaves out a section's first group heading when it
-// says what the section title says (as the citizen's review page does);
-// the group's rows move up one level.
-func dropRepeatedHeading(title string, rows []render.Row) []render.Row {
-	if len(rows) == 0 || !rows[0].Heading || rows[0].Depth != 0 || !strings.EqualFold(strings.TrimSpace(rows[0].Label), strings.TrimSpace(title)) {
-		return rows
-	}
-	out := make([]render.Row, 0, len(rows)-1)
-	i := 1
-	for ; i < len(rows) && rows[i].Depth > 0; i++ {
-		r := rows[i]
-		r.Depth--
-		out = append(out, r)
-	}
-	return append(out, rows[i:]...)
 }

@@ -2,7 +2,6 @@ package citizen
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -61,7 +60,7 @@ func (s *server) czReview(c *fiber.Ctx) error {
 	files := s.in.DraftFileNames(c.UserContext(), d, svc, res.Data)
 	for _, sec := range render.Answers(svc, res.Data, res.Computed, files, lang) {
 		rs := reviewSection{Title: sec.Title}
-		for _, r := range dropRepeatedHeading(sec.Title, sec.Rows) {
+		for _, r := range render.DropRepeatedHeading(sec.Title, sec.Rows) {
 			row := reviewRow{Row: r}
 			if !r.Heading && !r.Computed {
 				row.ChangeURL = draftURL(tenant, svc.ID, d.ID, sec.PageID) + "?return=review#" + r.Anchor
@@ -102,22 +101,4 @@ func (s *server) czSubmit(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Redirect(confirmationURL(tenant, svc.ID, sub.Ref, s.in.StatusSecret(tenant, sub.Ref)), fiber.StatusSeeOther)
-}
-
-// dropRepeatedHeading leaves out a section's first group heading when it
-// says what the section title says (a page "Halterin oder Halter" whose
-// first field is the group "Halterin oder Halter"); the group's rows move
-// up one level.
-func dropRepeatedHeading(title string, rows []render.Row) []render.Row {
-	if len(rows) == 0 || !rows[0].Heading || rows[0].Depth != 0 || !strings.EqualFold(strings.TrimSpace(rows[0].Label), strings.TrimSpace(title)) {
-		return rows
-	}
-	out := make([]render.Row, 0, len(rows)-1)
-	i := 1
-	for ; i < len(rows) && rows[i].Depth > 0; i++ {
-		r := rows[i]
-		r.Depth--
-		out = append(out, r)
-	}
-	return append(out, rows[i:]...)
 }

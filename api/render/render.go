@@ -63,6 +63,25 @@ func Answers(svc *engine.Service, data map[string]any, computed map[string]any, 
 	return out
 }
 
+// DropRepeatedHeading leaves out a section's first group heading when it
+// says what the section title says (a page "Halterin oder Halter" whose
+// first field is the group "Halterin oder Halter"); the group's rows move
+// up one level. The citizen's review page and the back office's case
+// page show sections so; the PDF receipt keeps every heading.
+func DropRepeatedHeading(title string, rows []Row) []Row {
+	if len(rows) == 0 || !rows[0].Heading || rows[0].Depth != 0 || !strings.EqualFold(strings.TrimSpace(rows[0].Label), strings.TrimSpace(title)) {
+		return rows
+	}
+	out := make([]Row, 0, len(rows)-1)
+	i := 1
+	for ; i < len(rows) && rows[i].Depth > 0; i++ {
+		r := rows[i]
+		r.Depth--
+		out = append(out, r)
+	}
+	return append(out, rows[i:]...)
+}
+
 func appendAnswer(rows []Row, f *engine.Field, v any, path string, depth int, files map[string]string, lang string) []Row {
 	switch f.Widget {
 	case "group":

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/amtsform/amtsform/engine"
@@ -37,5 +38,29 @@ func TestFormatMultipleChoice(t *testing.T) {
 	}
 	if got := FormatValue(f, []any{"kunst"}, nil, "en"); got != "Arts" {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestDropRepeatedHeading(t *testing.T) {
+	h := func(label string, depth int) Row { return Row{Label: label, Depth: depth, Heading: true} }
+	a := func(label string, depth int) Row { return Row{Label: label, Value: "x", Depth: depth} }
+	for _, tc := range []struct {
+		name  string
+		title string
+		rows  []Row
+		want  []Row
+	}{
+		{"repeated", "Halterin oder Halter", []Row{h("Halterin oder Halter", 0), a("Name", 1), a("Geburtsdatum", 1), a("E-Mail", 0)},
+			[]Row{a("Name", 0), a("Geburtsdatum", 0), a("E-Mail", 0)}},
+		{"case and space", "Halterin oder Halter ", []Row{h("halterin oder halter", 0), a("Name", 1)}, []Row{a("Name", 0)}},
+		{"nested group keeps its depth below", "Kinder", []Row{h("Kinder", 0), h("Kind 1", 1), a("Name", 2), a("Einkommen", 0)},
+			[]Row{h("Kind 1", 0), a("Name", 1), a("Einkommen", 0)}},
+		{"other title", "Hund", []Row{h("Halterin oder Halter", 0), a("Name", 1)}, []Row{h("Halterin oder Halter", 0), a("Name", 1)}},
+		{"first row an answer", "Name", []Row{a("Name", 0)}, []Row{a("Name", 0)}},
+		{"empty", "Hund", nil, nil},
+	} {
+		if got := DropRepeatedHeading(tc.title, tc.rows); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
 	}
 }

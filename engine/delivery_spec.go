@@ -145,12 +145,13 @@ func (s *Service) Delivered(dest string, data map[string]any) map[string]any {
 	sort.Strings(targets)
 	for _, t := range targets {
 		if v, ok := lookupDotted(data, d.Mapping[t]); ok {
-			setDotted(out, t, v)
+			setPath(out, t, v)
 		}
 	}
 	return out
 }
 
+// lookupDotted returns the value at a dotted path (no list indexes).
 func lookupDotted(m map[string]any, path string) (any, bool) {
 	var cur any = m
 	for _, seg := range strings.Split(path, ".") {
@@ -163,19 +164,6 @@ func lookupDotted(m map[string]any, path string) (any, bool) {
 		}
 	}
 	return cur, true
-}
-
-func setDotted(m map[string]any, path string, v any) {
-	segs := strings.Split(path, ".")
-	for _, seg := range segs[:len(segs)-1] {
-		next, ok := m[seg].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[seg] = next
-		}
-		m = next
-	}
-	m[segs[len(segs)-1]] = v
 }
 
 // checkDeliveryMappings reports mapping sources that are not in the data

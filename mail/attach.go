@@ -18,18 +18,10 @@ type Attachment struct {
 // neither signed nor encrypted (no S/MIME); the transport is TLS as
 // configured.
 func (m *Mailer) SendWithAttachments(ctx context.Context, to, subject, textBody string, atts []Attachment) error {
-	msg := gomail.NewMsg()
-	if err := msg.From(m.cfg.From); err != nil {
-		return &Error{Step: "address", cause: err}
+	msg, err := m.newMsg(to, subject, textBody)
+	if err != nil {
+		return err
 	}
-	if err := msg.To(to); err != nil {
-		return &Error{Step: "address", cause: err}
-	}
-	msg.Subject(subject)
-	msg.SetMessageID()
-	msg.SetDate()
-	msg.SetBodyString(gomail.TypeTextPlain, textBody)
-	msg.SetUserAgent("Amtsform")
 	for _, a := range atts {
 		if err := msg.AttachReader(a.Name, bytes.NewReader(a.Data), gomail.WithFileContentType(gomail.ContentType(a.ContentType))); err != nil {
 			return &Error{Step: "attach", cause: err}

@@ -270,12 +270,22 @@ func (e *Error) LogReason() string { return e.Error() }
 // Send sends one plain-text mail (UTF-8, quoted-printable) to one
 // recipient. ctx bounds the whole exchange.
 func (m *Mailer) Send(ctx context.Context, to, subject, textBody string) error {
+	msg, err := m.newMsg(to, subject, textBody)
+	if err != nil {
+		return err
+	}
+	return m.send(ctx, msg)
+}
+
+// newMsg builds a plain-text mail from the configured sender to one
+// recipient.
+func (m *Mailer) newMsg(to, subject, textBody string) (*gomail.Msg, error) {
 	msg := gomail.NewMsg()
 	if err := msg.From(m.cfg.From); err != nil {
-		return &Error{Step: "address", cause: err}
+		return nil, &Error{Step: "address", cause: err}
 	}
 	if err := msg.To(to); err != nil {
-		return &Error{Step: "address", cause: err}
+		return nil, &Error{Step: "address", cause: err}
 	}
 	msg.Subject(subject)
 	msg.SetMessageID()
@@ -284,8 +294,7 @@ func (m *Mailer) Send(ctx context.Context, to, subject, textBody string) error {
 	// go-mail sets a default User-Agent/X-Mailer naming itself; say who
 	// really sends.
 	msg.SetUserAgent("Amtsform")
-
-	return m.send(ctx, msg)
+	return msg, nil
 }
 
 // send delivers a message built by Send or SendWithAttachments.

@@ -122,15 +122,8 @@ func (s *server) czDocuments(c *fiber.Ctx) error {
 }
 
 func (s *server) czDocumentsPost(c *fiber.Ctx) error {
-	if err := s.checkFormPost(c); err != nil {
-		return s.refused(c, err)
-	}
-	form, err := readForm(c)
+	form, err := s.readPost(c)
 	if err != nil {
-		return s.refused(c, err)
-	}
-	csrf, _ := form.get(csrfField)
-	if err := s.csrf.Check(c, csrf); err != nil {
 		return s.refused(c, err)
 	}
 	tenant, req, sub, svc, err := s.documentRequest(c)

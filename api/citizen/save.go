@@ -16,6 +16,23 @@ import (
 	"github.com/amtsform/amtsform/engine/record"
 )
 
+// readPost reads a form post of a citizen's page (URL-encoded or
+// multipart, see checkFormPost) after checking its CSRF token.
+func (s *server) readPost(c *fiber.Ctx) (*postedForm, error) {
+	if err := s.checkFormPost(c); err != nil {
+		return nil, err
+	}
+	form, err := readForm(c)
+	if err != nil {
+		return nil, err
+	}
+	csrf, _ := form.get(csrfField)
+	if err := s.csrf.Check(c, csrf); err != nil {
+		return nil, err
+	}
+	return form, nil
+}
+
 // readForm decodes an urlencoded or multipart body.
 func readForm(c *fiber.Ctx) (*postedForm, error) {
 	pf := &postedForm{values: map[string][]string{}}
@@ -38,15 +55,8 @@ func readForm(c *fiber.Ctx) (*postedForm, error) {
 // order, decode the values by field kind, refuse anything that was not an
 // input of the page, store uploads, then engine.SavePage.
 func (s *server) czSavePage(c *fiber.Ctx) error {
-	if err := s.checkFormPost(c); err != nil {
-		return s.refused(c, err)
-	}
-	form, err := readForm(c)
+	form, err := s.readPost(c)
 	if err != nil {
-		return s.refused(c, err)
-	}
-	csrf, _ := form.get(csrfField)
-	if err := s.csrf.Check(c, csrf); err != nil {
 		return s.refused(c, err)
 	}
 	tenant, d, svc, err := s.draft(c)

@@ -205,15 +205,8 @@ type visibility struct {
 // czVisibility answers which of a page's conditional fields are shown
 // for the posted answers. Nothing is stored.
 func (s *server) czVisibility(c *fiber.Ctx) error {
-	if err := s.checkFormPost(c); err != nil {
-		return err
-	}
-	form, err := readForm(c)
+	form, err := s.readPost(c)
 	if err != nil {
-		return err
-	}
-	csrf, _ := form.get(csrfField)
-	if err := s.csrf.Check(c, csrf); err != nil {
 		return err
 	}
 	_, d, svc, err := s.draft(c)

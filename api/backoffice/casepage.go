@@ -13,6 +13,7 @@ import (
 	"github.com/amtsform/amtsform/api/receipt"
 	"github.com/amtsform/amtsform/api/render"
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/messages"
 	"github.com/amtsform/amtsform/engine/record"
 )
 
@@ -126,7 +127,7 @@ func (s *server) showCase(c *fiber.Ctx, status int, errs []errorItem, fs *formSt
 	for _, at := range sub.Attachments {
 		files[at.ID] = at.Name
 		v.Attachments = append(v.Attachments, attachmentLink{Name: at.Name, Type: typeName(at.ContentType),
-			Size: humanSize(at.Size), URL: caseURL(sub.Ref) + "/attachments/" + url.PathEscape(at.ID)})
+			Size: messages.Size(at.Size, l), URL: caseURL(sub.Ref) + "/attachments/" + url.PathEscape(at.ID)})
 	}
 	if svc != nil {
 		for _, sec := range render.Answers(svc, sub.Data, sub.Computed, files, l) {
@@ -413,16 +414,6 @@ func typeName(ct string) string {
 		return "—"
 	}
 	return ct
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%d KB", (n+512)>>10)
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // attachment streams a file of the case as a download.

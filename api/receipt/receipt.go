@@ -14,6 +14,7 @@ import (
 
 	"github.com/amtsform/amtsform/api/render"
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/messages"
 	"github.com/amtsform/amtsform/engine/record"
 )
 
@@ -170,7 +171,7 @@ func PDF(svc *engine.Service, sub *record.Submission, d Details) ([]byte, error)
 		pdf.SetFont("go", "B", 12)
 		pdf.MultiCell(0, 6, render.Tr(lang, "Anlagen", "Attachments"), "", "L", false)
 		for _, a := range sub.Attachments {
-			row(a.Name, fmt.Sprintf("%s, SHA-256 %s…", humanSize(a.Size), shortHash(a.SHA256)), false, 0)
+			row(a.Name, fmt.Sprintf("%s, SHA-256 %s…", messages.Size(a.Size, lang), shortHash(a.SHA256)), false, 0)
 		}
 	}
 	if err := pdf.Error(); err != nil {
@@ -181,16 +182,6 @@ func PDF(svc *engine.Service, sub *record.Submission, d Details) ([]byte, error)
 		return nil, fmt.Errorf("receipt: %w", err)
 	}
 	return buf.Bytes(), nil
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%d KB", (n+512)>>10)
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func shortHash(h string) string {

@@ -90,10 +90,19 @@ func (c *Catalog) Restore(ctx context.Context) (restored int, err error) {
 	return restored, errors.Join(errs...)
 }
 
-// compileStored compiles a stored version from its files. The result
-// carries the stored hash: the version is identified by what it was
-// offered as, even if this binary's compiler version differs.
+// compileStored compiles a stored version from its files (LoadStored).
 func compileStored(v *record.ServiceVersion) (*engine.Service, error) {
+	src, err := LoadStored(v)
+	if err != nil {
+		return nil, err
+	}
+	return engine.Compile(src)
+}
+
+// LoadStored loads a stored version from its files. The source carries
+// the stored hash: the version is identified by what it was offered as,
+// even if this binary's compiler version differs.
+func LoadStored(v *record.ServiceVersion) (*engine.Source, error) {
 	files := make([]engine.SourceFile, len(v.Files))
 	for i, f := range v.Files {
 		files[i] = engine.SourceFile{Path: f.Path, Data: f.Data}
@@ -103,7 +112,7 @@ func compileStored(v *record.ServiceVersion) (*engine.Service, error) {
 		return nil, err
 	}
 	src.Hash = v.Hash
-	return engine.Compile(src)
+	return src, nil
 }
 
 // Offer makes svcs the current services of tenant, replacing its earlier

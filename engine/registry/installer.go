@@ -159,15 +159,10 @@ func storedVersion(ctx context.Context, st catalog.Versions, hash string) (*diff
 		if v.Hash != hash {
 			continue
 		}
-		files := make([]engine.SourceFile, len(v.Files))
-		for i, f := range v.Files {
-			files[i] = engine.SourceFile{Path: f.Path, Data: f.Data}
-		}
-		src, err := engine.LoadFiles(files)
+		src, err := catalog.LoadStored(v)
 		if err != nil {
 			return nil, err
 		}
-		src.Hash = v.Hash
 		s, err := engine.Compile(src)
 		if err != nil {
 			return nil, err

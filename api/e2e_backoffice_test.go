@@ -492,8 +492,15 @@ func (st *boStack) openCase(t *testing.T, id, name string) (*staffBrowser, page,
 // token's secret.
 func (st *boStack) integration(t *testing.T) (*client, string) {
 	t.Helper()
+	return st.token(t, "Fachverfahren Kita", []string{"jugendamt-main-taunus"}, record.RoleCaseworker)
+}
+
+// token issues a staff API token of offices and roles and returns a
+// client of the staff API and the token's secret.
+func (st *boStack) token(t *testing.T, name string, offices []string, roles ...string) (*client, string) {
+	t.Helper()
 	ctx := staff.WithActor(context.Background(), "cli", "")
-	secret, err := st.staff.CreateToken(ctx, testTenant, "Fachverfahren Kita", []string{"jugendamt-main-taunus"}, []string{record.RoleCaseworker})
+	secret, err := st.staff.CreateToken(ctx, testTenant, name, offices, roles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -644,5 +651,36 @@ func TestCaseTextRefused(t *testing.T) {
 		t.Fatalf("refused texts changed the history: %s", got)
 	}
 	a.act(cp, "note", "text", "Rückruf\r\nam Montag").must(t, 200, "/backoffice/cases/"+ref, "Rückruf\nam Montag")
+	st.verifyAudit(t)
+}
+
+// TestAdminScope: a signed-in admin sees every office of the tenant in
+// the back office; a staff API token with the role admin sees only the
+// offices it was issued for (docs/staffapi.md).
+func TestAdminScope(t *testing.T) {
+	st := newBackofficeStack(t)
+	ctx := staff.WithActor(context.Background(), "cli", "")
+	if _, err := st.staff.AddUser(ctx, staff.User{ID: "ada.a", Tenant: testTenant, Name: "Ada Albers",
+		Roles: []string{record.RoleAdmin}, Offices: []string{"jugendamt-main-taunus"}}, "ada.a-password-123"); err != nil {
+		t.Fatal(err)
+	}
+	own, other := st.submitKita(t, "65719").Reference, st.submitKita(t, "60311").Reference
+	a := newStaffBrowser(t, st.base)
+	a.signIn("ada.a")
+	a.get("/backoffice/cases/"+own).must(t, 200, "/backoffice/cases/"+own)
+	a.get("/backoffice/cases/"+other).must(t, 200, "/backoffice/cases/"+other)
+	a.get("/backoffice/office/jugendamt-frankfurt").must(t, 200, "", other)
+
+	c, secret := st.token(t, "Berichtswesen", []string{"jugendamt-main-taunus"}, record.RoleAdmin)
+	auth := []string{"Authorization", "Bearer " + secret}
+	c.expect(c.do("GET", "/cases/"+own, nil, auth...), 200, nil)
+	c.expect(c.do("GET", "/cases/"+other, nil, auth...), 404, nil)
+	var inbox struct {
+		Cases []struct{ Reference string }
+	}
+	c.expect(c.do("GET", "/cases", nil, auth...), 200, &inbox)
+	if len(inbox.Cases) != 1 || inbox.Cases[0].Reference != own {
+		t.Fatalf("the admin token's inbox %+v, want only %s", inbox.Cases, own)
+	}
 	st.verifyAudit(t)
 }

@@ -182,6 +182,17 @@ func buildFiles(abs string, inst *build.Instance, overlay map[string][]byte) ([]
 	if err := add(filepath.Join(abs, "cue.mod", "module.cue")); err != nil {
 		return nil, err
 	}
+	if err := EachBuildFile(inst, add); err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+// EachBuildFile calls f with the file name of every file of inst and of
+// the instances it imports, transitively, visiting each instance once,
+// and stops at the first error f returns.
+func EachBuildFile(inst *build.Instance, f func(name string) error) error {
 	visited := map[*build.Instance]bool{}
 	var walk func(i *build.Instance) error
 	walk = func(i *build.Instance) error {
@@ -189,8 +200,8 @@ func buildFiles(abs string, inst *build.Instance, overlay map[string][]byte) ([]
 			return nil
 		}
 		visited[i] = true
-		for _, f := range i.BuildFiles {
-			if err := add(f.Filename); err != nil {
+		for _, bf := range i.BuildFiles {
+			if err := f(bf.Filename); err != nil {
 				return err
 			}
 		}
@@ -201,11 +212,7 @@ func buildFiles(abs string, inst *build.Instance, overlay map[string][]byte) ([]
 		}
 		return nil
 	}
-	if err := walk(inst); err != nil {
-		return nil, err
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	return walk(inst)
 }
 
 // hashFiles is the content hash of a service: CompilerVersion and every

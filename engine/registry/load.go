@@ -171,52 +171,38 @@ func (r *Registry) vendor(abs string, inst *build.Instance, overlay map[string][
 	modules := filepath.Join(r.cache, "modules") + string(filepath.Separator)
 	seen := map[string]bool{}
 	var out []engine.SourceFile
-	visited := map[*build.Instance]bool{}
-	var walk func(i *build.Instance) error
-	walk = func(i *build.Instance) error {
-		if visited[i] {
+	err := engine.EachBuildFile(inst, func(name string) error {
+		var rel string
+		if r, err := filepath.Rel(abs, name); err == nil && !strings.HasPrefix(r, "..") {
+			rel = filepath.ToSlash(r)
+		} else if cut, ok := strings.CutPrefix(name, modules); ok {
+			// <base path>@<version>/src/<file>
+			at := strings.LastIndex(cut, "@")
+			slash := strings.Index(cut[at:], string(filepath.Separator)+"src"+string(filepath.Separator))
+			if at < 0 || slash < 0 {
+				return fmt.Errorf("%s: unexpected module cache path", name)
+			}
+			base := filepath.ToSlash(cut[:at])
+			rest := filepath.ToSlash(cut[at+slash+len("/src/"):])
+			rel = "cue.mod/pkg/" + base + "/" + rest
+		} else {
+			return fmt.Errorf("%s: imported file outside the service and the module cache", name)
+		}
+		if seen[rel] {
 			return nil
 		}
-		visited[i] = true
-		for _, f := range i.BuildFiles {
-			name := f.Filename
-			var rel string
-			if r, err := filepath.Rel(abs, name); err == nil && !strings.HasPrefix(r, "..") {
-				rel = filepath.ToSlash(r)
-			} else if cut, ok := strings.CutPrefix(name, modules); ok {
-				// <base path>@<version>/src/<file>
-				at := strings.LastIndex(cut, "@")
-				slash := strings.Index(cut[at:], string(filepath.Separator)+"src"+string(filepath.Separator))
-				if at < 0 || slash < 0 {
-					return fmt.Errorf("%s: unexpected module cache path", name)
-				}
-				base := filepath.ToSlash(cut[:at])
-				rest := filepath.ToSlash(cut[at+slash+len("/src/"):])
-				rel = "cue.mod/pkg/" + base + "/" + rest
-			} else {
-				return fmt.Errorf("%s: imported file outside the service and the module cache", name)
-			}
-			if seen[rel] {
-				continue
-			}
-			seen[rel] = true
-			b, ok := overlay[name]
-			if !ok {
-				var err error
-				if b, err = os.ReadFile(name); err != nil {
-					return err
-				}
-			}
-			out = append(out, engine.SourceFile{Path: rel, Data: b})
-		}
-		for _, imp := range i.Imports {
-			if err := walk(imp); err != nil {
+		seen[rel] = true
+		b, ok := overlay[name]
+		if !ok {
+			var err error
+			if b, err = os.ReadFile(name); err != nil {
 				return err
 			}
 		}
+		out = append(out, engine.SourceFile{Path: rel, Data: b})
 		return nil
-	}
-	return out, walk(inst)
+	})
+	return out, err
 }
 
 // problems converts CUE's errors to an engine.CheckError with positions.

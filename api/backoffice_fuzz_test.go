@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // boFuzzRoutes are the case actions FuzzBackofficeActions posts to.
@@ -27,7 +29,9 @@ var boFuzzRoutes = []string{"claim", "assign", "transition", "note", "schedule",
 // nothing may panic, no answer may be a 5xx, every error is the back
 // office's HTML page (or a problem document), no redirect leaves the
 // back office, and the submission is never lost: it can still be read,
-// with the data the citizen sent.
+// with the data the citizen sent. Every note, comment and message its
+// history holds is plain text (valid UTF-8, no control character but
+// line feed and tab), whatever the form carried.
 //
 // One server serves every iteration, so the case moves on as the
 // fuzzer's actions succeed: a failure may depend on what the iterations
@@ -110,7 +114,32 @@ func FuzzBackofficeActions(f *testing.F) {
 		if got, _ := json.Marshal(after.Data); string(got) != data {
 			t.Fatalf("POST %s %q (status %d): the submission's data changed", path, body, res.StatusCode)
 		}
+		evs, err := st.store.Events(ctx, testTenant, ref)
+		if err != nil {
+			t.Fatalf("POST %s %q: events: %v", path, body, err)
+		}
+		for _, e := range evs {
+			for _, k := range []string{"text", "comment", "message"} {
+				if v, ok := e.Data[k].(string); ok && !plainStored(v) {
+					t.Fatalf("POST %s %q (status %d): the %s event stored the %s %q", path, body, res.StatusCode, e.Type, k, v)
+				}
+			}
+		}
 	})
+}
+
+// plainStored reports whether s is the plain text casework stores:
+// valid UTF-8 without control characters other than line feed and tab.
+func plainStored(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return false
+		}
+	}
+	return true
 }
 
 // boFuzzSubmit hands in a Kita application through the JSON API, routed

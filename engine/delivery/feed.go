@@ -169,8 +169,12 @@ func (f *Feed) Ack(ctx context.Context, tenant, destination, id string, accept b
 	if !accept {
 		nj.Status, nj.Verdict = record.DeliveryRejected, "reject: "+reason
 	}
+	if err := f.d.store.SaveDeliveryJob(ctx, &nj, j.Base); err != nil {
+		return err
+	}
+	// Counted once stored: an acknowledgement that failed is sent again.
 	if f.d.opt.Observe != nil {
 		f.d.opt.Observe(tenant, destination, strings.SplitN(nj.Verdict, ":", 2)[0], 0)
 	}
-	return f.d.store.SaveDeliveryJob(ctx, &nj, j.Base)
+	return nil
 }

@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -106,5 +107,57 @@ func TestFeed(t *testing.T) {
 	j, err = s.DeliveryJob(ctx, p3.Items[0].ID)
 	if err != nil || j.Status != record.DeliveryDelivered || j.Verdict != "accept" || j.Attempts != 2 {
 		t.Fatalf("accepted item: %+v %v", j, err)
+	}
+}
+
+// saveFails is a store whose SaveDeliveryJob fails while fail is set.
+type saveFails struct {
+	delivery.Store
+	fail bool
+}
+
+func (s *saveFails) SaveDeliveryJob(ctx context.Context, j *record.DeliveryJob, expectBase int) error {
+	if s.fail {
+		return errors.New("the store is away")
+	}
+	return s.Store.SaveDeliveryJob(ctx, j, expectBase)
+}
+
+// TestFeedAckCountedOnceStored: the metrics hook counts an
+// acknowledgement once it is stored, not when storing it failed (the
+// receiver sends it again) and not again for a repeated one.
+func TestFeedAckCountedOnceStored(t *testing.T) {
+	s := openStore(t)
+	ctx := tctx(t)
+	sum := sha256.Sum256([]byte("feed-token"))
+	b := delivery.StaticBindings{"ffm/postfach": {Kind: "feed", TokenSHA256: []string{hex.EncodeToString(sum[:])}}}
+	if _, _, err := s.Submit(ctx, &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: svcRef,
+		Data: map[string]any{"n": int64(1)}, Jobs: []record.DeliveryJob{{Destination: "postfach", Kind: "feed"}}}); err != nil {
+		t.Fatal(err)
+	}
+	store := &saveFails{Store: s}
+	counted := map[string]int{}
+	f := delivery.New(store, delivery.Options{Bindings: b, Logger: quiet,
+		Observe: func(tenant, dest, outcome string, _ time.Duration) { counted[tenant+"/"+dest+" "+outcome]++ }}).Feed()
+	p, err := f.Poll(ctx, "ffm", "postfach", "", 10)
+	if err != nil || len(p.Items) != 1 {
+		t.Fatalf("poll: %+v %v", p, err)
+	}
+	id := p.Items[0].ID
+	store.fail = true
+	if err := f.Ack(ctx, "ffm", "postfach", id, true, ""); err == nil {
+		t.Fatal("the acknowledgement was not stored, and Ack said nothing")
+	}
+	if len(counted) != 0 {
+		t.Fatalf("counted before it was stored: %v", counted)
+	}
+	store.fail = false
+	for i := 0; i < 2; i++ {
+		if err := f.Ack(ctx, "ffm", "postfach", id, true, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := map[string]int{"ffm/postfach accept": 1}; fmt.Sprint(counted) != fmt.Sprint(want) {
+		t.Fatalf("counted %v, want %v", counted, want)
 	}
 }

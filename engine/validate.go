@@ -917,6 +917,13 @@ func literalEqual(lit, v any, x num) bool {
 	return false
 }
 
+// CheckText applies the rule for citizens' texts to any text that people
+// read (a caseworker's note, a receiver's reject reason): it returns the
+// number of characters of s and CodeEncoding if s is not valid UTF-8,
+// CodeControl if it holds a control character other than tab, line feed
+// and a carriage return directly before a line feed, else "".
+func CheckText(s string) (chars int, code string) { return checkText(s) }
+
 // checkText counts the characters of a text and returns CodeEncoding if
 // it is not valid UTF-8, CodeControl if it holds a control character,
 // or "". Tab and line feed are allowed, and a carriage return directly

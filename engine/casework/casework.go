@@ -21,8 +21,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/catalog"
@@ -462,22 +460,23 @@ func (w *Work) Assign(ctx context.Context, a Actor, ref string, version int64, t
 const maxNote = 4000
 
 // plainText returns a note, comment or message as it is stored: line
-// breaks as LF, white space around it trimmed. It refuses text that is
-// not UTF-8 or that holds a control character other than a line break or
-// a tab (CodeText: a NUL, an escape sequence or a stray byte would be
-// stored, shown, mailed to the citizen and exported as sent), and text
-// longer than maxNote characters (CodeBadRequest).
+// breaks as LF, white space around it (including the control characters
+// that count as white space) trimmed. It refuses text that is not UTF-8
+// or that holds a control character other than a line break or a tab
+// (CodeText, the rule engine.CheckText applies to citizens' texts: a
+// NUL, an escape sequence or a stray byte would be stored, shown, mailed
+// to the citizen and exported as sent), and text longer than maxNote
+// characters (CodeBadRequest).
 func plainText(what, s string) (string, error) {
 	s = strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n"))
-	if !utf8.ValidString(s) {
+	n, code := engine.CheckText(s)
+	switch code {
+	case engine.CodeEncoding:
 		return "", &ActionError{Code: CodeText, Detail: what + " is not UTF-8"}
+	case engine.CodeControl:
+		return "", &ActionError{Code: CodeText, Detail: what + " holds a control character"}
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' {
-			return "", &ActionError{Code: CodeText, Detail: fmt.Sprintf("%s holds the control character %U", what, r)}
-		}
-	}
-	if utf8.RuneCountInString(s) > maxNote {
+	if n > maxNote {
 		return "", &ActionError{Code: CodeBadRequest, Detail: what + " has at most 4000 characters"}
 	}
 	return s, nil

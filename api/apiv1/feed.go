@@ -107,6 +107,11 @@ func (h *feedHandler) ack(c *fiber.Ctx) error {
 		if it.Accept == (it.Reject != "") {
 			return fiber.NewError(fiber.StatusBadRequest, "every item is either accepted or rejected with a reason")
 		}
+		if !it.Accept {
+			if err := delivery.CheckReason(it.Reject); err != nil {
+				return feedError(err)
+			}
+		}
 	}
 	for _, it := range body.Items {
 		if err := h.cfg.Feed.Ack(c.UserContext(), tenantOf(c), c.Locals("feed").(string), it.ID, it.Accept, it.Reject); err != nil {
@@ -122,6 +127,8 @@ func feedError(err error) error {
 		return fiber.NewError(fiber.StatusNotFound, "no such feed item")
 	case errors.Is(err, record.ErrConflict):
 		return fiber.NewError(fiber.StatusConflict, "the item was not handed out")
+	case errors.Is(err, delivery.ErrReason):
+		return fiber.NewError(fiber.StatusBadRequest, "a reject reason has 1 to 1000 characters, without control characters other than line breaks and tabs")
 	}
 	return err
 }

@@ -222,6 +222,9 @@ func TestFeedAckBatch(t *testing.T) {
 		handed, waiting string // status and verdict afterwards; "" for unchanged
 	}{
 		{"unknown item first", `{"items":[{"id":"musterstadt/KITA-2026-999999/fachverfahren","accept":true},{"id":"{handed}","accept":true}]}`, 404, "", ""},
+		{"reason with a control character", `{"items":[{"id":"{handed}","accept":true},{"id":"{waiting}","reject":"Zust\u00e4ndigkeit\u0000fehlt"}]}`, 400, "", ""},
+		{"reason too long", `{"items":[{"id":"{handed}","accept":true},{"id":"{waiting}","reject":"` + strings.Repeat("ä", delivery.MaxReason+1) + `"}]}`, 400, "", ""},
+		{"reason only white space", `{"items":[{"id":"{handed}","reject":" \n "}]}`, 400, "", ""},
 		{"item not handed out second", `{"items":[{"id":"{handed}","accept":true},{"id":"{waiting}","accept":true}]}`, 409, "delivered accept", ""},
 		{"acknowledged again", `{"items":[{"id":"{handed}","reject":"Zuständigkeit fehlt"}]}`, 204, "delivered accept", ""},
 	} {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/record"
 )
 
@@ -46,6 +47,24 @@ type FeedPage struct {
 
 // ErrFeedAuth reports a token no feed destination of the tenant accepts.
 var ErrFeedAuth = errors.New("feed: unknown token")
+
+// MaxReason is the longest reject reason, in characters.
+const MaxReason = 1000
+
+// ErrReason reports a reject reason that is empty, longer than
+// MaxReason or not plain text (engine.CheckText): caseworkers read it.
+var ErrReason = errors.New("feed: a reject reason is 1 to 1000 characters of text without control characters")
+
+// CheckReason returns ErrReason unless reason is a reject reason Ack
+// takes, so that a whole batch can be checked before any item of it is
+// acknowledged.
+func CheckReason(reason string) error {
+	n, code := engine.CheckText(reason)
+	if strings.TrimSpace(reason) == "" || n > MaxReason || code != "" {
+		return ErrReason
+	}
+	return nil
+}
 
 // Authenticate returns the feed destination of tenant whose binding
 // lists the SHA-256 of token (compared in constant time).
@@ -147,9 +166,15 @@ func feedCursor(j *record.DeliveryJob) string {
 }
 
 // Ack acknowledges an item handed out by Poll: accepted (reason "") or
-// rejected with a reason. An acknowledged item is never handed out
-// again; acknowledging it twice is not an error.
+// rejected with a reason (ErrReason unless CheckReason takes it). An
+// acknowledged item is never handed out again; acknowledging it twice is
+// not an error.
 func (f *Feed) Ack(ctx context.Context, tenant, destination, id string, accept bool, reason string) error {
+	if !accept {
+		if err := CheckReason(reason); err != nil {
+			return err
+		}
+	}
 	j, err := f.d.store.DeliveryJob(ctx, id)
 	if err != nil {
 		return err

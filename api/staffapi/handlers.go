@@ -279,7 +279,7 @@ func (s *server) fail(c *fiber.Ctx, err error) error {
 		p.Status, p.Type, p.Detail = fiber.StatusUnprocessableEntity, "action-refused", "the workflow refuses the action"
 		path := ""
 		switch ae.Code {
-		case "commentRequired", "text":
+		case "commentRequired", "text", "invalid": // a transition's only free value is its comment
 			path = "comment"
 		}
 		p.Errors = []httpx.ProblemError{{Path: path, Code: ae.Code, Message: actionMessages[ae.Code]}}

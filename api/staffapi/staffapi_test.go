@@ -464,6 +464,7 @@ func TestTransitionProblems(t *testing.T) {
 	}{
 		{"unknown field", tokA, `{"transition":"start","version":1,"office":"x"}`, 400, "bad-request", "", nil},
 		{"trailing value", tokA, `{"transition":"start","version":1} {"transition":"reject"}`, 400, "bad-request", "", nil},
+		{"trailing newline", tokA, "{\"transition\":\"start\",\"version\":7}\r\n", 409, "conflict", "", nil},
 		{"trailing brace", tokA, `{"transition":"start","version":1}}`, 400, "bad-request", "", nil},
 		{"plain text", tokA, `{"transition":"start","version":1}`, 415, "about:blank", "", []string{"Content-Type", "text/plain"}},
 		{"no content type", tokA, `{"transition":"start","version":1}`, 415, "about:blank", "", []string{"Content-Type", ""}},

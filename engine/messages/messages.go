@@ -159,11 +159,16 @@ func typeName(t string) string {
 	return t
 }
 
-// Size renders a number of bytes for people: "5 MB", "1,5 MB", "200 kB".
+// Size renders a number of bytes for people, in the units the limits of
+// forms use (1 MB = 1,000,000 bytes), to one decimal in the language's
+// notation: "5 MB", "1,5 MB", "200 kB", "40 B".
 func Size(n int64, lang string) string {
-	unit, div := "MB", 1_000_000.0
-	if n < 1_000_000 {
-		unit, div = "kB", 1000
+	if n < 1000 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	unit, div := "kB", 1000.0
+	if n >= 999_950 { // would round to "1000 kB"
+		unit, div = "MB", 1_000_000
 	}
 	s := strconv.FormatFloat(float64(n)/div, 'f', 1, 64)
 	s = strings.TrimSuffix(s, ".0")

@@ -58,3 +58,30 @@ func TestSpecialMessages(t *testing.T) {
 		t.Errorf("FileHint en: %q", got)
 	}
 }
+
+func TestSize(t *testing.T) {
+	for _, tc := range []struct {
+		n      int64
+		de, en string
+	}{
+		{0, "0 B", "0 B"},
+		{40, "40 B", "40 B"},
+		{999, "999 B", "999 B"},
+		{1000, "1 kB", "1 kB"},
+		{1049, "1 kB", "1 kB"},
+		{1050, "1,1 kB", "1.1 kB"},
+		{200_000, "200 kB", "200 kB"},
+		{999_949, "999,9 kB", "999.9 kB"},
+		{999_950, "1 MB", "1 MB"},
+		{1_500_000, "1,5 MB", "1.5 MB"},
+		{5_000_000, "5 MB", "5 MB"},
+		{20_971_520, "21 MB", "21 MB"},
+	} {
+		if got := Size(tc.n, "de"); got != tc.de {
+			t.Errorf("Size(%d, de) = %q, want %q", tc.n, got, tc.de)
+		}
+		if got := Size(tc.n, "en"); got != tc.en {
+			t.Errorf("Size(%d, en) = %q, want %q", tc.n, got, tc.en)
+		}
+	}
+}

@@ -513,7 +513,7 @@ func (c *Constraint) acceptString() func(any) bool {
 		if !ok {
 			return false
 		}
-		n, code := checkText(s)
+		n, code := CheckText(s)
 		if code != "" || (minRunes >= 0 && n < minRunes) || (maxRunes >= 0 && n > maxRunes) {
 			return false
 		}
@@ -842,7 +842,7 @@ func (c *Constraint) checkValue(v any, params bool) (string, map[string]any) {
 
 // checkString applies the constraints of a text beyond its type.
 func (c *Constraint) checkString(s string) (string, map[string]any) {
-	n, code := checkText(s)
+	n, code := CheckText(s)
 	if code != "" {
 		return code, nil
 	}
@@ -917,18 +917,13 @@ func literalEqual(lit, v any, x num) bool {
 	return false
 }
 
-// CheckText applies the rule for citizens' texts to any text that people
-// read (a caseworker's note, a receiver's reject reason): it returns the
-// number of characters of s and CodeEncoding if s is not valid UTF-8,
-// CodeControl if it holds a control character other than tab, line feed
-// and a carriage return directly before a line feed, else "".
-func CheckText(s string) (chars int, code string) { return checkText(s) }
-
-// checkText counts the characters of a text and returns CodeEncoding if
+// CheckText counts the characters of a text and returns CodeEncoding if
 // it is not valid UTF-8, CodeControl if it holds a control character,
 // or "". Tab and line feed are allowed, and a carriage return directly
 // before a line feed: browsers send line breaks of a textarea as CR LF.
-func checkText(s string) (int, string) {
+// It is the rule for citizens' texts, and for any other text that people
+// read (a caseworker's note, a receiver's reject reason).
+func CheckText(s string) (chars int, code string) {
 	n := 0
 	for i := 0; i < len(s); i++ {
 		n++

@@ -128,7 +128,7 @@ func feedError(err error) error {
 	case errors.Is(err, record.ErrConflict):
 		return fiber.NewError(fiber.StatusConflict, "the item was not handed out")
 	case errors.Is(err, delivery.ErrReason):
-		return fiber.NewError(fiber.StatusBadRequest, "a reject reason has 1 to 1000 characters, without control characters other than line breaks and tabs")
+		return fiber.NewError(fiber.StatusBadRequest, strings.TrimPrefix(err.Error(), "feed: "))
 	}
 	return err
 }

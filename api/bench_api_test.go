@@ -152,16 +152,9 @@ func (sb *submitBench) rawInsert(d bson.D) error {
 	return err
 }
 
-// throughput runs n calls of f with conc workers and returns calls per
-// second.
-func throughput(conc, n int, f func()) float64 {
-	r, _ := measure(conc, n, f)
-	return r
-}
-
-// measure runs n calls of f with conc workers and returns calls per
-// second and the process's CPU time per call.
-func measure(conc, n int, f func()) (perSec float64, cpu time.Duration) {
+// measure runs n calls of f with conc workers and returns the wall time
+// they took and the process's CPU time meanwhile.
+func measure(conc, n int, f func()) (wall, cpu time.Duration) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	c0 := processCPU()
@@ -176,67 +169,122 @@ func measure(conc, n int, f func()) (perSec float64, cpu time.Duration) {
 		}()
 	}
 	wg.Wait()
-	perSec = float64(n) / time.Since(t0).Seconds()
-	return perSec, (processCPU() - c0) / time.Duration(n)
+	return time.Since(t0), processCPU() - c0
 }
 
 // BenchmarkSubmitRatio: throughput of API submits (valid Kita document,
 // fresh Idempotency-Key each) and of raw inserts of the stored document,
-// at concurrency 1 and 16, interleaved in short rounds so that drift of
-// a shared machine affects both sides alike; the side that goes first
-// alternates from round to round, so that neither always follows the
-// other's leftovers (garbage to collect, a case-index snapshot written
-// in the background). The throughputs are over all rounds; the ratio is
-// the median of the rounds' ratios (robust to a round disturbed by
-// other load). Bounded: several seconds per b.N.
+// at concurrency 1 and 16, interleaved so that drift of a shared machine
+// affects both sides alike.
+//
+// At concurrency 1 throughput is one over the mean latency of requests
+// sent one after another, so the two sides alternate request by request
+// (which of a pair goes first alternates too): each side's time is the
+// sum of its own requests' latencies, and a stall of the machine (tens of
+// milliseconds on a shared VM) falls on one request of one side instead
+// of on a whole round of it. At concurrency 16 the requests of one side
+// overlap each other, so the sides alternate in rounds of 50 requests
+// (the side that goes first alternates from round to round, so that
+// neither always follows the other's leftovers: garbage to collect, a
+// case-index snapshot written in the background).
+//
+// The throughputs are over all requests; the ratio is the median of the
+// ratios of 16 blocks (of 50 pairs, or of a round each), robust to a
+// block disturbed by other load. Bounded: several seconds per b.N.
 func BenchmarkSubmitRatio(b *testing.B) {
 	sb := newSubmitBench(b)
-	const rounds, perRound = 16, 50
+	const blocks, perBlock = 16, 50
 	for i := 0; i < b.N; i++ {
 		for _, conc := range []int{1, 16} {
-			var apiT, insT float64 // seconds per request, summed over rounds
+			var apiT, insT time.Duration // summed over blocks
 			var apiCPU, insCPU time.Duration
-			ratios := make([]float64, rounds)
-			for r := 0; r < rounds; r++ {
-				docs := make(chan bson.D, perRound)
-				keys := make(chan string, perRound)
-				for j := 0; j < perRound; j++ {
-					docs <- sb.copyDoc()
-					keys <- benchKey()
-				}
-				apiSide := func() (float64, time.Duration) {
-					return measure(conc, perRound, func() { sb.apiSubmit(b, <-keys) })
-				}
-				insertSide := func() (float64, time.Duration) {
-					return measure(conc, perRound, func() {
-						if err := sb.rawInsert(<-docs); err != nil {
-							b.Error(err)
-						}
-					})
-				}
-				var api, ins float64
-				var ac, ic time.Duration
-				if r%2 == 0 {
-					api, ac = apiSide()
-					ins, ic = insertSide()
+			ratios := make([]float64, blocks)
+			for r := 0; r < blocks; r++ {
+				var at, it, ac, ic time.Duration
+				if conc == 1 {
+					at, it, ac, ic = sb.pairs(b, perBlock)
 				} else {
-					ins, ic = insertSide()
-					api, ac = apiSide()
+					at, it, ac, ic = sb.rounds(b, conc, perBlock, r%2 == 0)
 				}
+				apiT += at
+				insT += it
 				apiCPU += ac
 				insCPU += ic
-				apiT += 1 / api
-				insT += 1 / ins
-				ratios[r] = ins / api
+				ratios[r] = float64(at) / float64(it)
 			}
 			sort.Float64s(ratios)
 			c := strconv.Itoa(conc)
-			b.ReportMetric(rounds/apiT, "api-req/s@"+c)
-			b.ReportMetric(rounds/insT, "insert-req/s@"+c)
-			b.ReportMetric((ratios[rounds/2-1]+ratios[rounds/2])/2, "ratio@"+c)
+			n := float64(blocks * perBlock)
+			b.ReportMetric(n/apiT.Seconds(), "api-req/s@"+c)
+			b.ReportMetric(n/insT.Seconds(), "insert-req/s@"+c)
+			b.ReportMetric((ratios[blocks/2-1]+ratios[blocks/2])/2, "ratio@"+c)
 			if insCPU > 0 {
 				b.ReportMetric(float64(apiCPU)/float64(insCPU), "cpu-ratio@"+c)
 			}
 		}
 	}
+}
+
+// pairs sends n API submits and n raw inserts one at a time, alternating,
+// and returns each side's summed latency and process CPU time.
+func (sb *submitBench) pairs(b *testing.B, n int) (apiT, insT, apiCPU, insCPU time.Duration) {
+	docs := make([]bson.D, n)
+	keys := make([]string, n)
+	for j := range docs {
+		docs[j], keys[j] = sb.copyDoc(), benchKey()
+	}
+	api := func(j int) {
+		c0, t0 := processCPU(), time.Now()
+		sb.apiSubmit(b, keys[j])
+		apiT += time.Since(t0)
+		apiCPU += processCPU() - c0
+	}
+	ins := func(j int) {
+		c0, t0 := processCPU(), time.Now()
+		if err := sb.rawInsert(docs[j]); err != nil {
+			b.Error(err)
+		}
+		insT += time.Since(t0)
+		insCPU += processCPU() - c0
+	}
+	for j := 0; j < n; j++ {
+		if j%2 == 0 {
+			api(j)
+			ins(j)
+		} else {
+			ins(j)
+			api(j)
+		}
+	}
+	return apiT, insT, apiCPU, insCPU
+}
+
+// rounds sends n API submits and n raw inserts with conc workers, one
+// side after the other (the API first if apiFirst), and returns each
+// side's wall time and process CPU time.
+func (sb *submitBench) rounds(b *testing.B, conc, n int, apiFirst bool) (apiT, insT, apiCPU, insCPU time.Duration) {
+	docs := make(chan bson.D, n)
+	keys := make(chan string, n)
+	for j := 0; j < n; j++ {
+		docs <- sb.copyDoc()
+		keys <- benchKey()
+	}
+	apiSide := func() {
+		apiT, apiCPU = measure(conc, n, func() { sb.apiSubmit(b, <-keys) })
+	}
+	insertSide := func() {
+		insT, insCPU = measure(conc, n, func() {
+			if err := sb.rawInsert(<-docs); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	if apiFirst {
+		apiSide()
+		insertSide()
+	} else {
+		insertSide()
+		apiSide()
+	}
+	return apiT, insT, apiCPU, insCPU
 }

@@ -95,7 +95,7 @@ func newBackofficeStack(t testing.TB, opts ...func(*Config)) *boStack {
 				}
 			}})
 		st.work = casework.New(store, cfg.Intake.Catalog, st.dir, casework.Options{Audit: st.audit,
-			Mail: mail.Notifier{Mailer: mailer}, PublicURL: st.base, Now: st.now, Logger: quietLog, Outbox: store})
+			Mail: mail.Notifier{Mailer: mailer}, PublicURL: st.base, Now: st.now, Logger: quietLog, Outbox: store, Colleagues: st.staff})
 		cfg.Work, cfg.Staff, cfg.Audit = st.work, st.staff, st.audit
 		cfg.Secret = []byte("backoffice-test-secret-0123456789")
 		cfg.PublicURL = st.base
@@ -651,6 +651,35 @@ func TestCaseTextRefused(t *testing.T) {
 		t.Fatalf("refused texts changed the history: %s", got)
 	}
 	a.act(cp, "note", "text", "Rückruf\r\nam Montag").must(t, 200, "/backoffice/cases/"+ref, "Rückruf\nam Montag")
+	st.verifyAudit(t)
+}
+
+// TestAssignWithinOffice: a case is offered to, and given to, only
+// caseworkers who see its office (their own, or one they stand in for);
+// giving it to someone else is refused with the field and changes
+// nothing, since the case would land where its assignee cannot open it.
+func TestAssignWithinOffice(t *testing.T) {
+	st := newBackofficeStack(t)
+	a, _, ref := st.openCase(t, "anna.a", "Anna Arendt")
+	st.addUser(t, "bert.b", "Bert Brandt", []string{"jugendamt-main-taunus"})
+	st.addUser(t, "fritz.f", "Fritz Frank", []string{"jugendamt-frankfurt"})
+	st.addUser(t, "vera.v", "Vera Vogt", []string{"jugendamt-frankfurt"}, staff.Deputy{Office: "jugendamt-main-taunus"})
+	cp := a.get("/backoffice/cases/" + ref)
+	cp.must(t, 200, "", `<option value="anna.a"`, `<option value="bert.b"`, `<option value="vera.v"`)
+	if strings.Contains(cp.body, `value="fritz.f"`) {
+		t.Fatal("a caseworker of another office is offered")
+	}
+	a.act(cp, "assign", "to", "fritz.f").must(t, 422, "", "arbeitet nicht für die Stelle des Vorgangs", `href="#assign-to"`)
+	if got := st.history(t, ref); got != "submitted/citizen,routed/system" {
+		t.Fatalf("a refused assignment changed the history: %s", got)
+	}
+	a.act(cp, "assign", "to", "vera.v").must(t, 200, "/backoffice/cases/"+ref)
+	if got := st.history(t, ref); got != "submitted/citizen,routed/system,assigned/anna.a" {
+		t.Fatalf("history %s", got)
+	}
+	// whoever holds the case stays on the list
+	cp = a.get("/backoffice/cases/" + ref)
+	cp.must(t, 200, "", `<option value="vera.v" selected>`)
 	st.verifyAudit(t)
 }
 

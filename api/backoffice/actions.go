@@ -55,6 +55,8 @@ func (s *server) actionError(c *fiber.Ctx, err error, field string) (errorItem, 
 			return errorItem{Field: field, Href: "#" + field, Message: tr(l, "Der Text enthält Zeichen, die nicht erlaubt sind (Steuerzeichen oder ungültige Bytes). Bitte geben Sie ihn neu ein.", "The text contains characters that are not allowed (control characters or invalid bytes). Please type it again.")}, true
 		case "invalid":
 			return errorItem{Field: field, Href: "#" + field, Message: tr(l, "Die Angaben sind unvollständig oder fehlerhaft.", "The details are incomplete or wrong.")}, true
+		case "assignee":
+			return errorItem{Field: field, Href: "#" + field, Message: tr(l, "Diese Person arbeitet nicht für die Stelle des Vorgangs und könnte ihn nicht öffnen. Wählen Sie eine Person aus der Liste.", "This person does not work for the case's office and could not open it. Choose a person from the list.")}, true
 		}
 		return errorItem{Field: field, Href: "#" + field, Message: tr(l, "Dieser Schritt ist im aktuellen Stand des Vorgangs nicht möglich.", "This step is not possible in the case's current state.")}, true
 	case errors.As(err, &ve):

@@ -15,6 +15,7 @@ import (
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/messages"
 	"github.com/amtsform/amtsform/engine/record"
+	"github.com/amtsform/amtsform/engine/staff"
 )
 
 type attachmentLink struct {
@@ -205,8 +206,20 @@ func (s *server) fillForms(c *fiber.Ctx, v *caseView, cs *Case, fs *formState, l
 		to = fs.Values["to"]
 	}
 	v.Assignees = []option{{Value: "", Label: tr(l, "– niemand –", "– nobody –"), Selected: to == ""}}
-	for _, u := range s.users(c) {
-		if u.Disabled || u.Tenant != sub.Tenant || !slices.Contains(u.Roles, "caseworker") {
+	// Offered: the caseworkers who see the case's office (Assign refuses
+	// anyone else), and whoever holds the case now.
+	users := s.users(c)
+	colleague := func(id string) *User {
+		for _, u := range users {
+			if u.ID == id {
+				return u
+			}
+		}
+		return nil
+	}
+	now := s.d.Now()
+	for _, u := range users {
+		if u.ID != sub.Assignee && (u.Tenant != sub.Tenant || !slices.Contains(u.Roles, "caseworker") || !staff.Sees(u, sub.Office, now, colleague)) {
 			continue
 		}
 		name := u.Name

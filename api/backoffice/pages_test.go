@@ -263,6 +263,9 @@ func TestCaseView(t *testing.T) {
 	if strings.Contains(r.body, `value="`+f.wf.later.ID+`"`) || strings.Contains(r.body, "/documents\"") {
 		t.Error("offers an action the state does not allow")
 	}
+	if strings.Contains(r.body, `<option value="dirk"`) {
+		t.Error("offers the case to a caseworker of another office")
+	}
 	if got := f.w.audit[len(f.w.audit)-1]; got.Action != "case.viewed" || got.Object != refA1 {
 		t.Errorf("last audit entry %+v", got)
 	}

@@ -185,7 +185,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		notifier = spool
 		log.Info("mail", "spool", spool.Dir)
 	}
-	work := casework.New(store, cat, dir, casework.Options{Audit: auditLog, Mail: notifier, PublicURL: *publicURL, Logger: log, Outbox: store})
+	work := casework.New(store, cat, dir, casework.Options{Audit: auditLog, Mail: notifier, PublicURL: *publicURL, Logger: log, Outbox: store, Colleagues: staffSvc})
 	go housekeeping(ctx, log, staffSvc, work, tenantIDs(inst))
 	// the daily digest of failed and dead-lettered deliveries to each
 	// tenant's admins

@@ -106,6 +106,7 @@ const (
 	CodeNotAllowed      = "notAllowed"    // the transition does not start in the case's state
 	CodeBadRequest      = "invalid"       // a parameter is out of range (priority, sort, note length, fields)
 	CodeText            = "text"          // a note, comment or message is not plain text (see plainText)
+	CodeAssignee        = "assignee"      // the assignee does not work for the case's office (Options.Colleagues)
 	CodeNoContact       = "noContact"     // a document request needs the citizen's e-mail address
 	CodeNoFiles         = "noFiles"       // a document request fulfilled without files
 	CodeNotRequested    = "notRequested"  // a file for a field that was not requested
@@ -166,8 +167,18 @@ type Options struct {
 	// PublicURL is the citizens' base URL (for the document request
 	// link), e.g. "https://formulare.stadt.example".
 	PublicURL string
-	Now       func() time.Time
-	Logger    *slog.Logger
+	// Colleagues says who may be given a case (Assign refuses anyone
+	// else); nil: Assign takes any assignee.
+	Colleagues Colleagues
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// Colleagues tells whom a case may be given (*staff.Staff).
+type Colleagues interface {
+	// MayWork reports whether the staff member id of tenant is an
+	// enabled caseworker who sees the cases of office now.
+	MayWork(ctx context.Context, tenant, office, id string) (bool, error)
 }
 
 // Work is the casework of an installation. It is safe for concurrent use.
@@ -437,7 +448,11 @@ func (w *Work) Claim(ctx context.Context, a Actor, ref string, version int64) (*
 }
 
 // Assign gives the case to the staff member to ("" = nobody) if it is
-// still at version: a case claimed meanwhile is not taken over.
+// still at version: a case claimed meanwhile is not taken over. With
+// Options.Colleagues a case goes only to a caseworker who sees its
+// office (an ActionError with CodeAssignee otherwise), so that it never
+// lands with someone who cannot open it; keeping the current assignee
+// is no change and always allowed.
 func (w *Work) Assign(ctx context.Context, a Actor, ref string, version int64, to string) (*record.Submission, error) {
 	sub, err := w.loadForAction(ctx, &a, ref)
 	if err != nil {
@@ -445,6 +460,15 @@ func (w *Work) Assign(ctx context.Context, a Actor, ref string, version int64, t
 	}
 	if sub.Version != version {
 		return nil, w.conflict(ctx, a.Tenant, ref, record.ErrConflict)
+	}
+	if to != "" && to != sub.Assignee && w.opts.Colleagues != nil {
+		ok, err := w.opts.Colleagues.MayWork(ctx, a.Tenant, sub.Office, to)
+		if err != nil {
+			return nil, fmt.Errorf("casework: assign: %w", err)
+		}
+		if !ok {
+			return nil, &ActionError{Code: CodeAssignee, Detail: "the assignee does not work for the case's office"}
+		}
 	}
 	expect := sub.Assignee
 	up, err := w.store.UpdateSubmission(ctx, a.Tenant, ref, version, record.SubmissionChange{

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -836,5 +837,61 @@ func TestTextRefusedChangesNothing(t *testing.T) {
 	evs, _ := f.store.Events(ctxTest, "ffm", sub.Ref)
 	if last := evs[len(evs)-1]; last.Type != record.EventNote || last.Data["text"] != "Rückruf\nam Montag" {
 		t.Errorf("stored note %+v", last)
+	}
+}
+
+// colleagues is a Colleagues from the actors above: who sees an office.
+type colleagues struct{ err error }
+
+func (c colleagues) MayWork(_ context.Context, tenant, office, id string) (bool, error) {
+	if c.err != nil {
+		return false, c.err
+	}
+	for _, a := range []Actor{anna, bernd, cem, dora, audrey} {
+		if a.ID == id && a.Tenant == tenant && slices.Contains(a.Roles, RoleCaseworker) {
+			return slices.Contains(a.Offices, office), nil
+		}
+	}
+	return false, nil
+}
+
+// TestAssignWithinOffice: with Options.Colleagues a case goes only to a
+// caseworker who sees its office; a refusal changes nothing, keeping the
+// current assignee and unassigning are always allowed.
+func TestAssignWithinOffice(t *testing.T) {
+	f := newFixture(t)
+	f.work.opts.Colleagues = colleagues{}
+	sub := f.submit(t, "ffm", "jugendamt-frankfurt", false)
+	for _, tc := range []struct {
+		to, want string
+	}{
+		{"cem", CodeAssignee},    // Main-Taunus only
+		{"audrey", CodeAssignee}, // an auditor
+		{"mallory", CodeAssignee},
+		{"dora", "ok"}, // Frankfurt and Main-Taunus
+		{"dora", "ok"}, // the current assignee again
+		{"", "ok"},
+		{"bernd", "ok"},
+	} {
+		cur, err := f.store.GetSubmission(ctxTest, "ffm", sub.Ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		up, err := f.work.Assign(ctxTest, anna, sub.Ref, cur.Version, tc.to)
+		if code(err) != tc.want {
+			t.Fatalf("assign to %q: %v, want %s", tc.to, err, tc.want)
+		}
+		after, _ := f.store.GetSubmission(ctxTest, "ffm", sub.Ref)
+		switch {
+		case err != nil && (after.Version != cur.Version || after.Assignee != cur.Assignee):
+			t.Fatalf("a refused assignment to %q changed the case: %+v", tc.to, after)
+		case err == nil && up.Assignee != tc.to:
+			t.Fatalf("assigned to %q, want %q", up.Assignee, tc.to)
+		}
+	}
+	f.work.opts.Colleagues = colleagues{err: errors.New("directory down")}
+	cur, _ := f.store.GetSubmission(ctxTest, "ffm", sub.Ref)
+	if _, err := f.work.Assign(ctxTest, anna, sub.Ref, cur.Version, "dora"); err == nil || code(err) == "ok" || errors.As(err, new(*ActionError)) {
+		t.Fatalf("a failing lookup: %v", err)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/amtsform/amtsform/engine/record"
@@ -228,4 +230,57 @@ func (s *Staff) List(ctx context.Context, tenant string) ([]*User, error) {
 		u.PasswordHash = ""
 	}
 	return us, nil
+}
+
+// MayWork reports whether the user id of tenant may be given a case of
+// office: an enabled caseworker who sees the office's cases at now (see
+// Sees). An unknown user may not.
+func (s *Staff) MayWork(ctx context.Context, tenant, office, id string) (bool, error) {
+	u, err := s.store.StaffUser(ctx, id)
+	if errors.Is(err, record.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("staff: user %s: %w", id, err)
+	}
+	if u.Tenant != tenant || u.Disabled || !slices.Contains(u.Roles, record.RoleCaseworker) {
+		return false, nil
+	}
+	return Sees(u, office, s.now(), func(id string) *User {
+		o, err := s.store.StaffUser(ctx, id)
+		if err != nil {
+			return nil
+		}
+		return o
+	}), nil
+}
+
+// Sees reports whether u sees the cases of office at now, as the back
+// office shows them: an admin sees every office; anyone else their own
+// offices and, during a deputy period containing now, the office or the
+// offices of the colleague they stand in for (looked up by id with
+// colleague, which returns nil for an unknown id). A case should be
+// given only to someone who sees it: otherwise it lands where its
+// assignee cannot open it.
+func Sees(u *User, office string, now time.Time, colleague func(id string) *User) bool {
+	if office == "" || u.Disabled {
+		return false
+	}
+	if slices.Contains(u.Roles, record.RoleAdmin) || slices.Contains(u.Offices, office) {
+		return true
+	}
+	for _, d := range u.Deputies {
+		if !d.Active(now) {
+			continue
+		}
+		if d.Office == office {
+			return true
+		}
+		if d.User != "" {
+			if o := colleague(d.User); o != nil && o.Tenant == u.Tenant && !o.Disabled && slices.Contains(o.Offices, office) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -318,20 +318,38 @@ func (p *Principal) CheckCSRF(token string) bool {
 func (s *Staff) principal(ctx context.Context, u *User) *Principal {
 	c := *u
 	c.PasswordHash = ""
-	p := &Principal{User: &c}
+	return &Principal{User: &c, personOffices: personOffices(u, s.now(), s.colleague(ctx))}
+}
+
+// colleague looks a user up by id for personOffices; nil when unknown.
+func (s *Staff) colleague(ctx context.Context) func(id string) *User {
+	return func(id string) *User {
+		o, err := s.store.StaffUser(ctx, id)
+		if err != nil {
+			return nil
+		}
+		return o
+	}
+}
+
+// personOffices resolves u's person deputies not yet ended at now to
+// office deputies over the same periods: the offices of each colleague
+// stood in for who is of u's tenant and enabled.
+func personOffices(u *User, now time.Time, colleague func(id string) *User) []Deputy {
+	var out []Deputy
 	for _, d := range u.Deputies {
-		if d.User == "" || (!d.Until.IsZero() && !s.now().Before(d.Until)) {
+		if d.User == "" || (!d.Until.IsZero() && !now.Before(d.Until)) {
 			continue
 		}
-		o, err := s.store.StaffUser(ctx, d.User)
-		if err != nil || o.Tenant != u.Tenant || o.Disabled {
+		o := colleague(d.User)
+		if o == nil || o.Tenant != u.Tenant || o.Disabled {
 			continue
 		}
 		for _, off := range o.Offices {
-			p.personOffices = append(p.personOffices, Deputy{Office: off, From: d.From, Until: d.Until})
+			out = append(out, Deputy{Office: off, From: d.From, Until: d.Until})
 		}
 	}
-	return p
+	return out
 }
 
 func hashSecret(secret string) string {

@@ -246,13 +246,7 @@ func (s *Staff) MayWork(ctx context.Context, tenant, office, id string) (bool, e
 	if u.Tenant != tenant || u.Disabled || !slices.Contains(u.Roles, record.RoleCaseworker) {
 		return false, nil
 	}
-	return Sees(u, office, s.now(), func(id string) *User {
-		o, err := s.store.StaffUser(ctx, id)
-		if err != nil {
-			return nil
-		}
-		return o
-	}), nil
+	return Sees(u, office, s.now(), s.colleague(ctx)), nil
 }
 
 // Sees reports whether u sees the cases of office at now, as the back
@@ -266,21 +260,9 @@ func Sees(u *User, office string, now time.Time, colleague func(id string) *User
 	if office == "" || u.Disabled {
 		return false
 	}
-	if slices.Contains(u.Roles, record.RoleAdmin) || slices.Contains(u.Offices, office) {
+	if slices.Contains(u.Roles, record.RoleAdmin) {
 		return true
 	}
-	for _, d := range u.Deputies {
-		if !d.Active(now) {
-			continue
-		}
-		if d.Office == office {
-			return true
-		}
-		if d.User != "" {
-			if o := colleague(d.User); o != nil && o.Tenant == u.Tenant && !o.Disabled && slices.Contains(o.Offices, office) {
-				return true
-			}
-		}
-	}
-	return false
+	p := &Principal{User: u, personOffices: personOffices(u, now, colleague)}
+	return slices.Contains(p.EffectiveOffices(now), office)
 }

@@ -217,10 +217,11 @@ func constraintSchema(c *Constraint) map[string]any {
 }
 
 // controlPattern matches a text the server refuses with CodeControl: a
-// C0 or C1 control character other than tab and line feed, or a carriage
-// return not followed by a line feed.
+// C0 or C1 control character other than tab and line feed, a carriage
+// return not followed by a line feed, or an invisible format character
+// (hiddenFormat).
 var controlPattern = func() string {
-	p, err := ecmaPattern(`[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x{9F}]|\r(?:[^\n]|$)`)
+	p, err := ecmaPattern(`[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x{9F}` + textFormatClass + `]|\r(?:[^\n]|$)`)
 	if err != nil {
 		panic(err)
 	}

@@ -60,7 +60,8 @@ func TestJSONSchemaAgreesWithThePlan(t *testing.T) {
 			// Strings that RE2 and ECMA-262 read differently.
 			for _, tc := range s.Tests {
 				if tc.Valid {
-					docs = append(docs, withStrings(tc.Input, "Anna\u00a0Lena"), withStrings(tc.Input, "a\u2028b"))
+					docs = append(docs, withStrings(tc.Input, "Anna\u00a0Lena"), withStrings(tc.Input, "a\u2028b"),
+						withStrings(tc.Input, "Anna \u202eqqiM"), withStrings(tc.Input, "ok\U000e0049"), withStrings(tc.Input, "می\u200cخواهم\u200f"))
 				}
 			}
 			checked, disagree := 0, 0

@@ -53,7 +53,9 @@ const (
 	// accepts (params: "maxBytes").
 	CodeAttachmentSize = "attachmentSize"
 	// CodeControl: a text holds a control character other than tab and
-	// line break (NUL, escape, a lone carriage return, C1 controls…).
+	// line break (NUL, escape, a lone carriage return, C1 controls…) or
+	// an invisible format character (a bidirectional override, a zero
+	// width space…; see CheckText).
 	CodeControl = "control"
 	// CodeEncoding: a text is not valid UTF-8.
 	CodeEncoding = "encoding"
@@ -923,6 +925,15 @@ func literalEqual(lit, v any, x num) bool {
 // before a line feed: browsers send line breaks of a textarea as CR LF.
 // It is the rule for citizens' texts, and for any other text that people
 // read (a caseworker's note, a receiver's reject reason).
+//
+// Invisible format characters that change what a reader sees count as
+// control characters too (see hiddenFormat): the bidirectional
+// embeddings, overrides and isolates, which can make "KITA-2026-000123"
+// display as something else or a name appear reversed, and the
+// characters that hide text or split a word invisibly. The marks of
+// right-to-left writing (U+200E, U+200F, U+061C), the zero-width
+// joiners of Arabic, Persian, Indic scripts and emoji (U+200C, U+200D)
+// and the soft hyphen stay allowed: people type them.
 func CheckText(s string) (chars int, code string) {
 	n := 0
 	for i := 0; i < len(s); i++ {
@@ -948,10 +959,44 @@ func CheckText(s string) (chars int, code string) {
 		if r >= 0x80 && r <= 0x9f {
 			return n, CodeControl // C1 controls
 		}
+		if hiddenFormat(r) {
+			return n, CodeControl
+		}
 		i += size - 1
 	}
 	return n, ""
 }
+
+// hiddenFormat reports whether r is one of the invisible format
+// characters CheckText refuses: zero width space (U+200B), line and
+// paragraph separator (U+2028, U+2029), the bidirectional embeddings and
+// overrides (U+202A–U+202E), word joiner and invisible operators
+// (U+2060–U+2064), the bidirectional isolates (U+2066–U+2069), the
+// deprecated format characters (U+206A–U+206F), zero width no-break
+// space or byte order mark (U+FEFF), the interlinear annotation
+// characters (U+FFF9–U+FFFB) and the tag characters (U+E0000–U+E007F),
+// which carry text no one sees. textFormatClass is the same set for the
+// JSON Schema.
+func hiddenFormat(r rune) bool {
+	switch {
+	case r < 0x200b:
+		return false
+	case r == 0x200b, r == 0x2028, r == 0x2029:
+		return true
+	case r >= 0x202a && r <= 0x202e:
+		return true
+	case r >= 0x2060 && r <= 0x2064, r >= 0x2066 && r <= 0x206f:
+		return true
+	case r == 0xfeff, r >= 0xfff9 && r <= 0xfffb:
+		return true
+	case r >= 0xe0000 && r <= 0xe007f:
+		return true
+	}
+	return false
+}
+
+// textFormatClass is the character class of hiddenFormat in RE2 syntax.
+const textFormatClass = `\x{200B}\x{2028}\x{2029}\x{202A}-\x{202E}\x{2060}-\x{2064}\x{2066}-\x{206F}\x{FEFF}\x{FFF9}-\x{FFFB}\x{E0000}-\x{E007F}`
 
 // validIBAN checks the ISO 13616 mod-97 check digits of an IBAN that
 // already matches the #IBAN pattern.

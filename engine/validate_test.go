@@ -6,9 +6,11 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"unicode"
 )
 
 var (
@@ -175,6 +177,18 @@ func TestTextControlAndEncoding(t *testing.T) {
 		{"name", "\xc3", "name:encoding"},
 		{"name", "\xed\xa0\x80", "name:encoding"}, // a UTF-16 surrogate
 		{"born", "2020-01-01\x00", "born:control"},
+		// Invisible format characters that change what a reader sees.
+		{"name", "Anna \u202eqqiM", "name:control"},                  // right-to-left override
+		{"name", "KITA-2026-\u2067000123\u2069", "name:control"},     // right-to-left isolate
+		{"name", "Mül\u200bler", "name:control"},                     // zero width space
+		{"name", "\ufeffAnna", "name:control"},                       // byte order mark
+		{"note", "Zeile 1\u2028Zeile 2", "note:control"},             // line separator
+		{"note", "ok\U000e0049\U000e0047\U000e004e", "note:control"}, // tag characters
+		// What people type stays allowed: marks of right-to-left writing,
+		// zero width (non-)joiners, the soft hyphen.
+		{"name", "محمد\u200f (Sohn)", ""},
+		{"name", "می\u200cخواهم", ""},
+		{"name", "👩\u200d💻 Schul\u00adweg", ""},
 		{"kind", "a\x00", "kind:enum"},
 	}
 	for _, tt := range tests {
@@ -194,6 +208,20 @@ func TestTextControlAndEncoding(t *testing.T) {
 	errs := s.Evaluate(doc, Options{}).Errors
 	if len(errs) != 1 || errs[0].Code != CodeControl || errs[0].Path != "name" {
 		t.Errorf("JSON \\u0000: got %+v, want name:control", errs)
+	}
+}
+
+// TestHiddenFormatClass: hiddenFormat and the class the JSON Schema
+// refuses (textFormatClass) name the same runes.
+func TestHiddenFormatClass(t *testing.T) {
+	re := regexp.MustCompile(`[` + textFormatClass + `]`)
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if r >= 0xd800 && r <= 0xdfff {
+			continue // surrogates are not runes of valid UTF-8
+		}
+		if got, want := hiddenFormat(r), re.MatchString(string(r)); got != want {
+			t.Fatalf("U+%04X: hiddenFormat %v, class %v", r, got, want)
+		}
 	}
 }
 

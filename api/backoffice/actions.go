@@ -52,7 +52,7 @@ func (s *server) actionError(c *fiber.Ctx, err error, field string) (errorItem, 
 		case "noContact":
 			return errorItem{Field: field, Href: "#" + field, Message: tr(l, "Die antragstellende Person hat keine E-Mail-Adresse angegeben. Bitte fordern Sie die Unterlagen auf anderem Weg an.", "The applicant gave no email address. Please ask for the documents another way.")}, true
 		case "text":
-			return errorItem{Field: field, Href: "#" + field, Message: tr(l, "Der Text enthält Zeichen, die nicht erlaubt sind (Steuerzeichen oder ungültige Bytes). Bitte geben Sie ihn neu ein.", "The text contains characters that are not allowed (control characters or invalid bytes). Please type it again.")}, true
+			return errorItem{Field: field, Href: "#" + field, Message: tr(l, "Der Text enthält Zeichen, die nicht erlaubt sind (Steuerzeichen, unsichtbare Formatzeichen wie aus kopiertem Text oder ungültige Bytes). Bitte geben Sie ihn neu ein.", "The text contains characters that are not allowed (control characters, invisible formatting characters as in copied text, or invalid bytes). Please type it again.")}, true
 		case "invalid":
 			return errorItem{Field: field, Href: "#" + field, Message: tr(l, "Die Angaben sind unvollständig oder fehlerhaft.", "The details are incomplete or wrong.")}, true
 		case "assignee":

@@ -302,7 +302,7 @@ var actionMessages = map[string]string{
 	"commentRequired": "this transition needs a comment",
 	"guardFailed":     "the case does not meet the transition's condition",
 	"fourEyes":        "a second person must approve what this token prepared",
-	"text":            "the comment must be UTF-8 text without control characters other than line breaks and tabs",
+	"text":            "the comment must be UTF-8 text without control characters other than line breaks and tabs, and without invisible format characters (bidirectional overrides and isolates, zero width space, byte order mark, tags)",
 	"invalid":         "a value is out of range, such as a comment of more than 4000 characters",
 }
 

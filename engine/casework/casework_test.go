@@ -780,6 +780,9 @@ func TestPlainText(t *testing.T) {
 		{"alte Zeile\rneue", "", CodeText},
 		{"C1 \u0085 Steuerzeichen", "", CodeText},
 		{"DEL \x7f", "", CodeText},
+		{"Frau \u202enamredlaW", "", CodeText}, // a right-to-left override
+		{"Rück\u200bruf", "", CodeText},        // a zero width space
+		{"Herr محمد\u200f ruft zurück", "Herr محمد\u200f ruft zurück", "ok"},
 		{strings.Repeat("ä", maxNote), strings.Repeat("ä", maxNote), "ok"},
 		{strings.Repeat("ä", maxNote+1), "", CodeBadRequest},
 	} {

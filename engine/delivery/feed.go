@@ -53,7 +53,7 @@ const MaxReason = 1000
 
 // ErrReason reports a reject reason that is empty, longer than
 // MaxReason or not plain text (engine.CheckText): caseworkers read it.
-var ErrReason = fmt.Errorf("feed: a reject reason has 1 to %d characters, without control characters other than line breaks and tabs", MaxReason)
+var ErrReason = fmt.Errorf("feed: a reject reason has 1 to %d characters, without control characters other than line breaks and tabs or invisible format characters", MaxReason)
 
 // CheckReason returns ErrReason unless reason is a reject reason Ack
 // takes, so that a whole batch can be checked before any item of it is

@@ -28,7 +28,7 @@ var catalogue = map[string][2]string{
 	engine.CodeDate:           {"Bitte geben Sie ein gültiges Datum ein (TT.MM.JJJJ), zum Beispiel 27.03.2019.", "Please enter a real date (DD.MM.YYYY), for example 27.03.2019."},
 	engine.CodeNotEqual:       {"Dieser Wert ist nicht zulässig.", "This value is not allowed."},
 	engine.CodeAttachment:     {"Bitte laden Sie die Datei für diesen Antrag hoch.", "Please upload the file for this application."},
-	engine.CodeControl:        {"Der Text enthält unzulässige Steuerzeichen. Bitte geben Sie ihn erneut ein.", "The text contains control characters that are not allowed. Please enter it again."},
+	engine.CodeControl:        {"Der Text enthält unzulässige oder unsichtbare Steuerzeichen, etwa aus kopiertem Text. Bitte geben Sie ihn erneut ein.", "The text contains control or invisible formatting characters that are not allowed, for example from copied text. Please type it again."},
 	engine.CodeUniqueItems:    {"Bitte wählen Sie jede Möglichkeit nur einmal.", "Please choose each option only once."},
 	engine.CodeAttachmentType: {"Bitte laden Sie eine Datei im Format {accept} hoch.", "Please upload a file in the format {accept}."},
 	engine.CodeAttachmentSize: {"Die Datei ist zu groß: Sie darf höchstens {maxBytes} groß sein.", "The file is too large: it must be at most {maxBytes}."},

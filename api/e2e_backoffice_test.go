@@ -8,6 +8,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"maps"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -340,7 +341,7 @@ func TestBackofficeKitaEndToEnd(t *testing.T) {
 
 	// The case moved on (received → in review again) with the file.
 	cp = a.get("/backoffice/cases/" + ref)
-	cp.must(t, 200, "/backoffice/cases/"+ref, "In Prüfung", "Steuerbescheid 2025.pdf", "Unterlagen eingegangen: Prüfung fortsetzen</strong> – Antragsteller/in")
+	cp.must(t, 200, "/backoffice/cases/"+ref, "In Prüfung", "Steuerbescheid 2025.pdf", "Unterlagen eingegangen: Prüfung fortsetzen</strong> – <bdi>Antragsteller/in</bdi>")
 
 	// A prepares the decision (a comment is required) …
 	refused := a.act(cp, "transition", "transition", "vorbereiten", "commentRequired", "1", "comment", "")
@@ -634,7 +635,7 @@ func TestCaseTextRefused(t *testing.T) {
 	st := newBackofficeStack(t)
 	a, cp, ref := st.openCase(t, "anna.a", "Anna Arendt")
 	const refused = "Der Text enthält Zeichen, die nicht erlaubt sind"
-	for _, text := range []string{"Rückruf \x00 am Montag", "Rückruf \xff am Montag", "\x1b[2JRückruf"} {
+	for _, text := range []string{"Rückruf \x00 am Montag", "Rückruf \xff am Montag", "\x1b[2JRückruf", "Rückruf \u202egatnoM ma", "Rück\u200bruf"} {
 		a.act(cp, "note", "text", text).must(t, 422, "/backoffice/cases/"+ref+"/note", refused, `href="#note-text"`)
 		a.act(cp, "transition", "transition", "pruefen", "comment", text).must(t, 422, "", refused, `href="#action-pruefen-comment"`)
 	}
@@ -651,6 +652,48 @@ func TestCaseTextRefused(t *testing.T) {
 		t.Fatalf("refused texts changed the history: %s", got)
 	}
 	a.act(cp, "note", "text", "Rückruf\r\nam Montag").must(t, 200, "/backoffice/cases/"+ref, "Rückruf\nam Montag")
+	st.verifyAudit(t)
+}
+
+// TestRightToLeftText: invisible format characters that would change
+// what a caseworker reads (a right-to-left override, a zero width space)
+// are refused at intake with the field and nothing is stored; Arabic
+// answers and notes are accepted and shown each in its own direction,
+// isolated from the text around them.
+func TestRightToLeftText(t *testing.T) {
+	st := newBackofficeStack(t)
+	c := &client{t: t, base: st.base + "/api/v1/" + testTenant, http: &http.Client{Timeout: 30 * time.Second}}
+	for _, tc := range []struct{ path, name string }{
+		{"applicant.familyName", "Sch\u202erefä"},
+		{"applicant.givenName", "An\u200bna"},
+	} {
+		doc := apitest.KitaData()
+		delete(doc, "coveredFee")
+		field := strings.TrimPrefix(tc.path, "applicant.")
+		applicant := maps.Clone(doc["applicant"].(map[string]any))
+		applicant[field] = tc.name
+		doc["applicant"] = applicant
+		var p problemJSON
+		c.expect(c.do("POST", "/services/kita-gebuehren/submissions", doc, "Accept-Language", "de"), 422, &p)
+		if !hasError(p.Errors, tc.path, "control") || !strings.Contains(p.Errors[0].Message, "unsichtbare") {
+			t.Fatalf("%q: %+v", tc.name, p)
+		}
+	}
+	doc := apitest.KitaData()
+	delete(doc, "coveredFee")
+	applicant := maps.Clone(doc["applicant"].(map[string]any))
+	applicant["givenName"], applicant["familyName"] = "محمد", "\u200fالعلي"
+	doc["applicant"] = applicant
+	doc["address"].(map[string]any)["postalCode"] = "65719" // jugendamt-main-taunus
+	var sub submissionJSON
+	c.expect(c.do("POST", "/services/kita-gebuehren/submissions", doc), 201, &sub)
+	st.addUser(t, "anna.a", "Anna Arendt", []string{"jugendamt-main-taunus"})
+	a := newStaffBrowser(t, st.base)
+	a.signIn("anna.a")
+	cp := a.get("/backoffice/cases/" + sub.Reference)
+	cp.must(t, 200, "", `<dd class="summary-value" dir="auto">محمد</dd>`, `<dd class="summary-value" dir="auto">`+"\u200f"+`العلي</dd>`)
+	a.act(cp, "note", "text", "اتصل مرة أخرى (2)").must(t, 200, "/backoffice/cases/"+sub.Reference,
+		`<bdi>Anna Arendt</bdi>`, `<p class="bo-pre" dir="auto">اتصل مرة أخرى (2)</p>`)
 	st.verifyAudit(t)
 }
 

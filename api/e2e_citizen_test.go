@@ -199,6 +199,10 @@ func TestCitizenKitaEndToEnd(t *testing.T) {
 	if strings.Index(p.body, `href="#f-applicant-familyName"`) > strings.Index(p.body, `href="#f-address-postalCode"`) {
 		t.Error("error summary not in page order")
 	}
+	// A name with a right-to-left override (pasted, or to mislead the
+	// office) is refused like a control character.
+	p = b.post(pageURL, with(personPage, "_csrf", csrf, "applicant.familyName", "M\u202erelü"))
+	p.must(t, 422, "/person", `href="#f-applicant-familyName"`, "unsichtbare Steuerzeichen")
 	p = b.post(pageURL, with(personPage, "_csrf", csrf))
 	p.must(t, 200, "/kinder", "Schritt 2 von 3", `name="children[0].name"`, `value="add:children"`)
 

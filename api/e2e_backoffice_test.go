@@ -723,6 +723,23 @@ func TestAssignWithinOffice(t *testing.T) {
 	// whoever holds the case stays on the list
 	cp = a.get("/backoffice/cases/" + ref)
 	cp.must(t, 200, "", `<option value="vera.v" selected>`)
+	if strings.Contains(cp.body, "arbeitet nicht mehr") {
+		t.Fatal("a deputy is flagged as gone")
+	}
+	// vera no longer stands in: the case is flagged where the office
+	// sees it, on the case page and in the office's inbox; so it is once
+	// her account is disabled.
+	ctx := staff.WithActor(context.Background(), "cli", "")
+	if _, err := st.staff.SetDeputies(ctx, "vera.v", nil); err != nil {
+		t.Fatal(err)
+	}
+	const gone = `<bdi>Vera Vogt</bdi> <strong class="bo-flag">arbeitet nicht mehr für diese Stelle</strong>`
+	a.get("/backoffice/cases/"+ref).must(t, 200, "", gone)
+	a.get("/backoffice/office/jugendamt-main-taunus").must(t, 200, "", gone)
+	if err := st.staff.Disable(ctx, "vera.v"); err != nil {
+		t.Fatal(err)
+	}
+	a.get("/backoffice/office/jugendamt-main-taunus?lang=en").must(t, 200, "", `<bdi>Vera Vogt</bdi> <strong class="bo-flag">account disabled</strong>`)
 	st.verifyAudit(t)
 }
 

@@ -41,6 +41,9 @@ type actionForm struct {
 type caseView struct {
 	Ref, URL, Version                                string
 	ServiceTitle, Received, Status, Office, Assignee string
+	// AssigneeGone says why the assignee cannot work on the case any
+	// more (see assigneeGone), or is empty.
+	AssigneeGone string
 	// ServiceVersion and Hash are the service version the case was
 	// submitted under (its pinned reference); HashShort abbreviates it.
 	ServiceVersion, Hash, HashShort string
@@ -120,6 +123,9 @@ func (s *server) showCase(c *fiber.Ctx, status int, errs []errorItem, fs *formSt
 	v.Assignee = tr(l, "nicht zugewiesen", "unassigned")
 	if sub.Assignee != "" {
 		v.Assignee = s.userName(c, sub.Assignee)
+		if !v.Final {
+			v.AssigneeGone = s.assigneeGone(c, sub, l)
+		}
 	}
 	v.Claim = v.CanAct && !v.Mine && !v.Final
 
@@ -209,14 +215,7 @@ func (s *server) fillForms(c *fiber.Ctx, v *caseView, cs *Case, fs *formState, l
 	// Offered: the caseworkers who see the case's office (Assign refuses
 	// anyone else), and whoever holds the case now.
 	users := s.users(c)
-	colleague := func(id string) *User {
-		for _, u := range users {
-			if u.ID == id {
-				return u
-			}
-		}
-		return nil
-	}
+	colleague := colleagueOf(users)
 	now := s.d.Now()
 	for _, u := range users {
 		if u.ID != sub.Assignee && (u.Tenant != sub.Tenant || !slices.Contains(u.Roles, "caseworker") || !staff.Sees(u, sub.Office, now, colleague)) {

@@ -35,7 +35,10 @@ type inboxRow struct {
 	ServiceVersion             string
 	Overdue, FollowUpDue       bool
 	Status, Assignee, Priority string
-	PriorityLevel              int
+	// AssigneeGone says why the assignee cannot work on the case any
+	// more (see assigneeGone), or is empty.
+	AssigneeGone  string
+	PriorityLevel int
 }
 
 type inboxView struct {
@@ -160,6 +163,9 @@ func (s *server) inbox(c *fiber.Ctx, q Query, title, action string) error {
 		r.Assignee = tr(l, "nicht zugewiesen", "unassigned")
 		if sub.Assignee != "" {
 			r.Assignee = s.userName(c, sub.Assignee)
+			if !isFinal(svc, sub.Status) {
+				r.AssigneeGone = s.assigneeGone(c, sub, l)
+			}
 		}
 		v.Rows = append(v.Rows, r)
 	}

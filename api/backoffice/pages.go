@@ -12,6 +12,8 @@ import (
 	"github.com/amtsform/amtsform/api/httpx"
 	"github.com/amtsform/amtsform/api/render"
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/record"
+	"github.com/amtsform/amtsform/engine/staff"
 )
 
 var berlin = render.Berlin
@@ -234,6 +236,42 @@ func (s *server) users(c *fiber.Ctx) []*User {
 	}
 	c.Locals("backoffice.users", us)
 	return us
+}
+
+// colleagueOf looks a staff member up by id in users (nil if absent),
+// for staff.Sees.
+func colleagueOf(users []*User) func(id string) *User {
+	return func(id string) *User {
+		for _, u := range users {
+			if u.ID == id {
+				return u
+			}
+		}
+		return nil
+	}
+}
+
+// assigneeGone says why the assignee of an open case cannot work on it
+// any more, or "": their account is disabled, or they no longer work
+// for the case's office (their offices or deputies changed since the
+// case was given to them, an OIDC sign-in brought other offices). Such a
+// case is missing from their inbox and they cannot open it, so the
+// office sees the flag and gives the case to someone else.
+func (s *server) assigneeGone(c *fiber.Ctx, sub *record.Submission, l string) string {
+	if sub.Assignee == "" || sub.Office == "" {
+		return ""
+	}
+	users := s.users(c)
+	u := colleagueOf(users)(sub.Assignee)
+	switch {
+	case u == nil:
+		return "" // not known here (no staff directory)
+	case u.Disabled:
+		return tr(l, "Konto deaktiviert", "account disabled")
+	case !staff.Sees(u, sub.Office, s.d.Now(), colleagueOf(users)):
+		return tr(l, "arbeitet nicht mehr für diese Stelle", "no longer works for this office")
+	}
+	return ""
 }
 
 // userName names a staff member by id.

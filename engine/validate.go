@@ -3,12 +3,14 @@ package engine
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -967,36 +969,44 @@ func CheckText(s string) (chars int, code string) {
 	return n, ""
 }
 
-// hiddenFormat reports whether r is one of the invisible format
-// characters CheckText refuses: zero width space (U+200B), line and
-// paragraph separator (U+2028, U+2029), the bidirectional embeddings and
-// overrides (U+202A–U+202E), word joiner and invisible operators
-// (U+2060–U+2064), the bidirectional isolates (U+2066–U+2069), the
-// deprecated format characters (U+206A–U+206F), zero width no-break
-// space or byte order mark (U+FEFF), the interlinear annotation
-// characters (U+FFF9–U+FFFB) and the tag characters (U+E0000–U+E007F),
-// which carry text no one sees. textFormatClass is the same set for the
-// JSON Schema.
-func hiddenFormat(r rune) bool {
-	switch {
-	case r < 0x200b:
-		return false
-	case r == 0x200b, r == 0x2028, r == 0x2029:
-		return true
-	case r >= 0x202a && r <= 0x202e:
-		return true
-	case r >= 0x2060 && r <= 0x2064, r >= 0x2066 && r <= 0x206f:
-		return true
-	case r == 0xfeff, r >= 0xfff9 && r <= 0xfffb:
-		return true
-	case r >= 0xe0000 && r <= 0xe007f:
-		return true
-	}
-	return false
+// hiddenFormats are the invisible format characters CheckText refuses:
+// zero width space (U+200B), line and paragraph separator (U+2028,
+// U+2029), the bidirectional embeddings and overrides (U+202A–U+202E),
+// word joiner and invisible operators (U+2060–U+2064), the bidirectional
+// isolates (U+2066–U+2069), the deprecated format characters
+// (U+206A–U+206F), zero width no-break space or byte order mark
+// (U+FEFF), the interlinear annotation characters (U+FFF9–U+FFFB) and
+// the tag characters (U+E0000–U+E007F), which carry text no one sees.
+// textFormatClass is the same set for the JSON Schema.
+var hiddenFormats = &unicode.RangeTable{
+	R16: []unicode.Range16{
+		{Lo: 0x200b, Hi: 0x200b, Stride: 1},
+		{Lo: 0x2028, Hi: 0x202e, Stride: 1},
+		{Lo: 0x2060, Hi: 0x2064, Stride: 1},
+		{Lo: 0x2066, Hi: 0x206f, Stride: 1},
+		{Lo: 0xfeff, Hi: 0xfeff, Stride: 1},
+		{Lo: 0xfff9, Hi: 0xfffb, Stride: 1},
+	},
+	R32: []unicode.Range32{{Lo: 0xe0000, Hi: 0xe007f, Stride: 1}},
 }
 
-// textFormatClass is the character class of hiddenFormat in RE2 syntax.
-const textFormatClass = `\x{200B}\x{2028}\x{2029}\x{202A}-\x{202E}\x{2060}-\x{2064}\x{2066}-\x{206F}\x{FEFF}\x{FFF9}-\x{FFFB}\x{E0000}-\x{E007F}`
+// hiddenFormat reports whether r is one of hiddenFormats.
+func hiddenFormat(r rune) bool {
+	return r >= 0x200b && unicode.Is(hiddenFormats, r)
+}
+
+// textFormatClass is the character class of hiddenFormats in RE2 syntax.
+var textFormatClass = func() string {
+	var b strings.Builder
+	add := func(lo, hi uint32) { fmt.Fprintf(&b, `\x{%X}-\x{%X}`, lo, hi) }
+	for _, r := range hiddenFormats.R16 {
+		add(uint32(r.Lo), uint32(r.Hi))
+	}
+	for _, r := range hiddenFormats.R32 {
+		add(r.Lo, r.Hi)
+	}
+	return b.String()
+}()
 
 // validIBAN checks the ISO 13616 mod-97 check digits of an IBAN that
 // already matches the #IBAN pattern.

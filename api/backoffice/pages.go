@@ -261,14 +261,14 @@ func (s *server) assigneeGone(c *fiber.Ctx, sub *record.Submission, l string) st
 	if sub.Assignee == "" || sub.Office == "" {
 		return ""
 	}
-	users := s.users(c)
-	u := colleagueOf(users)(sub.Assignee)
+	colleague := colleagueOf(s.users(c))
+	u := colleague(sub.Assignee)
 	switch {
 	case u == nil:
 		return "" // not known here (no staff directory)
 	case u.Disabled:
 		return tr(l, "Konto deaktiviert", "account disabled")
-	case !staff.Sees(u, sub.Office, s.d.Now(), colleagueOf(users)):
+	case !staff.Sees(u, sub.Office, s.d.Now(), colleague):
 		return tr(l, "arbeitet nicht mehr für diese Stelle", "no longer works for this office")
 	}
 	return ""

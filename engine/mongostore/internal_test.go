@@ -575,3 +575,70 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		t.Fatalf("first sweep of version 1 drafts: %d %v", n, err)
 	}
 }
+
+// TestUnclearInsertKeepsJobs: an insert that failed without saying
+// whether it was applied (a deadline hit while the server wrote it) must
+// not lose the submission's delivery jobs on the only writer, which
+// otherwise looks for jobs left in submissions once per start. Stored:
+// its jobs are due at once. Not found (the write may still land): the
+// next poll looks again and finds them once it has landed.
+func TestUnclearInsertKeepsJobs(t *testing.T) {
+	ctx := tctx(t)
+	s := open(t, dbName(), Options{ExclusiveDrafts: true}, true)
+	if s.cases == nil {
+		t.Skip("only the embedded store looks for leftovers once per start")
+	}
+	req := func(ref string) (*record.SubmitRequest, submissionDoc) {
+		r := &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: record.ServiceRef{ID: "kita"},
+			Data: map[string]any{"name": "x"}, Jobs: []record.DeliveryJob{{Destination: "fv", Kind: "webhook"}}}
+		at := now()
+		sid := subID("ffm", ref)
+		return r, submissionDoc{ID: sid, Ref: ref, Tenant: "ffm", Service: toServiceDoc(r.Service), Data: r.Data,
+			Status: "eingegangen", Created: at, Updated: at, Version: 1, Idem: idemValue("ffm", "", sid),
+			Events: []eventDoc{}, Outbox: []eventDoc{}, Jobs: newJobDocs(r, sid, ref, at)}
+	}
+	if _, _, err := s.Submit(ctx, func() *record.SubmitRequest { r, _ := req(""); return r }()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DueDeliveries(ctx, time.Now(), 100); err != nil { // the look at start
+		t.Fatal(err)
+	}
+	isDue := func(ref string) bool {
+		t.Helper()
+		due, err := s.DueDeliveries(ctx, time.Now().Add(time.Minute), 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range due {
+			if j.ID == record.DeliveryJobID("ffm", ref, "fv") {
+				return true
+			}
+		}
+		return false
+	}
+
+	// Applied, then the error.
+	_, applied := req("KITA-2026-900001")
+	if _, err := s.subs.InsertOne(ctx, &applied); err != nil {
+		t.Fatal(err)
+	}
+	if isDue(applied.Ref) {
+		t.Fatal("test broken: a raw insert's jobs are due without a look")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel() // the request's context is gone by then
+	s.unclearInsert(cctx, &applied)
+	if !isDue(applied.Ref) {
+		t.Errorf("the jobs of a stored submission whose insert reported an error are not due")
+	}
+
+	// Not (yet) applied when looked at, landing later.
+	_, late := req("KITA-2026-900002")
+	s.unclearInsert(ctx, &late)
+	if _, err := s.subs.InsertOne(ctx, &late); err != nil {
+		t.Fatal(err)
+	}
+	if !isDue(late.Ref) {
+		t.Errorf("the jobs of a submission whose insert landed after the error are not due")
+	}
+}

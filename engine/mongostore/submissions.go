@@ -221,6 +221,7 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 			return sub, true, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) {
+			s.unclearInsert(ctx, &doc)
 			return nil, false, fmt.Errorf("mongostore: submit: %w", err)
 		}
 		if key != "" {
@@ -243,6 +244,30 @@ func (s *Store) Submit(ctx context.Context, req *record.SubmitRequest) (*record.
 		s.dropBlock(req.Tenant, req.Service.ID, year)
 	}
 	return nil, false, fmt.Errorf("mongostore: submit: no free reference number: %w", record.ErrConflict)
+}
+
+// unclearInsert follows an insert of doc that failed without saying
+// whether it was applied (a deadline, a lost connection: the server may
+// have written it, and a retry with the key then finds it stored). The
+// submission's jobs must reach the dispatcher as after a successful
+// insert: if the submission is stored, they are noted as fresh; if that
+// cannot be told now (or the insert may still land), the next poll looks
+// for jobs left in submissions again (see lookForLeftovers).
+func (s *Store) unclearInsert(ctx context.Context, doc *submissionDoc) {
+	if len(doc.Jobs) == 0 {
+		return
+	}
+	ctx, cancel := s.opctx(context.WithoutCancel(ctx))
+	defer cancel()
+	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: doc.ID}},
+		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	if err == nil {
+		s.jobsSubmitted(doc.ID, doc.Jobs)
+		return
+	}
+	s.ob.mu.Lock()
+	s.ob.scanned, s.ob.lastScan = false, time.Time{}
+	s.ob.mu.Unlock()
 }
 
 // SubmissionByKey implements the store interface of its domain package:

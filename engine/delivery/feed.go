@@ -141,24 +141,61 @@ func (f *Feed) Poll(ctx context.Context, tenant, destination, cursor string, lim
 		if err := f.d.store.SaveDeliveryJob(ctx, &nj, j.Base); err != nil && !errors.Is(err, record.ErrConflict) {
 			return nil, err
 		}
-		sub, err := f.d.store.GetSubmission(ctx, j.Tenant, j.Ref)
+		env, err := f.item(ctx, &nj, n, b)
 		if err != nil {
-			return nil, err
-		}
-		a := &Attempt{Job: &nj, N: n, DeliveryID: record.DeliveryID(j.ID), Sub: sub, Binding: b, d: f.d}
-		if f.d.opt.Services != nil {
-			if a.Service, err = f.d.opt.Services.Pinned(sub.Service); err != nil {
+			if ctx.Err() != nil {
+				return nil, err // the poller went away: the item comes back
+			}
+			// One item that cannot be built must not hold up the feed:
+			// its attempt fails as a push attempt would (dead-lettered
+			// when retrying cannot help, else due again after the
+			// backoff), and the poll goes on with the next item.
+			if err := f.fail(ctx, &nj, n, now, until, err); err != nil {
 				return nil, err
 			}
-		}
-		env, err := f.d.envelope(ctx, a)
-		if err != nil {
-			return nil, err
+			continue
 		}
 		last = j
 		page.Items = append(page.Items, FeedItem{ID: j.ID, Envelope: env, VisibleAgain: until})
 	}
 	return page, nil
+}
+
+// item builds the envelope of feed job j for hand-out n.
+func (f *Feed) item(ctx context.Context, j *record.DeliveryJob, n int, b *engine.DeliveryBinding) (*Envelope, error) {
+	sub, err := f.d.store.GetSubmission(ctx, j.Tenant, j.Ref)
+	if errors.Is(err, record.ErrNotFound) {
+		return nil, &Permanent{Err: fmt.Errorf("submission %s is no longer stored", j.Ref)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	a := &Attempt{Job: j, N: n, DeliveryID: record.DeliveryID(j.ID), Sub: sub, Binding: b, d: f.d}
+	if f.d.opt.Services != nil {
+		if a.Service, err = f.d.opt.Services.Pinned(sub.Service); err != nil {
+			return nil, err // the version may come back with a restart or redeploy
+		}
+	}
+	return f.d.envelope(ctx, a)
+}
+
+// fail ends hand-out n of feed job j, whose envelope could not be built,
+// as a failed attempt and writes the job's state (settle).
+func (f *Feed) fail(ctx context.Context, j *record.DeliveryJob, n int, started, until time.Time, err error) error {
+	c := &record.DeliveryClaim{Job: j.ID, N: n, Holder: f.d.opt.Holder, Started: started, Until: until,
+		Ended: f.d.now(), Outcome: "failed", Error: errText(err)}
+	var perm *Permanent
+	if errors.As(err, &perm) {
+		c.Outcome = "failed-permanently"
+	}
+	f.d.log.Warn("feed: item not handed out", "job", j.ID, "attempt", n, "err", c.Error)
+	if f.d.opt.Observe != nil {
+		f.d.opt.Observe(j.Tenant, j.Destination, c.Outcome, c.Ended.Sub(started))
+	}
+	if err := f.d.store.EndDeliveryClaim(ctx, c); err != nil {
+		return err
+	}
+	return f.d.settle(ctx, j, c)
 }
 
 func feedCursor(j *record.DeliveryJob) string {

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/delivery"
 	"github.com/amtsform/amtsform/engine/record"
 )
@@ -159,5 +161,78 @@ func TestFeedAckCountedOnceStored(t *testing.T) {
 	}
 	if want := map[string]int{"ffm/postfach accept": 1}; fmt.Sprint(counted) != fmt.Sprint(want) {
 		t.Fatalf("counted %v, want %v", counted, want)
+	}
+}
+
+// noVersion is a service catalogue that has lost one service version.
+type noVersion string
+
+func (v noVersion) Pinned(ref record.ServiceRef) (*engine.Service, error) {
+	if ref.Version == string(v) {
+		return nil, fmt.Errorf("service %s version %s: %w", ref.ID, ref.Version, record.ErrNotFound)
+	}
+	return &engine.Service{ID: ref.ID, Version: ref.Version}, nil
+}
+
+// TestFeedBadItem: an item whose envelope cannot be built does not hold
+// up the feed. A submission deleted before its item was handed out
+// (retention) is dead-lettered at once; an item whose service version is
+// missing fails its attempt and comes back after the backoff. The items
+// after them are handed out in the same poll.
+func TestFeedBadItem(t *testing.T) {
+	s := openStore(t)
+	ctx := tctx(t)
+	b := delivery.StaticBindings{"ffm/postfach": {Kind: "feed", Visibility: "1h"}}
+	var refs []string
+	for i, version := range []string{"1.0.0", "1.0.0", "0.9.0", "1.0.0"} {
+		svc := svcRef
+		svc.Version = version
+		sub, _, err := s.Submit(ctx, &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: svc,
+			Data: map[string]any{"n": int64(i)}, Jobs: []record.DeliveryJob{{Destination: "postfach", Kind: "feed"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, sub.Ref)
+		time.Sleep(2 * time.Millisecond) // distinct creation times
+	}
+	if err := s.DeleteSubmission(ctx, "ffm", refs[1], "retention", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[string]int{}
+	f := delivery.New(s, delivery.Options{Bindings: b, Logger: quiet, Services: noVersion("0.9.0"),
+		Backoff: time.Hour, MaxBackoff: time.Hour,
+		Observe: func(_, _, outcome string, _ time.Duration) { outcomes[outcome]++ }}).Feed()
+	p, err := f.Poll(ctx, "ffm", "postfach", "", 10)
+	if err != nil {
+		t.Fatalf("poll with bad items: %v", err)
+	}
+	var got []string
+	for _, it := range p.Items {
+		got = append(got, it.Envelope.Reference)
+	}
+	if want := []string{refs[0], refs[3]}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("handed out %v, want %v", got, want)
+	}
+	if want := map[string]int{"failed": 1, "failed-permanently": 1}; fmt.Sprint(outcomes) != fmt.Sprint(want) {
+		t.Fatalf("outcomes %v, want %v", outcomes, want)
+	}
+	jobs, err := s.ListDeliveries(ctx, record.DeliveryQuery{Tenant: "ffm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRef := map[string]*record.DeliveryJob{}
+	for _, j := range jobs {
+		byRef[j.Ref] = j
+	}
+	if j := byRef[refs[1]]; j == nil || j.Status != record.DeliveryDead || !strings.Contains(j.LastError, "no longer stored") {
+		t.Fatalf("item of the deleted submission: %+v", j)
+	}
+	if j := byRef[refs[2]]; j == nil || j.Status != record.DeliveryPending || !strings.Contains(j.LastError, "0.9.0") ||
+		time.Until(j.Next) < 20*time.Minute {
+		t.Fatalf("item without its service version: %+v", j)
+	}
+	// Neither comes back in the next poll; the good ones are invisible.
+	if p, err := f.Poll(ctx, "ffm", "postfach", "", 10); err != nil || len(p.Items) != 0 {
+		t.Fatalf("second poll: %+v %v", p, err)
 	}
 }

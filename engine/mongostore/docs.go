@@ -124,11 +124,14 @@ type fileDoc struct {
 }
 
 type fileMeta struct {
-	Tenant      string `bson:"tenant"`
-	Owner       string `bson:"owner"`      // draft token the file was uploaded for
-	Submission  string `bson:"submission"` // submission _id once attached
-	ContentType string `bson:"contentType"`
-	SHA256      string `bson:"sha256"`
+	Tenant     string `bson:"tenant"`
+	Owner      string `bson:"owner"`      // draft token the file was uploaded for
+	Submission string `bson:"submission"` // submission _id once attached
+	// Linked is when Submission was set, before the submission's insert:
+	// for linkGrace after it, a missing submission may still come.
+	Linked      time.Time `bson:"linked,omitempty"`
+	ContentType string    `bson:"contentType"`
+	SHA256      string    `bson:"sha256"`
 }
 
 type chunkDoc struct {

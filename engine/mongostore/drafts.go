@@ -159,6 +159,8 @@ func (s *Store) DeleteDraft(ctx context.Context, tenant, id string) error {
 	if err != nil {
 		return fmt.Errorf("mongostore: delete draft: %w", err)
 	}
-	_, err = s.deleteOwnerFiles(ctx, id)
+	// A file still being attached by a submit stays with its owner
+	// record; the sweeper looks again when the draft's expiry comes.
+	_, _, err = s.deleteOwnerFiles(ctx, id)
 	return err
 }

@@ -153,7 +153,10 @@ func (s *Store) expireDraft(ctx context.Context, id string, t time.Time, bucket 
 		options.FindOne().SetProjection(bson.D{{Key: "expires", Value: 1}})).Decode(&cur)
 	if isNoDocs(err) {
 		unlock()
-		return false, true, nil
+		// Deleted, but its files may not be: their removal failed, or a
+		// submit was still attaching them then.
+		_, pending, err := s.deleteOwnerFiles(ctx, id)
+		return false, err == nil && !pending, err
 	}
 	if err != nil {
 		unlock()
@@ -173,10 +176,11 @@ func (s *Store) expireDraft(ctx context.Context, id string, t time.Time, bucket 
 	if err != nil {
 		return false, false, fmt.Errorf("mongostore: delete draft: %w", err)
 	}
-	if _, err := s.deleteOwnerFiles(ctx, id); err != nil {
+	_, pending, err := s.deleteOwnerFiles(ctx, id)
+	if err != nil {
 		return false, false, err
 	}
-	return res.DeletedCount > 0, true, nil
+	return res.DeletedCount > 0, !pending, nil
 }
 
 // deleteExpiredDraftsByQuery is the expiry sweep of schema version 1 (a

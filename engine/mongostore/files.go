@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -161,16 +162,12 @@ func (s *Store) addOwnerFile(ctx context.Context, tenant, owner, id string) erro
 // ownerFiles returns the stored files of an owner: one _id read for the
 // owner record and one per file.
 func (s *Store) ownerFiles(ctx context.Context, owner string) ([]fileDoc, error) {
-	var od ownerDoc
-	err := s.owners.FindOne(ctx, bson.D{{Key: "_id", Value: owner}}).Decode(&od)
-	if isNoDocs(err) {
-		return nil, nil
-	}
+	ids, err := s.ownerFileIDs(ctx, owner)
 	if err != nil {
-		return nil, fmt.Errorf("mongostore: files of owner: %w", err)
+		return nil, err
 	}
 	var out []fileDoc
-	for _, id := range od.Files {
+	for _, id := range ids {
 		var fd fileDoc
 		err := s.files.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&fd)
 		if isNoDocs(err) {
@@ -182,6 +179,19 @@ func (s *Store) ownerFiles(ctx context.Context, owner string) ([]fileDoc, error)
 		out = append(out, fd)
 	}
 	return out, nil
+}
+
+// ownerFileIDs returns the ids in an owner's record (one _id read).
+func (s *Store) ownerFileIDs(ctx context.Context, owner string) ([]string, error) {
+	var od ownerDoc
+	err := s.owners.FindOne(ctx, bson.D{{Key: "_id", Value: owner}}).Decode(&od)
+	if isNoDocs(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: files of owner: %w", err)
+	}
+	return od.Files, nil
 }
 
 func (s *Store) ownerBytes(ctx context.Context, owner string) (int64, error) {
@@ -285,7 +295,7 @@ func (s *Store) DeleteFile(ctx context.Context, tenant, id string) error {
 	if err != nil {
 		return err
 	}
-	if fd.Metadata.Submission != "" && s.exists(ctx, fd.Metadata.Submission) {
+	if attached, pending := s.linked(ctx, fd); attached || pending {
 		return fmt.Errorf("file %s is attached to a submission: %w", id, record.ErrConflict)
 	}
 	return s.removeFile(ctx, id)
@@ -322,28 +332,65 @@ func (s *Store) deleteChunks(ctx context.Context, id string, n int) error {
 	return nil
 }
 
-// deleteOwnerFiles removes the files uploaded for a draft that are not
-// attached to an existing submission.
-func (s *Store) deleteOwnerFiles(ctx context.Context, owner string) (int, error) {
-	docs, err := s.ownerFiles(ctx, owner)
-	if err != nil {
-		return 0, err
+// linkGrace is how long after a file was linked to a submission (see
+// linkFiles) a missing submission may still be inserted: longer than any
+// submit takes (its operations run under OpTimeout).
+func (s *Store) linkGrace() time.Duration { return 2 * s.opts.OpTimeout }
+
+// linked reports whether file fd is attached to a stored submission, or
+// was linked to one so recently that its insert may still come (pending).
+func (s *Store) linked(ctx context.Context, fd *fileDoc) (attached, pending bool) {
+	if fd.Metadata.Submission == "" {
+		return false, false
 	}
-	n := 0
-	for _, fd := range docs {
-		if fd.Metadata.Submission != "" && s.exists(ctx, fd.Metadata.Submission) {
-			continue
+	if s.exists(ctx, fd.Metadata.Submission) {
+		return true, false
+	}
+	return false, !fd.Metadata.Linked.IsZero() && now().Sub(fd.Metadata.Linked) < s.linkGrace()
+}
+
+// deleteOwnerFiles removes the files uploaded for a draft that are not
+// attached to an existing submission. A file linked to a submission
+// whose insert may still come is kept, and so is the owner record
+// (pending): the caller looks again later. Repeating it is harmless.
+func (s *Store) deleteOwnerFiles(ctx context.Context, owner string) (n int, pending bool, err error) {
+	ids, err := s.ownerFileIDs(ctx, owner)
+	if err != nil {
+		return 0, false, err
+	}
+	for _, id := range ids {
+		// Read under the lock linkFiles takes: not while a submit links
+		// the file, nor from before it did.
+		unlock := lockKey("files", id)
+		var cur fileDoc
+		err := s.files.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&cur)
+		wait, removed := false, false
+		switch {
+		case isNoDocs(err):
+			err = nil
+		case err == nil:
+			var attached bool
+			if attached, wait = s.linked(ctx, &cur); !attached && !wait {
+				err, removed = s.removeFile(ctx, id), true
+			}
 		}
-		if err := s.removeFile(ctx, fd.ID); err != nil {
-			return n, err
+		unlock()
+		if err != nil {
+			return n, pending, fmt.Errorf("mongostore: files of owner: %w", err)
 		}
-		n++
+		pending = pending || wait
+		if removed {
+			n++
+		}
+	}
+	if pending {
+		return n, true, nil
 	}
 	// Attached files go with their submission; the owner record is done.
 	if _, err := s.owners.DeleteOne(ctx, bson.D{{Key: "_id", Value: owner}}); err != nil {
-		return n, fmt.Errorf("mongostore: files of owner: %w", err)
+		return n, false, fmt.Errorf("mongostore: files of owner: %w", err)
 	}
-	return n, nil
+	return n, false, nil
 }
 
 // checkAttachments loads the stored metadata of the files to attach and
@@ -390,7 +437,7 @@ func (s *Store) linkFiles(ctx context.Context, tenant string, atts []attachmentD
 		}
 		if err == nil {
 			_, err = s.files.UpdateOne(ctx, bson.D{{Key: "_id", Value: a.ID}},
-				bson.D{{Key: "$set", Value: bson.D{{Key: "metadata.submission", Value: sid}}}})
+				bson.D{{Key: "$set", Value: bson.D{{Key: "metadata.submission", Value: sid}, {Key: "metadata.linked", Value: now()}}}})
 		}
 		unlock()
 		if err != nil {

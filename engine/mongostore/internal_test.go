@@ -642,3 +642,101 @@ func TestUnclearInsertKeepsJobs(t *testing.T) {
 		t.Errorf("the jobs of a submission whose insert landed after the error are not due")
 	}
 }
+
+// TestDraftFilesNotLost: deleting a draft (by the citizen or at expiry)
+// removes its files, but not one a submit is attaching right then (the
+// link is written before the submission's insert), and not before it
+// can tell; and a removal cut short is finished by the sweeper.
+func TestDraftFilesNotLost(t *testing.T) {
+	ctx := tctx(t)
+	s := open(t, dbName(), Options{}, true)
+	t0 := time.Now().UTC()
+	draft := func() (*record.Draft, *record.Attachment) {
+		t.Helper()
+		d := &record.Draft{Tenant: "ffm", Service: record.ServiceRef{ID: "kita"}, Data: map[string]any{}, Expires: t0.Add(2 * time.Hour)}
+		if err := s.CreateDraft(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		f, err := s.PutFile(ctx, "ffm", d.ID, "a.pdf", bytes.NewReader(storetest.PDF(1<<10)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, f
+	}
+	stored := func(id string) bool {
+		t.Helper()
+		_, err := s.getFile(ctx, "ffm", id)
+		if err != nil && !errors.Is(err, record.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	sweep := func(at time.Duration) {
+		t.Helper()
+		if _, err := s.DeleteExpiredDrafts(ctx, t0.Add(at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A submit has linked the file and not inserted yet, when the draft
+	// is deleted: the file stays; once the insert landed, it is the
+	// submission's.
+	d1, f1 := draft()
+	sid := subID("ffm", "KITA-2026-990001")
+	if err := s.linkFiles(ctx, "ffm", []attachmentDoc{{ID: f1.ID}}, sid); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteDraft(ctx, "ffm", d1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !stored(f1.ID) {
+		t.Fatal("a file being attached was removed with its draft")
+	}
+	sweep(3 * time.Hour)
+	if !stored(f1.ID) {
+		t.Fatal("a file being attached was removed by the sweeper")
+	}
+	if _, err := s.subs.InsertOne(ctx, bson.D{{Key: "_id", Value: sid}, {Key: "tenant", Value: "ffm"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A submit linked the file long ago and its insert never came: the
+	// file is the draft's again and goes with it.
+	d2, f2 := draft()
+	if err := s.linkFiles(ctx, "ffm", []attachmentDoc{{ID: f2.ID}}, subID("ffm", "KITA-2026-990002")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.files.UpdateOne(ctx, bson.D{{Key: "_id", Value: f2.ID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "metadata.linked", Value: now().Add(-time.Hour)}}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The draft was deleted and the removal of its files was cut short.
+	d3, f3 := draft()
+	if _, err := s.drafts.DeleteOne(ctx, bson.D{{Key: "_id", Value: d3.ID}}); err != nil {
+		t.Fatal(err)
+	}
+
+	sweep(4 * time.Hour)
+	sweep(5 * time.Hour)
+	if !stored(f1.ID) {
+		t.Error("the file of a stored submission was removed")
+	}
+	if stored(f2.ID) {
+		t.Error("a file whose submission never came outlived its expired draft")
+	}
+	if stored(f3.ID) {
+		t.Error("the files of a deleted draft were not removed by the sweeper")
+	}
+	if _, err := s.GetDraft(ctx, "ffm", d2.ID); !errors.Is(err, record.ErrNotFound) {
+		t.Errorf("draft 2 after expiry: %v", err)
+	}
+	for _, owner := range []string{d1.ID, d2.ID, d3.ID} {
+		if n, _ := s.owners.CountDocuments(ctx, bson.D{{Key: "_id", Value: owner}}); n != 0 {
+			t.Errorf("owner record of draft %s left", owner)
+		}
+	}
+	if n, _ := s.due.CountDocuments(ctx, bson.D{}); n != 1 {
+		t.Errorf("%d due documents left, want only the cursor", n)
+	}
+}

@@ -31,8 +31,8 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeFn()
 	st, err := s.Import(ctx, in)
-	fmt.Fprintf(stdout, "imported: %d submissions, %d event logs, %d files (%d chunks), %d counters; %d already present, %d conflicts\n",
-		st.Submissions, st.Events, st.Files, st.Chunks, st.Counters, st.Skipped, st.Conflicts)
+	fmt.Fprintf(stdout, "imported: %d submissions, %d event logs, %d files (%d chunks), %d counters, %d service versions, %d delivery jobs (%d attempts and steps), %d accounts and tokens; %d already present, %d conflicts\n",
+		st.Submissions, st.Events, st.Files, st.Chunks, st.Counters, st.Versions, st.Deliveries, st.DeliveryRecords, st.Accounts, st.Skipped, st.Conflicts)
 	if err != nil {
 		return storeError(stderr, "import", err)
 	}

@@ -25,6 +25,13 @@ import (
 //	{"kind":"chunk","doc":{...}}     all chunks of a file precede it
 //	{"kind":"file","doc":{...}}
 //	{"kind":"events","doc":{...}}    a submission's event log
+//	{"kind":"version","doc":{...}}   a service version a submission was made with
+//	{"kind":"delivery-done","doc":{...}}  a finished delivery job
+//	{"kind":"delivery","doc":{...}}       an open one (pending, dead)
+//	{"kind":"delivery-claim","doc":{...}} an attempt of a job
+//	{"kind":"delivery-step","doc":{...}}  a completed step of a job
+//	{"kind":"user","doc":{...}}      a staff account (no sessions)
+//	{"kind":"api-token","doc":{...}} an API token (its hash)
 //
 // "doc" is the stored document in canonical MongoDB Extended JSON, so
 // every BSON type (int32/int64/double, dates, binary) survives the trip;
@@ -71,13 +78,16 @@ func (s *Store) Export(ctx context.Context, f record.ExportFilter, w io.Writer) 
 	if !f.Since.IsZero() {
 		filter = append(filter, bson.E{Key: "created", Value: bson.D{{Key: "$gte", Value: f.Since}}})
 	}
-	subs := map[string]bool{}
+	subs, hashes, jobs := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	err = s.each(ctx, s.subs, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}), func(raw bson.Raw) error {
 		var d submissionDoc
 		if err := bson.Unmarshal(raw, &d); err != nil {
 			return err
 		}
-		subs[d.ID] = true
+		subs[d.ID], hashes[d.Service.Hash] = true, true
+		for _, j := range d.Jobs {
+			jobs[j.ID] = true
+		}
 		if err := writeDoc(bw, "submission", raw); err != nil {
 			return err
 		}
@@ -109,7 +119,74 @@ func (s *Store) Export(ctx context.Context, f record.ExportFilter, w io.Writer) 
 	if err != nil {
 		return err
 	}
+	if err := s.exportRest(ctx, bw, f, subs, hashes, jobs); err != nil {
+		return err
+	}
 	return bw.Flush()
+}
+
+// exportRest writes what belongs to the exported submissions besides
+// their files and events — the service versions they were made with, and
+// their delivery jobs with every attempt and step, so that an open job is
+// delivered from the target and a finished one is not sent again — and
+// the tenant's staff accounts and API tokens. Each is one scan (a bulk
+// job), filtered here.
+func (s *Store) exportRest(ctx context.Context, w io.Writer, f record.ExportFilter, subs, hashes, jobs map[string]bool) error {
+	byID := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
+	tenant := bson.D{}
+	if f.Tenant != "" {
+		tenant = bson.D{{Key: "tenant", Value: f.Tenant}}
+	}
+	str := func(raw bson.Raw, key string) string {
+		v, _ := raw.Lookup(key).StringValueOK()
+		return v
+	}
+	if err := s.each(ctx, s.versions, bson.D{}, byID, func(raw bson.Raw) error {
+		if !hashes[str(raw, "_id")] {
+			return nil
+		}
+		return writeDoc(w, "version", raw)
+	}); err != nil {
+		return err
+	}
+	for _, x := range []struct {
+		kind string
+		c    *mongo.Collection
+	}{{"delivery-done", s.done()}, {"delivery", s.outbox()}} {
+		if err := s.each(ctx, x.c, tenant, byID, func(raw bson.Raw) error {
+			if !subs[str(raw, "sub")] {
+				return nil
+			}
+			jobs[str(raw, "_id")] = true
+			return writeDoc(w, x.kind, raw)
+		}); err != nil {
+			return err
+		}
+	}
+	for _, x := range []struct {
+		kind string
+		c    *mongo.Collection
+	}{{"delivery-claim", s.claims()}, {"delivery-step", s.steps()}} {
+		if len(jobs) == 0 {
+			break
+		}
+		if err := s.each(ctx, x.c, bson.D{}, byID, func(raw bson.Raw) error {
+			if !jobs[str(raw, "job")] {
+				return nil
+			}
+			return writeDoc(w, x.kind, raw)
+		}); err != nil {
+			return err
+		}
+	}
+	for _, x := range []struct{ kind, coll string }{{"user", collStaffUsers}, {"api-token", collAPITokens}} {
+		if err := s.each(ctx, s.staffColl(x.coll), tenant, byID, func(raw bson.Raw) error {
+			return writeDoc(w, x.kind, raw)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) exportFile(ctx context.Context, w io.Writer, id string) error {
@@ -190,6 +267,7 @@ func writeDoc(w io.Writer, kind string, raw bson.Raw) error {
 // Import implements the store interface of its domain package.
 func (s *Store) Import(ctx context.Context, r io.Reader) (record.ImportStats, error) {
 	var st record.ImportStats
+	jobsLeft := false // an imported submission carries jobs
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
 	line := 0
@@ -239,6 +317,20 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (record.ImportStats, er
 			}
 			st.Counters++
 			continue
+		case "version":
+			c, counter = s.versions, &st.Versions
+		case "delivery-done":
+			c, counter = s.done(), &st.Deliveries
+		case "delivery":
+			c, counter = s.outbox(), &st.Deliveries
+		case "delivery-claim":
+			c, counter = s.claims(), &st.DeliveryRecords
+		case "delivery-step":
+			c, counter = s.steps(), &st.DeliveryRecords
+		case "user":
+			c, counter = s.staffColl(collStaffUsers), &st.Accounts
+		case "api-token":
+			c, counter = s.staffColl(collAPITokens), &st.Accounts
 		default:
 			return st, fmt.Errorf("import line %d: unknown record kind %q", line, l.Kind)
 		}
@@ -262,8 +354,14 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (record.ImportStats, er
 		switch res {
 		case inserted:
 			*counter++
-			if l.Kind == "submission" {
+			switch l.Kind {
+			case "submission":
 				if err := s.claimImported(ctx, doc); err != nil {
+					return st, fmt.Errorf("import line %d: %w", line, err)
+				}
+				jobsLeft = jobsLeft || hasJobs(doc)
+			case "delivery":
+				if err := s.importedOpen(doc); err != nil {
 					return st, fmt.Errorf("import line %d: %w", line, err)
 				}
 			}
@@ -276,6 +374,13 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (record.ImportStats, er
 	}
 	if err := sc.Err(); err != nil {
 		return st, fmt.Errorf("import line %d: %w", line+1, err)
+	}
+	if jobsLeft {
+		// Jobs not yet taken into the outbox came in with their
+		// submissions: the next poll looks for them (lookForLeftovers).
+		s.ob.mu.Lock()
+		s.ob.scanned, s.ob.lastScan = false, time.Time{}
+		s.ob.mu.Unlock()
 	}
 	if _, err := s.RepairEvents(ctx); err != nil {
 		return st, fmt.Errorf("import: copy events: %w", err)
@@ -301,6 +406,33 @@ func (s *Store) claimImported(ctx context.Context, doc bson.D) error {
 	defer cancel()
 	_, err = s.claimKey(ctx, d.Idem, d.ID, d.Created)
 	return err
+}
+
+// hasJobs reports whether a submission document carries delivery jobs
+// not taken into the outbox.
+func hasJobs(doc bson.D) bool {
+	for _, e := range doc {
+		if e.Key == "jobs" {
+			a, ok := e.Value.(bson.A)
+			return ok && len(a) > 0
+		}
+	}
+	return false
+}
+
+// importedOpen adds an imported open job to the in-memory outbox, if this
+// store keeps one.
+func (s *Store) importedOpen(doc bson.D) error {
+	raw, err := bson.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	var j jobDoc
+	if err := bson.Unmarshal(raw, &j); err != nil {
+		return err
+	}
+	s.setOpen(&j)
+	return nil
 }
 
 type insertResult int

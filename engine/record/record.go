@@ -264,6 +264,10 @@ type ExportFilter struct {
 // exists in the target with different content (left unchanged).
 type ImportStats struct {
 	Submissions, Events, Files, Chunks, Counters int
+	Versions                                     int // service versions
+	Deliveries                                   int // delivery jobs, open and finished
+	DeliveryRecords                              int // their attempts and steps
+	Accounts                                     int // staff accounts and API tokens
 	Skipped, Conflicts                           int
 }
 

@@ -1057,18 +1057,72 @@ func testExportImport(t *testing.T, ns NewStore) {
 	subs = subs[:4]
 	_, _, err := src.Submit(ctx, submitReq("of", 1)) // other tenant: not exported
 	must(t, err)
+	jobs, claims, steps, version, user, token := exportDeliveryState(t, src)
 
 	var buf bytes.Buffer
 	must(t, src.Export(ctx, record.ExportFilter{Tenant: "ffm"}, &buf))
 	st, err := dst.Import(ctx, bytes.NewReader(buf.Bytes()))
 	must(t, err)
-	if st.Submissions != 4 || st.Files != 1 || st.Chunks != 3 || st.Events != 2 || st.Conflicts != 0 {
+	if st.Submissions != 6 || st.Files != 1 || st.Chunks != 3 || st.Events != 2 || st.Conflicts != 0 ||
+		st.Versions != 1 || st.Deliveries != 3 || st.DeliveryRecords != 5 || st.Accounts != 2 {
 		t.Fatalf("import stats %+v", st)
+	}
+	total := func(st record.ImportStats) int {
+		return st.Submissions + st.Events + st.Files + st.Chunks + st.Versions + st.Deliveries + st.DeliveryRecords + st.Accounts
 	}
 	st2, err := dst.Import(ctx, bytes.NewReader(buf.Bytes()))
 	must(t, err)
-	if st2.Submissions+st2.Events+st2.Files+st2.Chunks != 0 || st2.Conflicts != 0 || st2.Skipped != st.Submissions+st.Events+st.Files+st.Chunks {
+	if total(st2) != 0 || st2.Conflicts != 0 || st2.Skipped != total(st) {
 		t.Fatalf("second import %+v (first %+v): want everything skipped", st2, st)
+	}
+	// The delivery state came along: an open job stays open (and is due
+	// in the target), a finished one is not sent again, attempts and
+	// steps are there; so are the service version, the account and the
+	// token.
+	for _, want := range jobs {
+		got, err := dst.DeliveryJob(ctx, want.ID)
+		must(t, err)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("delivery job %s differs after import:\n%+v\n%+v", want.ID, got, want)
+		}
+	}
+	due, err := dst.DueDeliveries(ctx, time.Now().Add(48*time.Hour), 100)
+	must(t, err)
+	var dueIDs []string
+	for _, j := range due {
+		dueIDs = append(dueIDs, j.ID)
+	}
+	sort.Strings(dueIDs)
+	if want := []string{jobs[1].ID, jobs[3].ID}; fmt.Sprint(dueIDs) != fmt.Sprint(want) {
+		t.Fatalf("due in the target: %v, want the open and the new job %v", dueIDs, want)
+	}
+	if err := dst.ClaimDelivery(ctx, &record.DeliveryClaim{Job: jobs[0].ID, N: 2, Holder: "t", Until: time.Now().Add(time.Minute)}); !errors.Is(err, record.ErrConflict) {
+		t.Fatalf("claim of a job delivered before the move: %v", err)
+	}
+	for _, want := range claims {
+		got, err := dst.DeliveryClaim(ctx, want.Job, want.N)
+		must(t, err)
+		if got.Holder != want.Holder || got.Outcome != want.Outcome || got.Error != want.Error || !got.Ended.Equal(want.Ended) {
+			t.Fatalf("attempt %s#%d after import: %+v, want %+v", want.Job, want.N, got, want)
+		}
+	}
+	for _, want := range steps {
+		got, err := dst.DeliveryStep(ctx, want.Job, want.Name)
+		must(t, err)
+		if got.Result != want.Result {
+			t.Fatalf("step %s %s after import: %+v", want.Job, want.Name, got)
+		}
+	}
+	vs, err := dst.ServiceVersions(ctx)
+	must(t, err)
+	if len(vs) != 1 || vs[0].Hash != version.Hash || !reflect.DeepEqual(vs[0].Files, version.Files) {
+		t.Fatalf("service versions after import: %+v", vs)
+	}
+	if u, err := dst.StaffUser(ctx, user.ID); err != nil || u.PasswordHash != user.PasswordHash || fmt.Sprint(u.Offices) != fmt.Sprint(user.Offices) {
+		t.Fatalf("account after import: %+v %v", u, err)
+	}
+	if tk, err := dst.APIToken(ctx, token.ID); err != nil || tk.Hash != token.Hash {
+		t.Fatalf("token after import: %+v %v", tk, err)
 	}
 	for _, want := range subs {
 		got, err := dst.GetSubmission(ctx, "ffm", want.Ref)
@@ -1118,6 +1172,65 @@ func testExportImport(t *testing.T, ns NewStore) {
 	if c := strings.Count(since.String(), `"kind":"submission"`); c != 0 {
 		t.Fatalf("--since in the future exported %d submissions", c)
 	}
+}
+
+// exportDeliveryState gives two new submissions of tenant ffm delivery
+// jobs in every state — delivered, failed once (open, with an attempt
+// and a step), dead, and not yet taken in — and stores the service
+// version they were made with, an account and an API token of ffm, and
+// an account of another tenant. It returns the jobs as stored, their
+// attempts and steps.
+func exportDeliveryState(t *testing.T, s Store) (jobs []*record.DeliveryJob, claims []*record.DeliveryClaim, steps []record.DeliveryStep, v *record.ServiceVersion, u *record.User, tk *record.APIToken) {
+	ctx := ctxT(t)
+	a, _, err := s.Submit(ctx, jobReq("ffm", 10, "fv", "archiv", "postfach"))
+	must(t, err)
+	_, err = s.DueDeliveries(ctx, time.Now(), 100) // taken in
+	must(t, err)
+	b, _, err := s.Submit(ctx, jobReq("ffm", 11, "fv")) // left in its submission
+	must(t, err)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	id := func(ref, dest string) string { return record.DeliveryJobID("ffm", ref, dest) }
+	for i, dest := range []string{"fv", "archiv", "postfach"} {
+		c := &record.DeliveryClaim{Job: id(a.Ref, dest), N: 1, Holder: "host:1", Started: now, Until: now.Add(time.Minute)}
+		must(t, s.ClaimDelivery(ctx, c))
+		j, err := s.DeliveryJob(ctx, c.Job)
+		must(t, err)
+		j.Attempts, j.Updated = 1, now
+		switch i {
+		case 0:
+			must(t, s.RecordDeliveryStep(ctx, record.DeliveryStep{Job: c.Job, Name: "upload:form", At: now, Result: "att-1"}))
+			steps = append(steps, record.DeliveryStep{Job: c.Job, Name: "upload:form", Result: "att-1"})
+			j.Status, j.Delivered = record.DeliveryDelivered, now
+		case 1:
+			c.Ended, c.Outcome, c.Error = now, "failed", "receiver answered 503"
+			must(t, s.EndDeliveryClaim(ctx, c))
+			must(t, s.RecordDeliveryStep(ctx, record.DeliveryStep{Job: c.Job, Name: "upload:a1", At: now, Result: "att-2"}))
+			steps = append(steps, record.DeliveryStep{Job: c.Job, Name: "upload:a1", Result: "att-2"})
+			j.LastError, j.Next = c.Error, now.Add(10*time.Second)
+		case 2:
+			c.Ended, c.Outcome, c.Error = now, "failed-permanently", "receiver answered 400"
+			must(t, s.EndDeliveryClaim(ctx, c))
+			j.Status, j.LastError = record.DeliveryDead, c.Error
+		}
+		must(t, s.SaveDeliveryJob(ctx, j, 0))
+		claims = append(claims, c)
+	}
+	for _, jid := range []string{id(a.Ref, "fv"), id(a.Ref, "archiv"), id(a.Ref, "postfach"), id(b.Ref, "fv")} {
+		j, err := s.DeliveryJob(ctx, jid)
+		must(t, err)
+		jobs = append(jobs, j)
+	}
+	v = &record.ServiceVersion{Hash: svc.Hash, ServiceID: svc.ID, Version: svc.Version, Compiler: "c/1", Offered: now,
+		Files: []record.SourceFile{{Path: "service.cue", Data: []byte("package kita\n")}}}
+	must(t, s.PutVersion(ctx, v))
+	must(t, s.PutVersion(ctx, &record.ServiceVersion{Hash: "sha256:unused", ServiceID: svc.ID, Version: "0.1.0", Offered: now}))
+	u = &record.User{ID: "erika.sachbearbeitung", Tenant: "ffm", Name: "Erika", Roles: []string{"caseworker"}, Offices: []string{"jugendamt-frankfurt"},
+		Source: "local", PasswordHash: "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA", Created: now, Updated: now, Version: 1}
+	must(t, s.CreateStaffUser(ctx, u))
+	must(t, s.CreateStaffUser(ctx, &record.User{ID: "otto", Tenant: "of", Name: "Otto", Roles: []string{"admin"}, Source: "local", Created: now, Updated: now, Version: 1}))
+	tk = &record.APIToken{ID: "tok1", Tenant: "ffm", Name: "Fachverfahren", Roles: []string{"reader"}, Hash: strings.Repeat("ab", 32), Created: now}
+	must(t, s.CreateAPIToken(ctx, tk))
+	return jobs, claims, steps, v, u, tk
 }
 
 // inParallel runs f n times at once, handing the odd calls the second

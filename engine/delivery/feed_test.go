@@ -195,7 +195,7 @@ func TestFeedBadItem(t *testing.T) {
 		refs = append(refs, sub.Ref)
 		time.Sleep(2 * time.Millisecond) // distinct creation times
 	}
-	if err := s.DeleteSubmission(ctx, "ffm", refs[1], "retention", time.Now()); err != nil {
+	if err := s.DeleteSubmission(ctx, "ffm", refs[1], "retention", time.Now(), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	outcomes := map[string]int{}

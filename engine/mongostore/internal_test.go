@@ -313,7 +313,7 @@ func TestDeleteSubmissionResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// "crash": submission and file are still there
-	if err := s.DeleteSubmission(ctx, "ffm", sub.Ref, "retention", first.Add(time.Hour)); err != nil {
+	if err := s.DeleteSubmission(ctx, "ffm", sub.Ref, "retention", first.Add(time.Hour), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.GetSubmission(ctx, "ffm", sub.Ref); !errors.Is(err, record.ErrNotFound) {
@@ -329,7 +329,7 @@ func TestDeleteSubmissionResumes(t *testing.T) {
 	if err != nil || len(evs) != 1 || !evs[0].At.Equal(first) {
 		t.Fatalf("tombstone: %v %#v", err, evs)
 	}
-	if err := s.DeleteSubmission(ctx, "ffm", sub.Ref, "retention", time.Time{}); !errors.Is(err, record.ErrNotFound) {
+	if err := s.DeleteSubmission(ctx, "ffm", sub.Ref, "retention", time.Time{}, time.Time{}); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("deleting again: %v", err)
 	}
 }
@@ -370,7 +370,7 @@ func TestIdempotencyClaims(t *testing.T) {
 		t.Fatalf("claim not repaired: %v %+v", err, c)
 	}
 	// deleting the submission drops its claim
-	if err := s.DeleteSubmission(ctx, "ffm", first.Ref, "test", time.Time{}); err != nil {
+	if err := s.DeleteSubmission(ctx, "ffm", first.Ref, "test", time.Time{}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := s.idem.CountDocuments(ctx, bson.D{}); n != 0 {
@@ -446,7 +446,7 @@ func TestCaseIndexAfterCrash(t *testing.T) {
 				}
 			}
 			if i%7 == 6 {
-				if err := s.DeleteSubmission(ctx, sub.Tenant, sub.Ref, "test", time.Time{}); err != nil {
+				if err := s.DeleteSubmission(ctx, sub.Tenant, sub.Ref, "test", time.Time{}, time.Time{}); err != nil {
 					t.Fatal(err)
 				}
 			}

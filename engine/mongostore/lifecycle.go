@@ -110,24 +110,27 @@ func (s *Store) SubmissionsUpdatedBefore(ctx context.Context, serviceID string, 
 // safety: the tombstone first (fixed _id, so repeating is harmless), then
 // events, files and finally the submission, whose presence makes the
 // sweeper try again.
-func (s *Store) DeleteSubmission(ctx context.Context, tenant, ref, reason string, at time.Time) error {
+func (s *Store) DeleteSubmission(ctx context.Context, tenant, ref, reason string, at, before time.Time) error {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
 	sid := subID(tenant, ref)
 	return s.track(ctx, sid, false, func() (*record.Submission, bool, error) {
-		return nil, true, s.deleteSubmission(ctx, tenant, ref, sid, reason, at)
+		return nil, true, s.deleteSubmission(ctx, tenant, ref, sid, reason, at, before)
 	})
 }
 
-func (s *Store) deleteSubmission(ctx context.Context, tenant, ref, sid, reason string, at time.Time) error {
+func (s *Store) deleteSubmission(ctx context.Context, tenant, ref, sid, reason string, at, before time.Time) error {
 	var doc submissionDoc
 	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
-		options.FindOne().SetProjection(bson.D{{Key: "service", Value: 1}, {Key: "attachments", Value: 1}, {Key: "created", Value: 1}, {Key: "idemKey", Value: 1}})).Decode(&doc)
+		options.FindOne().SetProjection(bson.D{{Key: "service", Value: 1}, {Key: "attachments", Value: 1}, {Key: "created", Value: 1}, {Key: "updated", Value: 1}, {Key: "idemKey", Value: 1}})).Decode(&doc)
 	if isNoDocs(err) {
 		return fmt.Errorf("submission %s: %w", ref, record.ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("mongostore: delete submission: %w", err)
+	}
+	if !before.IsZero() && !doc.Updated.Before(before) {
+		return fmt.Errorf("submission %s changed since it was due: %w", ref, record.ErrConflict)
 	}
 	if at.IsZero() {
 		at = now()

@@ -415,7 +415,7 @@ func testAddAttachments(t *testing.T, ns NewStore) {
 	if len(l) != 1 || len(l[0].Attachments) != 2 {
 		t.Fatalf("inbox row %+v", l)
 	}
-	must(t, s.DeleteSubmission(ctx, "ffm", sub.Ref, "test", time.Time{}))
+	must(t, s.DeleteSubmission(ctx, "ffm", sub.Ref, "test", time.Time{}, time.Time{}))
 	for _, id := range []string{a.ID, b.ID} {
 		if _, _, err := s.OpenFile(ctx, "ffm", id); !errors.Is(err, record.ErrNotFound) {
 			t.Fatalf("file %s after deletion: %v", id, err)

@@ -128,6 +128,7 @@ func Sweep(t *testing.T, ns NewStore) {
 		{"Sweeper", testSweeper},
 		{"SweeperExtendedDraft", testSweeperExtendedDraft},
 		{"SweeperLease", testSweeperLease},
+		{"SweeperChangedMeanwhile", testSweeperChangedMeanwhile},
 	})
 }
 
@@ -941,6 +942,62 @@ func testSweeper(t *testing.T, ns NewStore) {
 	}
 }
 
+// workedOnMeanwhile is a store in which a caseworker changes the first
+// submission the sweeper lists as due, right after it was listed.
+type workedOnMeanwhile struct {
+	Store
+	t       *testing.T
+	changed string
+}
+
+func (s *workedOnMeanwhile) SubmissionsUpdatedBefore(ctx context.Context, serviceID string, t time.Time, limit int) ([]record.SubmissionKey, error) {
+	keys, err := s.Store.SubmissionsUpdatedBefore(ctx, serviceID, t, limit)
+	if err == nil && len(keys) > 0 && s.changed == "" {
+		k := keys[0]
+		sub, gerr := s.Store.GetSubmission(ctx, k.Tenant, k.Ref)
+		must(s.t, gerr)
+		_, uerr := s.Store.UpdateSubmission(ctx, k.Tenant, k.Ref, sub.Version, record.SubmissionChange{Status: "in_review", Actor: "sb"})
+		must(s.t, uerr)
+		s.changed = k.Ref
+	}
+	return keys, err
+}
+
+// testSweeperChangedMeanwhile: a submission changed after the sweeper
+// listed it as due (a batch takes minutes with the sweeper's rests) is
+// no longer due and is kept; the others of the batch go.
+func testSweeperChangedMeanwhile(t *testing.T, ns NewStore) {
+	s, _ := ns(t)
+	ctx := ctxT(t)
+	var refs []string
+	for i := 0; i < 3; i++ {
+		r := submitReq("ffm", i)
+		r.At = time.Now().Add(-40 * 24 * time.Hour)
+		sub, _, err := s.Submit(ctx, r)
+		must(t, err)
+		refs = append(refs, sub.Ref)
+	}
+	ws := &workedOnMeanwhile{Store: s, t: t}
+	sw := &sweep.Sweeper{Store: ws, Holder: "test", Duty: 1, Retention: func(string) (time.Duration, bool) { return 30 * 24 * time.Hour, true }}
+	res, err := sw.RunOnce(ctx)
+	must(t, err)
+	if ws.changed == "" || res.Submissions != 2 {
+		t.Fatalf("sweep %+v (changed %q): want the two unchanged submissions deleted", res, ws.changed)
+	}
+	for _, ref := range refs {
+		_, err := s.GetSubmission(ctx, "ffm", ref)
+		switch {
+		case ref == ws.changed && err != nil:
+			t.Fatalf("the submission changed after it was listed was deleted: %v", err)
+		case ref != ws.changed && !errors.Is(err, record.ErrNotFound):
+			t.Fatalf("due submission %s: %v", ref, err)
+		}
+	}
+	if evs, err := s.Events(ctx, "ffm", ws.changed); err != nil || evs[len(evs)-1].Type == record.EventDeleted {
+		t.Fatalf("events of the kept submission: %v %v", evs, err)
+	}
+}
+
 // testSweeperExtendedDraft: a draft saved with a later expiry survives a
 // sweep past its first expiry and goes with the sweep past the new one.
 func testSweeperExtendedDraft(t *testing.T, ns NewStore) {
@@ -1053,7 +1110,7 @@ func testExportImport(t *testing.T, ns NewStore) {
 		subs = append(subs, sub)
 	}
 	deletedRef := subs[4].Ref
-	must(t, src.DeleteSubmission(ctx, "ffm", deletedRef, "test", time.Time{}))
+	must(t, src.DeleteSubmission(ctx, "ffm", deletedRef, "test", time.Time{}, time.Time{}))
 	subs = subs[:4]
 	_, _, err := src.Submit(ctx, submitReq("of", 1)) // other tenant: not exported
 	must(t, err)

@@ -30,8 +30,11 @@ type Store interface {
 	SubmissionsUpdatedBefore(ctx context.Context, serviceID string, t time.Time, limit int) ([]record.SubmissionKey, error)
 	// DeleteSubmission deletes a submission with its files and events and
 	// writes a tombstone event (reference, time, reason). It is idempotent
-	// and safe to repeat after a crash.
-	DeleteSubmission(ctx context.Context, tenant, ref, reason string, at time.Time) error
+	// and safe to repeat after a crash. Unless before is zero, a
+	// submission changed at or after before is left alone
+	// (record.ErrConflict): it was listed as due, and then a caseworker
+	// worked on it.
+	DeleteSubmission(ctx context.Context, tenant, ref, reason string, at, before time.Time) error
 	// RepairEvents copies embedded events that were not yet copied to the
 	// event log (e.g. after a crash) and returns how many submissions it
 	// repaired.
@@ -132,8 +135,8 @@ func (s *Sweeper) RunOnce(ctx context.Context) (SweepResult, error) {
 		reason := fmt.Sprintf("retention period of %s expired", d)
 		for _, k := range keys {
 			t0 := time.Now()
-			err := s.Store.DeleteSubmission(ctx, k.Tenant, k.Ref, reason, now)
-			if err != nil && !errors.Is(err, record.ErrNotFound) {
+			err := s.Store.DeleteSubmission(ctx, k.Tenant, k.Ref, reason, now, cutoff)
+			if err != nil && !errors.Is(err, record.ErrNotFound) && !errors.Is(err, record.ErrConflict) {
 				return res, fmt.Errorf("sweep: delete %s: %w", k.Ref, err)
 			}
 			if err == nil {

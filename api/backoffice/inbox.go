@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/amtsform/amtsform/engine"
+	"github.com/amtsform/amtsform/engine/staff"
 )
 
 // pageSize is the number of cases an inbox page lists.
@@ -198,14 +199,8 @@ func (s *server) inbox(c *fiber.Ctx, q Query, title, action string) error {
 				URL: pageURL(action, c, map[string][]string{"status": {id}, "page": nil}), Current: len(q.Status) == 1 && q.Status[0] == id})
 		}
 	}
-	as := c.Query("assignee")
-	v.Assignees = []option{{Value: "", Label: tr(l, "Alle", "Anyone"), Selected: as == ""},
-		{Value: "-", Label: tr(l, "Nicht zugewiesen", "Unassigned"), Selected: as == "-"},
-		{Value: "me", Label: tr(l, "Mir", "Me"), Selected: as == "me"}}
-	for _, u := range s.users(c) {
-		if u.ID != a.ID && !u.Disabled {
-			v.Assignees = append(v.Assignees, option{Value: u.ID, Label: u.Name, Selected: as == u.ID})
-		}
+	if !q.Mine { // "my cases" are all assigned to me: no filter to offer
+		v.Assignees = s.assigneeFilter(c, q.Office, c.Query("assignee"), l)
 	}
 	for _, o := range []option{{"age", tr(l, "Älteste zuerst", "Oldest first"), false}, {"-age", tr(l, "Neueste zuerst", "Newest first"), false},
 		{"due", tr(l, "Frist", "Due date"), false}, {"priority", tr(l, "Priorität", "Priority"), false}} {
@@ -223,6 +218,40 @@ func (s *server) inbox(c *fiber.Ctx, q Query, title, action string) error {
 		v.Caption = fmt.Sprintf(tr(l, "%s: 1 Vorgang, Seite %d von %d", "%s: 1 case, page %d of %d"), title, v.Page, v.Pages)
 	}
 	return s.render(c, "inbox.html", p)
+}
+
+// assigneeFilter offers the choices of the inbox's assignee filter: anyone,
+// nobody, me, and the colleagues who can hold the office's cases — the
+// caseworkers who work for it now (staff.Sees, as the assign form offers
+// them) — and whoever the filter names now.
+func (s *server) assigneeFilter(c *fiber.Ctx, office, as, l string) []option {
+	a := s.actor(c)
+	out := []option{{Value: "", Label: tr(l, "Alle", "Anyone"), Selected: as == ""},
+		{Value: "-", Label: tr(l, "Nicht zugewiesen", "Unassigned"), Selected: as == "-"},
+		{Value: "me", Label: tr(l, "Mir", "Me"), Selected: as == "me"}}
+	users := s.users(c)
+	colleague := colleagueOf(users)
+	now := s.d.Now()
+	for _, u := range users {
+		if u.ID == a.ID {
+			continue
+		}
+		if u.ID != as && (u.Tenant != a.Tenant || !slices.Contains(u.Roles, "caseworker") ||
+			!slices.ContainsFunc(inboxOffices(a, office), func(o string) bool { return staff.Sees(u, o, now, colleague) })) {
+			continue
+		}
+		out = append(out, option{Value: u.ID, Label: u.Name, Selected: as == u.ID})
+	}
+	return out
+}
+
+// inboxOffices are the offices whose cases an inbox lists: the one office,
+// or every office of the actor.
+func inboxOffices(a Actor, office string) []string {
+	if office != "" {
+		return []string{office}
+	}
+	return a.Offices
 }
 
 // pageURL is the inbox URL with the current query changed by set (a nil

@@ -177,6 +177,22 @@ func TestInbox(t *testing.T) {
 		if strings.Contains(r.body, refA1) || strings.Contains(r.body, refB1) {
 			t.Error("my cases lists others' cases")
 		}
+		if strings.Contains(r.body, `id="assignee"`) {
+			t.Error("my cases offers an assignee filter, which cannot apply there")
+		}
+	})
+	t.Run("assignee filter", func(t *testing.T) {
+		// In office A's inbox: its caseworker Bernd; not Dirk (office B),
+		// not the auditor Clara, not Emil (another tenant); whoever the
+		// filter names stays named.
+		r := f.get(anna, "/backoffice/office/"+officeA)
+		r.want(t, 200, `<option value="bernd">Bernd Berger</option>`)
+		for _, other := range []string{`value="dirk"`, `value="clara"`, `value="emil"`, `value="anna"`} {
+			if strings.Contains(r.body, other) {
+				t.Errorf("the assignee filter offers %s", other)
+			}
+		}
+		f.get(anna, "/backoffice/office/"+officeA+"?assignee=dirk").want(t, 200, `<option value="dirk" selected>Dirk Dahl</option>`)
 	})
 	t.Run("office", func(t *testing.T) {
 		r := f.get(anna, "/backoffice/office/"+officeA)

@@ -121,6 +121,7 @@ func (f *Feed) Poll(ctx context.Context, tenant, destination, cursor string, lim
 	now := f.d.now()
 	until := now.Add(b.VisibilityTimeout())
 	var last *record.DeliveryJob
+	failed := 0
 	for _, j := range jobs {
 		if cursor != "" && feedCursor(j) <= cursor {
 			continue
@@ -152,6 +153,12 @@ func (f *Feed) Poll(ctx context.Context, tenant, destination, cursor string, lim
 			// backoff), and the poll goes on with the next item.
 			if err := f.fail(ctx, &nj, n, now, until, err); err != nil {
 				return nil, err
+			}
+			// Each costs a few writes: after maxFeedFailures the poll
+			// answers what it has, and the next page goes on after it.
+			if failed++; failed == maxFeedFailures {
+				page.Next = feedCursor(j)
+				break
 			}
 			continue
 		}
@@ -197,6 +204,10 @@ func (f *Feed) fail(ctx context.Context, j *record.DeliveryJob, n int, started, 
 	}
 	return f.d.settle(ctx, j, c)
 }
+
+// maxFeedFailures is the number of items whose envelope could not be
+// built after which a poll stops and answers the items it has.
+const maxFeedFailures = 10
 
 func feedCursor(j *record.DeliveryJob) string {
 	return j.Created.UTC().Format("20060102T150405.000Z") + "|" + j.ID

@@ -236,3 +236,47 @@ func TestFeedBadItem(t *testing.T) {
 		t.Fatalf("second poll: %+v %v", p, err)
 	}
 }
+
+// TestFeedManyBadItems: a poll stops after a bounded number of items
+// that cannot be built and answers with a cursor; following it reaches
+// the good items behind them in the same round.
+func TestFeedManyBadItems(t *testing.T) {
+	s := openStore(t)
+	ctx := tctx(t)
+	b := delivery.StaticBindings{"ffm/postfach": {Kind: "feed", Visibility: "1h"}}
+	var good string
+	for i := 0; i < 13; i++ {
+		sub, _, err := s.Submit(ctx, &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: svcRef,
+			Data: map[string]any{"n": int64(i)}, Jobs: []record.DeliveryJob{{Destination: "postfach", Kind: "feed"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 12 {
+			if err := s.DeleteSubmission(ctx, "ffm", sub.Ref, "retention", time.Now(), time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			good = sub.Ref
+		}
+		time.Sleep(2 * time.Millisecond) // distinct creation times
+	}
+	f := delivery.New(s, delivery.Options{Bindings: b, Logger: quiet}).Feed()
+	var got []string
+	cursor, polls := "", 0
+	for {
+		p, err := f.Poll(ctx, "ffm", "postfach", cursor, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		polls++
+		for _, it := range p.Items {
+			got = append(got, it.Envelope.Reference)
+		}
+		if cursor = p.Next; cursor == "" || polls > 5 {
+			break
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]string{good}) || polls != 2 {
+		t.Fatalf("handed out %v in %d polls, want [%s] in 2", got, polls, good)
+	}
+}

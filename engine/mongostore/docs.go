@@ -127,9 +127,9 @@ type fileMeta struct {
 	Tenant     string `bson:"tenant"`
 	Owner      string `bson:"owner"`      // draft token the file was uploaded for
 	Submission string `bson:"submission"` // submission _id once attached
-	// Linked is when Submission was set, before the submission's insert:
-	// for linkGrace after it, a missing submission may still come.
-	Linked      time.Time `bson:"linked,omitempty"`
+	// LinkedUntil is set with Submission, before the submission's
+	// insert: until then a missing submission may still come (linkedUntil).
+	LinkedUntil time.Time `bson:"linkedUntil,omitempty"`
 	ContentType string    `bson:"contentType"`
 	SHA256      string    `bson:"sha256"`
 }

@@ -199,12 +199,17 @@ func (s *Store) deleteExpiredDraftsByQuery(ctx context.Context, t time.Time) (in
 	}
 	n := 0
 	for _, d := range ids {
-		deleted, _, err := s.expireDraft(ctx, d.ID, t, "")
+		deleted, handled, err := s.expireDraft(ctx, d.ID, t, "")
 		if err != nil {
 			return n, err
 		}
 		if deleted {
 			n++
+		}
+		if !handled { // a file still being attached: look again in an hour
+			if err := s.addDue(ctx, draftBucket(t.Add(time.Hour)), d.ID); err != nil {
+				return n, err
+			}
 		}
 	}
 	return n, nil

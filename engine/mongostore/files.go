@@ -291,6 +291,7 @@ func (f *fileReader) Close() error { f.buf = nil; f.err = errors.New("closed"); 
 func (s *Store) DeleteFile(ctx context.Context, tenant, id string) error {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
+	defer lockKey("files", id)() // not while a submit links it (linkFiles)
 	fd, err := s.getFile(ctx, tenant, id)
 	if err != nil {
 		return err
@@ -332,13 +333,20 @@ func (s *Store) deleteChunks(ctx context.Context, id string, n int) error {
 	return nil
 }
 
-// linkGrace is how long after a file was linked to a submission (see
-// linkFiles) a missing submission may still be inserted: longer than any
-// submit takes (its operations run under OpTimeout).
-func (s *Store) linkGrace() time.Duration { return 2 * s.opts.OpTimeout }
+// linkedUntil is the time until which the insert of a submission whose
+// files are linked under ctx may still land: the submit's deadline (every
+// store operation has one, see opctx), and as long again as OpTimeout
+// for a command the server received just before it.
+func (s *Store) linkedUntil(ctx context.Context) time.Time {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		dl = time.Now().Add(s.opts.OpTimeout)
+	}
+	return bsonTime(dl.Add(s.opts.OpTimeout))
+}
 
 // linked reports whether file fd is attached to a stored submission, or
-// was linked to one so recently that its insert may still come (pending).
+// linked to one whose insert may still come (pending).
 func (s *Store) linked(ctx context.Context, fd *fileDoc) (attached, pending bool) {
 	if fd.Metadata.Submission == "" {
 		return false, false
@@ -346,7 +354,7 @@ func (s *Store) linked(ctx context.Context, fd *fileDoc) (attached, pending bool
 	if s.exists(ctx, fd.Metadata.Submission) {
 		return true, false
 	}
-	return false, !fd.Metadata.Linked.IsZero() && now().Sub(fd.Metadata.Linked) < s.linkGrace()
+	return false, now().Before(fd.Metadata.LinkedUntil)
 }
 
 // deleteOwnerFiles removes the files uploaded for a draft that are not
@@ -437,7 +445,7 @@ func (s *Store) linkFiles(ctx context.Context, tenant string, atts []attachmentD
 		}
 		if err == nil {
 			_, err = s.files.UpdateOne(ctx, bson.D{{Key: "_id", Value: a.ID}},
-				bson.D{{Key: "$set", Value: bson.D{{Key: "metadata.submission", Value: sid}, {Key: "metadata.linked", Value: now()}}}})
+				bson.D{{Key: "$set", Value: bson.D{{Key: "metadata.submission", Value: sid}, {Key: "metadata.linkedUntil", Value: s.linkedUntil(ctx)}}}})
 		}
 		unlock()
 		if err != nil {

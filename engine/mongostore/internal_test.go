@@ -312,8 +312,12 @@ func TestDeleteSubmissionResumes(t *testing.T) {
 	if _, err := s.events.InsertOne(ctx, eventLogDoc{ID: sid, Tenant: "ffm", Ref: sub.Ref, Events: []eventDoc{}, Deleted: &tomb}); err != nil {
 		t.Fatal(err)
 	}
-	// "crash": submission and file are still there
-	if err := s.DeleteSubmission(ctx, "ffm", sub.Ref, "retention", first.Add(time.Hour), time.Time{}); err != nil {
+	// "crash": submission and file are still there; then a caseworker
+	// changed it. The deletion begun is finished all the same.
+	if _, err := s.UpdateSubmission(ctx, "ffm", sub.Ref, sub.Version, record.SubmissionChange{Status: "in_review", Actor: "sb"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSubmission(ctx, "ffm", sub.Ref, "retention", first.Add(time.Hour), sub.Created.Add(time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.GetSubmission(ctx, "ffm", sub.Ref); !errors.Is(err, record.ErrNotFound) {
@@ -707,7 +711,7 @@ func TestDraftFilesNotLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := s.files.UpdateOne(ctx, bson.D{{Key: "_id", Value: f2.ID}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "metadata.linked", Value: now().Add(-time.Hour)}}}}); err != nil {
+		bson.D{{Key: "$set", Value: bson.D{{Key: "metadata.linkedUntil", Value: now().Add(-time.Second)}}}}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -122,15 +122,12 @@ func (s *Store) DeleteSubmission(ctx context.Context, tenant, ref, reason string
 func (s *Store) deleteSubmission(ctx context.Context, tenant, ref, sid, reason string, at, before time.Time) error {
 	var doc submissionDoc
 	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
-		options.FindOne().SetProjection(bson.D{{Key: "service", Value: 1}, {Key: "attachments", Value: 1}, {Key: "created", Value: 1}, {Key: "updated", Value: 1}, {Key: "idemKey", Value: 1}})).Decode(&doc)
+		options.FindOne().SetProjection(bson.D{{Key: "service", Value: 1}, {Key: "attachments", Value: 1}, {Key: "created", Value: 1}, {Key: "idemKey", Value: 1}})).Decode(&doc)
 	if isNoDocs(err) {
 		return fmt.Errorf("submission %s: %w", ref, record.ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("mongostore: delete submission: %w", err)
-	}
-	if !before.IsZero() && !doc.Updated.Before(before) {
-		return fmt.Errorf("submission %s changed since it was due: %w", ref, record.ErrConflict)
 	}
 	if at.IsZero() {
 		at = now()
@@ -142,8 +139,26 @@ func (s *Store) deleteSubmission(ctx context.Context, tenant, ref, sid, reason s
 			"created": doc.Created, "files": int64(len(doc.Attachments))},
 	}
 	var log eventLogDoc
+	resumed := false
 	if err := s.events.FindOne(ctx, bson.D{{Key: "_id", Value: sid}}).Decode(&log); err == nil && log.Deleted != nil {
-		tomb = *log.Deleted // a repeated attempt keeps the first tombstone
+		tomb, resumed = *log.Deleted, true // a repeated attempt keeps the first tombstone
+	}
+	if !before.IsZero() && !resumed {
+		// Due only if unchanged since before: claim the deletion by a
+		// version step conditional on that, so a caseworker's change
+		// after this point fails on the version (record.ErrConflict),
+		// and a change before it leaves the submission alone. A deletion
+		// once begun (the tombstone is there) is finished.
+		unlock := lockKey("submissions", sid) // FerretDB updates are read-modify-write
+		res, err := s.subs.UpdateOne(ctx, bson.D{{Key: "_id", Value: sid}, {Key: "updated", Value: bson.D{{Key: "$lt", Value: before}}}},
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}}})
+		unlock()
+		if err != nil {
+			return fmt.Errorf("mongostore: delete submission: %w", err)
+		}
+		if res.MatchedCount == 0 {
+			return fmt.Errorf("submission %s changed since it was due: %w", ref, record.ErrConflict)
+		}
 	}
 	wipe := func() error {
 		defer lockKey("events", sid)()

@@ -152,7 +152,7 @@ func (s *Store) exportRest(ctx context.Context, w io.Writer, f record.ExportFilt
 	for _, x := range []struct {
 		kind string
 		c    *mongo.Collection
-	}{{"delivery-done", s.done()}, {"delivery", s.outbox()}} {
+	}{{"delivery", s.outbox()}, {"delivery-done", s.done()}} { // the way jobs move: a job finishing meanwhile is in one or both
 		if err := s.each(ctx, x.c, tenant, byID, func(raw bson.Raw) error {
 			if !subs[str(raw, "sub")] {
 				return nil
@@ -268,6 +268,16 @@ func writeDoc(w io.Writer, kind string, raw bson.Raw) error {
 func (s *Store) Import(ctx context.Context, r io.Reader) (record.ImportStats, error) {
 	var st record.ImportStats
 	jobsLeft := false // an imported submission carries jobs
+	defer func() {
+		if jobsLeft {
+			// Jobs not yet taken into the outbox came in with their
+			// submissions (also if the import stopped on an error): the
+			// next poll looks for them (lookForLeftovers).
+			s.ob.mu.Lock()
+			s.ob.scanned, s.ob.lastScan = false, time.Time{}
+			s.ob.mu.Unlock()
+		}
+	}()
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
 	line := 0
@@ -374,13 +384,6 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (record.ImportStats, er
 	}
 	if err := sc.Err(); err != nil {
 		return st, fmt.Errorf("import line %d: %w", line+1, err)
-	}
-	if jobsLeft {
-		// Jobs not yet taken into the outbox came in with their
-		// submissions: the next poll looks for them (lookForLeftovers).
-		s.ob.mu.Lock()
-		s.ob.scanned, s.ob.lastScan = false, time.Time{}
-		s.ob.mu.Unlock()
 	}
 	if _, err := s.RepairEvents(ctx); err != nil {
 		return st, fmt.Errorf("import: copy events: %w", err)

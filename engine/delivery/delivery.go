@@ -154,6 +154,9 @@ type Attempt struct {
 	Service    *engine.Service
 	Binding    *engine.DeliveryBinding
 	d          *Dispatcher
+	// allInline puts every attachment into the envelope whatever the
+	// inline limit: a feed receiver has no other way to get them.
+	allInline bool
 }
 
 // Step runs f unless step name was completed by an earlier attempt, and

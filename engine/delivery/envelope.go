@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -105,6 +106,9 @@ func (d *Dispatcher) build(ctx context.Context, a *Attempt, inline bool) (*Envel
 	limit := d.opt.InlineLimit
 	if a.Binding != nil && a.Binding.InlineLimit > 0 {
 		limit = a.Binding.InlineLimit
+	}
+	if a.allInline {
+		limit = math.MaxInt64
 	}
 	key, err := receiverKey(a)
 	if err != nil {

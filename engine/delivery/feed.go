@@ -121,12 +121,12 @@ func (f *Feed) Poll(ctx context.Context, tenant, destination, cursor string, lim
 	now := f.d.now()
 	until := now.Add(b.VisibilityTimeout())
 	var last *record.DeliveryJob
-	failed := 0
+	failed, size := 0, 0
 	for _, j := range jobs {
 		if cursor != "" && feedCursor(j) <= cursor {
 			continue
 		}
-		if len(page.Items) == limit {
+		if len(page.Items) == limit || size >= maxFeedPageBytes {
 			page.Next = feedCursor(last)
 			break
 		}
@@ -164,6 +164,10 @@ func (f *Feed) Poll(ctx context.Context, tenant, destination, cursor string, lim
 		}
 		last = j
 		page.Items = append(page.Items, FeedItem{ID: j.ID, Envelope: env, VisibleAgain: until})
+		size += len(env.Data) + len(env.EncryptedData)
+		for _, c := range env.Attachments {
+			size += len(c.Content) + len(c.EncryptedContent)
+		}
 	}
 	return page, nil
 }
@@ -177,7 +181,7 @@ func (f *Feed) item(ctx context.Context, j *record.DeliveryJob, n int, b *engine
 	if err != nil {
 		return nil, err
 	}
-	a := &Attempt{Job: j, N: n, DeliveryID: record.DeliveryID(j.ID), Sub: sub, Binding: b, d: f.d}
+	a := &Attempt{Job: j, N: n, DeliveryID: record.DeliveryID(j.ID), Sub: sub, Binding: b, d: f.d, allInline: true}
 	if f.d.opt.Services != nil {
 		if a.Service, err = f.d.opt.Services.Pinned(sub.Service); err != nil {
 			return nil, err // the version may come back with a restart or redeploy
@@ -204,6 +208,11 @@ func (f *Feed) fail(ctx context.Context, j *record.DeliveryJob, n int, started, 
 	}
 	return f.d.settle(ctx, j, c)
 }
+
+// maxFeedPageBytes bounds the envelopes of one poll's answer: a feed item
+// carries its attachments inline, so a poll stops adding items once they
+// hold this much (it always answers at least one).
+const maxFeedPageBytes = 8 << 20
 
 // maxFeedFailures is the number of items whose envelope could not be
 // built after which a poll stops and answers the items it has.

@@ -1,8 +1,10 @@
 package delivery_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"github.com/amtsform/amtsform/engine"
 	"github.com/amtsform/amtsform/engine/delivery"
 	"github.com/amtsform/amtsform/engine/record"
+	"github.com/amtsform/amtsform/engine/storetest"
 )
 
 // TestFeed: a receiver that crashes before acknowledging gets the same
@@ -278,5 +281,60 @@ func TestFeedManyBadItems(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint([]string{good}) || polls != 2 {
 		t.Fatalf("handed out %v in %d polls, want [%s] in 2", got, polls, good)
+	}
+}
+
+// TestFeedAttachmentsInline: a feed receiver cannot be sent uploads, so
+// a feed item carries every attachment inline whatever the binding's
+// inline limit; a poll stops adding items once they hold 8 MiB (it
+// answers at least one), and the rest follow on the next page.
+func TestFeedAttachmentsInline(t *testing.T) {
+	s := openStore(t)
+	ctx := tctx(t)
+	b := delivery.StaticBindings{"ffm/postfach": {Kind: "feed", Visibility: "1h", InlineLimit: 1000}}
+	var want []string
+	for i := 0; i < 3; i++ {
+		owner := fmt.Sprintf("draft%d", i)
+		a, err := s.PutFile(ctx, "ffm", owner, "nachweis.pdf", bytes.NewReader(storetest.PDF(5<<20+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub, _, err := s.Submit(ctx, &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: svcRef,
+			Data: map[string]any{"n": int64(i)}, AttachmentIDs: []string{a.ID}, AttachmentOwner: owner,
+			Jobs: []record.DeliveryJob{{Destination: "postfach", Kind: "feed"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, sub.Ref)
+		time.Sleep(2 * time.Millisecond) // distinct creation times
+	}
+	f := delivery.New(s, delivery.Options{Bindings: b, Logger: quiet}).Feed()
+	var got []string
+	cursor := ""
+	for polls := 0; polls < 5; polls++ {
+		p, err := f.Poll(ctx, "ffm", "postfach", cursor, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Items) > 2 {
+			t.Fatalf("a poll answered %d items of over 5 MiB each", len(p.Items))
+		}
+		for _, it := range p.Items {
+			got = append(got, it.Envelope.Reference)
+			if len(it.Envelope.Attachments) != 1 {
+				t.Fatalf("attachments %+v", it.Envelope.Attachments)
+			}
+			c := it.Envelope.Attachments[0]
+			raw, err := base64.StdEncoding.DecodeString(c.Content)
+			if c.Uploaded || err != nil || len(raw) < 5<<20 {
+				t.Fatalf("attachment not inline: uploaded %v, %d bytes, %v", c.Uploaded, len(raw), err)
+			}
+		}
+		if cursor = p.Next; cursor == "" {
+			break
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("handed out %v, want %v", got, want)
 	}
 }

@@ -130,8 +130,12 @@ type fileMeta struct {
 	// LinkedUntil is set with Submission, before the submission's
 	// insert: until then a missing submission may still come (linkedUntil).
 	LinkedUntil time.Time `bson:"linkedUntil,omitempty"`
-	ContentType string    `bson:"contentType"`
-	SHA256      string    `bson:"sha256"`
+	// Deleting is set, conditional on Submission, before a file is
+	// removed on its own or with its draft: from then on no submit can
+	// link it (linkFiles), on any instance.
+	Deleting    bool   `bson:"deleting,omitempty"`
+	ContentType string `bson:"contentType"`
+	SHA256      string `bson:"sha256"`
 }
 
 type chunkDoc struct {

@@ -211,13 +211,26 @@ func (s *Store) ownerBytes(ctx context.Context, owner string) (int64, error) {
 func (s *Store) getFile(ctx context.Context, tenant, id string) (*fileDoc, error) {
 	var fd fileDoc
 	err := s.files.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&fd)
-	if isNoDocs(err) || (err == nil && fd.Metadata.Tenant != tenant) {
+	if isNoDocs(err) || (err == nil && (fd.Metadata.Tenant != tenant || fd.Metadata.Deleting)) {
 		return nil, fmt.Errorf("file %s: %w", id, record.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: get file: %w", err)
 	}
 	return &fd, nil
+}
+
+// claimRemoval marks file fd as being deleted unless a submit linked it
+// since it was read (its submission changed): a conditional write, so
+// that across instances either the link or the removal wins. A removal
+// cut short after it is finished by the next attempt.
+func (s *Store) claimRemoval(ctx context.Context, fd *fileDoc) (bool, error) {
+	res, err := s.files.UpdateOne(ctx, bson.D{{Key: "_id", Value: fd.ID}, {Key: "metadata.submission", Value: fd.Metadata.Submission}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "metadata.deleting", Value: true}}}})
+	if err != nil {
+		return false, fmt.Errorf("mongostore: delete file: %w", err)
+	}
+	return res.MatchedCount == 1, nil
 }
 
 // OpenFile implements the store interface of its domain package.
@@ -299,6 +312,12 @@ func (s *Store) DeleteFile(ctx context.Context, tenant, id string) error {
 	if attached, pending := s.linked(ctx, fd); attached || pending {
 		return fmt.Errorf("file %s is attached to a submission: %w", id, record.ErrConflict)
 	}
+	if ok, err := s.claimRemoval(ctx, fd); err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("file %s is being attached to a submission: %w", id, record.ErrConflict)
+		}
+		return err
+	}
 	return s.removeFile(ctx, id)
 }
 
@@ -377,9 +396,13 @@ func (s *Store) deleteOwnerFiles(ctx context.Context, owner string) (n int, pend
 		case isNoDocs(err):
 			err = nil
 		case err == nil:
-			var attached bool
+			var attached, ok bool
 			if attached, wait = s.linked(ctx, &cur); !attached && !wait {
-				err, removed = s.removeFile(ctx, id), true
+				if ok, err = s.claimRemoval(ctx, &cur); ok {
+					err, removed = s.removeFile(ctx, id), true
+				} else if err == nil {
+					wait = true // linked meanwhile (another instance)
+				}
 			}
 		}
 		unlock()
@@ -444,8 +467,12 @@ func (s *Store) linkFiles(ctx context.Context, tenant string, atts []attachmentD
 			err = fmt.Errorf("file %s already attached: %w", a.ID, record.ErrConflict)
 		}
 		if err == nil {
-			_, err = s.files.UpdateOne(ctx, bson.D{{Key: "_id", Value: a.ID}},
+			var res *mongo.UpdateResult
+			res, err = s.files.UpdateOne(ctx, bson.D{{Key: "_id", Value: a.ID}, {Key: "metadata.deleting", Value: bson.D{{Key: "$ne", Value: true}}}},
 				bson.D{{Key: "$set", Value: bson.D{{Key: "metadata.submission", Value: sid}, {Key: "metadata.linkedUntil", Value: s.linkedUntil(ctx)}}}})
+			if err == nil && res.MatchedCount == 0 {
+				err = fmt.Errorf("file %s: %w", a.ID, record.ErrNotFound) // being deleted
+			}
 		}
 		unlock()
 		if err != nil {

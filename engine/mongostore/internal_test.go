@@ -744,3 +744,41 @@ func TestDraftFilesNotLost(t *testing.T) {
 		t.Errorf("%d due documents left, want only the cursor", n)
 	}
 }
+
+// TestFileRemovalOrLink: across instances, whose locks do not reach each
+// other, either a submit's link or a removal of the file wins: a removal
+// decided on a copy read before the link is not made, and a file being
+// removed cannot be linked.
+func TestFileRemovalOrLink(t *testing.T) {
+	ctx := tctx(t)
+	s := open(t, dbName(), Options{}, true)
+	put := func() *fileDoc {
+		t.Helper()
+		f, err := s.PutFile(ctx, "ffm", "draft", "a.pdf", bytes.NewReader(storetest.PDF(1<<10)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd, err := s.getFile(ctx, "ffm", f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fd
+	}
+	stale := put() // read by the deleting instance, unlinked
+	if err := s.linkFiles(ctx, "ffm", []attachmentDoc{{ID: stale.ID}}, subID("ffm", "KITA-2026-990010")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.claimRemoval(ctx, stale); err != nil || ok {
+		t.Fatalf("removal of a file linked since it was read: claimed %v, %v", ok, err)
+	}
+	fd := put()
+	if ok, err := s.claimRemoval(ctx, fd); err != nil || !ok {
+		t.Fatalf("removal of an unlinked file: claimed %v, %v", ok, err)
+	}
+	if err := s.linkFiles(ctx, "ffm", []attachmentDoc{{ID: fd.ID}}, subID("ffm", "KITA-2026-990011")); !errors.Is(err, record.ErrNotFound) {
+		t.Fatalf("link of a file being removed: %v", err)
+	}
+	if _, err := s.getFile(ctx, "ffm", fd.ID); !errors.Is(err, record.ErrNotFound) {
+		t.Fatalf("a file being removed is still found: %v", err)
+	}
+}

@@ -99,6 +99,9 @@ type submissionDoc struct {
 	Outbox  []eventDoc `bson:"outbox"`
 	Pending bool       `bson:"pending"`
 	Jobs    []jobDoc   `bson:"jobs,omitempty"` // delivery jobs not yet taken into the outbox (outbox.go)
+	// Deleting is set when retention claimed the submission's deletion
+	// (lifecycle.go): from then on it is not found, and not changed.
+	Deleting bool `bson:"deleting,omitempty"`
 }
 
 type counterDoc struct {

@@ -203,7 +203,9 @@ func (s *Store) ownerBytes(ctx context.Context, owner string) (int64, error) {
 	}
 	var sum int64
 	for _, d := range docs {
-		sum += d.Length
+		if !d.Metadata.Deleting {
+			sum += d.Length
+		}
 	}
 	return sum, nil
 }
@@ -225,7 +227,14 @@ func (s *Store) getFile(ctx context.Context, tenant, id string) (*fileDoc, error
 // that across instances either the link or the removal wins. A removal
 // cut short after it is finished by the next attempt.
 func (s *Store) claimRemoval(ctx context.Context, fd *fileDoc) (bool, error) {
-	res, err := s.files.UpdateOne(ctx, bson.D{{Key: "_id", Value: fd.ID}, {Key: "metadata.submission", Value: fd.Metadata.Submission}},
+	// The link as read: its submission and its validity (a submit that
+	// resumes the same submission links again with a new validity).
+	var until any = bson.D{{Key: "$exists", Value: false}}
+	if !fd.Metadata.LinkedUntil.IsZero() {
+		until = fd.Metadata.LinkedUntil
+	}
+	res, err := s.files.UpdateOne(ctx, bson.D{{Key: "_id", Value: fd.ID}, {Key: "metadata.submission", Value: fd.Metadata.Submission},
+		{Key: "metadata.linkedUntil", Value: until}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "metadata.deleting", Value: true}}}})
 	if err != nil {
 		return false, fmt.Errorf("mongostore: delete file: %w", err)
@@ -305,10 +314,18 @@ func (s *Store) DeleteFile(ctx context.Context, tenant, id string) error {
 	ctx, cancel := s.opctx(ctx)
 	defer cancel()
 	defer lockKey("files", id)() // not while a submit links it (linkFiles)
-	fd, err := s.getFile(ctx, tenant, id)
-	if err != nil {
-		return err
+	var fd *fileDoc
+	var cur fileDoc
+	err := s.files.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&cur)
+	switch {
+	case isNoDocs(err) || (err == nil && cur.Metadata.Tenant != tenant):
+		return fmt.Errorf("file %s: %w", id, record.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("mongostore: delete file: %w", err)
+	case cur.Metadata.Deleting:
+		return s.removeFile(ctx, id) // a removal cut short: finish it
 	}
+	fd = &cur
 	if attached, pending := s.linked(ctx, fd); attached || pending {
 		return fmt.Errorf("file %s is attached to a submission: %w", id, record.ErrConflict)
 	}
@@ -456,6 +473,10 @@ func (s *Store) checkAttachments(ctx context.Context, tenant, owner string, ids 
 	return out, nil
 }
 
+// beforeLink, if set (tests), runs in linkFiles between its read of a
+// file and the conditional write of the link.
+var beforeLink func(id string)
+
 // linkFiles marks files as attached to sid before the submission is
 // inserted. If the insert never happens, the link points to a missing
 // submission and the file counts as unattached again.
@@ -465,6 +486,9 @@ func (s *Store) linkFiles(ctx context.Context, tenant string, atts []attachmentD
 		fd, err := s.getFile(ctx, tenant, a.ID)
 		if err == nil && fd.Metadata.Submission != "" && fd.Metadata.Submission != sid && s.exists(ctx, fd.Metadata.Submission) {
 			err = fmt.Errorf("file %s already attached: %w", a.ID, record.ErrConflict)
+		}
+		if err == nil && beforeLink != nil {
+			beforeLink(a.ID)
 		}
 		if err == nil {
 			var res *mongo.UpdateResult

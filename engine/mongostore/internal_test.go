@@ -781,4 +781,89 @@ func TestFileRemovalOrLink(t *testing.T) {
 	if _, err := s.getFile(ctx, "ffm", fd.ID); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("a file being removed is still found: %v", err)
 	}
+	// The removal was cut short after the claim: deleting the file again
+	// finishes it.
+	if err := s.DeleteFile(ctx, "ffm", fd.ID); err != nil {
+		t.Fatalf("finishing a removal cut short: %v", err)
+	}
+	if n, _ := s.files.CountDocuments(ctx, bson.D{{Key: "_id", Value: fd.ID}}); n != 0 {
+		t.Fatal("the file whose removal was cut short is still stored")
+	}
+
+	// A submit that resumes the same submission links the file again
+	// after the first link ran out: a removal decided on the old link
+	// is not made.
+	sid := subID("ffm", "KITA-2026-990012")
+	old := put()
+	if err := s.linkFiles(ctx, "ffm", []attachmentDoc{{ID: old.ID}}, sid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.files.UpdateOne(ctx, bson.D{{Key: "_id", Value: old.ID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "metadata.linkedUntil", Value: now().Add(-time.Second)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := s.getFile(ctx, "ffm", old.ID) // read by the deleting instance: link ran out
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.linkFiles(ctx, "ffm", []attachmentDoc{{ID: old.ID}}, sid); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.claimRemoval(ctx, stale); err != nil || ok {
+		t.Fatalf("removal of a file linked again to the same submission: claimed %v, %v", ok, err)
+	}
+
+	// A removal claimed between a submit's read of the file and its
+	// link: the link is refused.
+	raced := put()
+	beforeLink = func(id string) {
+		fd, err := s.getFile(ctx, "ffm", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.claimRemoval(ctx, fd); err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+	}
+	defer func() { beforeLink = nil }()
+	if err := s.linkFiles(ctx, "ffm", []attachmentDoc{{ID: raced.ID}}, subID("ffm", "KITA-2026-990013")); !errors.Is(err, record.ErrNotFound) {
+		t.Fatalf("link of a file whose removal was claimed meanwhile: %v", err)
+	}
+}
+
+// TestDeletionClaimed: once retention claimed a submission's deletion and
+// the deletion was cut short, the submission is no longer found and
+// cannot be changed, stays listed as due, and the next run finishes it.
+func TestDeletionClaimed(t *testing.T) {
+	ctx := tctx(t)
+	s := open(t, dbName(), Options{}, true)
+	sub, _, err := s.Submit(ctx, &record.SubmitRequest{Tenant: "ffm", Prefix: "KITA", Service: record.ServiceRef{ID: "kita"},
+		Data: map[string]any{"name": "Erika"}, At: time.Now().Add(-48 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cutoff := time.Now().Add(-24 * time.Hour)
+	// The claim as deleteSubmission writes it, then the "crash".
+	if _, err := s.subs.UpdateOne(ctx, bson.D{{Key: "_id", Value: subID("ffm", sub.Ref)}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "deleting", Value: true}}}, {Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetSubmission(ctx, "ffm", sub.Ref); !errors.Is(err, record.ErrNotFound) {
+		t.Fatalf("a submission being deleted is found: %v", err)
+	}
+	for _, v := range []int64{sub.Version, sub.Version + 1} {
+		if _, err := s.UpdateSubmission(ctx, "ffm", sub.Ref, v, record.SubmissionChange{Status: "in_review", Actor: "sb"}); err == nil {
+			t.Fatalf("a submission being deleted was changed (version %d)", v)
+		}
+	}
+	keys, err := s.SubmissionsUpdatedBefore(ctx, "kita", cutoff, 10)
+	if err != nil || len(keys) != 1 || keys[0].Ref != sub.Ref {
+		t.Fatalf("due after the cut: %v %v", keys, err)
+	}
+	if err := s.DeleteSubmission(ctx, "ffm", sub.Ref, "retention", time.Now(), cutoff); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.subs.CountDocuments(ctx, bson.D{{Key: "_id", Value: subID("ffm", sub.Ref)}}); n != 0 {
+		t.Fatal("the deletion was not finished")
+	}
 }

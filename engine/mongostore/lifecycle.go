@@ -145,13 +145,16 @@ func (s *Store) deleteSubmission(ctx context.Context, tenant, ref, sid, reason s
 	}
 	if !before.IsZero() && !resumed {
 		// Due only if unchanged since before: claim the deletion by a
-		// version step conditional on that, so a caseworker's change
-		// after this point fails on the version (record.ErrConflict),
-		// and a change before it leaves the submission alone. A deletion
-		// once begun (the tombstone is there) is finished.
+		// write conditional on that, which also steps the version and
+		// marks the submission as being deleted. A caseworker's change
+		// after this point fails (on the version, or because the
+		// submission is no longer found), and a change before it leaves
+		// the submission alone. A deletion once begun (the tombstone is
+		// there) is finished: it is listed as due again, since its last
+		// change stays as it was.
 		unlock := lockKey("submissions", sid) // FerretDB updates are read-modify-write
 		res, err := s.subs.UpdateOne(ctx, bson.D{{Key: "_id", Value: sid}, {Key: "updated", Value: bson.D{{Key: "$lt", Value: before}}}},
-			bson.D{{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}}})
+			bson.D{{Key: "$set", Value: bson.D{{Key: "deleting", Value: true}}}, {Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}}})
 		unlock()
 		if err != nil {
 			return fmt.Errorf("mongostore: delete submission: %w", err)

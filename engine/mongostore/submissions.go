@@ -323,7 +323,7 @@ func (s *Store) GetSubmission(ctx context.Context, tenant, ref string) (*record.
 	var doc submissionDoc
 	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: subID(tenant, ref)}},
 		options.FindOne().SetProjection(bson.D{{Key: "events", Value: 0}, {Key: "outbox", Value: 0}})).Decode(&doc)
-	if isNoDocs(err) {
+	if isNoDocs(err) || (err == nil && doc.Deleting) { // being deleted (lifecycle.go)
 		return nil, fmt.Errorf("submission %s: %w", ref, record.ErrNotFound)
 	}
 	if err != nil {

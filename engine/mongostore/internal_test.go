@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -860,7 +861,16 @@ func TestDeletionClaimed(t *testing.T) {
 	if err != nil || len(keys) != 1 || keys[0].Ref != sub.Ref {
 		t.Fatalf("due after the cut: %v %v", keys, err)
 	}
-	if err := s.DeleteSubmission(ctx, "ffm", sub.Ref, "retention", time.Now(), cutoff); err != nil {
+	if err := s.AppendEvent(ctx, &record.Event{Tenant: "ffm", Submission: sub.Ref, Type: "note", Actor: "sb"}); !errors.Is(err, record.ErrNotFound) {
+		t.Fatalf("a note on a submission being deleted: %v", err)
+	}
+	var buf bytes.Buffer
+	if err := s.Export(ctx, record.ExportFilter{Tenant: "ffm"}, &buf); err != nil || strings.Contains(buf.String(), `"kind":"submission"`) {
+		t.Fatalf("export of a submission being deleted: %v", err)
+	}
+	// Finished even if the retention period grew since the claim (the
+	// cutoff moved before its last change).
+	if err := s.DeleteSubmission(ctx, "ffm", sub.Ref, "retention", time.Now(), sub.Created.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := s.subs.CountDocuments(ctx, bson.D{{Key: "_id", Value: subID("ffm", sub.Ref)}}); n != 0 {

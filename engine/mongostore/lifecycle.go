@@ -122,7 +122,7 @@ func (s *Store) DeleteSubmission(ctx context.Context, tenant, ref, reason string
 func (s *Store) deleteSubmission(ctx context.Context, tenant, ref, sid, reason string, at, before time.Time) error {
 	var doc submissionDoc
 	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
-		options.FindOne().SetProjection(bson.D{{Key: "service", Value: 1}, {Key: "attachments", Value: 1}, {Key: "created", Value: 1}, {Key: "idemKey", Value: 1}})).Decode(&doc)
+		options.FindOne().SetProjection(bson.D{{Key: "service", Value: 1}, {Key: "attachments", Value: 1}, {Key: "created", Value: 1}, {Key: "idemKey", Value: 1}, {Key: "deleting", Value: 1}})).Decode(&doc)
 	if isNoDocs(err) {
 		return fmt.Errorf("submission %s: %w", ref, record.ErrNotFound)
 	}
@@ -143,15 +143,16 @@ func (s *Store) deleteSubmission(ctx context.Context, tenant, ref, sid, reason s
 	if err := s.events.FindOne(ctx, bson.D{{Key: "_id", Value: sid}}).Decode(&log); err == nil && log.Deleted != nil {
 		tomb, resumed = *log.Deleted, true // a repeated attempt keeps the first tombstone
 	}
-	if !before.IsZero() && !resumed {
+	if !before.IsZero() && !resumed && !doc.Deleting {
 		// Due only if unchanged since before: claim the deletion by a
 		// write conditional on that, which also steps the version and
 		// marks the submission as being deleted. A caseworker's change
 		// after this point fails (on the version, or because the
 		// submission is no longer found), and a change before it leaves
-		// the submission alone. A deletion once begun (the tombstone is
-		// there) is finished: it is listed as due again, since its last
-		// change stays as it was.
+		// the submission alone. A deletion once claimed or begun (the
+		// tombstone is there) is finished the next time the sweeper
+		// lists it, whatever the cutoff says then (its last change stays
+		// as it was).
 		unlock := lockKey("submissions", sid) // FerretDB updates are read-modify-write
 		res, err := s.subs.UpdateOne(ctx, bson.D{{Key: "_id", Value: sid}, {Key: "updated", Value: bson.D{{Key: "$lt", Value: before}}}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "deleting", Value: true}}}, {Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}}})

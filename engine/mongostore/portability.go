@@ -84,6 +84,9 @@ func (s *Store) Export(ctx context.Context, f record.ExportFilter, w io.Writer) 
 		if err := bson.Unmarshal(raw, &d); err != nil {
 			return err
 		}
+		if d.Deleting {
+			return nil // being deleted by retention: its tombstone goes with the events
+		}
 		subs[d.ID], hashes[d.Service.Hash] = true, true
 		for _, j := range d.Jobs {
 			jobs[j.ID] = true

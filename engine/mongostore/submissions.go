@@ -504,9 +504,12 @@ func (s *Store) AppendEvent(ctx context.Context, ev *record.Event) error {
 	if ev.ID == "" {
 		ev.ID = eventID(sid, ev.At, 0)
 	}
+	var cur struct {
+		Deleting bool `bson:"deleting"`
+	}
 	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
-		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
-	if isNoDocs(err) {
+		options.FindOne().SetProjection(bson.D{{Key: "deleting", Value: 1}})).Decode(&cur)
+	if isNoDocs(err) || (err == nil && cur.Deleting) { // gone, or being deleted (lifecycle.go)
 		return fmt.Errorf("submission %s: %w", ev.Submission, record.ErrNotFound)
 	}
 	if err != nil {

@@ -127,7 +127,7 @@ func TestResumeMail(t *testing.T) {
 	p = b.post(action, vals("email", addr))
 	p.must(t, 403, "")
 	// a token from elsewhere
-	p = b.post(action, vals("_csrf", "x"+csrf[1:], "email", addr))
+	p = b.post(action, vals("_csrf", tampered(csrf), "email", addr))
 	p.must(t, 403, "")
 
 	// invalid addresses: the page again with the error, nothing sent

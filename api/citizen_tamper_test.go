@@ -102,7 +102,7 @@ func TestCitizenTampering(t *testing.T) {
 		{name: "missing CSRF token", token: token, path: kita + "person", want: 403,
 			ctype: "application/x-www-form-urlencoded", body: with(personPage, "applicant.givenName", "Mallory").Encode()},
 		{name: "wrong CSRF token", token: token, path: kita + "person", want: 403,
-			ctype: "application/x-www-form-urlencoded", body: with(personPage, "_csrf", "x"+csrf[1:], "applicant.givenName", "Mallory").Encode()},
+			ctype: "application/x-www-form-urlencoded", body: with(personPage, "_csrf", tampered(csrf), "applicant.givenName", "Mallory").Encode()},
 		{name: "another browser's CSRF token", token: token, path: kita + "person", want: 403,
 			ctype: "application/x-www-form-urlencoded", body: with(personPage, "_csrf", otherCSRF, "applicant.givenName", "Mallory").Encode()},
 		{name: "cross-origin post", token: token, path: kita + "person", want: 403, header: []string{"Origin", "https://evil.example"},

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -271,3 +272,13 @@ func tinyPDF() []byte {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// tampered returns token with its first character replaced by another
+// one, so that it is never the token itself (replacing it by a fixed
+// character would give the token back when it starts with that one).
+func tampered(token string) string {
+	if strings.HasPrefix(token, "x") {
+		return "y" + token[1:]
+	}
+	return "x" + token[1:]
+}

@@ -443,16 +443,8 @@ func (s *Store) addAttachments(ctx context.Context, tenant, sid, owner string, i
 	if owner == "" {
 		return nil, fmt.Errorf("mongostore: attachments added without their owner")
 	}
-	var cur struct {
-		Deleting bool `bson:"deleting"`
-	}
-	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
-		options.FindOne().SetProjection(bson.D{{Key: "deleting", Value: 1}})).Decode(&cur)
-	if isNoDocs(err) || (err == nil && cur.Deleting) { // gone, or being deleted: link nothing to it
-		return nil, fmt.Errorf("submission %s: %w", sid, record.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("mongostore: add attachments: %w", err)
+	if err := s.live(ctx, sid); err != nil { // gone, or being deleted: link nothing to it
+		return nil, err
 	}
 	var out []attachmentDoc
 	seen := map[string]bool{}

@@ -144,48 +144,39 @@ func (s *Store) exportRest(ctx context.Context, w io.Writer, f record.ExportFilt
 		v, _ := raw.Lookup(key).StringValueOK()
 		return v
 	}
-	if err := s.each(ctx, s.versions, bson.D{}, byID, func(raw bson.Raw) error {
-		if !hashes[str(raw, "_id")] {
-			return nil
-		}
-		return writeDoc(w, "version", raw)
-	}); err != nil {
-		return err
-	}
+	all := func(bson.Raw) bool { return true }
+	// In this order: the delivery jobs name the attempts and steps to
+	// write, and the outbox is read before the finished jobs, the way
+	// jobs move (a job finishing meanwhile is in one or both).
 	for _, x := range []struct {
-		kind string
-		c    *mongo.Collection
-	}{{"delivery", s.outbox()}, {"delivery-done", s.done()}} { // the way jobs move: a job finishing meanwhile is in one or both
-		if err := s.each(ctx, x.c, tenant, byID, func(raw bson.Raw) error {
-			if !subs[str(raw, "sub")] {
+		kind   string
+		c      *mongo.Collection
+		filter bson.D
+		keep   func(bson.Raw) bool
+		job    bool // a delivery job (its attempts and steps follow)
+		ofJob  bool // an attempt or step of one
+	}{
+		{kind: "version", c: s.versions, filter: bson.D{}, keep: func(raw bson.Raw) bool { return hashes[str(raw, "_id")] }},
+		{kind: "delivery", c: s.outbox(), filter: tenant, keep: func(raw bson.Raw) bool { return subs[str(raw, "sub")] }, job: true},
+		{kind: "delivery-done", c: s.done(), filter: tenant, keep: func(raw bson.Raw) bool { return subs[str(raw, "sub")] }, job: true},
+		{kind: "delivery-claim", c: s.claims(), filter: bson.D{}, keep: func(raw bson.Raw) bool { return jobs[str(raw, "job")] }, ofJob: true},
+		{kind: "delivery-step", c: s.steps(), filter: bson.D{}, keep: func(raw bson.Raw) bool { return jobs[str(raw, "job")] }, ofJob: true},
+		{kind: "user", c: s.staffColl(collStaffUsers), filter: tenant, keep: all},
+		{kind: "api-token", c: s.staffColl(collAPITokens), filter: tenant, keep: all},
+	} {
+		if x.ofJob && len(jobs) == 0 {
+			continue // no jobs: no attempts or steps to look for
+		}
+		err := s.each(ctx, x.c, x.filter, byID, func(raw bson.Raw) error {
+			if !x.keep(raw) {
 				return nil
 			}
-			jobs[str(raw, "_id")] = true
-			return writeDoc(w, x.kind, raw)
-		}); err != nil {
-			return err
-		}
-	}
-	for _, x := range []struct {
-		kind string
-		c    *mongo.Collection
-	}{{"delivery-claim", s.claims()}, {"delivery-step", s.steps()}} {
-		if len(jobs) == 0 {
-			break
-		}
-		if err := s.each(ctx, x.c, bson.D{}, byID, func(raw bson.Raw) error {
-			if !jobs[str(raw, "job")] {
-				return nil
+			if x.job {
+				jobs[str(raw, "_id")] = true
 			}
 			return writeDoc(w, x.kind, raw)
-		}); err != nil {
-			return err
-		}
-	}
-	for _, x := range []struct{ kind, coll string }{{"user", collStaffUsers}, {"api-token", collAPITokens}} {
-		if err := s.each(ctx, s.staffColl(x.coll), tenant, byID, func(raw bson.Raw) error {
-			return writeDoc(w, x.kind, raw)
-		}); err != nil {
+		})
+		if err != nil {
 			return err
 		}
 	}
@@ -276,9 +267,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (record.ImportStats, er
 			// Jobs not yet taken into the outbox came in with their
 			// submissions (also if the import stopped on an error): the
 			// next poll looks for them (lookForLeftovers).
-			s.ob.mu.Lock()
-			s.ob.scanned, s.ob.lastScan = false, time.Time{}
-			s.ob.mu.Unlock()
+			s.lookAgainForLeftovers()
 		}
 	}()
 	sc := bufio.NewScanner(r)

@@ -265,9 +265,34 @@ func (s *Store) unclearInsert(ctx context.Context, doc *submissionDoc) {
 		s.jobsSubmitted(doc.ID, doc.Jobs)
 		return
 	}
+	s.lookAgainForLeftovers()
+}
+
+// lookAgainForLeftovers makes the next poll look for jobs left in
+// submissions (lookForLeftovers), for jobs written without this Store
+// noting them as fresh.
+func (s *Store) lookAgainForLeftovers() {
 	s.ob.mu.Lock()
 	s.ob.scanned, s.ob.lastScan = false, time.Time{}
 	s.ob.mu.Unlock()
+}
+
+// live returns record.ErrNotFound unless submission sid is stored and
+// not being deleted (lifecycle.go): one _id read.
+func (s *Store) live(ctx context.Context, sid string) error {
+	var cur struct {
+		Deleting bool `bson:"deleting"`
+	}
+	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
+		options.FindOne().SetProjection(bson.D{{Key: "deleting", Value: 1}})).Decode(&cur)
+	if isNoDocs(err) || (err == nil && cur.Deleting) {
+		_, ref := splitSubID(sid)
+		return fmt.Errorf("submission %s: %w", ref, record.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("mongostore: read submission: %w", err)
+	}
+	return nil
 }
 
 // SubmissionByKey implements the store interface of its domain package:
@@ -504,16 +529,8 @@ func (s *Store) AppendEvent(ctx context.Context, ev *record.Event) error {
 	if ev.ID == "" {
 		ev.ID = eventID(sid, ev.At, 0)
 	}
-	var cur struct {
-		Deleting bool `bson:"deleting"`
-	}
-	err := s.subs.FindOne(ctx, bson.D{{Key: "_id", Value: sid}},
-		options.FindOne().SetProjection(bson.D{{Key: "deleting", Value: 1}})).Decode(&cur)
-	if isNoDocs(err) || (err == nil && cur.Deleting) { // gone, or being deleted (lifecycle.go)
-		return fmt.Errorf("submission %s: %w", ev.Submission, record.ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("mongostore: append event: %w", err)
+	if err := s.live(ctx, sid); err != nil {
+		return err
 	}
 	doc := eventDoc{ID: ev.ID, Tenant: ev.Tenant, Submission: sid, Ref: ev.Submission,
 		Type: ev.Type, At: ev.At, Actor: ev.Actor, Data: ev.Data}
